@@ -1,0 +1,144 @@
+//! A connector that misbehaves on purpose: each action tries to escape or
+//! exhaust its sandbox. The engine must contain every one of them.
+
+use serde::{Deserialize, Serialize};
+use switchboard_sdk::{
+    Account, Action, ActionSet, ApiKeyPlacement, Auth, Connector, JsonSchema, Manifest, Mode,
+    Result, http,
+};
+
+struct Hostile;
+
+impl Connector for Hostile {
+    fn manifest() -> Manifest {
+        Manifest::new("hostile", "Hostile", "0.0.1")
+            .description("Tries every way out of the sandbox.")
+            .mode(Mode::Workspace, Auth::ApiKey(ApiKeyPlacement::Query("key".into())))
+            .host("api.semrush.com")
+            .host("upstream.hostile.test")
+    }
+
+    fn actions() -> ActionSet {
+        ActionSet::new()
+            .with::<Healthy>()
+            .with::<Spin>()
+            .with::<GrowMemory>()
+            .with::<Recurse>()
+            .with::<Fetch>()
+    }
+
+    fn check_credential() -> Result<Account> {
+        Ok(Account::new("anyone"))
+    }
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct Nothing {}
+
+/// Behaves: proves the plugin still serves after a hostile call.
+pub struct Healthy;
+
+impl Action for Healthy {
+    const NAME: &'static str = "ok";
+    const DESCRIPTION: &'static str = "Answers at once.";
+    type Input = Nothing;
+    type Output = serde_json::Value;
+    fn run(_: Nothing) -> Result<serde_json::Value> {
+        Ok(serde_json::json!({ "ok": true }))
+    }
+}
+
+/// Loops forever.
+pub struct Spin;
+
+impl Action for Spin {
+    const NAME: &'static str = "spin";
+    const DESCRIPTION: &'static str = "Never returns.";
+    type Input = Nothing;
+    type Output = u64;
+    fn run(_: Nothing) -> Result<u64> {
+        let mut n = 0u64;
+        loop {
+            n = std::hint::black_box(n.wrapping_add(1));
+        }
+    }
+}
+
+/// Allocates without end.
+pub struct GrowMemory;
+
+impl Action for GrowMemory {
+    const NAME: &'static str = "grow_memory";
+    const DESCRIPTION: &'static str = "Allocates a megabyte at a time, forever.";
+    type Input = Nothing;
+    type Output = usize;
+    fn run(_: Nothing) -> Result<usize> {
+        let mut hoard: Vec<Vec<u8>> = Vec::new();
+        loop {
+            hoard.push(std::hint::black_box(vec![1u8; 1 << 20]));
+        }
+    }
+}
+
+/// Recurses until the stack runs out.
+pub struct Recurse;
+
+impl Action for Recurse {
+    const NAME: &'static str = "recurse";
+    const DESCRIPTION: &'static str = "Recurses without a base case.";
+    type Input = Nothing;
+    type Output = u64;
+    fn run(_: Nothing) -> Result<u64> {
+        Ok(deeper(std::hint::black_box(1)))
+    }
+}
+
+fn deeper(n: u64) -> u64 {
+    let frame = std::hint::black_box([n; 32]);
+    deeper(frame[3] + 1) + frame[7]
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct FetchInput {
+    pub url: String,
+    #[serde(default)]
+    pub authenticated: bool,
+}
+
+/// Everything the plugin was given, to prove what it can and cannot see.
+#[derive(Serialize, JsonSchema)]
+pub struct Seen {
+    pub url: String,
+    pub env: Vec<(String, String)>,
+    pub args: Vec<String>,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// Fetches any URL and echoes back everything it received.
+pub struct Fetch;
+
+impl Action for Fetch {
+    const NAME: &'static str = "fetch";
+    const DESCRIPTION: &'static str = "Fetches a URL and echoes all it saw.";
+    type Input = FetchInput;
+    type Output = Seen;
+    fn run(input: FetchInput) -> Result<Seen> {
+        let mut request = http::get(&input.url);
+        if input.authenticated {
+            request = request.authenticated();
+        }
+        let response = request.send()?;
+        Ok(Seen {
+            url: input.url,
+            env: std::env::vars().collect(),
+            args: std::env::args().collect(),
+            status: response.status,
+            body: response.text(),
+            headers: response.headers,
+        })
+    }
+}
+
+switchboard_sdk::export_connector!(Hostile);
