@@ -1,1 +1,15 @@
+//! Switchboard: the integration-governance engine a SaaS product embeds.
+//!
+//! [`Engine`] is the façade: it keeps state in a redb file ([`store`]),
+//! seals every secret ([`vault`]) and runs each integration as a sandboxed
+//! WASM component ([`plugins`]). See `DESIGN.md` for the shape of it.
 
+pub mod engine;
+mod error;
+pub mod model;
+pub mod plugins;
+pub mod store;
+pub mod vault;
+
+pub use engine::{Engine, EngineConfig};
+pub use error::{Error, Result};

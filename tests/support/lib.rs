@@ -1,1 +1,100 @@
+//! What the end-to-end tests share: a data directory, the mocks, and an
+//! engine wired to them exactly as a deployment would be, except that the
+//! services' hosts are routed to loopback.
 
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use switchboard::model::{Actor, IntegrationId, Role, UserId, WorkspaceId};
+use switchboard::plugins::{Routes, SandboxLimits};
+use switchboard::{Engine, EngineConfig};
+use switchboard_mocks::semrush::Semrush;
+
+/// A fresh data directory and plugins directory.
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub routes: Routes,
+    pub limits: SandboxLimits,
+}
+
+impl Harness {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        std::fs::create_dir(dir.path().join("plugins")).expect("plugins directory");
+        Harness { dir, routes: Routes::default(), limits: test_limits() }
+    }
+
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.dir.path().join("plugins")
+    }
+
+    /// Puts a built component into the plugins directory.
+    pub fn install(&self, component: &Path) -> &Self {
+        let name = component.file_name().expect("component file name");
+        std::fs::copy(component, self.plugins_dir().join(name)).expect("copy component");
+        self
+    }
+
+    pub fn install_semrush(&self) -> &Self {
+        self.install(&switchboard_plugin_artifacts::plugins_dir().join("semrush.wasm"))
+    }
+
+    /// Routes a declared host to a mock, as curl's `--connect-to` would.
+    pub fn route(&mut self, host: &str, to: std::net::SocketAddr) -> &mut Self {
+        self.routes = std::mem::take(&mut self.routes).route(host, to);
+        self
+    }
+
+    pub fn config(&self) -> EngineConfig {
+        let mut config = EngineConfig::new(self.dir.path().join("switchboard.redb"), self.plugins_dir());
+        config.key = switchboard::vault::KeySource::EnvOrFile(self.dir.path().join("switchboard.key"));
+        config.host.routes = self.routes.clone();
+        config.host.limits = self.limits.clone();
+        config
+    }
+
+    pub async fn engine(&self) -> Engine {
+        Engine::open(self.config()).await.expect("engine opens")
+    }
+}
+
+impl Default for Harness {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Tight limits, so hostile plugins are stopped quickly.
+pub fn test_limits() -> SandboxLimits {
+    SandboxLimits {
+        cpu_time: Duration::from_millis(300),
+        wall_time: Duration::from_secs(10),
+        memory_bytes: 32 << 20,
+        request_timeout: Duration::from_secs(5),
+        concurrent_calls: 16,
+        ..SandboxLimits::default()
+    }
+}
+
+/// The Semrush mock, running, with both Semrush hosts routed to it.
+pub async fn semrush(harness: &mut Harness) -> (Semrush, switchboard_mocks::Running) {
+    let mock = Semrush::new();
+    let running = mock.start().await.expect("semrush mock starts");
+    harness.route("api.semrush.com", running.addr).route("www.semrush.com", running.addr);
+    (mock, running)
+}
+
+pub fn actor(user: &str, workspace: &str, role: Role) -> Actor {
+    Actor { user: UserId::new(user), workspace: WorkspaceId::new(workspace), role, plan: "business".into() }
+}
+
+pub fn admin() -> Actor {
+    actor("alice", "acme", Role::Admin)
+}
+
+pub fn member() -> Actor {
+    actor("bob", "acme", Role::Member)
+}
+
+pub fn id(s: &str) -> IntegrationId {
+    IntegrationId::new(s)
+}

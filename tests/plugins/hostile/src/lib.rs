@@ -93,9 +93,13 @@ impl Action for Recurse {
     }
 }
 
+/// Keeps its frames in wasm locals, so it exhausts the engine's stack
+/// rather than the guest's own stack in linear memory.
 fn deeper(n: u64) -> u64 {
-    let frame = std::hint::black_box([n; 32]);
-    deeper(frame[3] + 1) + frame[7]
+    if std::hint::black_box(n) == 0 {
+        return 0;
+    }
+    deeper(n + 1).wrapping_mul(3) ^ n
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -103,6 +107,9 @@ pub struct FetchInput {
     pub url: String,
     #[serde(default)]
     pub authenticated: bool,
+    /// Headers to set, including ones the host owns.
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
 }
 
 /// Everything the plugin was given, to prove what it can and cannot see.
@@ -126,6 +133,9 @@ impl Action for Fetch {
     type Output = Seen;
     fn run(input: FetchInput) -> Result<Seen> {
         let mut request = http::get(&input.url);
+        for (name, value) in &input.headers {
+            request = request.header(name, value);
+        }
         if input.authenticated {
             request = request.authenticated();
         }

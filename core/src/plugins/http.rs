@@ -1,0 +1,448 @@
+//! The `http` import: a plugin's only way out of its sandbox.
+//!
+//! Every request is checked against the manifest's hosts (https only, the
+//! normalised authority, every redirect hop), stripped of headers the host
+//! owns, given the call's credential only when it goes to a declared host,
+//! and bounded in size and time. The credential is scrubbed from whatever
+//! comes back, so a service that echoes it cannot hand it to the plugin.
+
+use super::bindings::switchboard::connector::http::{self as wit, Method};
+use super::sandbox::{HostState, SandboxLimits};
+use crate::vault::Secret;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use url::{Host, Url};
+
+/// Routes declared hosts to other addresses, as curl's `--connect-to` does:
+/// tests and the demo reach local mocks this way, with the plugin's URLs and
+/// allow-list untouched. A routed request goes over plain HTTP to the
+/// address, with the original `Host`.
+#[derive(Debug, Clone, Default)]
+pub struct Routes(HashMap<(String, u16), SocketAddr>);
+
+impl Routes {
+    /// Send requests for `https://{host}` to `to`.
+    pub fn route(mut self, host: &str, to: SocketAddr) -> Self {
+        self.0.insert((host.to_ascii_lowercase(), 443), to);
+        self
+    }
+
+    fn get(&self, host: &str, port: u16) -> Option<SocketAddr> {
+        self.0.get(&(host.to_owned(), port)).copied()
+    }
+}
+
+/// A host a manifest declares: exact, or every subdomain of a domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPattern {
+    host: String,
+    subdomains: bool,
+    port: u16,
+}
+
+impl HostPattern {
+    /// Parses `host`, `host:port` or `*.domain`; refuses anything else.
+    pub fn parse(entry: &str) -> Result<Self, String> {
+        let (name, port) = match entry.rsplit_once(':') {
+            Some((name, port)) => (name, port.parse::<u16>().map_err(|_| format!("`{entry}` has an invalid port"))?),
+            None => (entry, 443),
+        };
+        let (subdomains, name) = match name.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, name),
+        };
+        let labels_ok = !name.is_empty()
+            && name.len() <= 253
+            && name.split('.').count() >= 2
+            && name.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            });
+        let all_numeric = name.split('.').all(|l| l.bytes().all(|b| b.is_ascii_digit()));
+        if !labels_ok || all_numeric {
+            return Err(format!("`{entry}` is not a lowercase host name (IP addresses, schemes and paths are not allowed)"));
+        }
+        Ok(HostPattern { host: name.to_owned(), subdomains, port })
+    }
+
+    fn matches(&self, host: &str, port: u16) -> bool {
+        port == self.port
+            && if self.subdomains {
+                host.strip_suffix(&self.host).is_some_and(|prefix| prefix.ends_with('.') && prefix.len() > 1)
+            } else {
+                host == self.host
+            }
+    }
+}
+
+/// Where the call's credential goes.
+#[derive(Debug, Clone)]
+pub enum Placement {
+    Query(String),
+    Header { name: HeaderName, prefix: String },
+    Bearer,
+}
+
+/// The credential of one call.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub secret: Secret,
+    pub placement: Placement,
+}
+
+/// What every call shares: the client, the routes and the limits.
+pub struct HttpGate {
+    client: reqwest::Client,
+    routes: Routes,
+    limits: SandboxLimits,
+}
+
+impl HttpGate {
+    pub fn new(routes: Routes, limits: SandboxLimits) -> Result<Self, String> {
+        // Another part of the process may have installed a provider already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(limits.request_timeout)
+            .connect_timeout(limits.request_timeout.min(std::time::Duration::from_secs(5)))
+            .dns_resolver(Arc::new(PublicOnly))
+            .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(HttpGate { client, routes, limits })
+    }
+}
+
+/// The HTTP state of one call.
+pub struct CallHttp {
+    gate: Arc<HttpGate>,
+    allowed: Arc<[HostPattern]>,
+    credential: Option<Credential>,
+    requests_left: u32,
+}
+
+impl CallHttp {
+    pub fn new(gate: Arc<HttpGate>, allowed: Arc<[HostPattern]>, credential: Option<Credential>) -> Self {
+        let requests_left = gate.limits.requests_per_call;
+        CallHttp { gate, allowed, credential, requests_left }
+    }
+
+    fn check_destination(&self, url: &Url) -> Result<(String, u16), wit::Error> {
+        if url.scheme() != "https" {
+            return Err(wit::Error::Denied(format!("only https is allowed, not `{}`", url.scheme())));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(wit::Error::Denied("URLs may not carry user names or passwords".into()));
+        }
+        let host = match url.host() {
+            Some(Host::Domain(domain)) => domain.to_owned(),
+            Some(_) => return Err(wit::Error::Denied("IP addresses are not allowed; use a declared host name".into())),
+            None => return Err(wit::Error::Denied("the URL has no host".into())),
+        };
+        let port = url.port_or_known_default().unwrap_or(443);
+        if !self.allowed.iter().any(|p| p.matches(&host, port)) {
+            let authority = if port == 443 { host } else { format!("{host}:{port}") };
+            return Err(wit::Error::Denied(format!("`{authority}` is not a host this plugin declared")));
+        }
+        Ok((host, port))
+    }
+
+    async fn send(&mut self, request: wit::Request) -> Result<wit::Response, wit::Error> {
+        let limits = &self.gate.limits;
+        let body = request.body.unwrap_or_default();
+        if body.len() > limits.request_body_bytes {
+            return Err(wit::Error::TooLarge(format!(
+                "request body of {} bytes is over the limit of {} bytes",
+                body.len(),
+                limits.request_body_bytes
+            )));
+        }
+        let headers = guest_headers(&request.headers, self.credential.as_ref())?;
+        if request.authenticated && self.credential.is_none() {
+            return Err(wit::Error::Denied("this call has no credential to add".into()));
+        }
+        let mut url = Url::parse(&request.url).map_err(|e| wit::Error::Denied(format!("invalid URL: {e}")))?;
+        let origin = self.check_destination(&url)?;
+        let mut method = request.method;
+        let mut body = Some(body).filter(|b| !b.is_empty());
+
+        for hop in 0..=limits.redirects {
+            if self.requests_left == 0 {
+                return Err(wit::Error::Denied(format!(
+                    "more than {} requests in one call",
+                    limits.requests_per_call
+                )));
+            }
+            self.requests_left -= 1;
+            let destination = self.check_destination(&url)?;
+            // The credential goes only to the host the plugin asked for,
+            // never to wherever that host redirects.
+            let credential = self.credential.as_ref().filter(|_| request.authenticated && destination == origin);
+            let response = self.exchange(method, &url, &destination, headers.clone(), body.clone(), credential).await?;
+            let location = response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok());
+            let redirect = matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308);
+            match location {
+                Some(location) if redirect => {
+                    if hop == limits.redirects {
+                        return Err(wit::Error::Denied(format!("more than {} redirects", limits.redirects)));
+                    }
+                    url = url
+                        .join(location)
+                        .map_err(|e| wit::Error::Transport(format!("invalid redirect location: {e}")))?;
+                    self.check_destination(&url).map_err(|e| match e {
+                        wit::Error::Denied(why) => wit::Error::Denied(format!("redirect refused: {why}")),
+                        other => other,
+                    })?;
+                    if response.status().as_u16() == 303 || !matches!(response.status().as_u16(), 307 | 308) && method == Method::Post {
+                        method = Method::Get;
+                        body = None;
+                    }
+                }
+                _ => return self.read(response).await,
+            }
+        }
+        Err(wit::Error::Denied(format!("more than {} redirects", limits.redirects)))
+    }
+
+    async fn exchange(
+        &self,
+        method: Method,
+        url: &Url,
+        (host, port): &(String, u16),
+        mut headers: HeaderMap,
+        body: Option<Vec<u8>>,
+        credential: Option<&Credential>,
+    ) -> Result<reqwest::Response, wit::Error> {
+        let mut url = url.clone();
+        if let Some(credential) = credential {
+            inject(credential, &mut url, &mut headers);
+        }
+        if let Some(to) = self.gate.routes.get(host, *port) {
+            let authority = if *port == 443 { host.clone() } else { format!("{host}:{port}") };
+            headers.insert(reqwest::header::HOST, HeaderValue::from_str(&authority).map_err(|e| wit::Error::Transport(e.to_string()))?);
+            url.set_scheme("http").ok();
+            url.set_ip_host(to.ip()).ok();
+            url.set_port(Some(to.port())).ok();
+        }
+        let mut builder = self.gate.client.request(reqwest_method(method), url).headers(headers);
+        if let Some(body) = body {
+            builder = builder.body(body);
+        }
+        builder.send().await.map_err(|e| transport_error(host, e))
+    }
+
+    async fn read(&self, mut response: reqwest::Response) -> Result<wit::Response, wit::Error> {
+        let cap = self.gate.limits.response_body_bytes;
+        let too_large = || wit::Error::TooLarge(format!("the response body is over the limit of {cap} bytes"));
+        if response.content_length().is_some_and(|len| len > cap as u64) {
+            return Err(too_large());
+        }
+        let host = response.url().host_str().unwrap_or_default().to_owned();
+        let status = response.status().as_u16();
+        let mut headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+            .collect();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(&host, e))? {
+            if body.len() + chunk.len() > cap {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if let Some(credential) = &self.credential {
+            for (_, value) in &mut headers {
+                *value = String::from_utf8_lossy(&scrub(value.as_bytes(), &credential.secret)).into_owned();
+            }
+            body = scrub(&body, &credential.secret);
+        }
+        Ok(wit::Response { status, headers, body })
+    }
+}
+
+impl wit::Host for HostState {
+    async fn send(&mut self, request: wit::Request) -> wasmtime::Result<Result<wit::Response, wit::Error>> {
+        Ok(self.http.send(request).await)
+    }
+}
+
+/// Headers the host owns, or that only make sense per connection.
+fn host_owned(name: &str) -> bool {
+    matches!(
+        name,
+        "authorization" | "cookie" | "host" | "connection" | "content-length" | "transfer-encoding" | "te" | "trailer" | "upgrade" | "keep-alive"
+    ) || name.starts_with("proxy-")
+}
+
+fn guest_headers(pairs: &[(String, String)], credential: Option<&Credential>) -> Result<HeaderMap, wit::Error> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in pairs {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| wit::Error::Denied(format!("invalid header name `{name}`")))?;
+        let credential_header = matches!(credential.map(|c| &c.placement), Some(Placement::Header { name: n, .. }) if *n == name);
+        if host_owned(name.as_str()) || credential_header {
+            continue;
+        }
+        let value = HeaderValue::from_str(value).map_err(|_| wit::Error::Denied(format!("invalid value for header `{name}`")))?;
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
+fn inject(credential: &Credential, url: &mut Url, headers: &mut HeaderMap) {
+    let secret = credential.secret.expose();
+    match &credential.placement {
+        Placement::Query(parameter) => {
+            let kept: Vec<(String, String)> = url.query_pairs().filter(|(k, _)| k != parameter).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+            let mut pairs = url.query_pairs_mut();
+            pairs.clear().extend_pairs(kept).append_pair(parameter, secret);
+        }
+        Placement::Header { name, prefix } => {
+            if let Ok(mut value) = HeaderValue::from_str(&format!("{prefix}{secret}")) {
+                value.set_sensitive(true);
+                headers.insert(name.clone(), value);
+            }
+        }
+        Placement::Bearer => {
+            if let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {secret}")) {
+                value.set_sensitive(true);
+                headers.insert(reqwest::header::AUTHORIZATION, value);
+            }
+        }
+    }
+}
+
+/// Replaces the secret, raw or percent-encoded, with `[redacted]`.
+fn scrub(bytes: &[u8], secret: &Secret) -> Vec<u8> {
+    let raw = secret.expose().as_bytes();
+    let encoded: String = url::form_urlencoded::byte_serialize(raw).collect();
+    let mut out = bytes.to_vec();
+    for needle in [raw, encoded.as_bytes()] {
+        if needle.is_empty() || memchr::memmem::find(&out, needle).is_none() {
+            continue;
+        }
+        let mut replaced = Vec::with_capacity(out.len());
+        let mut rest = out.as_slice();
+        while let Some(at) = memchr::memmem::find(rest, needle) {
+            replaced.extend_from_slice(&rest[..at]);
+            replaced.extend_from_slice(b"[redacted]");
+            rest = &rest[at + needle.len()..];
+        }
+        replaced.extend_from_slice(rest);
+        out = replaced;
+    }
+    out
+}
+
+fn reqwest_method(method: Method) -> reqwest::Method {
+    match method {
+        Method::Get => reqwest::Method::GET,
+        Method::Head => reqwest::Method::HEAD,
+        Method::Post => reqwest::Method::POST,
+        Method::Put => reqwest::Method::PUT,
+        Method::Patch => reqwest::Method::PATCH,
+        Method::Delete => reqwest::Method::DELETE,
+    }
+}
+
+/// A transport failure, described without its URL (which may carry the key).
+fn transport_error(host: &str, error: reqwest::Error) -> wit::Error {
+    if error.is_timeout() {
+        return wit::Error::Timeout(format!("{host} did not answer in time"));
+    }
+    let error = error.without_url();
+    let mut message = format!("{host}: {error}");
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    wit::Error::Transport(message)
+}
+
+/// Resolves names to public addresses only, so a declared host whose DNS
+/// points inside the network (rebinding) reaches nothing. Routed hosts are
+/// dialled by address and never resolved.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.filter(|a| is_public(a.ip())).collect();
+            if addrs.is_empty() {
+                return Err(format!("{host} resolves to no public address").into());
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || v4.is_multicast()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_patterns_accept_names_and_refuse_the_rest() {
+        assert!(HostPattern::parse("api.semrush.com").is_ok());
+        assert!(HostPattern::parse("*.sharepoint.com").is_ok());
+        assert!(HostPattern::parse("graph.microsoft.com:8443").is_ok());
+        for bad in ["https://api.semrush.com", "api.semrush.com/x", "127.0.0.1", "localhost", "API.semrush.com", "*", "*.com:99999"] {
+            assert!(HostPattern::parse(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn subdomain_patterns_do_not_match_lookalikes() {
+        let p = HostPattern::parse("*.sharepoint.com").unwrap();
+        assert!(p.matches("contoso.sharepoint.com", 443));
+        assert!(!p.matches("sharepoint.com", 443));
+        assert!(!p.matches("evilsharepoint.com", 443));
+        assert!(!p.matches("contoso.sharepoint.com", 80));
+    }
+
+    #[test]
+    fn scrub_removes_raw_and_encoded_secrets() {
+        let secret = Secret::new("k/y+1");
+        let out = scrub(b"a k/y+1 b k%2Fy%2B1 c", &secret);
+        assert_eq!(String::from_utf8(out).unwrap(), "a [redacted] b [redacted] c");
+    }
+
+    #[test]
+    fn private_addresses_are_not_public() {
+        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "169.254.169.254", "100.64.0.1", "::1", "fd00::1", "::ffff:10.0.0.1"] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(is_public("20.190.160.1".parse().unwrap()));
+    }
+}

@@ -1,0 +1,274 @@
+//! Sealing secrets at rest: AES-256-GCM-SIV, a random nonce per seal, the
+//! record's identity as associated data (so a ciphertext moved to another
+//! record does not open), and the key's id stored beside the ciphertext.
+
+use aes_gcm_siv::aead::{Aead, KeyInit, Payload};
+use aes_gcm_siv::{Aes256GcmSiv, Nonce};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// The environment variable holding the master key (64 hex digits).
+pub const MASTER_KEY_ENV: &str = "SWITCHBOARD_MASTER_KEY";
+
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("the master key must be 32 bytes written as 64 hex digits ({0})")]
+    MalformedKey(String),
+    #[error("could not read or create the key file {path}: {source}")]
+    KeyFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the key file {0} is readable by other users; make it mode 0600")]
+    KeyFileTooOpen(PathBuf),
+    #[error("a secret is sealed under key `{0}`, which this engine does not hold")]
+    MissingKey(String),
+    #[error("a secret failed to open: wrong key, or the record was tampered with or moved")]
+    Tampered,
+    #[error("could not draw random bytes: {0}")]
+    Random(String),
+}
+
+/// A secret in memory. Prints as `[redacted]` and is wiped on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(Zeroizing::new(value.into()))
+    }
+
+    /// The plain text, for the one place that needs it (an outgoing request).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Which record a secret belongs to; bound into the ciphertext.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretIdentity<'a> {
+    pub workspace: &'a str,
+    pub integration: &'a str,
+    /// Empty for a workspace credential.
+    pub user: &'a str,
+    pub kind: &'a str,
+}
+
+impl SecretIdentity<'_> {
+    fn associated_data(&self) -> Vec<u8> {
+        // Length-prefixed so that no two identities share an encoding.
+        let mut aad = b"switchboard-secret-v1".to_vec();
+        for part in [self.workspace, self.integration, self.user, self.kind] {
+            aad.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            aad.extend_from_slice(part.as_bytes());
+        }
+        aad
+    }
+}
+
+/// A sealed secret as stored.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sealed {
+    pub key_id: String,
+    pub nonce: [u8; 12],
+    pub ciphertext: Vec<u8>,
+}
+
+impl fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sealed").field("key_id", &self.key_id).finish_non_exhaustive()
+    }
+}
+
+/// Where the master key comes from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// `SWITCHBOARD_MASTER_KEY` if set, else this file (created, mode 0600, on first run).
+    EnvOrFile(PathBuf),
+    /// A key given by the embedding application.
+    Bytes(Zeroizing<[u8; 32]>),
+}
+
+/// Seals and opens secrets with the master key.
+pub struct Vault {
+    key_id: String,
+    cipher: Aes256GcmSiv,
+}
+
+impl fmt::Debug for Vault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Vault").field("key_id", &self.key_id).finish_non_exhaustive()
+    }
+}
+
+impl Vault {
+    pub fn open(source: &KeySource) -> Result<Self, VaultError> {
+        let key = match source {
+            KeySource::Bytes(key) => key.clone(),
+            KeySource::EnvOrFile(path) => match std::env::var(MASTER_KEY_ENV) {
+                Ok(hex_key) => parse_key(&hex_key)?,
+                Err(_) => key_from_file(path)?,
+            },
+        };
+        Ok(Vault::with_key(&key))
+    }
+
+    fn with_key(key: &[u8; 32]) -> Self {
+        // The id names the key without revealing it.
+        let digest = Sha256::digest([b"switchboard-key-id".as_slice(), key].concat());
+        Vault {
+            key_id: hex::encode(&digest[..8]),
+            cipher: Aes256GcmSiv::new(key.into()),
+        }
+    }
+
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    pub fn seal(&self, secret: &Secret, identity: SecretIdentity<'_>) -> Result<Sealed, VaultError> {
+        let mut nonce = [0u8; 12];
+        getrandom::fill(&mut nonce).map_err(|e| VaultError::Random(e.to_string()))?;
+        let aad = identity.associated_data();
+        let ciphertext = self
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: secret.expose().as_bytes(), aad: &aad })
+            .map_err(|_| VaultError::Tampered)?;
+        Ok(Sealed {
+            key_id: self.key_id.clone(),
+            nonce,
+            ciphertext,
+        })
+    }
+
+    pub fn open_secret(&self, sealed: &Sealed, identity: SecretIdentity<'_>) -> Result<Secret, VaultError> {
+        if sealed.key_id != self.key_id {
+            return Err(VaultError::MissingKey(sealed.key_id.clone()));
+        }
+        let aad = identity.associated_data();
+        let plain = Zeroizing::new(
+            self.cipher
+                .decrypt(Nonce::from_slice(&sealed.nonce), Payload { msg: &sealed.ciphertext, aad: &aad })
+                .map_err(|_| VaultError::Tampered)?,
+        );
+        let text = std::str::from_utf8(&plain).map_err(|_| VaultError::Tampered)?;
+        Ok(Secret::new(text))
+    }
+}
+
+fn parse_key(hex_key: &str) -> Result<Zeroizing<[u8; 32]>, VaultError> {
+    let mut key = Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(hex_key.trim(), key.as_mut_slice())
+        .map_err(|e| VaultError::MalformedKey(e.to_string()))?;
+    Ok(key)
+}
+
+fn key_from_file(path: &Path) -> Result<Zeroizing<[u8; 32]>, VaultError> {
+    let io = |source| VaultError::KeyFile { path: path.to_owned(), source };
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            refuse_open_permissions(path)?;
+            parse_key(&text)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = Zeroizing::new([0u8; 32]);
+            getrandom::fill(key.as_mut_slice()).map_err(|e| VaultError::Random(e.to_string()))?;
+            write_new_key_file(path, &Zeroizing::new(hex::encode(key.as_slice()))).map_err(io)?;
+            Ok(key)
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+#[cfg(unix)]
+fn write_new_key_file(path: &Path, hex_key: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(hex_key.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(unix)]
+fn refuse_open_permissions(path: &Path) -> Result<(), VaultError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|source| VaultError::KeyFile { path: path.to_owned(), source })?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(VaultError::KeyFileTooOpen(path.to_owned()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(user: &str) -> SecretIdentity<'_> {
+        SecretIdentity { workspace: "acme", integration: "semrush", user, kind: "api_key" }
+    }
+
+    fn vault() -> Vault {
+        Vault::with_key(&[7u8; 32])
+    }
+
+    #[test]
+    fn a_sealed_secret_opens_only_for_its_own_record() {
+        let v = vault();
+        let sealed = v.seal(&Secret::new("k-123"), identity("")).unwrap();
+        assert_eq!(v.open_secret(&sealed, identity("")).unwrap().expose(), "k-123");
+        assert!(matches!(v.open_secret(&sealed, identity("bob")), Err(VaultError::Tampered)));
+    }
+
+    #[test]
+    fn each_seal_uses_a_fresh_nonce() {
+        let v = vault();
+        let a = v.seal(&Secret::new("same"), identity("")).unwrap();
+        let b = v.seal(&Secret::new("same"), identity("")).unwrap();
+        assert_ne!(a.nonce, b.nonce);
+        assert_ne!(a.ciphertext, b.ciphertext);
+    }
+
+    #[test]
+    fn a_secret_under_another_key_says_which_key_is_missing() {
+        let sealed = vault().seal(&Secret::new("x"), identity("")).unwrap();
+        let other = Vault::with_key(&[8u8; 32]);
+        let err = other.open_secret(&sealed, identity("")).unwrap_err();
+        assert_eq!(err.to_string(), format!("a secret is sealed under key `{}`, which this engine does not hold", sealed.key_id));
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");
+    }
+
+    #[test]
+    fn a_new_key_file_is_private_and_reused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("switchboard.key");
+        let first = key_from_file(&path).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(*key_from_file(&path).unwrap(), *first);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(key_from_file(&path), Err(VaultError::KeyFileTooOpen(_))));
+    }
+}
