@@ -4,10 +4,14 @@
 //! seals every secret ([`vault`]) and runs each integration as a sandboxed
 //! WASM component ([`plugins`]). See `DESIGN.md` for the shape of it.
 
+#[cfg(feature = "server")]
+pub mod cli;
 pub mod engine;
 mod error;
 pub mod model;
 pub mod plugins;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod store;
 pub mod vault;
 

@@ -1,0 +1,144 @@
+//! The `switchboard` command line.
+
+use crate::plugins::{HostConfig, LoadOutcome, PluginHost, Routes};
+use crate::{Engine, EngineConfig};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "switchboard", version, about = "The integration-governance engine: policies, sandboxed connectors, sealed secrets.")]
+struct Cli {
+    /// Log as JSON lines instead of text.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API over the data file and the plugins directory.
+    Serve {
+        /// The redb data file (created if missing); the master key is read
+        /// from SWITCHBOARD_MASTER_KEY, or from <data>.key (created, 0600).
+        #[arg(long, default_value = "switchboard.redb")]
+        data: PathBuf,
+        /// The directory of connector components; defaults to the ones this build made.
+        #[arg(long)]
+        plugins: Option<PathBuf>,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Also start local mocks of the services and a demo workspace, so
+        /// every scenario can be tried with curl and no accounts.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Look at connector components as the engine sees them.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Print a component's manifest as JSON (modes, hosts, actions and their schemas).
+    Inspect { component: PathBuf },
+    /// Load every component of a directory and say which load and why others are refused.
+    Check { dir: Option<PathBuf> },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(format!("cannot start the async runtime: {e}")),
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Serve { data, plugins, listen, demo } => serve(data, plugins, listen, demo).await,
+            Command::Plugin { command: PluginCommand::Inspect { component } } => inspect(component).await,
+            Command::Plugin { command: PluginCommand::Check { dir } } => check(dir).await,
+        }
+    });
+    outcome.unwrap_or_else(fail)
+}
+
+fn fail(message: String) -> ExitCode {
+    eprintln!("switchboard: {message}");
+    ExitCode::FAILURE
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Prints a line; a closed pipe (`| head`) is not an error worth a panic.
+fn print(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
+fn default_plugins_dir() -> PathBuf {
+    switchboard_plugin_artifacts::plugins_dir().to_owned()
+}
+
+async fn inspect(component: PathBuf) -> Result<ExitCode, String> {
+    let mut host = PluginHost::new(HostConfig::default()).map_err(|e| e.to_string())?;
+    let plugin = host.load_file(&component).await.map_err(|e| e.to_string())?;
+    let json = serde_json::to_string_pretty(plugin.manifest()).map_err(|e| e.to_string())?;
+    print(&json);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn check(dir: Option<PathBuf>) -> Result<ExitCode, String> {
+    let dir = dir.unwrap_or_else(default_plugins_dir);
+    let mut host = PluginHost::new(HostConfig::default()).map_err(|e| e.to_string())?;
+    let outcomes = host.load_dir(&dir).await.map_err(|e| e.to_string())?;
+    let mut refused = 0;
+    for outcome in &outcomes {
+        match outcome {
+            LoadOutcome::Loaded { file, id, version } => print(&format!("loaded   {id} {version}  ({})", file.display())),
+            LoadOutcome::Refused { file, reason } => {
+                refused += 1;
+                print(&format!("refused  {}: {reason}", file.display()));
+            }
+        }
+    }
+    print(&format!("{} loaded, {refused} refused", outcomes.len() - refused));
+    Ok(if refused == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+async fn serve(data: PathBuf, plugins: Option<PathBuf>, listen: SocketAddr, demo: bool) -> Result<ExitCode, String> {
+    let mut config = EngineConfig::new(&data, plugins.unwrap_or_else(default_plugins_dir));
+    let mocks = if demo { Some(crate::server::demo::start_mocks().await?) } else { None };
+    if let Some(mocks) = &mocks {
+        config.host.routes = mocks.routes(Routes::default());
+    }
+    let engine = Engine::open(config).await.map_err(|e| e.to_string())?;
+    for outcome in engine.load_report() {
+        if let LoadOutcome::Loaded { id, version, .. } = outcome {
+            tracing::info!(%id, %version, "plugin loaded");
+        }
+    }
+    if mocks.is_some() {
+        crate::server::demo::seed(&engine).await?;
+    }
+    crate::server::run(engine, listen).await?;
+    Ok(ExitCode::SUCCESS)
+}
