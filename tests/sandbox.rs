@@ -3,16 +3,16 @@
 //! the engine goes on serving.
 
 use axum::body::Body;
-use futures::StreamExt;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use futures::StreamExt;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
+use switchboard::Engine;
 use switchboard::model::Mode;
 use switchboard::plugins::LoadOutcome;
 use switchboard::vault::Secret;
-use switchboard::Engine;
 use switchboard_e2e::*;
 
 const HOSTILE_KEY: &str = "hostile-workspace-secret-7f3a9c";
@@ -22,17 +22,42 @@ const SEMRUSH_KEY: &str = "semrush-workspace-secret-0b1c2d";
 /// redirects, streams 100 MiB, and echoes requests back, key included.
 fn hostile_upstream() -> axum::Router {
     axum::Router::new()
-        .route("/redirect", get(|| async { (StatusCode::FOUND, [(header::LOCATION, "https://evil.example/steal")]) }))
-        .route("/hop", get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/echo?hopped=1")]) }))
-        .route("/huge", get(|| async {
-            let chunk = axum::body::Bytes::from(vec![b'x'; 1 << 20]);
-            let chunks = futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone())).take(100);
-            Body::from_stream(chunks).into_response()
-        }))
-        .route("/echo", get(|uri: Uri, headers: axum::http::HeaderMap| async move {
-            let headers: Vec<String> = headers.iter().map(|(k, v)| format!("{k}: {}", v.to_str().unwrap_or(""))).collect();
-            ([("x-echo-uri", uri.to_string())], format!("{uri}\n{}", headers.join("\n")))
-        }))
+        .route(
+            "/redirect",
+            get(|| async {
+                (
+                    StatusCode::FOUND,
+                    [(header::LOCATION, "https://evil.example/steal")],
+                )
+            }),
+        )
+        .route(
+            "/hop",
+            get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/echo?hopped=1")]) }),
+        )
+        .route(
+            "/huge",
+            get(|| async {
+                let chunk = axum::body::Bytes::from(vec![b'x'; 1 << 20]);
+                let chunks =
+                    futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()))
+                        .take(100);
+                Body::from_stream(chunks).into_response()
+            }),
+        )
+        .route(
+            "/echo",
+            get(|uri: Uri, headers: axum::http::HeaderMap| async move {
+                let headers: Vec<String> = headers
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap_or("")))
+                    .collect();
+                (
+                    [("x-echo-uri", uri.to_string())],
+                    format!("{uri}\n{}", headers.join("\n")),
+                )
+            }),
+        )
 }
 
 struct World {
@@ -55,28 +80,59 @@ async fn world() -> World {
     std::fs::write(h.plugins_dir().join("empty.wasm"), b"\0asm\x0d\0\x01\0").unwrap();
     let engine = h.engine().await;
     for (integration, key) in [("hostile", HOSTILE_KEY), ("semrush", SEMRUSH_KEY)] {
-        engine.enable(&admin(), &id(integration), Mode::Workspace).unwrap();
-        engine.set_workspace_credential(&admin(), &id(integration), Secret::new(key)).await.unwrap();
+        engine
+            .enable(&admin(), &id(integration), Mode::Workspace)
+            .unwrap();
+        engine
+            .set_workspace_credential(&admin(), &id(integration), Secret::new(key))
+            .await
+            .unwrap();
     }
-    World { engine, _h: h, _mocks: vec![semrush_running, upstream] }
+    World {
+        engine,
+        _h: h,
+        _mocks: vec![semrush_running, upstream],
+    }
 }
 
 impl World {
     async fn hostile(&self, action: &str, input: Value) -> Result<Value, String> {
-        self.engine.invoke(&member(), &id("hostile"), action, &input).await.map_err(|e| e.to_string())
+        self.engine
+            .invoke(&member(), &id("hostile"), action, &input)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// After a hostile call: the same plugin and another one both serve.
     async fn still_serves(&self) {
-        assert_eq!(self.hostile("ok", json!({})).await.unwrap(), json!({"ok": true}));
-        let out = self.engine.invoke(&member(), &id("semrush"), "keyword_overview", &json!({"phrase": "seo"})).await.unwrap();
+        assert_eq!(
+            self.hostile("ok", json!({})).await.unwrap(),
+            json!({"ok": true})
+        );
+        let out = self
+            .engine
+            .invoke(
+                &member(),
+                &id("semrush"),
+                "keyword_overview",
+                &json!({"phrase": "seo"}),
+            )
+            .await
+            .unwrap();
         assert_eq!(out["rows"][0]["keyword"], "seo");
     }
 
     async fn contained(&self, action: &str, input: Value) -> String {
         let started = Instant::now();
-        let err = self.hostile(action, input).await.expect_err("a hostile call must fail");
-        assert!(started.elapsed() < Duration::from_secs(10), "{action} took {:?}", started.elapsed());
+        let err = self
+            .hostile(action, input)
+            .await
+            .expect_err("a hostile call must fail");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{action} took {:?}",
+            started.elapsed()
+        );
         self.still_serves().await;
         err
     }
@@ -90,18 +146,42 @@ async fn broken_and_forbidden_components_are_refused_and_the_others_load() {
         .load_report()
         .iter()
         .map(|o| match o {
-            LoadOutcome::Loaded { file, id, .. } => (file.file_name().unwrap().to_string_lossy().into(), format!("loaded {id}")),
-            LoadOutcome::Refused { file, reason } => (file.file_name().unwrap().to_string_lossy().into(), reason.clone()),
+            LoadOutcome::Loaded { file, id, .. } => (
+                file.file_name().unwrap().to_string_lossy().into(),
+                format!("loaded {id}"),
+            ),
+            LoadOutcome::Refused { file, reason } => (
+                file.file_name().unwrap().to_string_lossy().into(),
+                reason.clone(),
+            ),
         })
         .collect();
     report.sort();
     assert_eq!(report[0].0, "empty.wasm");
-    assert!(report[0].1.starts_with("it does not implement switchboard:connector@0.1.0"), "{}", report[0].1);
+    assert!(
+        report[0]
+            .1
+            .starts_with("it does not implement switchboard:connector@0.1.0"),
+        "{}",
+        report[0].1
+    );
     assert_eq!(report[1].0, "file-reader.wasm");
-    assert!(report[1].1.starts_with("it imports `wasi:filesystem/"), "{}", report[1].1);
-    assert!(report[1].1.ends_with("connectors may not use files, sockets or raw HTTP"));
+    assert!(
+        report[1].1.starts_with("it imports `wasi:filesystem/"),
+        "{}",
+        report[1].1
+    );
+    assert!(
+        report[1]
+            .1
+            .ends_with("connectors may not use files, sockets or raw HTTP")
+    );
     assert_eq!(report[2].0, "garbage.wasm");
-    assert!(report[2].1.starts_with("not a valid WebAssembly component"), "{}", report[2].1);
+    assert!(
+        report[2].1.starts_with("not a valid WebAssembly component"),
+        "{}",
+        report[2].1
+    );
     assert_eq!(report[3], ("hostile.wasm".into(), "loaded hostile".into()));
     assert_eq!(report[4], ("semrush.wasm".into(), "loaded semrush".into()));
     w.still_serves().await;
@@ -111,14 +191,23 @@ async fn broken_and_forbidden_components_are_refused_and_the_others_load() {
 async fn an_infinite_loop_is_stopped_by_the_cpu_budget() {
     let w = world().await;
     let err = w.contained("spin", json!({})).await;
-    assert_eq!(err, "plugin `hostile` used more than its CPU time of 300 ms and was stopped");
+    assert_eq!(
+        err,
+        "plugin `hostile` used more than its CPU time of 300 ms and was stopped"
+    );
 }
 
 #[tokio::test]
 async fn endless_memory_growth_is_stopped_at_the_limit() {
     let w = world().await;
     let err = w.contained("grow_memory", json!({})).await;
-    assert_eq!(err, format!("plugin `hostile` went over its memory limit of {} bytes and was stopped", 32 << 20));
+    assert_eq!(
+        err,
+        format!(
+            "plugin `hostile` went over its memory limit of {} bytes and was stopped",
+            32 << 20
+        )
+    );
 }
 
 #[tokio::test]
@@ -132,49 +221,119 @@ async fn deep_recursion_overflows_the_guest_stack_only() {
 async fn undeclared_hosts_plain_http_and_ip_addresses_are_refused() {
     let w = world().await;
     for (url, why) in [
-        ("https://evil.example/steal", "`evil.example` is not a host this plugin declared"),
-        ("https://api.semrush.com.evil.example/", "`api.semrush.com.evil.example` is not a host this plugin declared"),
-        ("https://api.semrush.com:8443/", "`api.semrush.com:8443` is not a host this plugin declared"),
-        ("http://api.semrush.com/", "only https is allowed, not `http`"),
-        ("https://127.0.0.1/", "IP addresses are not allowed; use a declared host name"),
-        ("https://user:pw@api.semrush.com/", "URLs may not carry user names or passwords"),
+        (
+            "https://evil.example/steal",
+            "`evil.example` is not a host this plugin declared",
+        ),
+        (
+            "https://api.semrush.com.evil.example/",
+            "`api.semrush.com.evil.example` is not a host this plugin declared",
+        ),
+        (
+            "https://api.semrush.com:8443/",
+            "`api.semrush.com:8443` is not a host this plugin declared",
+        ),
+        (
+            "http://api.semrush.com/",
+            "only https is allowed, not `http`",
+        ),
+        (
+            "https://127.0.0.1/",
+            "IP addresses are not allowed; use a declared host name",
+        ),
+        (
+            "https://user:pw@api.semrush.com/",
+            "URLs may not carry user names or passwords",
+        ),
     ] {
-        let err = w.contained("fetch", json!({"url": url, "authenticated": true})).await;
-        assert_eq!(err, format!("hostile: connector fault: request refused by the sandbox: {why}"), "{url}");
+        let err = w
+            .contained("fetch", json!({"url": url, "authenticated": true}))
+            .await;
+        assert_eq!(
+            err,
+            format!("hostile: connector fault: request refused by the sandbox: {why}"),
+            "{url}"
+        );
     }
 }
 
 #[tokio::test]
 async fn a_redirect_to_an_undeclared_host_is_not_followed() {
     let w = world().await;
-    let err = w.contained("fetch", json!({"url": "https://upstream.hostile.test/redirect", "authenticated": true})).await;
-    assert_eq!(err, "hostile: connector fault: request refused by the sandbox: redirect refused: `evil.example` is not a host this plugin declared");
+    let err = w
+        .contained(
+            "fetch",
+            json!({"url": "https://upstream.hostile.test/redirect", "authenticated": true}),
+        )
+        .await;
+    assert_eq!(
+        err,
+        "hostile: connector fault: request refused by the sandbox: redirect refused: `evil.example` is not a host this plugin declared"
+    );
     // A redirect within the declared host is followed.
-    let seen = w.hostile("fetch", json!({"url": "https://upstream.hostile.test/hop"})).await.unwrap();
+    let seen = w
+        .hostile("fetch", json!({"url": "https://upstream.hostile.test/hop"}))
+        .await
+        .unwrap();
     assert!(seen["body"].as_str().unwrap().starts_with("/echo?hopped=1"));
 }
 
 #[tokio::test]
 async fn a_100_mib_response_is_cut_off_at_the_limit() {
     let w = world().await;
-    let err = w.contained("fetch", json!({"url": "https://upstream.hostile.test/huge"})).await;
-    assert_eq!(err, format!("hostile: the response body is over the limit of {} bytes", 8 << 20));
+    let err = w
+        .contained(
+            "fetch",
+            json!({"url": "https://upstream.hostile.test/huge"}),
+        )
+        .await;
+    assert_eq!(
+        err,
+        format!(
+            "hostile: the response body is over the limit of {} bytes",
+            8 << 20
+        )
+    );
 }
 
 #[tokio::test]
 async fn a_plugin_sees_no_secret_no_environment_and_no_arguments() {
     let w = world().await;
     // Environment the engine process has must not reach the plugin.
-    let headers = [["Authorization", "Bearer forged"], ["Cookie", "session=forged"], ["Proxy-Authorization", "forged"], ["X-Kept", "yes"]];
+    let headers = [
+        ["Authorization", "Bearer forged"],
+        ["Cookie", "session=forged"],
+        ["Proxy-Authorization", "forged"],
+        ["X-Kept", "yes"],
+    ];
     let input = json!({"url": "https://upstream.hostile.test/echo?q=1", "authenticated": true, "headers": headers});
     let seen = w.hostile("fetch", input).await.unwrap();
     let text = seen.to_string();
-    assert!(!text.contains(HOSTILE_KEY), "the key reached the plugin: {text}");
+    assert!(
+        !text.contains(HOSTILE_KEY),
+        "the key reached the plugin: {text}"
+    );
     assert_eq!(seen["env"], json!([]));
-    assert!(seen["args"].as_array().unwrap().len() <= 1, "{}", seen["args"]);
+    assert!(
+        seen["args"].as_array().unwrap().len() <= 1,
+        "{}",
+        seen["args"]
+    );
     // The upstream did receive the key, and echoed it: the host scrubbed it.
-    assert!(seen["body"].as_str().unwrap().starts_with("/echo?q=1&key=[redacted]"), "{}", seen["body"]);
-    let echoed_uri = seen["headers"].as_array().unwrap().iter().find(|h| h[0] == "x-echo-uri").unwrap();
+    assert!(
+        seen["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("/echo?q=1&key=[redacted]"),
+        "{}",
+        seen["body"]
+    );
+    let echoed_uri = seen["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h[0] == "x-echo-uri")
+        .unwrap();
     assert_eq!(echoed_uri[1], "/echo?q=1&key=[redacted]");
     // Headers the host owns never leave the sandbox; others do.
     let body = seen["body"].as_str().unwrap();
@@ -186,7 +345,14 @@ async fn a_plugin_sees_no_secret_no_environment_and_no_arguments() {
 #[tokio::test]
 async fn many_hostile_calls_at_once_leave_the_engine_serving() {
     let w = world().await;
-    let calls = ["spin", "grow_memory", "recurse", "spin", "grow_memory", "recurse"];
+    let calls = [
+        "spin",
+        "grow_memory",
+        "recurse",
+        "spin",
+        "grow_memory",
+        "recurse",
+    ];
     let results = futures::future::join_all(calls.iter().map(|a| w.hostile(a, json!({})))).await;
     assert!(results.iter().all(|r| r.is_err()));
     w.still_serves().await;

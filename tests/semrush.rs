@@ -2,19 +2,28 @@
 //! against the loopback mock of Semrush.
 
 use serde_json::json;
-use switchboard::model::{Auth, Mode};
 use switchboard::Error;
+use switchboard::model::{Auth, Mode};
 use switchboard_e2e::*;
 
 const KEY: &str = "d1a2b3c4e5f60718293a4b5c6d7e8f90";
 
-async fn with_workspace_key(units: u64) -> (Harness, switchboard::Engine, switchboard_mocks::semrush::Semrush, switchboard_mocks::Running) {
+async fn with_workspace_key(
+    units: u64,
+) -> (
+    Harness,
+    switchboard::Engine,
+    switchboard_mocks::semrush::Semrush,
+    switchboard_mocks::Running,
+) {
     let mut h = Harness::new();
     let (mock, running) = semrush(&mut h).await;
     mock.add_key(KEY, units);
     h.install_semrush();
     let engine = h.engine().await;
-    engine.enable(&admin(), &id("semrush"), Mode::Workspace).unwrap();
+    engine
+        .enable(&admin(), &id("semrush"), Mode::Workspace)
+        .unwrap();
     (h, engine, mock, running)
 }
 
@@ -25,13 +34,26 @@ async fn the_manifest_says_what_semrush_offers() {
     h.install_semrush();
     let engine = h.engine().await;
     let manifests = engine.integrations();
-    let semrush = manifests.iter().find(|m| m.id.as_str() == "semrush").expect("semrush loaded");
+    let semrush = manifests
+        .iter()
+        .find(|m| m.id.as_str() == "semrush")
+        .expect("semrush loaded");
     assert_eq!(semrush.name, "Semrush");
     let modes: Vec<Mode> = semrush.modes.iter().map(|m| m.mode).collect();
     assert_eq!(modes, [Mode::Workspace, Mode::User]);
-    assert!(semrush.modes.iter().all(|m| m.auth == Auth::ApiKeyQuery { parameter: "key".into() }));
+    assert!(semrush.modes.iter().all(|m| m.auth
+        == Auth::ApiKeyQuery {
+            parameter: "key".into()
+        }));
     let actions: Vec<&str> = semrush.actions.iter().map(|a| a.name.as_str()).collect();
-    assert_eq!(actions, ["keyword_overview", "related_keywords", "domain_organic_keywords"]);
+    assert_eq!(
+        actions,
+        [
+            "keyword_overview",
+            "related_keywords",
+            "domain_organic_keywords"
+        ]
+    );
     let overview = &semrush.actions[0];
     assert_eq!(overview.input_schema["properties"]["limit"]["maximum"], 100);
     assert_eq!(overview.input_schema["required"], json!(["phrase"]));
@@ -41,23 +63,59 @@ async fn the_manifest_says_what_semrush_offers() {
 #[tokio::test]
 async fn a_checked_key_lets_every_member_run_each_report() {
     let (_h, engine, mock, _running) = with_workspace_key(1_000).await;
-    let account = engine.set_workspace_credential(&admin(), &id("semrush"), switchboard::vault::Secret::new(KEY)).await.unwrap();
+    let account = engine
+        .set_workspace_credential(
+            &admin(),
+            &id("semrush"),
+            switchboard::vault::Secret::new(KEY),
+        )
+        .await
+        .unwrap();
     assert_eq!(account.label, "Semrush API key");
     assert_eq!(account.detail.as_deref(), Some("1,000 API units left"));
 
-    let overview = engine.invoke(&member(), &id("semrush"), "keyword_overview", &json!({"phrase": "seo"})).await.unwrap();
+    let overview = engine
+        .invoke(
+            &member(),
+            &id("semrush"),
+            "keyword_overview",
+            &json!({"phrase": "seo"}),
+        )
+        .await
+        .unwrap();
     assert_eq!(
         overview["rows"][0],
         json!({"keyword": "seo", "search_volume": 110000, "cpc": 14.82, "competition": 0.5, "results": 678000000u64,
                "trends": [0.81, 1.0, 1.0, 1.0, 1.0, 0.81, 0.81, 0.81, 0.81, 0.81, 0.81, 0.81]})
     );
 
-    let related = engine.invoke(&member(), &id("semrush"), "related_keywords", &json!({"phrase": "seo", "limit": 3})).await.unwrap();
-    let keywords: Vec<&str> = related["rows"].as_array().unwrap().iter().map(|r| r["keyword"].as_str().unwrap()).collect();
+    let related = engine
+        .invoke(
+            &member(),
+            &id("semrush"),
+            "related_keywords",
+            &json!({"phrase": "seo", "limit": 3}),
+        )
+        .await
+        .unwrap();
+    let keywords: Vec<&str> = related["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["keyword"].as_str().unwrap())
+        .collect();
     assert_eq!(keywords, ["seo tools", "local seo", "seo meaning"]);
     assert_eq!(related["rows"][0]["serp_features"], json!([4, 6, 11, 22]));
 
-    let domain = engine.invoke(&member(), &id("semrush"), "domain_organic_keywords", &json!({"domain": "seobook.com", "database": "uk"})).await.unwrap();
+    let domain = engine
+        .invoke(
+            &member(),
+            &id("semrush"),
+            "domain_organic_keywords",
+            &json!({"domain": "seobook.com", "database": "uk"}),
+        )
+        .await
+        .unwrap();
     let rows = domain["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 4);
     assert_eq!(rows[0]["url"], "http://www.seobook.com/");
@@ -70,7 +128,14 @@ async fn a_checked_key_lets_every_member_run_each_report() {
 #[tokio::test]
 async fn every_report_request_carries_display_limit() {
     let (_h, engine, mock, _running) = with_workspace_key(100_000).await;
-    engine.set_workspace_credential(&admin(), &id("semrush"), switchboard::vault::Secret::new(KEY)).await.unwrap();
+    engine
+        .set_workspace_credential(
+            &admin(),
+            &id("semrush"),
+            switchboard::vault::Secret::new(KEY),
+        )
+        .await
+        .unwrap();
     let calls = [
         ("keyword_overview", json!({"phrase": "seo"})),
         ("related_keywords", json!({"phrase": "seo", "limit": 2})),
@@ -78,20 +143,45 @@ async fn every_report_request_carries_display_limit() {
         ("keyword_overview", json!({"phrase": "no such keyword"})),
     ];
     for (action, input) in &calls {
-        engine.invoke(&member(), &id("semrush"), action, input).await.unwrap();
+        engine
+            .invoke(&member(), &id("semrush"), action, input)
+            .await
+            .unwrap();
     }
-    let reports: Vec<_> = mock.requests().into_iter().filter(|r| r.host == "api.semrush.com").collect();
+    let reports: Vec<_> = mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.host == "api.semrush.com")
+        .collect();
     assert_eq!(reports.len(), calls.len());
     let limits: Vec<Option<&str>> = reports.iter().map(|r| r.param("display_limit")).collect();
     assert_eq!(limits, [Some("10"), Some("2"), Some("10"), Some("10")]);
-    assert!(reports.iter().all(|r| r.param("key") == Some(KEY)), "the host injected the key");
+    assert!(
+        reports.iter().all(|r| r.param("key") == Some(KEY)),
+        "the host injected the key"
+    );
 }
 
 #[tokio::test]
 async fn nothing_found_is_an_empty_page_not_an_error() {
     let (_h, engine, _mock, _running) = with_workspace_key(1_000).await;
-    engine.set_workspace_credential(&admin(), &id("semrush"), switchboard::vault::Secret::new(KEY)).await.unwrap();
-    let out = engine.invoke(&member(), &id("semrush"), "keyword_overview", &json!({"phrase": "qwxzv"})).await.unwrap();
+    engine
+        .set_workspace_credential(
+            &admin(),
+            &id("semrush"),
+            switchboard::vault::Secret::new(KEY),
+        )
+        .await
+        .unwrap();
+    let out = engine
+        .invoke(
+            &member(),
+            &id("semrush"),
+            "keyword_overview",
+            &json!({"phrase": "qwxzv"}),
+        )
+        .await
+        .unwrap();
     assert_eq!(out, json!({"rows": []}));
 }
 
@@ -99,43 +189,123 @@ async fn nothing_found_is_an_empty_page_not_an_error() {
 async fn a_wrong_key_is_refused_with_semrushs_reason_and_not_stored() {
     let (_h, engine, _mock, _running) = with_workspace_key(1_000).await;
     let wrong = "0000aaaa1111bbbb2222cccc3333dddd";
-    let err = engine.set_workspace_credential(&admin(), &id("semrush"), switchboard::vault::Secret::new(wrong)).await.unwrap_err();
-    assert_eq!(err.to_string(), "the credential was refused: Semrush refused the API key: invalid api key: [redacted]");
+    let err = engine
+        .set_workspace_credential(
+            &admin(),
+            &id("semrush"),
+            switchboard::vault::Secret::new(wrong),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the credential was refused: Semrush refused the API key: invalid api key: [redacted]"
+    );
     assert!(!format!("{err:?}").contains(wrong));
-    let err = engine.invoke(&member(), &id("semrush"), "keyword_overview", &json!({"phrase": "seo"})).await.unwrap_err();
+    let err = engine
+        .invoke(
+            &member(),
+            &id("semrush"),
+            "keyword_overview",
+            &json!({"phrase": "seo"}),
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::NoWorkspaceCredential(_)), "{err}");
 }
 
 #[tokio::test]
 async fn a_key_revoked_after_saving_fails_with_semrushs_reason() {
     let (_h, engine, mock, _running) = with_workspace_key(1_000).await;
-    engine.set_workspace_credential(&admin(), &id("semrush"), switchboard::vault::Secret::new(KEY)).await.unwrap();
+    engine
+        .set_workspace_credential(
+            &admin(),
+            &id("semrush"),
+            switchboard::vault::Secret::new(KEY),
+        )
+        .await
+        .unwrap();
     mock.revoke_key(KEY);
-    let err = engine.invoke(&member(), &id("semrush"), "keyword_overview", &json!({"phrase": "seo"})).await.unwrap_err();
-    assert_eq!(err.to_string(), "semrush: the service refused the credential: Semrush: WRONG KEY - ID PAIR (ERROR 120)");
+    let err = engine
+        .invoke(
+            &member(),
+            &id("semrush"),
+            "keyword_overview",
+            &json!({"phrase": "seo"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "semrush: the service refused the credential: Semrush: WRONG KEY - ID PAIR (ERROR 120)"
+    );
 }
 
 #[tokio::test]
 async fn a_zero_balance_key_is_accepted_with_a_warning_and_reports_fail_with_the_reason() {
     let (_h, engine, _mock, _running) = with_workspace_key(0).await;
-    let account = engine.set_workspace_credential(&admin(), &id("semrush"), switchboard::vault::Secret::new(KEY)).await.unwrap();
-    assert_eq!(account.detail.as_deref(), Some("0 API units left: reports will fail until units are added"));
-    let err = engine.invoke(&member(), &id("semrush"), "related_keywords", &json!({"phrase": "seo"})).await.unwrap_err();
-    assert_eq!(err.to_string(), "semrush: Semrush: API UNITS BALANCE IS ZERO (ERROR 132)");
+    let account = engine
+        .set_workspace_credential(
+            &admin(),
+            &id("semrush"),
+            switchboard::vault::Secret::new(KEY),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        account.detail.as_deref(),
+        Some("0 API units left: reports will fail until units are added")
+    );
+    let err = engine
+        .invoke(
+            &member(),
+            &id("semrush"),
+            "related_keywords",
+            &json!({"phrase": "seo"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "semrush: Semrush: API UNITS BALANCE IS ZERO (ERROR 132)"
+    );
 }
 
 #[tokio::test]
 async fn input_outside_the_schema_never_reaches_semrush() {
     let (_h, engine, mock, _running) = with_workspace_key(1_000).await;
-    engine.set_workspace_credential(&admin(), &id("semrush"), switchboard::vault::Secret::new(KEY)).await.unwrap();
+    engine
+        .set_workspace_credential(
+            &admin(),
+            &id("semrush"),
+            switchboard::vault::Secret::new(KEY),
+        )
+        .await
+        .unwrap();
     let before = mock.requests().len();
     for (input, fault) in [
-        (json!({"phrase": "seo", "limit": 5000}), "/limit 5000 is greater than the maximum of 100"),
-        (json!({"limit": 5}), "input \"phrase\" is a required property"),
-        (json!({"phrase": "seo", "database": "../etc"}), "/database \"../etc\" does not match"),
+        (
+            json!({"phrase": "seo", "limit": 5000}),
+            "/limit 5000 is greater than the maximum of 100",
+        ),
+        (
+            json!({"limit": 5}),
+            "input \"phrase\" is a required property",
+        ),
+        (
+            json!({"phrase": "seo", "database": "../etc"}),
+            "/database \"../etc\" does not match",
+        ),
     ] {
-        let err = engine.invoke(&member(), &id("semrush"), "keyword_overview", &input).await.unwrap_err();
-        assert!(err.to_string().starts_with(&format!("semrush: invalid input: {fault}")), "{err}");
+        let err = engine
+            .invoke(&member(), &id("semrush"), "keyword_overview", &input)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(&format!("semrush: invalid input: {fault}")),
+            "{err}"
+        );
     }
     assert_eq!(mock.requests().len(), before);
 }
@@ -143,8 +313,19 @@ async fn input_outside_the_schema_never_reaches_semrush() {
 #[tokio::test]
 async fn switching_modes_requires_disabling_first() {
     let (_h, engine, _mock, _running) = with_workspace_key(1_000).await;
-    let err = engine.enable(&admin(), &id("semrush"), Mode::User).unwrap_err();
-    assert_eq!(err.to_string(), "semrush is already enabled in workspace mode; disable it before enabling user mode");
+    let err = engine
+        .enable(&admin(), &id("semrush"), Mode::User)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "semrush is already enabled in workspace mode; disable it before enabling user mode"
+    );
     engine.disable(&admin(), &id("semrush")).unwrap();
-    assert_eq!(engine.enable(&admin(), &id("semrush"), Mode::User).unwrap().mode, Mode::User);
+    assert_eq!(
+        engine
+            .enable(&admin(), &id("semrush"), Mode::User)
+            .unwrap()
+            .mode,
+        Mode::User
+    );
 }

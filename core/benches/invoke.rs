@@ -1,1 +1,115 @@
-fn main(){}
+//! One `invoke` of a Semrush report through the whole engine (store read,
+//! unseal, fresh sandbox instance, guest, host http with key injection, CSV
+//! parse) next to a direct `reqwest` GET of the same report from the same
+//! loopback mock, measured in the same run. Prints the ratio of medians.
+
+use criterion::{Criterion, criterion_group};
+use serde_json::json;
+use std::path::PathBuf;
+use switchboard::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
+use switchboard::plugins::Routes;
+use switchboard::vault::{KeySource, Secret};
+use switchboard::{Engine, EngineConfig};
+use switchboard_mocks::semrush::Semrush;
+
+const KEY: &str = "bench-semrush-key";
+
+fn invoke(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mock = Semrush::new();
+    mock.add_key(KEY, u64::MAX / 2);
+    let running = runtime.block_on(mock.start()).expect("mock");
+
+    let mut config = EngineConfig::new(
+        dir.path().join("bench.redb"),
+        switchboard_plugin_artifacts::plugins_dir(),
+    );
+    config.key = KeySource::EnvOrFile(dir.path().join("bench.key"));
+    config.host.routes = Routes::default()
+        .route("api.semrush.com", running.addr)
+        .route("www.semrush.com", running.addr);
+    let actor = Actor {
+        user: UserId::new("ada"),
+        workspace: WorkspaceId::new("bench"),
+        role: Role::Admin,
+        plan: "business".into(),
+    };
+    let semrush = IntegrationId::new("semrush");
+    let engine: Engine = runtime.block_on(async {
+        let engine = Engine::open(config).await.expect("engine");
+        engine
+            .enable(&actor, &semrush, Mode::Workspace)
+            .expect("enable");
+        engine
+            .set_workspace_credential(&actor, &semrush, Secret::new(KEY))
+            .await
+            .expect("key");
+        engine
+    });
+    let input = json!({"phrase": "seo", "database": "us"});
+    let client = reqwest::Client::new();
+    let direct = format!(
+        "http://{}/?type=phrase_this&export_columns=Ph%2CNq%2CCp%2CCo%2CNr%2CTd&display_limit=10&phrase=seo&database=us&key={KEY}",
+        running.addr
+    );
+
+    let mut group = c.benchmark_group("invoke");
+    group.bench_function("direct_reqwest", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let body = client
+                .get(&direct)
+                .send()
+                .await
+                .expect("get")
+                .text()
+                .await
+                .expect("body");
+            assert!(body.starts_with("Keyword;"));
+        })
+    });
+    group.bench_function("engine", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let out = engine
+                .invoke(&actor, &semrush, "keyword_overview", &input)
+                .await
+                .expect("invoke");
+            assert_eq!(out["rows"][0]["keyword"], "seo");
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, invoke);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    print_ratio("invoke", "engine", "direct_reqwest");
+}
+
+/// Criterion writes `<target>/criterion/<group>/<bench>/new/estimates.json`.
+fn median_ns(group: &str, bench: &str) -> Option<f64> {
+    let exe = std::env::current_exe().ok()?;
+    let target: PathBuf = exe.ancestors().nth(3)?.to_owned();
+    let path = target
+        .join("criterion")
+        .join(group)
+        .join(bench)
+        .join("new/estimates.json");
+    let estimates: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    estimates["median"]["point_estimate"].as_f64()
+}
+
+fn print_ratio(group: &str, subject: &str, baseline: &str) {
+    match (median_ns(group, subject), median_ns(group, baseline)) {
+        (Some(s), Some(b)) => println!(
+            "{group}: {subject} median {:.1} µs / {baseline} median {:.1} µs = {:.2}×",
+            s / 1e3,
+            b / 1e3,
+            s / b
+        ),
+        _ => println!("{group}: medians not found (run without --test to measure)"),
+    }
+}

@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "switchboard", version, about = "The integration-governance engine: policies, sandboxed connectors, sealed secrets.")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "The integration-governance engine: policies, sandboxed connectors, sealed secrets."
+)]
 struct Cli {
     /// Log as JSON lines instead of text.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -65,9 +69,18 @@ pub fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
-            Command::Serve { data, plugins, listen, demo } => serve(data, plugins, listen, demo).await,
-            Command::Plugin { command: PluginCommand::Inspect { component } } => inspect(component).await,
-            Command::Plugin { command: PluginCommand::Check { dir } } => check(dir).await,
+            Command::Serve {
+                data,
+                plugins,
+                listen,
+                demo,
+            } => serve(data, plugins, listen, demo).await,
+            Command::Plugin {
+                command: PluginCommand::Inspect { component },
+            } => inspect(component).await,
+            Command::Plugin {
+                command: PluginCommand::Check { dir },
+            } => check(dir).await,
         }
     });
     outcome.unwrap_or_else(fail)
@@ -81,7 +94,9 @@ fn fail(message: String) -> ExitCode {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -100,7 +115,10 @@ fn default_plugins_dir() -> PathBuf {
 
 async fn inspect(component: PathBuf) -> Result<ExitCode, String> {
     let mut host = PluginHost::new(HostConfig::default()).map_err(|e| e.to_string())?;
-    let plugin = host.load_file(&component).await.map_err(|e| e.to_string())?;
+    let plugin = host
+        .load_file(&component)
+        .await
+        .map_err(|e| e.to_string())?;
     let json = serde_json::to_string_pretty(plugin.manifest()).map_err(|e| e.to_string())?;
     print(&json);
     Ok(ExitCode::SUCCESS)
@@ -113,20 +131,38 @@ async fn check(dir: Option<PathBuf>) -> Result<ExitCode, String> {
     let mut refused = 0;
     for outcome in &outcomes {
         match outcome {
-            LoadOutcome::Loaded { file, id, version } => print(&format!("loaded   {id} {version}  ({})", file.display())),
+            LoadOutcome::Loaded { file, id, version } => {
+                print(&format!("loaded   {id} {version}  ({})", file.display()))
+            }
             LoadOutcome::Refused { file, reason } => {
                 refused += 1;
                 print(&format!("refused  {}: {reason}", file.display()));
             }
         }
     }
-    print(&format!("{} loaded, {refused} refused", outcomes.len() - refused));
-    Ok(if refused == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    print(&format!(
+        "{} loaded, {refused} refused",
+        outcomes.len() - refused
+    ));
+    Ok(if refused == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
-async fn serve(data: PathBuf, plugins: Option<PathBuf>, listen: SocketAddr, demo: bool) -> Result<ExitCode, String> {
+async fn serve(
+    data: PathBuf,
+    plugins: Option<PathBuf>,
+    listen: SocketAddr,
+    demo: bool,
+) -> Result<ExitCode, String> {
     let mut config = EngineConfig::new(&data, plugins.unwrap_or_else(default_plugins_dir));
-    let mocks = if demo { Some(crate::server::demo::start_mocks().await?) } else { None };
+    let mocks = if demo {
+        Some(crate::server::demo::start_mocks().await?)
+    } else {
+        None
+    };
     if let Some(mocks) = &mocks {
         config.host.routes = mocks.routes(Routes::default());
     }

@@ -1,11 +1,13 @@
 //! The public façade: every operation a host application asks for.
 
+use crate::model::Auth;
 use crate::model::{Account, Actor, ConnectorError, Enablement, IntegrationId, Manifest, Mode};
-use crate::plugins::{Credential, HostConfig, LoadOutcome, Placement, Plugin, PluginError, PluginHost};
+use crate::plugins::{
+    Credential, HostConfig, LoadOutcome, Placement, Plugin, PluginError, PluginHost,
+};
 use crate::store::{Store, StoredCredential};
 use crate::vault::{KeySource, Secret, SecretIdentity, Vault};
 use crate::{Error, Result};
-use crate::model::Auth;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -32,7 +34,10 @@ impl EngineConfig {
         let data_file = data_file.into();
         EngineConfig {
             key: KeySource::EnvOrFile(data_file.with_extension("key")),
-            host: HostConfig { cache_dir: Some(data_file.with_extension("cache")), ..HostConfig::default() },
+            host: HostConfig {
+                cache_dir: Some(data_file.with_extension("cache")),
+                ..HostConfig::default()
+            },
             plugins_dir: plugins_dir.into(),
             data_file,
         }
@@ -54,7 +59,12 @@ impl Engine {
         let store = Store::open(&config.data_file)?;
         let mut plugins = PluginHost::new(config.host)?;
         let load_report = plugins.load_dir(&config.plugins_dir).await?;
-        Ok(Engine { store, vault, plugins, load_report })
+        Ok(Engine {
+            store,
+            vault,
+            plugins,
+            load_report,
+        })
     }
 
     /// What happened to each file of the plugins directory.
@@ -68,27 +78,51 @@ impl Engine {
     }
 
     fn plugin(&self, integration: &IntegrationId) -> Result<&Arc<Plugin>> {
-        self.plugins.get(integration).ok_or_else(|| Error::UnknownIntegration(integration.clone()))
+        self.plugins
+            .get(integration)
+            .ok_or_else(|| Error::UnknownIntegration(integration.clone()))
     }
 
     /// Enables an integration for the actor's workspace in one mode.
-    pub fn enable(&self, actor: &Actor, integration: &IntegrationId, mode: Mode) -> Result<Enablement> {
+    pub fn enable(
+        &self,
+        actor: &Actor,
+        integration: &IntegrationId,
+        mode: Mode,
+    ) -> Result<Enablement> {
         let plugin = self.plugin(integration)?;
         if plugin.manifest().auth(mode).is_none() {
-            return Err(Error::ModeNotSupported { integration: integration.clone(), mode });
+            return Err(Error::ModeNotSupported {
+                integration: integration.clone(),
+                mode,
+            });
         }
-        let enablement = Enablement { mode, enabled_by: actor.user.clone(), enabled_at_ms: now_ms() };
-        match self.store.enable(actor.workspace.as_str(), integration.as_str(), &enablement)? {
+        let enablement = Enablement {
+            mode,
+            enabled_by: actor.user.clone(),
+            enabled_at_ms: now_ms(),
+        };
+        match self
+            .store
+            .enable(actor.workspace.as_str(), integration.as_str(), &enablement)?
+        {
             Ok(()) => Ok(enablement),
             Err(active) if active.mode == mode => Ok(active),
-            Err(active) => Err(Error::AlreadyEnabled { integration: integration.clone(), active: active.mode, requested: mode }),
+            Err(active) => Err(Error::AlreadyEnabled {
+                integration: integration.clone(),
+                active: active.mode,
+                requested: mode,
+            }),
         }
     }
 
     /// Disables an integration for the actor's workspace.
     pub fn disable(&self, actor: &Actor, integration: &IntegrationId) -> Result<()> {
         self.plugin(integration)?;
-        if !self.store.disable(actor.workspace.as_str(), integration.as_str())? {
+        if !self
+            .store
+            .disable(actor.workspace.as_str(), integration.as_str())?
+        {
             return Err(Error::NotEnabled(integration.clone()));
         }
         Ok(())
@@ -96,10 +130,19 @@ impl Engine {
 
     /// Checks a shared credential against the service, then seals and saves
     /// it. A refused credential is not stored.
-    pub async fn set_workspace_credential(&self, actor: &Actor, integration: &IntegrationId, secret: Secret) -> Result<Account> {
+    pub async fn set_workspace_credential(
+        &self,
+        actor: &Actor,
+        integration: &IntegrationId,
+        secret: Secret,
+    ) -> Result<Account> {
         let plugin = self.plugin(integration)?;
         let credential = credential_for(plugin, Mode::Workspace, secret.clone())?;
-        let account = self.plugins.check_credential(plugin, credential).await.map_err(refusal)?;
+        let account = self
+            .plugins
+            .check_credential(plugin, credential)
+            .await
+            .map_err(refusal)?;
         let identity = workspace_identity(actor, integration);
         let now = now_ms();
         let stored = StoredCredential {
@@ -109,13 +152,23 @@ impl Engine {
             set_at_ms: now,
             checked_at_ms: now,
         };
-        self.store.set_workspace_credential(actor.workspace.as_str(), integration.as_str(), &stored)?;
+        self.store.set_workspace_credential(
+            actor.workspace.as_str(),
+            integration.as_str(),
+            &stored,
+        )?;
         Ok(account)
     }
 
     /// Runs an action with the workspace credential or the actor's own
     /// connection, whichever mode the integration is enabled in.
-    pub async fn invoke(&self, actor: &Actor, integration: &IntegrationId, action: &str, input: &serde_json::Value) -> Result<serde_json::Value> {
+    pub async fn invoke(
+        &self,
+        actor: &Actor,
+        integration: &IntegrationId,
+        action: &str,
+        input: &serde_json::Value,
+    ) -> Result<serde_json::Value> {
         let plugin = self.plugin(integration)?;
         let workspace = actor.workspace.as_str();
         let enablement = self
@@ -128,17 +181,26 @@ impl Engine {
                     .store
                     .workspace_credential(workspace, integration.as_str())?
                     .ok_or_else(|| Error::NoWorkspaceCredential(integration.clone()))?;
-                self.vault.open_secret(&stored.sealed, workspace_identity(actor, integration))?
+                self.vault
+                    .open_secret(&stored.sealed, workspace_identity(actor, integration))?
             }
             Mode::User => return Err(Error::NotConnected(integration.clone())),
         };
         let credential = credential_for(plugin, enablement.mode, secret)?;
-        Ok(self.plugins.invoke(plugin, Some(credential), action, input).await?)
+        Ok(self
+            .plugins
+            .invoke(plugin, Some(credential), action, input)
+            .await?)
     }
 }
 
 fn workspace_identity<'a>(actor: &'a Actor, integration: &'a IntegrationId) -> SecretIdentity<'a> {
-    SecretIdentity { workspace: actor.workspace.as_str(), integration: integration.as_str(), user: "", kind: WORKSPACE_CREDENTIAL }
+    SecretIdentity {
+        workspace: actor.workspace.as_str(),
+        integration: integration.as_str(),
+        user: "",
+        kind: WORKSPACE_CREDENTIAL,
+    }
 }
 
 /// Pairs a secret with where the manifest says it goes.
@@ -148,11 +210,19 @@ fn credential_for(plugin: &Plugin, mode: Mode, secret: Secret) -> Result<Credent
         Some(Auth::ApiKeyQuery { parameter }) => Placement::Query(parameter.clone()),
         Some(Auth::ApiKeyHeader { header, prefix }) => Placement::Header {
             // Validated when the manifest loaded.
-            name: header.parse().map_err(|_| Error::ModeNotSupported { integration: manifest.id.clone(), mode })?,
+            name: header.parse().map_err(|_| Error::ModeNotSupported {
+                integration: manifest.id.clone(),
+                mode,
+            })?,
             prefix: prefix.clone().unwrap_or_default(),
         },
         Some(Auth::OAuth2 { .. }) => Placement::Bearer,
-        None => return Err(Error::ModeNotSupported { integration: manifest.id.clone(), mode }),
+        None => {
+            return Err(Error::ModeNotSupported {
+                integration: manifest.id.clone(),
+                mode,
+            });
+        }
     };
     Ok(Credential { secret, placement })
 }
@@ -161,11 +231,17 @@ fn credential_for(plugin: &Plugin, mode: Mode, secret: Secret) -> Result<Credent
 /// fix, not a fault: say so with the service's reason.
 fn refusal(error: PluginError) -> Error {
     match error {
-        PluginError::Connector { error: ConnectorError::Unauthorized { message }, .. } => Error::CredentialRefused(message),
+        PluginError::Connector {
+            error: ConnectorError::Unauthorized { message },
+            ..
+        } => Error::CredentialRefused(message),
         other => Error::Plugin(other),
     }
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
 }

@@ -8,8 +8,13 @@ pub enum Error {
     #[error("no integration `{0}` is loaded")]
     UnknownIntegration(IntegrationId),
     #[error("{integration} does not support {mode} mode")]
-    ModeNotSupported { integration: IntegrationId, mode: Mode },
-    #[error("{integration} is already enabled in {active} mode; disable it before enabling {requested} mode")]
+    ModeNotSupported {
+        integration: IntegrationId,
+        mode: Mode,
+    },
+    #[error(
+        "{integration} is already enabled in {active} mode; disable it before enabling {requested} mode"
+    )]
     AlreadyEnabled {
         integration: IntegrationId,
         active: Mode,

@@ -122,7 +122,10 @@ pub enum Auth {
     /// An API key sent as a query parameter.
     ApiKeyQuery { parameter: String },
     /// An API key sent in a header, after an optional prefix.
-    ApiKeyHeader { header: String, prefix: Option<String> },
+    ApiKeyHeader {
+        header: String,
+        prefix: Option<String>,
+    },
     /// OAuth 2.0 authorization code; the access token is sent as a bearer token.
     #[serde(rename = "oauth2")]
     OAuth2 {
@@ -162,7 +165,10 @@ pub enum ConnectorError {
     #[error("the service refused the credential: {message}")]
     Unauthorized { message: String },
     #[error("rate limited: {message}")]
-    RateLimited { message: String, retry_after_ms: Option<u64> },
+    RateLimited {
+        message: String,
+        retry_after_ms: Option<u64>,
+    },
     #[error("not found: {message}")]
     NotFound { message: String },
     #[error("{message}")]

@@ -13,7 +13,8 @@ const FORMAT: u32 = 1;
 /// (workspace, integration) → the enablement.
 const ENABLEMENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("enablements");
 /// (workspace, integration) → the sealed shared credential.
-const WORKSPACE_CREDENTIALS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("workspace_credentials");
+const WORKSPACE_CREDENTIALS: TableDefinition<(&str, &str), &[u8]> =
+    TableDefinition::new("workspace_credentials");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -32,7 +33,13 @@ macro_rules! from_redb {
         }
     )*};
 }
-from_redb!(redb::DatabaseError, redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
 
 #[derive(Serialize, Deserialize)]
 struct Versioned<T> {
@@ -46,10 +53,15 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 }
 
 fn decode<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
-    let record: Versioned<T> =
-        serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt { table, reason: e.to_string() })?;
+    let record: Versioned<T> = serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        table,
+        reason: e.to_string(),
+    })?;
     if record.v != FORMAT {
-        return Err(StoreError::Corrupt { table, reason: format!("format {} is newer than this engine knows", record.v) });
+        return Err(StoreError::Corrupt {
+            table,
+            reason: format!("format {} is newer than this engine knows", record.v),
+        });
     }
     Ok(record.value)
 }
@@ -79,14 +91,23 @@ impl Store {
         Ok(Store { db })
     }
 
-    pub fn enablement(&self, workspace: &str, integration: &str) -> Result<Option<Enablement>, StoreError> {
+    pub fn enablement(
+        &self,
+        workspace: &str,
+        integration: &str,
+    ) -> Result<Option<Enablement>, StoreError> {
         self.get(ENABLEMENTS, "enablements", workspace, integration)
     }
 
     /// Enables in one mode. If the integration is already enabled, nothing
     /// changes and the active enablement is returned as the error: the check
     /// and the write share one transaction, so two modes can never race in.
-    pub fn enable(&self, workspace: &str, integration: &str, enablement: &Enablement) -> Result<Result<(), Enablement>, StoreError> {
+    pub fn enable(
+        &self,
+        workspace: &str,
+        integration: &str,
+        enablement: &Enablement,
+    ) -> Result<Result<(), Enablement>, StoreError> {
         let tx = self.db.begin_write()?;
         {
             let mut table = tx.open_table(ENABLEMENTS)?;
@@ -102,18 +123,36 @@ impl Store {
     /// Disables; says whether it was enabled.
     pub fn disable(&self, workspace: &str, integration: &str) -> Result<bool, StoreError> {
         let tx = self.db.begin_write()?;
-        let removed = tx.open_table(ENABLEMENTS)?.remove((workspace, integration))?.is_some();
+        let removed = tx
+            .open_table(ENABLEMENTS)?
+            .remove((workspace, integration))?
+            .is_some();
         tx.commit()?;
         Ok(removed)
     }
 
-    pub fn workspace_credential(&self, workspace: &str, integration: &str) -> Result<Option<StoredCredential>, StoreError> {
-        self.get(WORKSPACE_CREDENTIALS, "workspace_credentials", workspace, integration)
+    pub fn workspace_credential(
+        &self,
+        workspace: &str,
+        integration: &str,
+    ) -> Result<Option<StoredCredential>, StoreError> {
+        self.get(
+            WORKSPACE_CREDENTIALS,
+            "workspace_credentials",
+            workspace,
+            integration,
+        )
     }
 
-    pub fn set_workspace_credential(&self, workspace: &str, integration: &str, credential: &StoredCredential) -> Result<(), StoreError> {
+    pub fn set_workspace_credential(
+        &self,
+        workspace: &str,
+        integration: &str,
+        credential: &StoredCredential,
+    ) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
-        tx.open_table(WORKSPACE_CREDENTIALS)?.insert((workspace, integration), encode(credential).as_slice())?;
+        tx.open_table(WORKSPACE_CREDENTIALS)?
+            .insert((workspace, integration), encode(credential).as_slice())?;
         tx.commit()?;
         Ok(())
     }

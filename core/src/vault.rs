@@ -91,7 +91,9 @@ pub struct Sealed {
 
 impl fmt::Debug for Sealed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sealed").field("key_id", &self.key_id).finish_non_exhaustive()
+        f.debug_struct("Sealed")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -112,7 +114,9 @@ pub struct Vault {
 
 impl fmt::Debug for Vault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Vault").field("key_id", &self.key_id).finish_non_exhaustive()
+        f.debug_struct("Vault")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -141,13 +145,23 @@ impl Vault {
         &self.key_id
     }
 
-    pub fn seal(&self, secret: &Secret, identity: SecretIdentity<'_>) -> Result<Sealed, VaultError> {
+    pub fn seal(
+        &self,
+        secret: &Secret,
+        identity: SecretIdentity<'_>,
+    ) -> Result<Sealed, VaultError> {
         let mut nonce = [0u8; 12];
         getrandom::fill(&mut nonce).map_err(|e| VaultError::Random(e.to_string()))?;
         let aad = identity.associated_data();
         let ciphertext = self
             .cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: secret.expose().as_bytes(), aad: &aad })
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: secret.expose().as_bytes(),
+                    aad: &aad,
+                },
+            )
             .map_err(|_| VaultError::Tampered)?;
         Ok(Sealed {
             key_id: self.key_id.clone(),
@@ -156,14 +170,24 @@ impl Vault {
         })
     }
 
-    pub fn open_secret(&self, sealed: &Sealed, identity: SecretIdentity<'_>) -> Result<Secret, VaultError> {
+    pub fn open_secret(
+        &self,
+        sealed: &Sealed,
+        identity: SecretIdentity<'_>,
+    ) -> Result<Secret, VaultError> {
         if sealed.key_id != self.key_id {
             return Err(VaultError::MissingKey(sealed.key_id.clone()));
         }
         let aad = identity.associated_data();
         let plain = Zeroizing::new(
             self.cipher
-                .decrypt(Nonce::from_slice(&sealed.nonce), Payload { msg: &sealed.ciphertext, aad: &aad })
+                .decrypt(
+                    Nonce::from_slice(&sealed.nonce),
+                    Payload {
+                        msg: &sealed.ciphertext,
+                        aad: &aad,
+                    },
+                )
                 .map_err(|_| VaultError::Tampered)?,
         );
         let text = std::str::from_utf8(&plain).map_err(|_| VaultError::Tampered)?;
@@ -179,7 +203,10 @@ fn parse_key(hex_key: &str) -> Result<Zeroizing<[u8; 32]>, VaultError> {
 }
 
 fn key_from_file(path: &Path) -> Result<Zeroizing<[u8; 32]>, VaultError> {
-    let io = |source| VaultError::KeyFile { path: path.to_owned(), source };
+    let io = |source| VaultError::KeyFile {
+        path: path.to_owned(),
+        source,
+    };
     match std::fs::read_to_string(path) {
         Ok(text) => {
             refuse_open_permissions(path)?;
@@ -202,7 +229,11 @@ fn write_new_key_file(path: &Path, hex_key: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(hex_key.as_bytes())?;
     file.sync_all()
 }
@@ -210,7 +241,10 @@ fn write_new_key_file(path: &Path, hex_key: &str) -> std::io::Result<()> {
 #[cfg(unix)]
 fn refuse_open_permissions(path: &Path) -> Result<(), VaultError> {
     use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).map_err(|source| VaultError::KeyFile { path: path.to_owned(), source })?;
+    let meta = std::fs::metadata(path).map_err(|source| VaultError::KeyFile {
+        path: path.to_owned(),
+        source,
+    })?;
     if meta.permissions().mode() & 0o077 != 0 {
         return Err(VaultError::KeyFileTooOpen(path.to_owned()));
     }
@@ -222,7 +256,12 @@ mod tests {
     use super::*;
 
     fn identity(user: &str) -> SecretIdentity<'_> {
-        SecretIdentity { workspace: "acme", integration: "semrush", user, kind: "api_key" }
+        SecretIdentity {
+            workspace: "acme",
+            integration: "semrush",
+            user,
+            kind: "api_key",
+        }
     }
 
     fn vault() -> Vault {
@@ -233,8 +272,14 @@ mod tests {
     fn a_sealed_secret_opens_only_for_its_own_record() {
         let v = vault();
         let sealed = v.seal(&Secret::new("k-123"), identity("")).unwrap();
-        assert_eq!(v.open_secret(&sealed, identity("")).unwrap().expose(), "k-123");
-        assert!(matches!(v.open_secret(&sealed, identity("bob")), Err(VaultError::Tampered)));
+        assert_eq!(
+            v.open_secret(&sealed, identity("")).unwrap().expose(),
+            "k-123"
+        );
+        assert!(matches!(
+            v.open_secret(&sealed, identity("bob")),
+            Err(VaultError::Tampered)
+        ));
     }
 
     #[test]
@@ -251,7 +296,13 @@ mod tests {
         let sealed = vault().seal(&Secret::new("x"), identity("")).unwrap();
         let other = Vault::with_key(&[8u8; 32]);
         let err = other.open_secret(&sealed, identity("")).unwrap_err();
-        assert_eq!(err.to_string(), format!("a secret is sealed under key `{}`, which this engine does not hold", sealed.key_id));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "a secret is sealed under key `{}`, which this engine does not hold",
+                sealed.key_id
+            )
+        );
     }
 
     #[test]
@@ -266,9 +317,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("switchboard.key");
         let first = key_from_file(&path).unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         assert_eq!(*key_from_file(&path).unwrap(), *first);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(key_from_file(&path), Err(VaultError::KeyFileTooOpen(_))));
+        assert!(matches!(
+            key_from_file(&path),
+            Err(VaultError::KeyFileTooOpen(_))
+        ));
     }
 }

@@ -28,30 +28,57 @@ fn main() {
         .map(|t| t.join("wasm-plugins"))
         .unwrap_or_else(|| out_dir.join("wasm-plugins"));
 
-    for watched in ["wit", "plugins/sdk", "plugins/semrush", "tests/plugins", "Cargo.lock"] {
+    for watched in [
+        "wit",
+        "plugins/sdk",
+        "plugins/semrush",
+        "tests/plugins",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
     let mut cargo = Command::new(env("CARGO"));
     cargo
         .current_dir(&root)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
         .arg(&target_dir);
     for (package, _) in FIRST_PARTY.iter().chain(TEST_ONLY) {
         cargo.args(["-p", package]);
     }
     // Flags meant for the host build must not leak into the wasm one.
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER"] {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+    ] {
         cargo.env_remove(var);
     }
-    let status = cargo.status().expect("could not run cargo for the plugin build");
+    let status = cargo
+        .status()
+        .expect("could not run cargo for the plugin build");
     assert!(status.success(), "building the connector components failed");
 
     let built = target_dir.join("wasm32-wasip2/release");
     copy_components(&built, FIRST_PARTY, &out_dir.join("plugins"));
     copy_components(&built, TEST_ONLY, &out_dir.join("test-plugins"));
-    println!("cargo:rustc-env=SWITCHBOARD_BUILT_PLUGINS={}", out_dir.join("plugins").display());
-    println!("cargo:rustc-env=SWITCHBOARD_BUILT_TEST_PLUGINS={}", out_dir.join("test-plugins").display());
+    println!(
+        "cargo:rustc-env=SWITCHBOARD_BUILT_PLUGINS={}",
+        out_dir.join("plugins").display()
+    );
+    println!(
+        "cargo:rustc-env=SWITCHBOARD_BUILT_TEST_PLUGINS={}",
+        out_dir.join("test-plugins").display()
+    );
 }
 
 fn copy_components(built: &Path, components: &[(&str, &str)], dest: &Path) {

@@ -20,7 +20,11 @@ impl Harness {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         std::fs::create_dir(dir.path().join("plugins")).expect("plugins directory");
-        Harness { dir, routes: Routes::default(), limits: test_limits() }
+        Harness {
+            dir,
+            routes: Routes::default(),
+            limits: test_limits(),
+        }
     }
 
     pub fn plugins_dir(&self) -> PathBuf {
@@ -45,8 +49,10 @@ impl Harness {
     }
 
     pub fn config(&self) -> EngineConfig {
-        let mut config = EngineConfig::new(self.dir.path().join("switchboard.redb"), self.plugins_dir());
-        config.key = switchboard::vault::KeySource::EnvOrFile(self.dir.path().join("switchboard.key"));
+        let mut config =
+            EngineConfig::new(self.dir.path().join("switchboard.redb"), self.plugins_dir());
+        config.key =
+            switchboard::vault::KeySource::EnvOrFile(self.dir.path().join("switchboard.key"));
         config.host.routes = self.routes.clone();
         config.host.limits = self.limits.clone();
         config
@@ -79,12 +85,19 @@ pub fn test_limits() -> SandboxLimits {
 pub async fn semrush(harness: &mut Harness) -> (Semrush, switchboard_mocks::Running) {
     let mock = Semrush::new();
     let running = mock.start().await.expect("semrush mock starts");
-    harness.route("api.semrush.com", running.addr).route("www.semrush.com", running.addr);
+    harness
+        .route("api.semrush.com", running.addr)
+        .route("www.semrush.com", running.addr);
     (mock, running)
 }
 
 pub fn actor(user: &str, workspace: &str, role: Role) -> Actor {
-    Actor { user: UserId::new(user), workspace: WorkspaceId::new(workspace), role, plan: "business".into() }
+    Actor {
+        user: UserId::new(user),
+        workspace: WorkspaceId::new(workspace),
+        role,
+        plan: "business".into(),
+    }
 }
 
 pub fn admin() -> Actor {

@@ -9,8 +9,8 @@
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use wasmtime::component::Component;
 use wasmtime::Engine;
+use wasmtime::component::Component;
 
 /// Feeds `Hash` output into SHA-256, which is stable across Rust releases.
 struct Sha256Hasher(Sha256);
@@ -42,7 +42,9 @@ pub fn compile(engine: &Engine, bytes: &[u8], dir: Option<&Path>) -> wasmtime::R
         // of the component, and only `store` below writes into the cache.
         match unsafe { Component::deserialize_file(engine, &path) } {
             Ok(component) => return Ok(component),
-            Err(e) => tracing::warn!(path = %path.display(), "recompiling: cached component unusable: {e}"),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "recompiling: cached component unusable: {e}")
+            }
         }
     }
     let compiled = engine.precompile_component(bytes)?;

@@ -46,7 +46,11 @@ impl HostPattern {
     /// Parses `host`, `host:port` or `*.domain`; refuses anything else.
     pub fn parse(entry: &str) -> Result<Self, String> {
         let (name, port) = match entry.rsplit_once(':') {
-            Some((name, port)) => (name, port.parse::<u16>().map_err(|_| format!("`{entry}` has an invalid port"))?),
+            Some((name, port)) => (
+                name,
+                port.parse::<u16>()
+                    .map_err(|_| format!("`{entry}` has an invalid port"))?,
+            ),
             None => (entry, 443),
         };
         let (subdomains, name) = match name.strip_prefix("*.") {
@@ -61,19 +65,30 @@ impl HostPattern {
                     && label.len() <= 63
                     && !label.starts_with('-')
                     && !label.ends_with('-')
-                    && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             });
-        let all_numeric = name.split('.').all(|l| l.bytes().all(|b| b.is_ascii_digit()));
+        let all_numeric = name
+            .split('.')
+            .all(|l| l.bytes().all(|b| b.is_ascii_digit()));
         if !labels_ok || all_numeric {
-            return Err(format!("`{entry}` is not a lowercase host name (IP addresses, schemes and paths are not allowed)"));
+            return Err(format!(
+                "`{entry}` is not a lowercase host name (IP addresses, schemes and paths are not allowed)"
+            ));
         }
-        Ok(HostPattern { host: name.to_owned(), subdomains, port })
+        Ok(HostPattern {
+            host: name.to_owned(),
+            subdomains,
+            port,
+        })
     }
 
     fn matches(&self, host: &str, port: u16) -> bool {
         port == self.port
             && if self.subdomains {
-                host.strip_suffix(&self.host).is_some_and(|prefix| prefix.ends_with('.') && prefix.len() > 1)
+                host.strip_suffix(&self.host)
+                    .is_some_and(|prefix| prefix.ends_with('.') && prefix.len() > 1)
             } else {
                 host == self.host
             }
@@ -110,12 +125,20 @@ impl HttpGate {
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .timeout(limits.request_timeout)
-            .connect_timeout(limits.request_timeout.min(std::time::Duration::from_secs(5)))
+            .connect_timeout(
+                limits
+                    .request_timeout
+                    .min(std::time::Duration::from_secs(5)),
+            )
             .dns_resolver(Arc::new(PublicOnly))
             .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(HttpGate { client, routes, limits })
+        Ok(HttpGate {
+            client,
+            routes,
+            limits,
+        })
     }
 }
 
@@ -128,27 +151,51 @@ pub struct CallHttp {
 }
 
 impl CallHttp {
-    pub fn new(gate: Arc<HttpGate>, allowed: Arc<[HostPattern]>, credential: Option<Credential>) -> Self {
+    pub fn new(
+        gate: Arc<HttpGate>,
+        allowed: Arc<[HostPattern]>,
+        credential: Option<Credential>,
+    ) -> Self {
         let requests_left = gate.limits.requests_per_call;
-        CallHttp { gate, allowed, credential, requests_left }
+        CallHttp {
+            gate,
+            allowed,
+            credential,
+            requests_left,
+        }
     }
 
     fn check_destination(&self, url: &Url) -> Result<(String, u16), wit::Error> {
         if url.scheme() != "https" {
-            return Err(wit::Error::Denied(format!("only https is allowed, not `{}`", url.scheme())));
+            return Err(wit::Error::Denied(format!(
+                "only https is allowed, not `{}`",
+                url.scheme()
+            )));
         }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(wit::Error::Denied("URLs may not carry user names or passwords".into()));
+            return Err(wit::Error::Denied(
+                "URLs may not carry user names or passwords".into(),
+            ));
         }
         let host = match url.host() {
             Some(Host::Domain(domain)) => domain.to_owned(),
-            Some(_) => return Err(wit::Error::Denied("IP addresses are not allowed; use a declared host name".into())),
+            Some(_) => {
+                return Err(wit::Error::Denied(
+                    "IP addresses are not allowed; use a declared host name".into(),
+                ));
+            }
             None => return Err(wit::Error::Denied("the URL has no host".into())),
         };
         let port = url.port_or_known_default().unwrap_or(443);
         if !self.allowed.iter().any(|p| p.matches(&host, port)) {
-            let authority = if port == 443 { host } else { format!("{host}:{port}") };
-            return Err(wit::Error::Denied(format!("`{authority}` is not a host this plugin declared")));
+            let authority = if port == 443 {
+                host
+            } else {
+                format!("{host}:{port}")
+            };
+            return Err(wit::Error::Denied(format!(
+                "`{authority}` is not a host this plugin declared"
+            )));
         }
         Ok((host, port))
     }
@@ -165,9 +212,12 @@ impl CallHttp {
         }
         let headers = guest_headers(&request.headers, self.credential.as_ref())?;
         if request.authenticated && self.credential.is_none() {
-            return Err(wit::Error::Denied("this call has no credential to add".into()));
+            return Err(wit::Error::Denied(
+                "this call has no credential to add".into(),
+            ));
         }
-        let mut url = Url::parse(&request.url).map_err(|e| wit::Error::Denied(format!("invalid URL: {e}")))?;
+        let mut url = Url::parse(&request.url)
+            .map_err(|e| wit::Error::Denied(format!("invalid URL: {e}")))?;
         let origin = self.check_destination(&url)?;
         let mut method = request.method;
         let mut body = Some(body).filter(|b| !b.is_empty());
@@ -183,23 +233,46 @@ impl CallHttp {
             let destination = self.check_destination(&url)?;
             // The credential goes only to the host the plugin asked for,
             // never to wherever that host redirects.
-            let credential = self.credential.as_ref().filter(|_| request.authenticated && destination == origin);
-            let response = self.exchange(method, &url, &destination, headers.clone(), body.clone(), credential).await?;
-            let location = response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok());
+            let credential = self
+                .credential
+                .as_ref()
+                .filter(|_| request.authenticated && destination == origin);
+            let response = self
+                .exchange(
+                    method,
+                    &url,
+                    &destination,
+                    headers.clone(),
+                    body.clone(),
+                    credential,
+                )
+                .await?;
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok());
             let redirect = matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308);
             match location {
                 Some(location) if redirect => {
                     if hop == limits.redirects {
-                        return Err(wit::Error::Denied(format!("more than {} redirects", limits.redirects)));
+                        return Err(wit::Error::Denied(format!(
+                            "more than {} redirects",
+                            limits.redirects
+                        )));
                     }
-                    url = url
-                        .join(location)
-                        .map_err(|e| wit::Error::Transport(format!("invalid redirect location: {e}")))?;
+                    url = url.join(location).map_err(|e| {
+                        wit::Error::Transport(format!("invalid redirect location: {e}"))
+                    })?;
                     self.check_destination(&url).map_err(|e| match e {
-                        wit::Error::Denied(why) => wit::Error::Denied(format!("redirect refused: {why}")),
+                        wit::Error::Denied(why) => {
+                            wit::Error::Denied(format!("redirect refused: {why}"))
+                        }
                         other => other,
                     })?;
-                    if response.status().as_u16() == 303 || !matches!(response.status().as_u16(), 307 | 308) && method == Method::Post {
+                    if response.status().as_u16() == 303
+                        || !matches!(response.status().as_u16(), 307 | 308)
+                            && method == Method::Post
+                    {
                         method = Method::Get;
                         body = None;
                     }
@@ -207,7 +280,10 @@ impl CallHttp {
                 _ => return self.read(response).await,
             }
         }
-        Err(wit::Error::Denied(format!("more than {} redirects", limits.redirects)))
+        Err(wit::Error::Denied(format!(
+            "more than {} redirects",
+            limits.redirects
+        )))
     }
 
     async fn exchange(
@@ -224,13 +300,25 @@ impl CallHttp {
             inject(credential, &mut url, &mut headers);
         }
         if let Some(to) = self.gate.routes.get(host, *port) {
-            let authority = if *port == 443 { host.clone() } else { format!("{host}:{port}") };
-            headers.insert(reqwest::header::HOST, HeaderValue::from_str(&authority).map_err(|e| wit::Error::Transport(e.to_string()))?);
+            let authority = if *port == 443 {
+                host.clone()
+            } else {
+                format!("{host}:{port}")
+            };
+            headers.insert(
+                reqwest::header::HOST,
+                HeaderValue::from_str(&authority)
+                    .map_err(|e| wit::Error::Transport(e.to_string()))?,
+            );
             url.set_scheme("http").ok();
             url.set_ip_host(to.ip()).ok();
             url.set_port(Some(to.port())).ok();
         }
-        let mut builder = self.gate.client.request(reqwest_method(method), url).headers(headers);
+        let mut builder = self
+            .gate
+            .client
+            .request(reqwest_method(method), url)
+            .headers(headers);
         if let Some(body) = body {
             builder = builder.body(body);
         }
@@ -239,8 +327,15 @@ impl CallHttp {
 
     async fn read(&self, mut response: reqwest::Response) -> Result<wit::Response, wit::Error> {
         let cap = self.gate.limits.response_body_bytes;
-        let too_large = || wit::Error::TooLarge(format!("the response body is over the limit of {cap} bytes"));
-        if response.content_length().is_some_and(|len| len > cap as u64) {
+        let too_large = || {
+            wit::Error::TooLarge(format!(
+                "the response body is over the limit of {cap} bytes"
+            ))
+        };
+        if response
+            .content_length()
+            .is_some_and(|len| len > cap as u64)
+        {
             return Err(too_large());
         }
         let host = response.url().host_str().unwrap_or_default().to_owned();
@@ -248,10 +343,19 @@ impl CallHttp {
         let mut headers: Vec<(String, String)> = response
             .headers()
             .iter()
-            .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(&host, e))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| transport_error(&host, e))?
+        {
             if body.len() + chunk.len() > cap {
                 return Err(too_large());
             }
@@ -259,16 +363,24 @@ impl CallHttp {
         }
         if let Some(credential) = &self.credential {
             for (_, value) in &mut headers {
-                *value = String::from_utf8_lossy(&scrub(value.as_bytes(), &credential.secret)).into_owned();
+                *value = String::from_utf8_lossy(&scrub(value.as_bytes(), &credential.secret))
+                    .into_owned();
             }
             body = scrub(&body, &credential.secret);
         }
-        Ok(wit::Response { status, headers, body })
+        Ok(wit::Response {
+            status,
+            headers,
+            body,
+        })
     }
 }
 
 impl wit::Host for HostState {
-    async fn send(&mut self, request: wit::Request) -> wasmtime::Result<Result<wit::Response, wit::Error>> {
+    async fn send(
+        &mut self,
+        request: wit::Request,
+    ) -> wasmtime::Result<Result<wit::Response, wit::Error>> {
         Ok(self.http.send(request).await)
     }
 }
@@ -277,19 +389,33 @@ impl wit::Host for HostState {
 fn host_owned(name: &str) -> bool {
     matches!(
         name,
-        "authorization" | "cookie" | "host" | "connection" | "content-length" | "transfer-encoding" | "te" | "trailer" | "upgrade" | "keep-alive"
+        "authorization"
+            | "cookie"
+            | "host"
+            | "connection"
+            | "content-length"
+            | "transfer-encoding"
+            | "te"
+            | "trailer"
+            | "upgrade"
+            | "keep-alive"
     ) || name.starts_with("proxy-")
 }
 
-fn guest_headers(pairs: &[(String, String)], credential: Option<&Credential>) -> Result<HeaderMap, wit::Error> {
+fn guest_headers(
+    pairs: &[(String, String)],
+    credential: Option<&Credential>,
+) -> Result<HeaderMap, wit::Error> {
     let mut headers = HeaderMap::new();
     for (name, value) in pairs {
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| wit::Error::Denied(format!("invalid header name `{name}`")))?;
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| wit::Error::Denied(format!("invalid header name `{name}`")))?;
         let credential_header = matches!(credential.map(|c| &c.placement), Some(Placement::Header { name: n, .. }) if *n == name);
         if host_owned(name.as_str()) || credential_header {
             continue;
         }
-        let value = HeaderValue::from_str(value).map_err(|_| wit::Error::Denied(format!("invalid value for header `{name}`")))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| wit::Error::Denied(format!("invalid value for header `{name}`")))?;
         headers.append(name, value);
     }
     Ok(headers)
@@ -299,9 +425,16 @@ fn inject(credential: &Credential, url: &mut Url, headers: &mut HeaderMap) {
     let secret = credential.secret.expose();
     match &credential.placement {
         Placement::Query(parameter) => {
-            let kept: Vec<(String, String)> = url.query_pairs().filter(|(k, _)| k != parameter).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+            let kept: Vec<(String, String)> = url
+                .query_pairs()
+                .filter(|(k, _)| k != parameter)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
             let mut pairs = url.query_pairs_mut();
-            pairs.clear().extend_pairs(kept).append_pair(parameter, secret);
+            pairs
+                .clear()
+                .extend_pairs(kept)
+                .append_pair(parameter, secret);
         }
         Placement::Header { name, prefix } => {
             if let Ok(mut value) = HeaderValue::from_str(&format!("{prefix}{secret}")) {
@@ -375,7 +508,10 @@ impl reqwest::dns::Resolve for PublicOnly {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.filter(|a| is_public(a.ip())).collect();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| is_public(a.ip()))
+                .collect();
             if addrs.is_empty() {
                 return Err(format!("{host} resolves to no public address").into());
             }
@@ -403,7 +539,11 @@ fn is_public(ip: IpAddr) -> bool {
                 return is_public(IpAddr::V4(v4));
             }
             let first = v6.segments()[0];
-            !(v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80)
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
         }
     }
 }
@@ -417,7 +557,15 @@ mod tests {
         assert!(HostPattern::parse("api.semrush.com").is_ok());
         assert!(HostPattern::parse("*.sharepoint.com").is_ok());
         assert!(HostPattern::parse("graph.microsoft.com:8443").is_ok());
-        for bad in ["https://api.semrush.com", "api.semrush.com/x", "127.0.0.1", "localhost", "API.semrush.com", "*", "*.com:99999"] {
+        for bad in [
+            "https://api.semrush.com",
+            "api.semrush.com/x",
+            "127.0.0.1",
+            "localhost",
+            "API.semrush.com",
+            "*",
+            "*.com:99999",
+        ] {
             assert!(HostPattern::parse(bad).is_err(), "{bad} was accepted");
         }
     }
@@ -435,12 +583,24 @@ mod tests {
     fn scrub_removes_raw_and_encoded_secrets() {
         let secret = Secret::new("k/y+1");
         let out = scrub(b"a k/y+1 b k%2Fy%2B1 c", &secret);
-        assert_eq!(String::from_utf8(out).unwrap(), "a [redacted] b [redacted] c");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "a [redacted] b [redacted] c"
+        );
     }
 
     #[test]
     fn private_addresses_are_not_public() {
-        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "169.254.169.254", "100.64.0.1", "::1", "fd00::1", "::ffff:10.0.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "::ffff:10.0.0.1",
+        ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
         assert!(is_public("20.190.160.1".parse().unwrap()));

@@ -16,13 +16,19 @@ pub struct Validated {
 pub fn validate(raw: wit::Manifest) -> Result<Validated, String> {
     let mut faults = Vec::new();
     if !is_identifier(&raw.id, true) {
-        faults.push(format!("id `{}` must be 1-64 lowercase letters, digits, `-` or `_`", raw.id));
+        faults.push(format!(
+            "id `{}` must be 1-64 lowercase letters, digits, `-` or `_`",
+            raw.id
+        ));
     }
     if raw.name.trim().is_empty() {
         faults.push("name is empty".to_owned());
     }
     if !is_semver(&raw.version) {
-        faults.push(format!("version `{}` is not semver (e.g. 1.2.0)", raw.version));
+        faults.push(format!(
+            "version `{}` is not semver (e.g. 1.2.0)",
+            raw.version
+        ));
     }
 
     let mut modes = Vec::new();
@@ -99,7 +105,11 @@ pub fn validate(raw: wit::Manifest) -> Result<Validated, String> {
 fn auth(raw: wit::Auth) -> Result<Auth, String> {
     match raw {
         wit::Auth::ApiKey(wit::ApiKeyPlacement::Query(parameter)) => {
-            if parameter.is_empty() || !parameter.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+            if parameter.is_empty()
+                || !parameter
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            {
                 return Err(format!("query parameter `{parameter}` is not a plain name"));
             }
             Ok(Auth::ApiKeyQuery { parameter })
@@ -107,13 +117,25 @@ fn auth(raw: wit::Auth) -> Result<Auth, String> {
         wit::Auth::ApiKey(wit::ApiKeyPlacement::Header(h)) => {
             let name = reqwest::header::HeaderName::from_bytes(h.name.as_bytes())
                 .map_err(|_| format!("`{}` is not a header name", h.name))?;
-            if matches!(name.as_str(), "authorization" | "cookie" | "host") || name.as_str().starts_with("proxy-") {
+            if matches!(name.as_str(), "authorization" | "cookie" | "host")
+                || name.as_str().starts_with("proxy-")
+            {
                 return Err(format!("the key cannot go in `{}`", h.name));
             }
-            Ok(Auth::ApiKeyHeader { header: h.name, prefix: h.prefix })
+            Ok(Auth::ApiKeyHeader {
+                header: h.name,
+                prefix: h.prefix,
+            })
         }
         wit::Auth::Oauth2(o) => {
-            for url in [Some(&o.authorize_url), Some(&o.token_url), o.revocation_url.as_ref()].into_iter().flatten() {
+            for url in [
+                Some(&o.authorize_url),
+                Some(&o.token_url),
+                o.revocation_url.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            {
                 match url::Url::parse(url) {
                     Ok(u) if u.scheme() == "https" && u.host_str().is_some() => {}
                     _ => return Err(format!("`{url}` is not an https URL")),
@@ -133,22 +155,36 @@ fn auth(raw: wit::Auth) -> Result<Auth, String> {
     }
 }
 
-fn schema(action: &str, which: &str, text: &str) -> Result<(serde_json::Value, jsonschema::Validator), String> {
+fn schema(
+    action: &str,
+    which: &str,
+    text: &str,
+) -> Result<(serde_json::Value, jsonschema::Validator), String> {
     let fault = |why: String| format!("action `{action}`: {which} schema {why}");
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| fault(format!("is not JSON: {e}")))?;
-    jsonschema::meta::validate(&value).map_err(|e| fault(format!("is not a valid JSON Schema: {e}")))?;
-    let validator = jsonschema::validator_for(&value).map_err(|e| fault(format!("cannot be used: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| fault(format!("is not JSON: {e}")))?;
+    jsonschema::meta::validate(&value)
+        .map_err(|e| fault(format!("is not a valid JSON Schema: {e}")))?;
+    let validator =
+        jsonschema::validator_for(&value).map_err(|e| fault(format!("cannot be used: {e}")))?;
     Ok((value, validator))
 }
 
 fn is_identifier(s: &str, dashes: bool) -> bool {
     (1..=64).contains(&s.len())
-        && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || (dashes && b == b'-'))
+        && s.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && s.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || (dashes && b == b'-')
+        })
 }
 
 fn is_semver(s: &str) -> bool {
     let core = s.split(['-', '+']).next().unwrap_or_default();
     let parts: Vec<_> = core.split('.').collect();
-    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }

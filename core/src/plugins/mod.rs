@@ -7,10 +7,10 @@ mod manifest;
 mod sandbox;
 
 use crate::model::{Account, ConnectorError, IntegrationId, Manifest};
-pub use http::{Credential, Placement, Routes};
 use http::{CallHttp, HostPattern, HttpGate};
-use sandbox::{Exhausted, HostState};
+pub use http::{Credential, Placement, Routes};
 pub use sandbox::SandboxLimits;
+use sandbox::{Exhausted, HostState};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,7 +41,10 @@ pub enum PluginError {
     #[error("{file}: refused: {reason}")]
     Refused { file: PathBuf, reason: String },
     #[error("{integration}: {error}")]
-    Connector { integration: IntegrationId, error: ConnectorError },
+    Connector {
+        integration: IntegrationId,
+        error: ConnectorError,
+    },
     #[error("plugin `{plugin}` used more than its CPU time of {budget_ms} ms and was stopped")]
     CpuExhausted { plugin: String, budget_ms: u128 },
     #[error("plugin `{plugin}` went over its memory limit of {limit_bytes} bytes and was stopped")]
@@ -73,8 +76,15 @@ pub struct HostConfig {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum LoadOutcome {
-    Loaded { file: PathBuf, id: IntegrationId, version: String },
-    Refused { file: PathBuf, reason: String },
+    Loaded {
+        file: PathBuf,
+        id: IntegrationId,
+        version: String,
+    },
+    Refused {
+        file: PathBuf,
+        reason: String,
+    },
 }
 
 /// A loaded connector, ready to be called.
@@ -136,15 +146,26 @@ impl PluginHost {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(host_err)?;
         ConnectorPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(host_err)?;
-        let gate = HttpGate::new(config.routes.clone(), config.limits.clone()).map_err(PluginError::Host)?;
-        Ok(PluginHost { engine, linker, gate: Arc::new(gate), config, plugins: BTreeMap::new() })
+        let gate = HttpGate::new(config.routes.clone(), config.limits.clone())
+            .map_err(PluginError::Host)?;
+        Ok(PluginHost {
+            engine,
+            linker,
+            gate: Arc::new(gate),
+            config,
+            plugins: BTreeMap::new(),
+        })
     }
 
     /// Loads every `*.wasm` file in `dir`, in name order. A file that fails
     /// is refused with the reason and the others still load.
     pub async fn load_dir(&mut self, dir: &Path) -> Result<Vec<LoadOutcome>, PluginError> {
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| PluginError::Host(format!("cannot read the plugins directory {}: {e}", dir.display())))?;
+        let entries = std::fs::read_dir(dir).map_err(|e| {
+            PluginError::Host(format!(
+                "cannot read the plugins directory {}: {e}",
+                dir.display()
+            ))
+        })?;
         let mut files: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|ext| ext == "wasm"))
@@ -173,44 +194,68 @@ impl PluginHost {
 
     /// Loads one component and adds it to the host.
     pub async fn load_file(&mut self, file: &Path) -> Result<Arc<Plugin>, PluginError> {
-        let refuse = |reason: String| PluginError::Refused { file: file.to_owned(), reason };
+        let refuse = |reason: String| PluginError::Refused {
+            file: file.to_owned(),
+            reason,
+        };
         let plugin = Arc::new(self.compile(file).await.map_err(refuse)?);
         let id = plugin.manifest.id.clone();
         if self.plugins.contains_key(&id) {
-            return Err(refuse(format!("another loaded plugin already has the id `{id}`")));
+            return Err(refuse(format!(
+                "another loaded plugin already has the id `{id}`"
+            )));
         }
         self.plugins.insert(id, plugin.clone());
         Ok(plugin)
     }
 
     async fn compile(&self, file: &Path) -> Result<Plugin, String> {
-        let size = std::fs::metadata(file).map_err(|e| format!("cannot read it: {e}"))?.len();
+        let size = std::fs::metadata(file)
+            .map_err(|e| format!("cannot read it: {e}"))?
+            .len();
         if size > MAX_COMPONENT_BYTES {
-            return Err(format!("it is {size} bytes, over the limit of {MAX_COMPONENT_BYTES}"));
+            return Err(format!(
+                "it is {size} bytes, over the limit of {MAX_COMPONENT_BYTES}"
+            ));
         }
         let bytes = std::fs::read(file).map_err(|e| format!("cannot read it: {e}"))?;
         let component = cache::compile(&self.engine, &bytes, self.config.cache_dir.as_deref())
             .map_err(|e| format!("not a valid WebAssembly component: {}", root_cause(&e)))?;
         let ty = component.component_type();
         for (name, _) in ty.imports(&self.engine) {
-            if FORBIDDEN_IMPORTS.iter().any(|prefix| name.starts_with(prefix)) {
-                return Err(format!("it imports `{name}`; connectors may not use files, sockets or raw HTTP"));
+            if FORBIDDEN_IMPORTS
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
+            {
+                return Err(format!(
+                    "it imports `{name}`; connectors may not use files, sockets or raw HTTP"
+                ));
             }
         }
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| format!("it needs imports Switchboard does not provide: {}", root_cause(&e)))?;
-        let pre = ConnectorPluginPre::new(pre)
-            .map_err(|e| format!("it does not implement switchboard:connector@0.1.0: {}", root_cause(&e)))?;
-        let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            format!(
+                "it needs imports Switchboard does not provide: {}",
+                root_cause(&e)
+            )
+        })?;
+        let pre = ConnectorPluginPre::new(pre).map_err(|e| {
+            format!(
+                "it does not implement switchboard:connector@0.1.0: {}",
+                root_cause(&e)
+            )
+        })?;
+        let name = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let no_hosts: Arc<[HostPattern]> = Arc::from(Vec::new());
         let raw = match self.run(&name, &pre, no_hosts, None, Call::Describe).await {
             Ok(Answer::Manifest(m)) => m,
             Ok(_) => return Err(mismatched(&name).to_string()),
             Err(e) => return Err(format!("describe failed: {e}")),
         };
-        let valid = manifest::validate(raw).map_err(|faults| format!("invalid manifest: {faults}"))?;
+        let valid =
+            manifest::validate(raw).map_err(|faults| format!("invalid manifest: {faults}"))?;
         Ok(Plugin {
             manifest: valid.manifest,
             pre,
@@ -228,10 +273,26 @@ impl PluginHost {
     }
 
     /// Asks the plugin whose account `credential` belongs to.
-    pub async fn check_credential(&self, plugin: &Plugin, credential: Credential) -> Result<Account, PluginError> {
+    pub async fn check_credential(
+        &self,
+        plugin: &Plugin,
+        credential: Credential,
+    ) -> Result<Account, PluginError> {
         let id = plugin.manifest.id.as_str();
-        match self.run(id, &plugin.pre, plugin.hosts.clone(), Some(credential), Call::CheckCredential).await? {
-            Answer::Account(Ok(a)) => Ok(Account { label: a.label, detail: a.detail }),
+        match self
+            .run(
+                id,
+                &plugin.pre,
+                plugin.hosts.clone(),
+                Some(credential),
+                Call::CheckCredential,
+            )
+            .await?
+        {
+            Answer::Account(Ok(a)) => Ok(Account {
+                label: a.label,
+                detail: a.detail,
+            }),
             Answer::Account(Err(e)) => Err(PluginError::Connector {
                 integration: plugin.manifest.id.clone(),
                 error: connector_error(e),
@@ -259,17 +320,36 @@ impl PluginHost {
             .ok_or_else(|| invalid(format!("{} has no action `{action}`", plugin.manifest.name)))?;
         let faults: Vec<String> = validator
             .iter_errors(input)
-            .map(|e| format!("{} {e}", if e.instance_path().as_str().is_empty() { "input" } else { e.instance_path().as_str() }))
+            .map(|e| {
+                format!(
+                    "{} {e}",
+                    if e.instance_path().as_str().is_empty() {
+                        "input"
+                    } else {
+                        e.instance_path().as_str()
+                    }
+                )
+            })
             .collect();
         if !faults.is_empty() {
             return Err(invalid(faults.join("; ")));
         }
         let id = plugin.manifest.id.as_str();
         let input = input.to_string();
-        let call = Call::Invoke { action, input: &input };
-        match self.run(id, &plugin.pre, plugin.hosts.clone(), credential, call).await? {
-            Answer::Output(Ok(json)) => serde_json::from_str(&json)
-                .map_err(|e| PluginError::InvalidOutput { plugin: id.to_owned(), detail: e.to_string() }),
+        let call = Call::Invoke {
+            action,
+            input: &input,
+        };
+        match self
+            .run(id, &plugin.pre, plugin.hosts.clone(), credential, call)
+            .await?
+        {
+            Answer::Output(Ok(json)) => {
+                serde_json::from_str(&json).map_err(|e| PluginError::InvalidOutput {
+                    plugin: id.to_owned(),
+                    detail: e.to_string(),
+                })
+            }
             Answer::Output(Err(e)) => Err(PluginError::Connector {
                 integration: plugin.manifest.id.clone(),
                 error: connector_error(e),
@@ -293,35 +373,68 @@ impl PluginHost {
         let mut store = Store::new(&self.engine, HostState::new(plugin, http, limits));
         sandbox::limit(&mut store, limits);
         let outcome = tokio::time::timeout(limits.wall_time, async {
-            let instance = pre.instantiate_async(&mut store).await.map_err(|e| {
-                PluginError::Instantiate { plugin: plugin.to_owned(), detail: root_cause(&e) }
-            })?;
+            let instance =
+                pre.instantiate_async(&mut store)
+                    .await
+                    .map_err(|e| PluginError::Instantiate {
+                        plugin: plugin.to_owned(),
+                        detail: root_cause(&e),
+                    })?;
             let exports = instance.switchboard_connector_connector();
             let answer = match call {
-                Call::Describe => exports.call_describe(&mut store).await.map(Answer::Manifest),
-                Call::CheckCredential => exports.call_check_credential(&mut store).await.map(Answer::Account),
-                Call::Invoke { action, input } => {
-                    exports.call_invoke(&mut store, action, input).await.map(Answer::Output)
-                }
+                Call::Describe => exports
+                    .call_describe(&mut store)
+                    .await
+                    .map(Answer::Manifest),
+                Call::CheckCredential => exports
+                    .call_check_credential(&mut store)
+                    .await
+                    .map(Answer::Account),
+                Call::Invoke { action, input } => exports
+                    .call_invoke(&mut store, action, input)
+                    .await
+                    .map(Answer::Output),
             };
             answer.map_err(|e| self.stopped(plugin, &store, e))
         })
         .await;
-        outcome.unwrap_or_else(|_| Err(PluginError::TimedOut { plugin: plugin.to_owned(), wall_ms: limits.wall_time.as_millis() }))
+        outcome.unwrap_or_else(|_| {
+            Err(PluginError::TimedOut {
+                plugin: plugin.to_owned(),
+                wall_ms: limits.wall_time.as_millis(),
+            })
+        })
     }
 
     /// Says why a call trapped, in words a connector author can act on.
-    fn stopped(&self, plugin: &str, store: &Store<HostState>, error: wasmtime::Error) -> PluginError {
+    fn stopped(
+        &self,
+        plugin: &str,
+        store: &Store<HostState>,
+        error: wasmtime::Error,
+    ) -> PluginError {
         let plugin = plugin.to_owned();
         let limits = &self.config.limits;
         match sandbox::exhaustion(store) {
-            Some(Exhausted::Cpu) => PluginError::CpuExhausted { plugin, budget_ms: limits.cpu_time.as_millis() },
-            Some(Exhausted::Memory) => PluginError::MemoryExhausted { plugin, limit_bytes: limits.memory_bytes },
+            Some(Exhausted::Cpu) => PluginError::CpuExhausted {
+                plugin,
+                budget_ms: limits.cpu_time.as_millis(),
+            },
+            Some(Exhausted::Memory) => PluginError::MemoryExhausted {
+                plugin,
+                limit_bytes: limits.memory_bytes,
+            },
             None => match error.downcast_ref::<Trap>() {
                 Some(Trap::StackOverflow) => PluginError::StackOverflow { plugin },
                 // The trap itself, without the wasm backtrace around it.
-                Some(trap) => PluginError::Crashed { plugin, detail: trap.to_string() },
-                None => PluginError::Crashed { plugin, detail: root_cause(&error) },
+                Some(trap) => PluginError::Crashed {
+                    plugin,
+                    detail: trap.to_string(),
+                },
+                None => PluginError::Crashed {
+                    plugin,
+                    detail: root_cause(&error),
+                },
             },
         }
     }
@@ -338,7 +451,10 @@ fn root_cause(error: &wasmtime::Error) -> String {
 /// `run` answers each kind of call with its own kind of answer; this is
 /// the error for the impossible other case, rather than a panic.
 fn mismatched(plugin: &str) -> PluginError {
-    PluginError::Crashed { plugin: plugin.to_owned(), detail: "answered a different call".to_owned() }
+    PluginError::Crashed {
+        plugin: plugin.to_owned(),
+        detail: "answered a different call".to_owned(),
+    }
 }
 
 fn connector_error(e: wit_types::ConnectorError) -> ConnectorError {
@@ -346,7 +462,10 @@ fn connector_error(e: wit_types::ConnectorError) -> ConnectorError {
     match e {
         W::InvalidInput(message) => ConnectorError::InvalidInput { message },
         W::Unauthorized(message) => ConnectorError::Unauthorized { message },
-        W::RateLimited(r) => ConnectorError::RateLimited { message: r.message, retry_after_ms: r.retry_after_ms },
+        W::RateLimited(r) => ConnectorError::RateLimited {
+            message: r.message,
+            retry_after_ms: r.retry_after_ms,
+        },
         W::NotFound(message) => ConnectorError::NotFound { message },
         W::Upstream(message) => ConnectorError::Upstream { message },
         W::Internal(message) => ConnectorError::Internal { message },
@@ -362,7 +481,11 @@ impl wit_log::Host for HostState {
         }
         self.log_lines_left -= 1;
         // Plugin text may carry terminal escapes or be huge: clean and cut it.
-        let mut line: String = message.chars().map(|c| if c.is_control() { ' ' } else { c }).take(1000).collect();
+        let mut line: String = message
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(1000)
+            .collect();
         line.truncate(line.trim_end().len());
         let plugin = self.plugin_id.as_str();
         match level {

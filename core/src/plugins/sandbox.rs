@@ -80,7 +80,10 @@ impl HostState {
             // discarded, sockets and name lookup denied.
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
-            limiter: Limiter { memory_bytes: limits.memory_bytes, exceeded: false },
+            limiter: Limiter {
+                memory_bytes: limits.memory_bytes,
+                exceeded: false,
+            },
             http,
             plugin_id: plugin_id.to_owned(),
             log_lines_left: limits.log_lines_per_call,
@@ -91,7 +94,10 @@ impl HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -103,13 +109,23 @@ struct Limiter {
 }
 
 impl ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let allowed = desired <= self.memory_bytes;
         self.exceeded |= !allowed;
         Ok(allowed)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 
@@ -147,7 +163,9 @@ pub fn limit(store: &mut Store<HostState>, limits: &SandboxLimits) {
 /// What stopped the call, if the sandbox did.
 pub fn exhaustion(store: &Store<HostState>) -> Option<Exhausted> {
     let state = store.data();
-    state.exhausted.or(state.limiter.exceeded.then_some(Exhausted::Memory))
+    state
+        .exhausted
+        .or(state.limiter.exceeded.then_some(Exhausted::Memory))
 }
 
 fn ticks(budget: Duration) -> u64 {

@@ -17,7 +17,10 @@ pub struct DemoMocks {
 pub async fn start_mocks() -> Result<DemoMocks, String> {
     let semrush = Semrush::new();
     semrush.add_key(SEMRUSH_KEY, 10_000);
-    let semrush_running = semrush.start().await.map_err(|e| format!("cannot start the Semrush mock: {e}"))?;
+    let semrush_running = semrush
+        .start()
+        .await
+        .map_err(|e| format!("cannot start the Semrush mock: {e}"))?;
     tracing::info!(addr = %semrush_running.addr, "Semrush mock serving api.semrush.com and www.semrush.com");
     Ok(DemoMocks { semrush_running })
 }

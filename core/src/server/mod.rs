@@ -30,17 +30,31 @@ pub fn router(engine: Engine) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/integrations", get(catalog))
-        .route("/v1/workspaces/{workspace}/team-integrations/{integration}/enable", post(enable))
-        .route("/v1/workspaces/{workspace}/team-integrations/{integration}/disable", post(disable))
-        .route("/v1/workspaces/{workspace}/team-integrations/{integration}/credential", put(set_credential))
-        .route("/v1/workspaces/{workspace}/integrations/{integration}/actions/{action}", post(invoke))
+        .route(
+            "/v1/workspaces/{workspace}/team-integrations/{integration}/enable",
+            post(enable),
+        )
+        .route(
+            "/v1/workspaces/{workspace}/team-integrations/{integration}/disable",
+            post(disable),
+        )
+        .route(
+            "/v1/workspaces/{workspace}/team-integrations/{integration}/credential",
+            put(set_credential),
+        )
+        .route(
+            "/v1/workspaces/{workspace}/integrations/{integration}/actions/{action}",
+            post(invoke),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(Arc::new(engine))
 }
 
 /// Serves until SIGINT or SIGTERM.
 pub async fn run(engine: Engine, listen: SocketAddr) -> Result<(), String> {
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     tracing::info!(%listen, "serving");
     axum::serve(listener, router(engine))
         .with_graceful_shutdown(shutdown_signal())
@@ -78,7 +92,12 @@ struct Problem {
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let body = json!({ "type": "about:blank", "title": self.title, "status": self.status.as_u16(), "detail": self.detail });
-        (self.status, [("content-type", "application/problem+json")], body.to_string()).into_response()
+        (
+            self.status,
+            [("content-type", "application/problem+json")],
+            body.to_string(),
+        )
+            .into_response()
     }
 }
 
@@ -87,31 +106,51 @@ impl From<Error> for Problem {
         use StatusCode as S;
         let (status, title) = match &error {
             Error::UnknownIntegration(_) => (S::NOT_FOUND, "Unknown integration"),
-            Error::ModeNotSupported { .. } | Error::InvalidInput { .. } => (S::BAD_REQUEST, "Invalid request"),
-            Error::AlreadyEnabled { .. } | Error::NotEnabled(_) | Error::NoWorkspaceCredential(_) | Error::NotConnected(_) => {
-                (S::CONFLICT, "Not possible in this state")
+            Error::ModeNotSupported { .. } | Error::InvalidInput { .. } => {
+                (S::BAD_REQUEST, "Invalid request")
             }
+            Error::AlreadyEnabled { .. }
+            | Error::NotEnabled(_)
+            | Error::NoWorkspaceCredential(_)
+            | Error::NotConnected(_) => (S::CONFLICT, "Not possible in this state"),
             Error::CredentialRefused(_) => (S::UNPROCESSABLE_ENTITY, "Credential refused"),
-            Error::Plugin(PluginError::Connector { error: crate::model::ConnectorError::InvalidInput { .. }, .. }) => {
-                (S::BAD_REQUEST, "Invalid input")
-            }
+            Error::Plugin(PluginError::Connector {
+                error: crate::model::ConnectorError::InvalidInput { .. },
+                ..
+            }) => (S::BAD_REQUEST, "Invalid input"),
             Error::Plugin(_) => (S::BAD_GATEWAY, "Integration failed"),
             Error::Store(_) | Error::Vault(_) => (S::INTERNAL_SERVER_ERROR, "Internal error"),
         };
-        Problem { status, title, detail: error.to_string() }
+        Problem {
+            status,
+            title,
+            detail: error.to_string(),
+        }
     }
 }
 
 impl From<JsonRejection> for Problem {
     fn from(rejection: JsonRejection) -> Self {
         let status = rejection.status();
-        let title = if status == StatusCode::PAYLOAD_TOO_LARGE { "Body too large" } else { "Malformed request body" };
-        Problem { status, title, detail: rejection.body_text() }
+        let title = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "Body too large"
+        } else {
+            "Malformed request body"
+        };
+        Problem {
+            status,
+            title,
+            detail: rejection.body_text(),
+        }
     }
 }
 
 fn bad_request(detail: String) -> Problem {
-    Problem { status: StatusCode::BAD_REQUEST, title: "Invalid request", detail }
+    Problem {
+        status: StatusCode::BAD_REQUEST,
+        title: "Invalid request",
+        detail,
+    }
 }
 
 /// The actor the host vouches for: `X-Switchboard-User`, `-Role`, `-Plan`.
@@ -128,7 +167,11 @@ fn actor(workspace: String, headers: &HeaderMap) -> Result<Actor, Problem> {
         "admin" => Role::Admin,
         "developer" => Role::Developer,
         "member" => Role::Member,
-        other => return Err(bad_request(format!("unknown role `{other}` (admin, developer or member)"))),
+        other => {
+            return Err(bad_request(format!(
+                "unknown role `{other}` (admin, developer or member)"
+            )));
+        }
     };
     Ok(Actor {
         user: UserId::new(header("x-switchboard-user")?),
@@ -185,7 +228,9 @@ async fn set_credential(
     let actor = actor(workspace, &headers)?;
     let Json(request) = body?;
     let secret = Secret::new(request.secret);
-    let account = engine.set_workspace_credential(&actor, &IntegrationId::new(integration), secret).await?;
+    let account = engine
+        .set_workspace_credential(&actor, &IntegrationId::new(integration), secret)
+        .await?;
     Ok(Json(json!({ "account": account })))
 }
 
@@ -197,5 +242,9 @@ async fn invoke(
 ) -> Result<Json<Value>, Problem> {
     let actor = actor(workspace, &headers)?;
     let Json(input) = body?;
-    Ok(Json(engine.invoke(&actor, &IntegrationId::new(integration), &action, &input).await?))
+    Ok(Json(
+        engine
+            .invoke(&actor, &IntegrationId::new(integration), &action, &input)
+            .await?,
+    ))
 }

@@ -46,7 +46,7 @@ macro_rules! export_connector {
                 }
             }
 
-            $crate::bindings::export_bindings!(Exported with_types_in $crate::bindings);
+    $crate::bindings::export_bindings!(Exported with_types_in $crate::bindings);
         };
     };
 }

@@ -47,9 +47,11 @@ impl RequestBuilder {
     pub fn query(mut self, name: &str, value: &str) -> Self {
         self.url.push(if self.has_query { '&' } else { '?' });
         self.has_query = true;
-        self.url.extend(form_urlencoded::byte_serialize(name.as_bytes()));
+        self.url
+            .extend(form_urlencoded::byte_serialize(name.as_bytes()));
         self.url.push('=');
-        self.url.extend(form_urlencoded::byte_serialize(value.as_bytes()));
+        self.url
+            .extend(form_urlencoded::byte_serialize(value.as_bytes()));
         self
     }
 
@@ -99,7 +101,9 @@ impl RequestBuilder {
 impl From<wit::Error> for Error {
     fn from(e: wit::Error) -> Self {
         match e {
-            wit::Error::Denied(m) => Error::Internal(format!("request refused by the sandbox: {m}")),
+            wit::Error::Denied(m) => {
+                Error::Internal(format!("request refused by the sandbox: {m}"))
+            }
             wit::Error::TooLarge(m) => Error::Upstream(m),
             wit::Error::Timeout(m) => Error::Upstream(m),
             wit::Error::Transport(m) => Error::Upstream(m),

@@ -18,7 +18,10 @@ pub enum ApiKeyPlacement {
     /// `?name=<key>`
     Query(String),
     /// `name: <prefix><key>`
-    Header { name: String, prefix: Option<String> },
+    Header {
+        name: String,
+        prefix: Option<String>,
+    },
 }
 
 /// OAuth 2.0 endpoints and scopes of a mode.
@@ -120,9 +123,12 @@ impl From<Auth> for wit::Auth {
             Auth::ApiKey(ApiKeyPlacement::Query(name)) => {
                 wit::Auth::ApiKey(wit::ApiKeyPlacement::Query(name))
             }
-            Auth::ApiKey(ApiKeyPlacement::Header { name, prefix }) => wit::Auth::ApiKey(
-                wit::ApiKeyPlacement::Header(wit::HeaderPlacement { name, prefix }),
-            ),
+            Auth::ApiKey(ApiKeyPlacement::Header { name, prefix }) => {
+                wit::Auth::ApiKey(wit::ApiKeyPlacement::Header(wit::HeaderPlacement {
+                    name,
+                    prefix,
+                }))
+            }
             Auth::OAuth2(o) => wit::Auth::Oauth2(wit::Oauth2 {
                 authorize_url: o.authorize_url,
                 token_url: o.token_url,

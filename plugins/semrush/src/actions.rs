@@ -136,7 +136,10 @@ impl Action for KeywordOverview {
 
     fn run(input: PhraseInput) -> Result<Self::Output> {
         let limit = input.scope.checked_limit()?;
-        let params = [("phrase", input.phrase.as_str()), ("database", &input.scope.database)];
+        let params = [
+            ("phrase", input.phrase.as_str()),
+            ("database", &input.scope.database),
+        ];
         let rows = report::fetch("phrase_this", &params, "Ph,Nq,Cp,Co,Nr,Td", limit)?;
         Ok(Rows { rows })
     }

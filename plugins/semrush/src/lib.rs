@@ -4,6 +4,8 @@
 //! the workspace's shared key, or a member's own. Every report request sends
 //! `display_limit`, because Semrush bills every line it returns and sends up
 //! to 10,000 lines when the limit is missing.
+// Native builds exist only for unit tests: the component exports are wasm-only.
+#![cfg_attr(not(target_family = "wasm"), allow(dead_code))]
 
 mod actions;
 mod report;

@@ -108,12 +108,20 @@ mod tests {
 
     #[test]
     fn maps_error_bodies() {
-        assert!(matches!(error_in("ERROR 50 :: NOTHING FOUND"), Some(Error::NotFound(_))));
+        assert!(matches!(
+            error_in("ERROR 50 :: NOTHING FOUND"),
+            Some(Error::NotFound(_))
+        ));
         assert_eq!(
             error_in("ERROR 120 :: WRONG KEY - ID PAIR"),
-            Some(Error::Unauthorized("Semrush: WRONG KEY - ID PAIR (ERROR 120)".into()))
+            Some(Error::Unauthorized(
+                "Semrush: WRONG KEY - ID PAIR (ERROR 120)".into()
+            ))
         );
-        assert!(matches!(error_in("ERROR 132 :: API UNITS BALANCE IS ZERO"), Some(Error::Upstream(_))));
+        assert!(matches!(
+            error_in("ERROR 132 :: API UNITS BALANCE IS ZERO"),
+            Some(Error::Upstream(_))
+        ));
         assert_eq!(error_in("Keyword;Search Volume"), None);
     }
 }

@@ -8,11 +8,11 @@
 //! returned line billed (all lines, up to 10,000, when the limit is missing),
 //! and reports cut short when the balance runs out.
 
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -27,7 +27,10 @@ pub struct Recorded {
 
 impl Recorded {
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -50,7 +53,9 @@ impl Semrush {
     }
 
     fn books(&self) -> MutexGuard<'_, Books> {
-        self.books.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.books
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Issue an API key with a balance of units.
@@ -86,8 +91,16 @@ impl Semrush {
     }
 
     fn record(&self, headers: &HeaderMap, path: &str, query: &[(String, String)]) {
-        let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default().to_owned();
-        self.books().requests.push(Recorded { host, path: path.to_owned(), query: query.to_vec() });
+        let host = headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        self.books().requests.push(Recorded {
+            host,
+            path: path.to_owned(),
+            query: query.to_vec(),
+        });
     }
 }
 
@@ -95,9 +108,17 @@ fn error(status: StatusCode, code: u32, message: &str) -> Response {
     (status, format!("ERROR {code} :: {message}")).into_response()
 }
 
-async fn balance(State(mock): State<Semrush>, headers: HeaderMap, Query(query): Query<Vec<(String, String)>>) -> Response {
+async fn balance(
+    State(mock): State<Semrush>,
+    headers: HeaderMap,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response {
     mock.record(&headers, "/users/countapiunits.html", &query);
-    let key = query.iter().find(|(k, _)| k == "key").map(|(_, v)| v.clone()).unwrap_or_default();
+    let key = query
+        .iter()
+        .find(|(k, _)| k == "key")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     match mock.units(&key) {
         Some(units) => group_thousands(units).into_response(),
         // The balance endpoint answers a bad key in JSON, echoing the key.
@@ -110,14 +131,28 @@ async fn balance(State(mock): State<Semrush>, headers: HeaderMap, Query(query): 
     }
 }
 
-async fn report(State(mock): State<Semrush>, headers: HeaderMap, Query(query): Query<Vec<(String, String)>>) -> Response {
+async fn report(
+    State(mock): State<Semrush>,
+    headers: HeaderMap,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response {
     mock.record(&headers, "/", &query);
-    let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
     let Some(key) = param("key") else {
         return error(StatusCode::FORBIDDEN, 122, "WRONG FORMAT OR EMPTY KEY");
     };
     let Some(report_type) = param("type") else {
-        return error(StatusCode::BAD_REQUEST, 40, "MANDATORY PARAMETER \"type\" NOT SET OR EMPTY");
+        return error(
+            StatusCode::BAD_REQUEST,
+            40,
+            "MANDATORY PARAMETER \"type\" NOT SET OR EMPTY",
+        );
     };
     let Some(units) = mock.units(key) else {
         return error(StatusCode::FORBIDDEN, 120, "WRONG KEY - ID PAIR");
@@ -126,32 +161,62 @@ async fn report(State(mock): State<Semrush>, headers: HeaderMap, Query(query): Q
         return error(StatusCode::FORBIDDEN, 132, "API UNITS BALANCE IS ZERO");
     }
     let (subject_param, price, rows) = match report_type {
-        "phrase_this" => ("phrase", 10, phrase_this(param("phrase"), param("database"))),
-        "phrase_related" => ("phrase", 40, phrase_related(param("phrase"), param("database"))),
-        "domain_organic" => ("domain", 10, domain_organic(param("domain"), param("database"))),
+        "phrase_this" => (
+            "phrase",
+            10,
+            phrase_this(param("phrase"), param("database")),
+        ),
+        "phrase_related" => (
+            "phrase",
+            40,
+            phrase_related(param("phrase"), param("database")),
+        ),
+        "domain_organic" => (
+            "domain",
+            10,
+            domain_organic(param("domain"), param("database")),
+        ),
         _ => return error(StatusCode::BAD_REQUEST, 135, "API REPORT TYPE DISABLED"),
     };
     if param(subject_param).is_none() {
-        return error(StatusCode::BAD_REQUEST, 41, &format!("MANDATORY PARAMETER \"{subject_param}\" NOT SET OR EMPTY"));
+        return error(
+            StatusCode::BAD_REQUEST,
+            41,
+            &format!("MANDATORY PARAMETER \"{subject_param}\" NOT SET OR EMPTY"),
+        );
     }
     if param("database").is_none() {
-        return error(StatusCode::BAD_REQUEST, 42, "MANDATORY PARAMETER \"database\" NOT SET OR EMPTY");
+        return error(
+            StatusCode::BAD_REQUEST,
+            42,
+            "MANDATORY PARAMETER \"database\" NOT SET OR EMPTY",
+        );
     }
     let Some(mut rows) = rows else {
         return error(StatusCode::OK, 50, "NOTHING FOUND");
     };
     // A missing or zero limit means everything, up to 10,000 lines.
-    let limit = param("display_limit").and_then(|l| l.parse().ok()).filter(|&l: &usize| l > 0).unwrap_or(10_000);
-    let offset = param("display_offset").and_then(|o| o.parse().ok()).unwrap_or(0usize);
+    let limit = param("display_limit")
+        .and_then(|l| l.parse().ok())
+        .filter(|&l: &usize| l > 0)
+        .unwrap_or(10_000);
+    let offset = param("display_offset")
+        .and_then(|o| o.parse().ok())
+        .unwrap_or(0usize);
     rows = rows.into_iter().skip(offset).take(limit).collect();
     // Bill each line; when the balance runs out, send only what it paid for.
     let affordable = (units / price) as usize;
     rows.truncate(affordable);
-    mock.books().units.insert(key.to_owned(), units - rows.len() as u64 * price);
+    mock.books()
+        .units
+        .insert(key.to_owned(), units - rows.len() as u64 * price);
     if rows.is_empty() {
         return error(StatusCode::OK, 50, "NOTHING FOUND");
     }
-    let columns: Vec<&str> = param("export_columns").unwrap_or("Ph,Nq,Cp,Co,Nr,Td").split(',').collect();
+    let columns: Vec<&str> = param("export_columns")
+        .unwrap_or("Ph,Nq,Cp,Co,Nr,Td")
+        .split(',')
+        .collect();
     csv(&columns, &rows)
 }
 
@@ -163,7 +228,10 @@ fn csv(columns: &[&str], rows: &[Row]) -> Response {
     let mut body = header.join(";");
     body.push_str("\r\n");
     for row in rows {
-        let cells: Vec<&str> = columns.iter().map(|c| row.get(c).map(String::as_str).unwrap_or("")).collect();
+        let cells: Vec<&str> = columns
+            .iter()
+            .map(|c| row.get(c).map(String::as_str).unwrap_or(""))
+            .collect();
         body.push_str(&cells.join(";"));
         body.push_str("\r\n");
     }
@@ -196,21 +264,77 @@ fn column_name(code: &str) -> &'static str {
 
 /// (keyword, volume, cpc, competition, results, trends) in the `us` database.
 const KEYWORDS: &[(&str, &str, &str, &str, &str, &str)] = &[
-    ("seo", "110000", "14.82", "0.5", "678000000", "0.81,1.00,1.00,1.00,1.00,0.81,0.81,0.81,0.81,0.81,0.81,0.81"),
-    ("best seo", "880", "6.55", "0.33", "631000000", "0.45,0.77,1.00,0.45,0.77,0.77,1.00,0.68,0.45,0.55,0.68,0.55"),
-    ("seo tools", "12100", "9.61", "0.61", "512000000", "0.67,0.82,0.82,1.00,0.82,0.82,0.82,0.67,0.67,0.82,0.82,0.82"),
-    ("seo audit", "4400", "11.20", "0.44", "98400000", "0.81,0.81,1.00,1.00,0.81,0.81,0.66,0.66,0.81,0.81,0.81,0.81"),
-    ("local seo", "9900", "17.05", "0.39", "301000000", "0.82,0.82,1.00,1.00,1.00,0.82,0.82,0.82,0.82,0.82,0.67,0.82"),
-    ("seo meaning", "6600", "3.12", "0.02", "1120000000", "1.00,0.81,0.81,0.81,0.81,0.81,0.81,0.81,0.66,0.81,0.81,0.81"),
-    ("content marketing", "33100", "12.47", "0.27", "1450000000", "0.82,0.82,1.00,1.00,1.00,0.82,0.82,0.82,0.67,0.82,0.82,0.82"),
+    (
+        "seo",
+        "110000",
+        "14.82",
+        "0.5",
+        "678000000",
+        "0.81,1.00,1.00,1.00,1.00,0.81,0.81,0.81,0.81,0.81,0.81,0.81",
+    ),
+    (
+        "best seo",
+        "880",
+        "6.55",
+        "0.33",
+        "631000000",
+        "0.45,0.77,1.00,0.45,0.77,0.77,1.00,0.68,0.45,0.55,0.68,0.55",
+    ),
+    (
+        "seo tools",
+        "12100",
+        "9.61",
+        "0.61",
+        "512000000",
+        "0.67,0.82,0.82,1.00,0.82,0.82,0.82,0.67,0.67,0.82,0.82,0.82",
+    ),
+    (
+        "seo audit",
+        "4400",
+        "11.20",
+        "0.44",
+        "98400000",
+        "0.81,0.81,1.00,1.00,0.81,0.81,0.66,0.66,0.81,0.81,0.81,0.81",
+    ),
+    (
+        "local seo",
+        "9900",
+        "17.05",
+        "0.39",
+        "301000000",
+        "0.82,0.82,1.00,1.00,1.00,0.82,0.82,0.82,0.82,0.82,0.67,0.82",
+    ),
+    (
+        "seo meaning",
+        "6600",
+        "3.12",
+        "0.02",
+        "1120000000",
+        "1.00,0.81,0.81,0.81,0.81,0.81,0.81,0.81,0.66,0.81,0.81,0.81",
+    ),
+    (
+        "content marketing",
+        "33100",
+        "12.47",
+        "0.27",
+        "1450000000",
+        "0.82,0.82,1.00,1.00,1.00,0.82,0.82,0.82,0.67,0.82,0.82,0.82",
+    ),
 ];
 
 fn keyword_row(k: &(&str, &str, &str, &str, &str, &str)) -> Row {
     let (ph, nq, cp, co, nr, td) = *k;
-    [("Ph", ph), ("Nq", nq), ("Cp", cp), ("Co", co), ("Nr", nr), ("Td", td)]
-        .into_iter()
-        .map(|(c, v)| (c, v.to_owned()))
-        .collect()
+    [
+        ("Ph", ph),
+        ("Nq", nq),
+        ("Cp", cp),
+        ("Co", co),
+        ("Nr", nr),
+        ("Td", td),
+    ]
+    .into_iter()
+    .map(|(c, v)| (c, v.to_owned()))
+    .collect()
 }
 
 fn known_database(database: Option<&str>) -> bool {
@@ -222,7 +346,10 @@ fn phrase_this(phrase: Option<&str>, database: Option<&str>) -> Option<Vec<Row>>
     if !known_database(database) {
         return None;
     }
-    KEYWORDS.iter().find(|k| k.0 == phrase).map(|k| vec![keyword_row(k)])
+    KEYWORDS
+        .iter()
+        .find(|k| k.0 == phrase)
+        .map(|k| vec![keyword_row(k)])
 }
 
 fn phrase_related(phrase: Option<&str>, database: Option<&str>) -> Option<Vec<Row>> {
@@ -248,9 +375,33 @@ fn phrase_related(phrase: Option<&str>, database: Option<&str>) -> Option<Vec<Ro
 /// (domain, keyword, position, previous, url path, traffic %, traffic cost %).
 const RANKINGS: &[(&str, &str, &str, &str, &str, &str, &str)] = &[
     ("seobook.com", "seo", "9", "10", "/", "17.53", "44.40"),
-    ("seobook.com", "seo tools", "3", "3", "/tools/", "12.02", "21.77"),
-    ("seobook.com", "seo audit", "14", "11", "/audit/", "1.20", "2.03"),
-    ("seobook.com", "best seo", "6", "8", "/learn-seo/", "0.88", "0.61"),
+    (
+        "seobook.com",
+        "seo tools",
+        "3",
+        "3",
+        "/tools/",
+        "12.02",
+        "21.77",
+    ),
+    (
+        "seobook.com",
+        "seo audit",
+        "14",
+        "11",
+        "/audit/",
+        "1.20",
+        "2.03",
+    ),
+    (
+        "seobook.com",
+        "best seo",
+        "6",
+        "8",
+        "/learn-seo/",
+        "0.88",
+        "0.61",
+    ),
 ];
 
 fn domain_organic(domain: Option<&str>, database: Option<&str>) -> Option<Vec<Row>> {
@@ -280,7 +431,7 @@ fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -1,5 +1,7 @@
 //! A connector that reads a file from the host. Its component imports
 //! `wasi:filesystem`, so the engine refuses to load it at all.
+// Native builds exist only for unit tests: the component exports are wasm-only.
+#![cfg_attr(not(target_family = "wasm"), allow(dead_code))]
 
 use switchboard_sdk::{
     Account, ActionSet, ApiKeyPlacement, Auth, Connector, Error, Manifest, Mode, Result,
@@ -9,8 +11,10 @@ struct FileReader;
 
 impl Connector for FileReader {
     fn manifest() -> Manifest {
-        Manifest::new("file-reader", "File reader", "0.0.1")
-            .mode(Mode::Workspace, Auth::ApiKey(ApiKeyPlacement::Query("key".into())))
+        Manifest::new("file-reader", "File reader", "0.0.1").mode(
+            Mode::Workspace,
+            Auth::ApiKey(ApiKeyPlacement::Query("key".into())),
+        )
     }
 
     fn actions() -> ActionSet {

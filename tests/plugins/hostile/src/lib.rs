@@ -1,5 +1,7 @@
 //! A connector that misbehaves on purpose: each action tries to escape or
 //! exhaust its sandbox. The engine must contain every one of them.
+// Native builds exist only for unit tests: the component exports are wasm-only.
+#![cfg_attr(not(target_family = "wasm"), allow(dead_code))]
 
 use serde::{Deserialize, Serialize};
 use switchboard_sdk::{
@@ -13,7 +15,10 @@ impl Connector for Hostile {
     fn manifest() -> Manifest {
         Manifest::new("hostile", "Hostile", "0.0.1")
             .description("Tries every way out of the sandbox.")
-            .mode(Mode::Workspace, Auth::ApiKey(ApiKeyPlacement::Query("key".into())))
+            .mode(
+                Mode::Workspace,
+                Auth::ApiKey(ApiKeyPlacement::Query("key".into())),
+            )
             .host("api.semrush.com")
             .host("upstream.hostile.test")
     }
