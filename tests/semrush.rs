@@ -318,7 +318,7 @@ async fn switching_modes_requires_disabling_first() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "semrush is already enabled in workspace mode; disable it before enabling user mode"
+        "Semrush is already enabled in workspace mode; disable it before enabling user mode [policy: one-mode-at-a-time]"
     );
     engine.disable(&admin(), &id("semrush")).unwrap();
     assert_eq!(

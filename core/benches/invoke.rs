@@ -21,9 +21,11 @@ fn invoke(c: &mut Criterion) {
     mock.add_key(KEY, u64::MAX / 2);
     let running = runtime.block_on(mock.start()).expect("mock");
 
+    let policies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
     let mut config = EngineConfig::new(
         dir.path().join("bench.redb"),
         switchboard_plugin_artifacts::plugins_dir(),
+        policies,
     );
     config.key = KeySource::EnvOrFile(dir.path().join("bench.key"));
     config.host.routes = Routes::default()

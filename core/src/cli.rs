@@ -38,6 +38,9 @@ enum Command {
         /// The directory of connector components; defaults to the ones this build made.
         #[arg(long)]
         plugins: Option<PathBuf>,
+        /// The Cedar schema and policies; reloaded when they change.
+        #[arg(long, default_value = "policies")]
+        policies: PathBuf,
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
         /// Also start local mocks of the services and a demo workspace, so
@@ -72,9 +75,10 @@ pub fn main() -> ExitCode {
             Command::Serve {
                 data,
                 plugins,
+                policies,
                 listen,
                 demo,
-            } => serve(data, plugins, listen, demo).await,
+            } => serve(data, plugins, policies, listen, demo).await,
             Command::Plugin {
                 command: PluginCommand::Inspect { component },
             } => inspect(component).await,
@@ -154,10 +158,12 @@ async fn check(dir: Option<PathBuf>) -> Result<ExitCode, String> {
 async fn serve(
     data: PathBuf,
     plugins: Option<PathBuf>,
+    policies: PathBuf,
     listen: SocketAddr,
     demo: bool,
 ) -> Result<ExitCode, String> {
-    let mut config = EngineConfig::new(&data, plugins.unwrap_or_else(default_plugins_dir));
+    let mut config =
+        EngineConfig::new(&data, plugins.unwrap_or_else(default_plugins_dir), policies);
     let mocks = if demo {
         Some(crate::server::demo::start_mocks().await?)
     } else {

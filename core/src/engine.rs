@@ -5,12 +5,16 @@ use crate::model::{Account, Actor, ConnectorError, Enablement, IntegrationId, Ma
 use crate::plugins::{
     Credential, HostConfig, LoadOutcome, Placement, Plugin, PluginError, PluginHost,
 };
+use crate::policy::{IntegrationFacts, Operation, Policies, Query, Target};
 use crate::store::{Store, StoredCredential};
 use crate::vault::{KeySource, Secret, SecretIdentity, Vault};
 use crate::{Error, Result};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How often the policy directory is checked for changes.
+const POLICY_POLL: Duration = Duration::from_secs(1);
 
 /// The kind of a workspace's shared credential, bound into its ciphertext.
 const WORKSPACE_CREDENTIAL: &str = "workspace_credential";
@@ -22,6 +26,10 @@ pub struct EngineConfig {
     pub data_file: PathBuf,
     /// The directory of connector components (`*.wasm`).
     pub plugins_dir: PathBuf,
+    /// The Cedar schema and policies (`schema.cedarschema`, `*.cedar`).
+    pub policies_dir: PathBuf,
+    /// Reload the policies when their files change (needs a tokio runtime).
+    pub watch_policies: bool,
     /// The master key that seals secrets.
     pub key: KeySource,
     pub host: HostConfig,
@@ -30,9 +38,15 @@ pub struct EngineConfig {
 impl EngineConfig {
     /// Defaults beside the data file: the key file `<data>.key` (unless
     /// `SWITCHBOARD_MASTER_KEY` is set) and compiled plugins in `<data>.cache/`.
-    pub fn new(data_file: impl Into<PathBuf>, plugins_dir: impl Into<PathBuf>) -> Self {
+    pub fn new(
+        data_file: impl Into<PathBuf>,
+        plugins_dir: impl Into<PathBuf>,
+        policies_dir: impl Into<PathBuf>,
+    ) -> Self {
         let data_file = data_file.into();
         EngineConfig {
+            policies_dir: policies_dir.into(),
+            watch_policies: true,
             key: KeySource::EnvOrFile(data_file.with_extension("key")),
             host: HostConfig {
                 cache_dir: Some(data_file.with_extension("cache")),
@@ -45,6 +59,7 @@ impl EngineConfig {
 }
 
 pub struct Engine {
+    policies: Arc<Policies>,
     store: Store,
     vault: Vault,
     plugins: PluginHost,
@@ -55,16 +70,55 @@ impl Engine {
     /// Opens the data file and loads every plugin. A plugin that fails to
     /// load is refused (see [`Engine::load_report`]); the others serve.
     pub async fn open(config: EngineConfig) -> Result<Self> {
+        let policies = Arc::new(Policies::load(&config.policies_dir)?);
+        if config.watch_policies {
+            Policies::watch(&policies, POLICY_POLL);
+        }
         let vault = Vault::open(&config.key)?;
         let store = Store::open(&config.data_file)?;
         let mut plugins = PluginHost::new(config.host)?;
         let load_report = plugins.load_dir(&config.plugins_dir).await?;
         Ok(Engine {
+            policies,
             store,
             vault,
             plugins,
             load_report,
         })
+    }
+
+    /// Re-reads the policy directory now. An invalid set is refused with
+    /// every fault, and the set in force stays; says how many policies are
+    /// in force.
+    pub fn reload_policies(&self) -> Result<usize> {
+        Ok(self.policies.reload()?)
+    }
+
+    /// The policies in force (for explaining decisions).
+    pub fn policies(&self) -> &Policies {
+        &self.policies
+    }
+
+    /// Asks the policies; a denial becomes [`Error::Denied`] with its reason.
+    fn authorize(&self, query: Query<'_>) -> Result<()> {
+        let decision = self.policies.decide(&query)?;
+        if decision.allowed {
+            return Ok(());
+        }
+        tracing::info!(
+            user = %query.actor.user, workspace = %query.actor.workspace,
+            action = query.operation.action_id(), policies = ?decision.policies, "denied"
+        );
+        Err(Error::Denied {
+            reason: decision.reason.unwrap_or_default(),
+            policies: decision.policies,
+        })
+    }
+
+    fn enablement(&self, actor: &Actor, integration: &IntegrationId) -> Result<Option<Enablement>> {
+        Ok(self
+            .store
+            .enablement(actor.workspace.as_str(), integration.as_str())?)
     }
 
     /// What happened to each file of the plugins directory.
@@ -83,49 +137,80 @@ impl Engine {
             .ok_or_else(|| Error::UnknownIntegration(integration.clone()))
     }
 
-    /// Enables an integration for the actor's workspace in one mode.
+    /// Enables an integration for the actor's workspace in one mode. The
+    /// policies decide on the state read in the same write transaction, so
+    /// two enables racing in different modes cannot both succeed.
     pub fn enable(
         &self,
         actor: &Actor,
         integration: &IntegrationId,
         mode: Mode,
     ) -> Result<Enablement> {
-        let plugin = self.plugin(integration)?;
-        if plugin.manifest().auth(mode).is_none() {
-            return Err(Error::ModeNotSupported {
-                integration: integration.clone(),
-                mode,
-            });
-        }
+        let manifest = self.plugin(integration)?.manifest();
+        let supported = manifest.supported_modes();
         let enablement = Enablement {
             mode,
             enabled_by: actor.user.clone(),
             enabled_at_ms: now_ms(),
         };
-        match self
-            .store
-            .enable(actor.workspace.as_str(), integration.as_str(), &enablement)?
-        {
-            Ok(()) => Ok(enablement),
-            Err(active) if active.mode == mode => Ok(active),
-            Err(active) => Err(Error::AlreadyEnabled {
-                integration: integration.clone(),
-                active: active.mode,
-                requested: mode,
-            }),
-        }
+        let changed = self.store.change_enablement(
+            actor.workspace.as_str(),
+            integration.as_str(),
+            |current| {
+                let active = current.as_ref().map(|e| e.mode);
+                let facts = IntegrationFacts {
+                    id: integration,
+                    name: &manifest.name,
+                    supported: &supported,
+                    active,
+                };
+                self.authorize(Query {
+                    actor,
+                    operation: Operation::Enable { mode },
+                    target: Target::Integration(facts),
+                })?;
+                match current {
+                    None => Ok(Some(enablement.clone())),
+                    Some(current) if current.mode == mode => Ok(Some(current)),
+                    // Policies may be edited; the one-mode invariant may not.
+                    Some(current) => Err(Error::AlreadyEnabled {
+                        integration: integration.clone(),
+                        active: current.mode,
+                        requested: mode,
+                    }),
+                }
+            },
+        )?;
+        Ok(changed?.unwrap_or(enablement))
     }
 
     /// Disables an integration for the actor's workspace.
     pub fn disable(&self, actor: &Actor, integration: &IntegrationId) -> Result<()> {
-        self.plugin(integration)?;
-        if !self
-            .store
-            .disable(actor.workspace.as_str(), integration.as_str())?
-        {
-            return Err(Error::NotEnabled(integration.clone()));
-        }
-        Ok(())
+        let manifest = self.plugin(integration)?.manifest();
+        let supported = manifest.supported_modes();
+        let changed = self.store.change_enablement(
+            actor.workspace.as_str(),
+            integration.as_str(),
+            |current| {
+                let active = current.as_ref().map(|e| e.mode);
+                let facts = IntegrationFacts {
+                    id: integration,
+                    name: &manifest.name,
+                    supported: &supported,
+                    active,
+                };
+                self.authorize(Query {
+                    actor,
+                    operation: Operation::Disable,
+                    target: Target::Integration(facts),
+                })?;
+                match current {
+                    Some(_) => Ok(None),
+                    None => Err(Error::NotEnabled(integration.clone())),
+                }
+            },
+        )?;
+        changed.map(drop)
     }
 
     /// Checks a shared credential against the service, then seals and saves
@@ -137,6 +222,20 @@ impl Engine {
         secret: Secret,
     ) -> Result<Account> {
         let plugin = self.plugin(integration)?;
+        let manifest = plugin.manifest();
+        let supported = manifest.supported_modes();
+        let active = self.enablement(actor, integration)?.map(|e| e.mode);
+        let facts = IntegrationFacts {
+            id: integration,
+            name: &manifest.name,
+            supported: &supported,
+            active,
+        };
+        self.authorize(Query {
+            actor,
+            operation: Operation::ConfigureWorkspaceCredential,
+            target: Target::Integration(facts),
+        })?;
         let credential = credential_for(plugin, Mode::Workspace, secret.clone())?;
         let account = self
             .plugins
@@ -170,11 +269,30 @@ impl Engine {
         input: &serde_json::Value,
     ) -> Result<serde_json::Value> {
         let plugin = self.plugin(integration)?;
+        let manifest = plugin.manifest();
         let workspace = actor.workspace.as_str();
-        let enablement = self
-            .store
-            .enablement(workspace, integration.as_str())?
-            .ok_or_else(|| Error::NotEnabled(integration.clone()))?;
+        let enablement = self.enablement(actor, integration)?;
+        let supported = manifest.supported_modes();
+        let facts = IntegrationFacts {
+            id: integration,
+            name: &manifest.name,
+            supported: &supported,
+            active: enablement.as_ref().map(|e| e.mode),
+        };
+        let credit_cost = manifest.action(action).map(|a| a.credit_cost).unwrap_or(0);
+        // Usage metering arrives with the state issue; no limit is set until then.
+        let operation = Operation::Invoke {
+            action,
+            credit_cost,
+            credits_used: 0,
+            credit_limit: None,
+        };
+        self.authorize(Query {
+            actor,
+            operation,
+            target: Target::Integration(facts),
+        })?;
+        let enablement = enablement.ok_or_else(|| Error::NotEnabled(integration.clone()))?;
         let secret = match enablement.mode {
             Mode::Workspace => {
                 let stored = self

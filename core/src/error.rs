@@ -5,6 +5,16 @@ use crate::plugins::PluginError;
 /// person who asked; none of them ever carries a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A policy denied the operation; `reason` is the forbid's `@reason`.
+    #[error("{reason} [policy: {}]", if policies.is_empty() { "none permits it".to_owned() } else { policies.join(", ") })]
+    Denied {
+        reason: String,
+        policies: Vec<String>,
+    },
+    #[error(transparent)]
+    Policies(#[from] crate::policy::PolicyLoadError),
+    #[error(transparent)]
+    PolicyRequest(#[from] crate::policy::BuildError),
     #[error("no integration `{0}` is loaded")]
     UnknownIntegration(IntegrationId),
     #[error("{integration} does not support {mode} mode")]

@@ -10,6 +10,7 @@ pub mod engine;
 mod error;
 pub mod model;
 pub mod plugins;
+pub mod policy;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod store;

@@ -103,6 +103,10 @@ impl Manifest {
         self.modes.iter().find(|m| m.mode == mode).map(|m| &m.auth)
     }
 
+    pub fn supported_modes(&self) -> Vec<Mode> {
+        self.modes.iter().map(|m| m.mode).collect()
+    }
+
     pub fn action(&self, name: &str) -> Option<&ActionSpec> {
         self.actions.iter().find(|a| a.name == name)
     }

@@ -99,36 +99,37 @@ impl Store {
         self.get(ENABLEMENTS, "enablements", workspace, integration)
     }
 
-    /// Enables in one mode. If the integration is already enabled, nothing
-    /// changes and the active enablement is returned as the error: the check
-    /// and the write share one transaction, so two modes can never race in.
-    pub fn enable(
+    /// Reads an integration's enablement and changes it in one write
+    /// transaction: `change` sees the state as committed and returns the new
+    /// state (`None` disables), or an error that leaves everything as it was.
+    /// Two changes never interleave, so a rule checked in `change` holds.
+    pub fn change_enablement<E>(
         &self,
         workspace: &str,
         integration: &str,
-        enablement: &Enablement,
-    ) -> Result<Result<(), Enablement>, StoreError> {
+        change: impl FnOnce(Option<Enablement>) -> Result<Option<Enablement>, E>,
+    ) -> Result<Result<Option<Enablement>, E>, StoreError> {
         let tx = self.db.begin_write()?;
-        {
+        let next = {
             let mut table = tx.open_table(ENABLEMENTS)?;
-            if let Some(active) = table.get((workspace, integration))? {
-                return Ok(Err(decode("enablements", active.value())?));
-            }
-            table.insert((workspace, integration), encode(enablement).as_slice())?;
-        }
+            let current = table
+                .get((workspace, integration))?
+                .map(|v| decode("enablements", v.value()))
+                .transpose()?;
+            let next = match change(current) {
+                Ok(next) => next,
+                Err(e) => return Ok(Err(e)),
+            };
+            match &next {
+                Some(enablement) => {
+                    table.insert((workspace, integration), encode(enablement).as_slice())?
+                }
+                None => table.remove((workspace, integration))?,
+            };
+            next
+        };
         tx.commit()?;
-        Ok(Ok(()))
-    }
-
-    /// Disables; says whether it was enabled.
-    pub fn disable(&self, workspace: &str, integration: &str) -> Result<bool, StoreError> {
-        let tx = self.db.begin_write()?;
-        let removed = tx
-            .open_table(ENABLEMENTS)?
-            .remove((workspace, integration))?
-            .is_some();
-        tx.commit()?;
-        Ok(removed)
+        Ok(Ok(next))
     }
 
     pub fn workspace_credential(

@@ -49,8 +49,11 @@ impl Harness {
     }
 
     pub fn config(&self) -> EngineConfig {
-        let mut config =
-            EngineConfig::new(self.dir.path().join("switchboard.redb"), self.plugins_dir());
+        let mut config = EngineConfig::new(
+            self.dir.path().join("switchboard.redb"),
+            self.plugins_dir(),
+            policies_dir(),
+        );
         config.key =
             switchboard::vault::KeySource::EnvOrFile(self.dir.path().join("switchboard.key"));
         config.host.routes = self.routes.clone();
@@ -67,6 +70,11 @@ impl Default for Harness {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The repository's policies, as a deployment would use them.
+pub fn policies_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies")
 }
 
 /// Tight limits, so hostile plugins are stopped quickly.

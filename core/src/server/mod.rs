@@ -105,6 +105,10 @@ impl From<Error> for Problem {
     fn from(error: Error) -> Self {
         use StatusCode as S;
         let (status, title) = match &error {
+            Error::Denied { .. } => (S::FORBIDDEN, "Denied by policy"),
+            Error::Policies(_) | Error::PolicyRequest(_) => {
+                (S::INTERNAL_SERVER_ERROR, "Policy error")
+            }
             Error::UnknownIntegration(_) => (S::NOT_FOUND, "Unknown integration"),
             Error::ModeNotSupported { .. } | Error::InvalidInput { .. } => {
                 (S::BAD_REQUEST, "Invalid request")

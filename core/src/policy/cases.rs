@@ -1,0 +1,192 @@
+//! Decision test cases in the JSON format of the Cedar CLI's `run-tests`
+//! (name, request, entities, expected decision, determining policies,
+//! number of errors), checked the way the CLI checks them, and `explain`.
+
+use super::PolicyBundle;
+use cedar_policy::{Authorizer, Context, Entities, EntityUid, PolicyId, Request, Response};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+#[derive(Deserialize)]
+struct RequestJson {
+    principal: String,
+    action: String,
+    resource: String,
+    #[serde(default)]
+    context: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    #[serde(default)]
+    name: Option<String>,
+    request: RequestJson,
+    entities: serde_json::Value,
+    decision: Option<Expected>,
+    #[serde(default)]
+    reason: Vec<String>,
+    #[serde(default)]
+    num_errors: usize,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+enum Expected {
+    Allow,
+    Deny,
+}
+
+/// One case's result.
+#[derive(Debug, Clone)]
+pub struct CaseOutcome {
+    pub file: PathBuf,
+    pub name: String,
+    /// Why it failed; `None` when it passed.
+    pub failure: Option<String>,
+}
+
+/// What `explain` says about one request.
+#[derive(Debug, Serialize)]
+pub struct Explanation {
+    pub decision: &'static str,
+    /// The `@id`s of the determining policies.
+    pub policies: Vec<String>,
+    /// Their `@reason`s, as written (placeholders unfilled).
+    pub reasons: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+fn authorize(bundle: &PolicyBundle, case: &Case) -> Result<Response, String> {
+    let schema = &bundle.schema;
+    let r = &case.request;
+    let parse = |what: &str, text: &str| {
+        text.parse::<EntityUid>()
+            .map_err(|e| format!("failed to parse {what} `{text}`: {e}"))
+    };
+    let principal = parse("principal", &r.principal)?;
+    let action = parse("action", &r.action)?;
+    let resource = parse("resource", &r.resource)?;
+    let context_json = if r.context.is_null() {
+        serde_json::json!({})
+    } else {
+        r.context.clone()
+    };
+    let context = Context::from_json_value(context_json, Some((schema, &action)))
+        .map_err(|e| format!("failed to parse context: {e}"))?;
+    let request = Request::new(principal, action, resource, context, Some(schema))
+        .map_err(|e| format!("failed to create request: {e}"))?;
+    let entities = Entities::from_json_value(case.entities.clone(), Some(schema))
+        .map_err(|e| format!("failed to parse entities: {e}"))?;
+    Ok(Authorizer::new().is_authorized(&request, &bundle.policies, &entities))
+}
+
+/// Checks a case as `cedar run-tests` does: the decision, that the expected
+/// policies are among the determining ones, and the number of errors.
+fn check(bundle: &PolicyBundle, case: &Case) -> Option<String> {
+    let response = match authorize(bundle, case) {
+        Ok(r) => r,
+        Err(e) => return Some(e),
+    };
+    let decision = match response.decision() {
+        cedar_policy::Decision::Allow => Expected::Allow,
+        cedar_policy::Decision::Deny => Expected::Deny,
+    };
+    let Some(expected) = case.decision else {
+        return Some("the case has no expected `decision`".into());
+    };
+    if decision != expected {
+        return Some(format!(
+            "expected {expected:?}, got {decision:?} (determining: {})",
+            determining(&response).join(", ")
+        ));
+    }
+    let reasons: BTreeSet<PolicyId> = response.diagnostics().reason().cloned().collect();
+    let mut faults = Vec::new();
+    let missing: Vec<String> = case
+        .reason
+        .iter()
+        .filter(|r| !reasons.contains(&PolicyId::new(r.as_str())))
+        .map(|r| format!("`{r}`"))
+        .collect();
+    if !missing.is_empty() {
+        faults.push(format!(
+            "missing reason(s): {} (determining: {})",
+            missing.join(", "),
+            determining(&response).join(", ")
+        ));
+    }
+    let errors = response.diagnostics().errors().count();
+    if errors != case.num_errors {
+        faults.push(format!(
+            "expected {} error(s), got {errors}",
+            case.num_errors
+        ));
+    }
+    (!faults.is_empty()).then(|| faults.join("; "))
+}
+
+fn determining(response: &Response) -> Vec<String> {
+    response
+        .diagnostics()
+        .reason()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// Runs every case of every `*.json` file in `dir`, in name order.
+pub fn run_dir(bundle: &PolicyBundle, dir: &Path) -> Result<Vec<CaseOutcome>, String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let mut outcomes = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let cases: Vec<serde_json::Value> = serde_json::from_str(&text)
+            .map_err(|e| format!("{}: not a JSON array of cases: {e}", file.display()))?;
+        for (index, value) in cases.into_iter().enumerate() {
+            let fallback = format!("case {}", index + 1);
+            let (name, failure) = match serde_json::from_value::<Case>(value) {
+                Ok(case) => (case.name.clone().unwrap_or(fallback), check(bundle, &case)),
+                Err(e) => (fallback, Some(format!("malformed case: {e}"))),
+            };
+            outcomes.push(CaseOutcome {
+                file: file.clone(),
+                name,
+                failure,
+            });
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Decides one request (`{"request": ..., "entities": [...]}`) and says why.
+pub fn explain(bundle: &PolicyBundle, input: serde_json::Value) -> Result<Explanation, String> {
+    let case: Case =
+        serde_json::from_value(input).map_err(|e| format!("malformed request: {e}"))?;
+    let response = authorize(bundle, &case)?;
+    let policies = determining(&response);
+    let reasons = response
+        .diagnostics()
+        .reason()
+        .filter_map(|id| bundle.policies.annotation(id, "reason").map(str::to_owned))
+        .collect();
+    Ok(Explanation {
+        decision: match response.decision() {
+            cedar_policy::Decision::Allow => "allow",
+            cedar_policy::Decision::Deny => "deny",
+        },
+        policies,
+        reasons,
+        errors: response
+            .diagnostics()
+            .errors()
+            .map(|e| e.to_string())
+            .collect(),
+    })
+}

@@ -1,0 +1,158 @@
+//! Every decision about who may do what, made by the Cedar policies in the
+//! policy directory. The set in force is swapped atomically on reload, so
+//! deciding takes no lock; a set that fails validation is refused and the
+//! last good one stays in force.
+
+pub mod cases;
+mod load;
+mod request;
+
+use arc_swap::ArcSwap;
+use cedar_policy::{Authorizer, PolicyId};
+pub use load::{PolicyBundle, PolicyFault, PolicyLoadError, SCHEMA_FILE};
+pub use request::{BuildError, ConnectionFacts, IntegrationFacts, Operation, Query, Target};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The answer to a [`Query`], with what decided it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Decision {
+    pub allowed: bool,
+    /// The `@id`s of the policies that determined the decision.
+    pub policies: Vec<String>,
+    /// For a denial: what the person reads (the forbid's `@reason`).
+    pub reason: Option<String>,
+    /// Evaluation errors; any error makes the decision a denial.
+    pub errors: Vec<String>,
+}
+
+/// Shown when no permit applies and no forbid said why.
+const NOT_PERMITTED: &str = "You are not permitted to do that";
+
+/// The policies in force, reloadable.
+pub struct Policies {
+    dir: PathBuf,
+    current: ArcSwap<PolicyBundle>,
+    authorizer: Authorizer,
+}
+
+impl Policies {
+    /// Loads the directory; refuses to start on an invalid set.
+    pub fn load(dir: &Path) -> Result<Self, PolicyLoadError> {
+        let bundle = load::load(dir)?;
+        Ok(Policies {
+            dir: dir.to_owned(),
+            current: ArcSwap::from_pointee(bundle),
+            authorizer: Authorizer::new(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The set in force.
+    pub fn current(&self) -> Arc<PolicyBundle> {
+        self.current.load_full()
+    }
+
+    /// Re-reads the directory. An invalid set is refused and the one in
+    /// force stays; says how many policies are now in force.
+    pub fn reload(&self) -> Result<usize, PolicyLoadError> {
+        let bundle = load::load(&self.dir)?;
+        let count = bundle.policies.policies().count();
+        self.current.store(Arc::new(bundle));
+        tracing::info!(dir = %self.dir.display(), policies = count, "policies reloaded");
+        Ok(count)
+    }
+
+    /// Reloads whenever the directory's files change, until `policies` is
+    /// dropped. Refusals are logged; the last good set stays in force.
+    pub fn watch(policies: &Arc<Policies>, every: Duration) {
+        let weak = Arc::downgrade(policies);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(every);
+            loop {
+                ticker.tick().await;
+                let Some(policies) = weak.upgrade() else {
+                    break;
+                };
+                let seen = policies.current.load().fingerprint;
+                if load::fingerprint(&policies.dir).is_some_and(|now| now != seen) {
+                    if let Err(e) = policies.reload() {
+                        tracing::error!("{e}");
+                    }
+                }
+            }
+        });
+    }
+
+    /// Decides a query against the set in force.
+    pub fn decide(&self, query: &Query<'_>) -> Result<Decision, BuildError> {
+        let bundle = self.current.load();
+        let built = request::build(query, &bundle.schema)?;
+        let response =
+            self.authorizer
+                .is_authorized(&built.request, &bundle.policies, &built.entities);
+        let policies: Vec<PolicyId> = response.diagnostics().reason().cloned().collect();
+        let errors: Vec<String> = response
+            .diagnostics()
+            .errors()
+            .map(|e| e.to_string())
+            .collect();
+        let allowed = response.decision() == cedar_policy::Decision::Allow && errors.is_empty();
+        let reason = (!allowed).then(|| denial_reason(&bundle, &policies, &errors, query));
+        Ok(Decision {
+            allowed,
+            policies: policies.iter().map(ToString::to_string).collect(),
+            reason,
+            errors,
+        })
+    }
+}
+
+fn denial_reason(
+    bundle: &PolicyBundle,
+    policies: &[PolicyId],
+    errors: &[String],
+    query: &Query<'_>,
+) -> String {
+    if !errors.is_empty() {
+        return format!(
+            "The policies could not decide this request ({})",
+            errors.join("; ")
+        );
+    }
+    policies
+        .iter()
+        .find_map(|id| bundle.policies.annotation(id, "reason"))
+        .map(|template| fill(template, query))
+        .unwrap_or_else(|| NOT_PERMITTED.to_owned())
+}
+
+/// Replaces `{name}` in a reason with the query's value for it.
+fn fill(template: &str, query: &Query<'_>) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after
+            .find('}')
+            .and_then(|close| query.reason_value(&after[..close]).map(|v| (close, v)))
+        {
+            Some((close, value)) => {
+                out.push_str(&value);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
