@@ -1,6 +1,7 @@
 //! The `switchboard` command line.
 
 use crate::plugins::{HostConfig, LoadOutcome, PluginHost, Routes};
+use crate::policy::cases;
 use crate::{Engine, EngineConfig};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -53,6 +54,35 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Check, test and explain the Cedar policies.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate the schema and every policy strictly; print each fault as
+    /// file:line:column and exit non-zero if there is any.
+    Validate {
+        #[arg(default_value = "policies")]
+        dir: PathBuf,
+    },
+    /// Run the decision cases in DIR/tests/*.json (the Cedar CLI's
+    /// `run-tests` format) and print pass or fail for each.
+    Test {
+        #[arg(default_value = "policies")]
+        dir: PathBuf,
+    },
+    /// Decide one request, read as JSON from FILE (or `-` for stdin):
+    /// {"request": {"principal", "action", "resource", "context"}, "entities": [...]}.
+    /// Prints the decision, the determining policies and their reasons.
+    Explain {
+        request: PathBuf,
+        #[arg(long, default_value = "policies")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -85,6 +115,7 @@ pub fn main() -> ExitCode {
             Command::Plugin {
                 command: PluginCommand::Check { dir },
             } => check(dir).await,
+            Command::Policy { command } => policy(command),
         }
     });
     outcome.unwrap_or_else(fail)
@@ -105,6 +136,79 @@ fn init_logging(format: LogFormat) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+}
+
+fn policy(command: PolicyCommand) -> Result<ExitCode, String> {
+    match command {
+        PolicyCommand::Validate { dir } => match load_policies(&dir) {
+            Ok(bundle) => {
+                print(&format!(
+                    "{}: {} policies valid",
+                    dir.display(),
+                    bundle.policies.policies().count()
+                ));
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(code) => Ok(code),
+        },
+        PolicyCommand::Test { dir } => {
+            let Ok(bundle) = load_policies(&dir) else {
+                return Ok(ExitCode::FAILURE);
+            };
+            let outcomes = cases::run_dir(&bundle, &dir.join("tests"))?;
+            let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
+            for o in &outcomes {
+                let file = o
+                    .file
+                    .file_name()
+                    .map(|f| f.to_string_lossy())
+                    .unwrap_or_default();
+                match &o.failure {
+                    None => print(&format!("pass  {file}: {}", o.name)),
+                    Some(why) => print(&format!("FAIL  {file}: {}: {why}", o.name)),
+                }
+            }
+            print(&format!(
+                "{} passed, {failed} failed",
+                outcomes.len() - failed
+            ));
+            Ok(if failed == 0 && !outcomes.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        PolicyCommand::Explain { request, dir } => {
+            let Ok(bundle) = load_policies(&dir) else {
+                return Ok(ExitCode::FAILURE);
+            };
+            let text = if request.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin()).map_err(|e| e.to_string())?
+            } else {
+                std::fs::read_to_string(&request)
+                    .map_err(|e| format!("{}: {e}", request.display()))?
+            };
+            let input =
+                serde_json::from_str(&text).map_err(|e| format!("the request is not JSON: {e}"))?;
+            let explanation = cases::explain(&bundle, input)?;
+            print(&serde_json::to_string_pretty(&explanation).map_err(|e| e.to_string())?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Loads a policy directory, printing every fault on a refusal.
+fn load_policies(dir: &std::path::Path) -> Result<crate::policy::PolicyBundle, ExitCode> {
+    crate::policy::load(dir).map_err(|e| {
+        for fault in &e.faults {
+            print(&fault.to_string());
+        }
+        print(&format!(
+            "{} fault(s); the policies were refused",
+            e.faults.len()
+        ));
+        ExitCode::FAILURE
+    })
 }
 
 /// Prints a line; a closed pipe (`| head`) is not an error worth a panic.

@@ -9,7 +9,7 @@ mod request;
 
 use arc_swap::ArcSwap;
 use cedar_policy::{Authorizer, PolicyId};
-pub use load::{PolicyBundle, PolicyFault, PolicyLoadError, SCHEMA_FILE};
+pub use load::{PolicyBundle, PolicyFault, PolicyLoadError, SCHEMA_FILE, load};
 pub use request::{BuildError, ConnectionFacts, IntegrationFacts, Operation, Query, Target};
 use serde::Serialize;
 use std::path::{Path, PathBuf};

@@ -30,6 +30,7 @@ pub fn router(engine: Engine) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/integrations", get(catalog))
+        .route("/v1/policies/reload", post(reload_policies))
         .route(
             "/v1/workspaces/{workspace}/team-integrations/{integration}/enable",
             post(enable),
@@ -87,11 +88,16 @@ struct Problem {
     status: StatusCode,
     title: &'static str,
     detail: String,
+    /// For a denial: the policies that decided it.
+    policies: Vec<String>,
 }
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let body = json!({ "type": "about:blank", "title": self.title, "status": self.status.as_u16(), "detail": self.detail });
+        let mut body = json!({ "type": "about:blank", "title": self.title, "status": self.status.as_u16(), "detail": self.detail });
+        if !self.policies.is_empty() {
+            body["policies"] = json!(self.policies);
+        }
         (
             self.status,
             [("content-type", "application/problem+json")],
@@ -125,10 +131,16 @@ impl From<Error> for Problem {
             Error::Plugin(_) => (S::BAD_GATEWAY, "Integration failed"),
             Error::Store(_) | Error::Vault(_) => (S::INTERNAL_SERVER_ERROR, "Internal error"),
         };
+        let (detail, policies) = match error {
+            // The reason alone: the policy ids travel in their own member.
+            Error::Denied { reason, policies } => (reason, policies),
+            other => (other.to_string(), Vec::new()),
+        };
         Problem {
             status,
             title,
-            detail: error.to_string(),
+            detail,
+            policies,
         }
     }
 }
@@ -145,6 +157,7 @@ impl From<JsonRejection> for Problem {
             status,
             title,
             detail: rejection.body_text(),
+            policies: Vec::new(),
         }
     }
 }
@@ -154,6 +167,7 @@ fn bad_request(detail: String) -> Problem {
         status: StatusCode::BAD_REQUEST,
         title: "Invalid request",
         detail,
+        policies: Vec::new(),
     }
 }
 
@@ -183,6 +197,19 @@ fn actor(workspace: String, headers: &HeaderMap) -> Result<Actor, Problem> {
         role,
         plan: header("x-switchboard-plan")?,
     })
+}
+
+/// Re-reads the policy directory; a refused set answers 422 with every fault.
+async fn reload_policies(State(engine): State<Shared>) -> Result<Json<Value>, Problem> {
+    match engine.reload_policies() {
+        Ok(count) => Ok(Json(json!({ "policies": count }))),
+        Err(e) => Err(Problem {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            title: "Policies refused",
+            detail: e.to_string(),
+            policies: Vec::new(),
+        }),
+    }
 }
 
 async fn catalog(State(engine): State<Shared>) -> Json<Value> {

@@ -1,0 +1,244 @@
+//! The policies in `policies/`, as security teams work with them: strict
+//! validation with file:line faults, the decision cases, formatting, and
+//! reloading without losing the set in force.
+
+use std::path::{Path, PathBuf};
+use switchboard::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
+use switchboard::policy::{self, IntegrationFacts, Operation, Policies, Query, Target, cases};
+
+fn repo_policies() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies")
+}
+
+/// A copy of the repository's policies that a test may break.
+fn scratch_policies() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(repo_policies()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    dir
+}
+
+#[test]
+fn every_decision_case_passes() {
+    let bundle = policy::load(&repo_policies()).expect("the repository's policies are valid");
+    let outcomes = cases::run_dir(&bundle, &repo_policies().join("tests")).unwrap();
+    let failures: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| {
+            o.failure
+                .as_ref()
+                .map(|f| format!("{}: {}: {f}", o.file.display(), o.name))
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(outcomes.len() >= 50, "only {} cases", outcomes.len());
+    for rule in ["R1", "R2", "R3", "R4", "R5", "R6", "R7"] {
+        assert!(
+            outcomes.iter().any(|o| o.name.contains(rule)),
+            "no case for {rule}"
+        );
+    }
+}
+
+#[test]
+fn policy_files_are_formatted_as_cedar_format_formats_them() {
+    let config = cedar_policy_formatter::Config {
+        line_width: 80,
+        indent_width: 2,
+    };
+    for entry in std::fs::read_dir(repo_policies()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|x| x == "cedar") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let formatted = cedar_policy_formatter::policies_str_to_pretty(&text, &config).unwrap();
+            assert_eq!(
+                text.trim_end(),
+                formatted.trim_end(),
+                "{} is not formatted",
+                path.display()
+            );
+        }
+    }
+}
+
+fn faults_of(dir: &Path) -> Vec<String> {
+    match policy::load(dir) {
+        Ok(_) => Vec::new(),
+        Err(e) => e
+            .faults
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}:{}:{}: {}",
+                    f.file.file_name().unwrap().to_string_lossy(),
+                    f.line,
+                    f.column,
+                    f.message
+                )
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn a_syntax_error_is_refused_with_its_file_and_line() {
+    let dir = scratch_policies();
+    std::fs::write(dir.path().join("broken.cedar"), "// a comment\n@id(\"broken\")\npermit (principal, action, resource)\nwhen { principal.role == };\n").unwrap();
+    let faults = faults_of(dir.path());
+    assert_eq!(faults.len(), 1, "{faults:?}");
+    assert!(faults[0].starts_with("broken.cedar:4:"), "{faults:?}");
+    assert!(faults[0].contains("unexpected token"), "{faults:?}");
+}
+
+#[test]
+fn an_attribute_the_schema_lacks_is_refused_with_its_file_and_line() {
+    let dir = scratch_policies();
+    let text = "@id(\"typo\")\n@reason(\"x\")\nforbid (principal, action, resource)\nwhen {\n  principal.workspace.plna == \"free\"\n};\n";
+    std::fs::write(dir.path().join("typo.cedar"), text).unwrap();
+    let faults = faults_of(dir.path());
+    assert_eq!(faults.len(), 1, "{faults:?}");
+    assert!(faults[0].starts_with("typo.cedar:5:"), "{faults:?}");
+    assert!(faults[0].contains("plna"), "{faults:?}");
+}
+
+#[test]
+fn ids_and_reasons_are_required() {
+    let dir = scratch_policies();
+    std::fs::write(
+        dir.path().join("lint.cedar"),
+        "permit (principal, action, resource);\n\n@id(\"no-reason\")\nforbid (principal, action, resource);\n\n@id(\"business-plan-only\")\npermit (principal, action, resource);\n",
+    )
+    .unwrap();
+    let faults = faults_of(dir.path());
+    assert_eq!(
+        faults,
+        [
+            "lint.cedar:1:1: every policy needs an @id(\"...\") annotation",
+            "lint.cedar:3:1: forbid `no-reason` needs a @reason(\"...\"): it is what a denied person reads",
+            format!(
+                "lint.cedar:6:1: @id(\"business-plan-only\") is already used in {}",
+                dir.path().join("invariants.cedar").display()
+            )
+            .as_str(),
+        ]
+    );
+}
+
+fn semrush_enable(
+    actor: &Actor,
+    active: Option<Mode>,
+    mode: Mode,
+    policies: &Policies,
+) -> policy::Decision {
+    let id = IntegrationId::new("semrush");
+    let supported = [Mode::Workspace, Mode::User];
+    let facts = IntegrationFacts {
+        id: &id,
+        name: "Semrush",
+        supported: &supported,
+        active,
+    };
+    policies
+        .decide(&Query {
+            actor,
+            operation: Operation::Enable { mode },
+            target: Target::Integration(facts),
+        })
+        .unwrap()
+}
+
+fn ada(role: Role, plan: &str) -> Actor {
+    Actor {
+        user: UserId::new("ada"),
+        workspace: WorkspaceId::new("acme"),
+        role,
+        plan: plan.into(),
+    }
+}
+
+#[test]
+fn decisions_name_their_policies_and_fill_in_the_reason() {
+    let policies = Policies::load(&repo_policies()).unwrap();
+    let allowed = semrush_enable(&ada(Role::Admin, "business"), None, Mode::User, &policies);
+    assert!(allowed.allowed);
+    assert_eq!(allowed.policies, ["team-admins-and-developers"]);
+
+    let second_mode = semrush_enable(
+        &ada(Role::Admin, "business"),
+        Some(Mode::Workspace),
+        Mode::User,
+        &policies,
+    );
+    assert!(!second_mode.allowed);
+    assert_eq!(second_mode.policies, ["one-mode-at-a-time"]);
+    assert_eq!(
+        second_mode.reason.as_deref(),
+        Some("Semrush is already enabled in workspace mode; disable it before enabling user mode")
+    );
+
+    let member = semrush_enable(&ada(Role::Member, "business"), None, Mode::User, &policies);
+    assert_eq!(
+        member.reason.as_deref(),
+        Some("Only Admins and Developers can manage team integrations")
+    );
+    let free = semrush_enable(&ada(Role::Admin, "free"), None, Mode::User, &policies);
+    assert_eq!(
+        free.reason.as_deref(),
+        Some("Integration management is available on the Business plan")
+    );
+}
+
+#[test]
+fn a_refused_reload_keeps_the_last_good_set_in_force() {
+    let dir = scratch_policies();
+    let policies = Policies::load(dir.path()).unwrap();
+    let admin = ada(Role::Admin, "business");
+    assert!(semrush_enable(&admin, None, Mode::User, &policies).allowed);
+
+    // A broken edit is refused whole, with its faults; decisions go on.
+    std::fs::write(
+        dir.path().join("team.cedar"),
+        "@id(\"x\") permit (principal, action, resource) when { principal.nope };",
+    )
+    .unwrap();
+    let err = policies.reload().unwrap_err();
+    assert!(
+        err.faults
+            .iter()
+            .any(|f| f.file.ends_with("team.cedar") && f.line == 1),
+        "{err}"
+    );
+    assert!(semrush_enable(&admin, None, Mode::User, &policies).allowed);
+
+    // A good edit takes effect: here, the team permit is gone.
+    std::fs::remove_file(dir.path().join("team.cedar")).unwrap();
+    policies.reload().unwrap();
+    let denied = semrush_enable(&admin, None, Mode::User, &policies);
+    assert!(!denied.allowed);
+    assert_eq!(
+        denied.reason.as_deref(),
+        Some("You are not permitted to do that")
+    );
+    assert!(denied.policies.is_empty());
+}
+
+#[tokio::test]
+async fn edited_files_are_picked_up_without_a_restart() {
+    let dir = scratch_policies();
+    let policies = std::sync::Arc::new(Policies::load(dir.path()).unwrap());
+    Policies::watch(&policies, std::time::Duration::from_millis(50));
+    let admin = ada(Role::Admin, "business");
+    assert!(semrush_enable(&admin, None, Mode::User, &policies).allowed);
+    std::fs::remove_file(dir.path().join("team.cedar")).unwrap();
+    for _ in 0..200 {
+        if !semrush_enable(&admin, None, Mode::User, &policies).allowed {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the edit was not picked up");
+}

@@ -1,0 +1,126 @@
+//! The engine asks the policies before it acts: what a refused caller sees,
+//! and the one-mode rule under contention.
+
+use serde_json::json;
+use switchboard::Error;
+use switchboard::model::{Mode, Role};
+use switchboard_e2e::*;
+
+async fn engine() -> (Harness, switchboard::Engine, switchboard_mocks::Running) {
+    let mut h = Harness::new();
+    let (_mock, running) = semrush(&mut h).await;
+    h.install_semrush();
+    let engine = h.engine().await;
+    (h, engine, running)
+}
+
+#[tokio::test]
+async fn a_denied_caller_reads_the_policys_reason_and_id() {
+    let (_h, engine, _running) = engine().await;
+    let err = engine
+        .enable(&member(), &id("semrush"), Mode::Workspace)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Only Admins and Developers can manage team integrations [policy: team-needs-admin-or-developer]"
+    );
+    assert!(
+        matches!(&err, Error::Denied { policies, .. } if policies == &["team-needs-admin-or-developer"])
+    );
+
+    let free_admin = actor("zoe", "smallco", Role::Admin);
+    let free_admin = switchboard::model::Actor {
+        plan: "free".into(),
+        ..free_admin
+    };
+    let err = engine
+        .enable(&free_admin, &id("semrush"), Mode::Workspace)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Integration management is available on the Business plan [policy: business-plan-only]"
+    );
+
+    let err = engine
+        .invoke(
+            &member(),
+            &id("semrush"),
+            "keyword_overview",
+            &json!({"phrase": "seo"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Semrush is not enabled in this workspace; ask an admin to enable it [policy: use-needs-enabled]"
+    );
+}
+
+#[tokio::test]
+async fn a_developer_enables_and_disables_but_a_member_cannot_disable() {
+    let (_h, engine, _running) = engine().await;
+    let developer = actor("dev", "acme", Role::Developer);
+    engine
+        .enable(&developer, &id("semrush"), Mode::User)
+        .unwrap();
+    let err = engine.disable(&member(), &id("semrush")).unwrap_err();
+    assert!(
+        err.to_string().starts_with("Only Admins and Developers"),
+        "{err}"
+    );
+    engine.disable(&developer, &id("semrush")).unwrap();
+}
+
+#[tokio::test]
+async fn a_workspace_credential_is_refused_to_a_member_before_any_check() {
+    let (_h, engine, _running) = engine().await;
+    let err = engine
+        .set_workspace_credential(
+            &member(),
+            &id("semrush"),
+            switchboard::vault::Secret::new("k"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Only Admins and Developers can manage team integrations [policy: team-needs-admin-or-developer]"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_enables_in_two_modes_never_leave_both() {
+    let (_h, engine, _running) = engine().await;
+    let semrush = id("semrush");
+    let barrier = std::sync::Barrier::new(2);
+    let mut wins = [0usize; 2];
+    for _ in 0..1000 {
+        let (workspace, user) = std::thread::scope(|s| {
+            let a = s.spawn(|| {
+                barrier.wait();
+                engine.enable(&admin(), &semrush, Mode::Workspace)
+            });
+            let b = s.spawn(|| {
+                barrier.wait();
+                engine.enable(&admin(), &semrush, Mode::User)
+            });
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        let winner = match (&workspace, &user) {
+            (Ok(e), Err(Error::Denied { policies, .. }))
+                if e.mode == Mode::Workspace && policies == &["one-mode-at-a-time"] =>
+            {
+                0
+            }
+            (Err(Error::Denied { policies, .. }), Ok(e))
+                if e.mode == Mode::User && policies == &["one-mode-at-a-time"] =>
+            {
+                1
+            }
+            other => panic!("both or neither enabled: {other:?}"),
+        };
+        wins[winner] += 1;
+        engine.disable(&admin(), &semrush).unwrap();
+    }
+    assert_eq!(wins[0] + wins[1], 1000);
+}
