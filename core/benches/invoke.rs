@@ -3,9 +3,10 @@
 //! parse) next to a direct `reqwest` GET of the same report from the same
 //! loopback mock, measured in the same run. Prints the ratio of medians.
 
+mod support;
+
 use criterion::{Criterion, criterion_group};
 use serde_json::json;
-use std::path::PathBuf;
 use switchboard::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
 use switchboard::plugins::Routes;
 use switchboard::vault::{KeySource, Secret};
@@ -87,31 +88,5 @@ criterion_group!(benches, invoke);
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
-    print_ratio("invoke", "engine", "direct_reqwest");
-}
-
-/// Criterion writes `<target>/criterion/<group>/<bench>/new/estimates.json`.
-fn median_ns(group: &str, bench: &str) -> Option<f64> {
-    let exe = std::env::current_exe().ok()?;
-    let target: PathBuf = exe.ancestors().nth(3)?.to_owned();
-    let path = target
-        .join("criterion")
-        .join(group)
-        .join(bench)
-        .join("new/estimates.json");
-    let estimates: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-    estimates["median"]["point_estimate"].as_f64()
-}
-
-fn print_ratio(group: &str, subject: &str, baseline: &str) {
-    match (median_ns(group, subject), median_ns(group, baseline)) {
-        (Some(s), Some(b)) => println!(
-            "{group}: {subject} median {:.1} µs / {baseline} median {:.1} µs = {:.2}×",
-            s / 1e3,
-            b / 1e3,
-            s / b
-        ),
-        _ => println!("{group}: medians not found (run without --test to measure)"),
-    }
+    support::print_ratio("invoke", "engine", "direct_reqwest");
 }

@@ -84,3 +84,86 @@ fn inspect_of_a_missing_file_says_so() {
         "{stderr}"
     );
 }
+
+fn repo_policies() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../policies").to_owned()
+}
+
+#[test]
+fn policy_test_runs_every_case_and_ends_with_the_summary() {
+    let (ok, stdout, stderr) = switchboard(&["policy", "test", &repo_policies()]);
+    assert!(ok, "{stdout}{stderr}");
+    let last = stdout.lines().last().unwrap();
+    let passed: usize = last
+        .strip_suffix(" passed, 0 failed")
+        .expect(last)
+        .parse()
+        .unwrap();
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("pass  ")).count(),
+        passed
+    );
+}
+
+#[test]
+fn policy_validate_prints_each_fault_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["schema.cedarschema", "team.cedar"] {
+        std::fs::copy(format!("{}/{file}", repo_policies()), dir.path().join(file)).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("bad.cedar"),
+        "@id(\"bad\")\npermit (principal, action, resource)\nwhen { resource.nope };\n",
+    )
+    .unwrap();
+    let (ok, stdout, _) = switchboard(&["policy", "validate", dir.path().to_str().unwrap()]);
+    assert!(!ok);
+    let bad = dir.path().join("bad.cedar");
+    assert!(
+        stdout.starts_with(&format!("{}:3:", bad.display())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.trim_end().ends_with("the policies were refused"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn policy_explain_names_the_deciding_policy_and_its_reason() {
+    let cases: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{}/tests/privacy.json", repo_policies())).unwrap(),
+    )
+    .unwrap();
+    let case = cases
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("R5: an admin cannot see")
+        })
+        .unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        file.path(),
+        serde_json::json!({"request": case["request"], "entities": case["entities"]}).to_string(),
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = switchboard(&[
+        "policy",
+        "explain",
+        file.path().to_str().unwrap(),
+        "--dir",
+        &repo_policies(),
+    ]);
+    assert!(ok, "{stderr}");
+    let explanation: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        explanation,
+        serde_json::json!({"decision": "deny", "policies": ["connections-are-private"],
+                           "reasons": ["Only its owner can see or change a personal connection"], "errors": []})
+    );
+}

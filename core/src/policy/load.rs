@@ -273,7 +273,7 @@ fn statement_starts(text: &str) -> Vec<usize> {
         if in_comment {
             in_comment = c != '\n';
         } else if in_string {
-            (escaped, in_string) = (c == '\\' && !escaped, !(c == '"' && !escaped));
+            (escaped, in_string) = (c == '\\' && !escaped, c != '"' || escaped);
         } else if c == '/' && chars.peek().is_some_and(|&(_, n)| n == '/') {
             in_comment = true;
         } else if !c.is_whitespace() {

@@ -80,13 +80,23 @@ impl Policies {
                     break;
                 };
                 let seen = policies.current.load().fingerprint;
-                if load::fingerprint(&policies.dir).is_some_and(|now| now != seen) {
-                    if let Err(e) = policies.reload() {
-                        tracing::error!("{e}");
-                    }
+                if load::fingerprint(&policies.dir).is_some_and(|now| now != seen)
+                    && let Err(e) = policies.reload()
+                {
+                    tracing::error!("{e}");
                 }
             }
         });
+    }
+
+    /// The Cedar request and entities a query becomes under the set in
+    /// force (what `decide` evaluates; for explaining and benchmarking).
+    pub fn cedar_request(
+        &self,
+        query: &Query<'_>,
+    ) -> Result<(cedar_policy::Request, cedar_policy::Entities), BuildError> {
+        let built = request::build(query, &self.current.load().schema)?;
+        Ok((built.request, built.entities))
     }
 
     /// Decides a query against the set in force.

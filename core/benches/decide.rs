@@ -1,0 +1,70 @@
+//! `Policies::decide` on a realistic request (an admin reading a member's
+//! connection: user, workspace, integration and connection entities built
+//! from engine types, the repository's policies) next to a bare
+//! `Authorizer::is_authorized` on the same request with the entities
+//! already built, in the same run. Prints the ratio of medians.
+
+mod support;
+
+use criterion::{Criterion, criterion_group};
+use std::hint::black_box;
+use switchboard::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
+use switchboard::policy::{ConnectionFacts, IntegrationFacts, Operation, Policies, Query, Target};
+
+fn decide(c: &mut Criterion) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+    let policies = Policies::load(&dir).expect("policies");
+    let actor = Actor {
+        user: UserId::new("alice"),
+        workspace: WorkspaceId::new("acme"),
+        role: Role::Admin,
+        plan: "business".into(),
+    };
+    let integration = IntegrationId::new("sharepoint");
+    let owner = UserId::new("bob");
+    let supported = [Mode::User];
+    let facts = IntegrationFacts {
+        id: &integration,
+        name: "SharePoint",
+        supported: &supported,
+        active: Some(Mode::User),
+    };
+    let connection = ConnectionFacts {
+        id: "conn-7f3a",
+        workspace: &actor.workspace,
+        integration: facts,
+        owner: &owner,
+    };
+    let query = Query {
+        actor: &actor,
+        operation: Operation::ViewConnection,
+        target: Target::Connection(connection),
+    };
+    let decision = policies.decide(&query).expect("decide");
+    assert_eq!(decision.policies, ["connections-are-private"]);
+
+    let bundle = policies.current();
+    let (request, entities) = policies.cedar_request(&query).expect("request");
+    let authorizer = cedar_policy::Authorizer::new();
+
+    let mut group = c.benchmark_group("decide");
+    group.bench_function("bare_is_authorized", |b| {
+        b.iter(|| {
+            black_box(authorizer.is_authorized(black_box(&request), &bundle.policies, &entities))
+        })
+    });
+    group.bench_function("policies_decide", |b| {
+        b.iter(|| black_box(policies.decide(black_box(&query)).expect("decide")))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, decide);
+
+fn main() {
+    benches();
+    criterion::Criterion::default()
+        .configure_from_args()
+        .final_summary();
+    support::print_ratio("decide", "policies_decide", "bare_is_authorized");
+}
