@@ -1,7 +1,10 @@
 //! The `switchboard` command line.
 
+use crate::engine;
 use crate::plugins::{HostConfig, LoadOutcome, PluginHost, Routes};
 use crate::policy::cases;
+use crate::store::Store;
+use crate::vault::{KeySource, Vault};
 use crate::{Engine, EngineConfig};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -58,6 +61,47 @@ enum Command {
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
+    },
+    /// Rotate and retire the master keys that seal secrets (with the
+    /// service stopped: the data file is opened directly).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+        #[arg(long, default_value = "switchboard.redb", global = true)]
+        data: PathBuf,
+    },
+    /// Read and verify the audit trail (with the service stopped).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+        #[arg(long, default_value = "switchboard.redb", global = true)]
+        data: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// List the keys, active first, with how many secrets each seals.
+    List,
+    /// Add a new active key and re-seal every secret under it.
+    Rotate {
+        /// Secrets re-sealed per write transaction.
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+    },
+    /// Remove an old key that no longer seals anything.
+    Retire { key_id: String },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every workspace's hash chain; name the first broken record.
+    Verify,
+    /// Print a workspace's newest records as JSON lines.
+    Tail {
+        workspace: String,
+        #[arg(short = 'n', default_value_t = 20)]
+        count: usize,
     },
 }
 
@@ -116,6 +160,8 @@ pub fn main() -> ExitCode {
                 command: PluginCommand::Check { dir },
             } => check(dir).await,
             Command::Policy { command } => policy(command),
+            Command::Keys { command, data } => keys(command, &data),
+            Command::Audit { command, data } => audit(command, &data),
         }
     });
     outcome.unwrap_or_else(fail)
@@ -192,6 +238,83 @@ fn policy(command: PolicyCommand) -> Result<ExitCode, String> {
                 serde_json::from_str(&text).map_err(|e| format!("the request is not JSON: {e}"))?;
             let explanation = cases::explain(&bundle, input)?;
             print(&serde_json::to_string_pretty(&explanation).map_err(|e| e.to_string())?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn open_store(data: &std::path::Path) -> Result<Store, String> {
+    if !data.exists() {
+        return Err(format!("{} does not exist", data.display()));
+    }
+    Store::open(data).map_err(|e| format!("{}: {e}", data.display()))
+}
+
+fn keys(command: KeysCommand, data: &std::path::Path) -> Result<ExitCode, String> {
+    let store = open_store(data)?;
+    let vault = Vault::open(&KeySource::EnvOrFile(data.with_extension("key")))
+        .map_err(|e| e.to_string())?;
+    match command {
+        KeysCommand::List => {
+            for (i, (id, sealed)) in engine::keys(&store, &vault)
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .enumerate()
+            {
+                print(&format!(
+                    "{id}  {}  seals {sealed} secret(s)",
+                    if i == 0 { "active" } else { "old   " }
+                ));
+            }
+        }
+        KeysCommand::Rotate { batch } => {
+            let rotation = engine::rotate(&store, &vault, batch).map_err(|e| e.to_string())?;
+            print(&format!(
+                "active key is now {}; {} secret(s) re-sealed",
+                rotation.key_id, rotation.resealed
+            ));
+        }
+        KeysCommand::Retire { key_id } => {
+            engine::retire(&store, &vault, &key_id).map_err(|e| e.to_string())?;
+            print(&format!("key {key_id} retired"));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn audit(command: AuditCommand, data: &std::path::Path) -> Result<ExitCode, String> {
+    let store = open_store(data)?;
+    match command {
+        AuditCommand::Verify => {
+            let workspaces = store
+                .read(|r| r.audited_workspaces())
+                .map_err(|e| e.to_string())?;
+            let mut broken = 0;
+            for workspace in &workspaces {
+                let records = store
+                    .read(|r| r.audit_all(workspace.as_str()))
+                    .map_err(|e| e.to_string())?;
+                match crate::audit::verify(workspace, records) {
+                    Ok(n) => print(&format!("{workspace}: {n} record(s) verified")),
+                    Err(e) => {
+                        broken += 1;
+                        print(&e.to_string());
+                    }
+                }
+            }
+            Ok(if broken == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        AuditCommand::Tail { workspace, count } => {
+            let page = store
+                .read(|r| r.audit_page(&workspace, &crate::audit::Filter::default(), None, count))
+                .map_err(|e| e.to_string())?;
+            for record in page.records.iter().rev() {
+                print(&serde_json::to_string(record).map_err(|e| e.to_string())?);
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -34,6 +34,18 @@ pub enum Error {
     NotEnabled(IntegrationId),
     #[error("you have not connected your {0} account")]
     NotConnected(IntegrationId),
+    #[error("your {integration} connection needs attention ({}): {reason}", status.fix().unwrap_or("check it"))]
+    ConnectionUnusable {
+        integration: IntegrationId,
+        status: crate::model::ConnectionStatus,
+        reason: String,
+    },
+    #[error("no connection `{0}`")]
+    ConnectionNotFound(crate::model::ConnectionId),
+    #[error("{0} connects with OAuth 2.0: begin the sign-in instead of sending a key")]
+    OAuthRequired(IntegrationId),
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error("{0} has no workspace credential; an admin must set one")]
     NoWorkspaceCredential(IntegrationId),
     #[error("the credential was refused: {0}")]

@@ -4,6 +4,7 @@
 //! seals every secret ([`vault`]) and runs each integration as a sandboxed
 //! WASM component ([`plugins`]). See `DESIGN.md` for the shape of it.
 
+pub mod audit;
 #[cfg(feature = "server")]
 pub mod cli;
 pub mod engine;
@@ -14,6 +15,7 @@ pub mod policy;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod store;
+pub mod usage;
 pub mod vault;
 
 pub use engine::{Engine, EngineConfig};

@@ -180,3 +180,147 @@ pub enum ConnectorError {
     #[error("connector fault: {message}")]
     Internal { message: String },
 }
+
+id_type!(
+    /// A member's personal connection (`conn_` and 24 hex digits).
+    ConnectionId
+);
+
+/// Where a personal connection stands, and what fixes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    Connected,
+    /// The grant expired or was revoked: the member must sign in again.
+    NeedsReauth,
+    /// The integration was disabled; it comes back when re-enabled.
+    Suspended,
+    /// The last check failed for another reason.
+    Error,
+}
+
+impl ConnectionStatus {
+    /// The one action that fixes this status, as the page shows it.
+    pub fn fix(self) -> Option<&'static str> {
+        match self {
+            ConnectionStatus::Connected => None,
+            ConnectionStatus::NeedsReauth => Some("Reconnect"),
+            ConnectionStatus::Suspended => Some("Ask an admin to re-enable it"),
+            ConnectionStatus::Error => Some("Reconnect"),
+        }
+    }
+}
+
+/// A member's personal connection, as its owner sees it. Never carries
+/// the credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Connection {
+    pub id: ConnectionId,
+    pub workspace: WorkspaceId,
+    pub integration: IntegrationId,
+    pub owner: UserId,
+    pub status: ConnectionStatus,
+    /// Why the status is not `connected` (e.g. the provider's reason).
+    pub status_reason: Option<String>,
+    pub account: Account,
+    pub scopes: Vec<String>,
+    pub connected_at_ms: u64,
+    pub last_used_at_ms: Option<u64>,
+}
+
+/// A shared credential as the Team Integrations page shows it: that it is
+/// set, whose account, when it was checked. Never the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CredentialSummary {
+    pub account: Account,
+    pub set_by: UserId,
+    pub set_at_ms: u64,
+    pub checked_at_ms: u64,
+}
+
+/// One row of the Team Integrations page (T1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TeamIntegration {
+    pub id: IntegrationId,
+    pub name: String,
+    pub description: String,
+    pub modes: Vec<Mode>,
+    /// `None` when disabled.
+    pub enabled: Option<Enablement>,
+    /// For workspace mode: the shared credential, if set.
+    pub credential: Option<CredentialSummary>,
+}
+
+/// A user-mode integration on the Integrations page, with my connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UserIntegration {
+    pub id: IntegrationId,
+    pub name: String,
+    pub description: String,
+    pub connection: Option<Connection>,
+    /// What the page offers: `Connect`, `Reconnect`, or nothing when connected.
+    pub action: Option<String>,
+}
+
+/// A workspace-mode integration on the Integrations page: view-only, usable
+/// without signing in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WorkspaceIntegration {
+    pub id: IntegrationId,
+    pub name: String,
+    pub description: String,
+    /// False until an admin sets the shared credential.
+    pub ready: bool,
+}
+
+/// The Integrations page (U1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct IntegrationsPage {
+    pub user_integrations: Vec<UserIntegration>,
+    pub workspace_integrations: Vec<WorkspaceIntegration>,
+    /// Shown when both sections are empty.
+    pub empty_state: Option<String>,
+}
+
+/// Calls and credits of one member (T4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MemberUsage {
+    pub user: UserId,
+    pub calls: u64,
+    pub credits: u64,
+}
+
+/// Usage of one integration over a period (T4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct IntegrationUsage {
+    pub integration: IntegrationId,
+    pub connected_members: u64,
+    pub calls: u64,
+    pub credits: u64,
+    pub members: Vec<MemberUsage>,
+}
+
+/// What the engine tells the host about changes that affect members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Event {
+    pub kind: EventKind,
+    pub workspace: WorkspaceId,
+    pub integration: IntegrationId,
+    /// The members affected (e.g. whose connections were suspended).
+    pub users: Vec<UserId>,
+    pub connections: Vec<ConnectionId>,
+    pub reason: Option<String>,
+    pub at_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// Calls through it are refused; pause the workflows that use it.
+    IntegrationDisabled,
+    IntegrationEnabled,
+    /// Connections came back with the integration.
+    ConnectionsRestored,
+    /// A member must sign in again.
+    NeedsReauth,
+}

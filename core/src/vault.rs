@@ -4,6 +4,7 @@
 
 use aes_gcm_siv::aead::{Aead, KeyInit, Payload};
 use aes_gcm_siv::{Aes256GcmSiv, Nonce};
+use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -28,6 +29,14 @@ pub enum VaultError {
     MissingKey(String),
     #[error("a secret failed to open: wrong key, or the record was tampered with or moved")]
     Tampered,
+    #[error("key `{key_id}` still seals {secrets} secret(s); rotate first")]
+    KeyInUse { key_id: String, secrets: usize },
+    #[error("key `{0}` is the active key; rotate to a new key before retiring it")]
+    RetireActive(String),
+    #[error(
+        "the master key comes from SWITCHBOARD_MASTER_KEY or the embedding application; rotate by putting the new key first there (comma-separated, then the old ones) and restarting"
+    )]
+    NotRotatable,
     #[error("could not draw random bytes: {0}")]
     Random(String),
 }
@@ -97,52 +106,79 @@ impl fmt::Debug for Sealed {
     }
 }
 
-/// Where the master key comes from.
+/// Where the master keys come from.
 #[derive(Debug, Clone)]
 pub enum KeySource {
-    /// `SWITCHBOARD_MASTER_KEY` if set, else this file (created, mode 0600, on first run).
+    /// `SWITCHBOARD_MASTER_KEY` if set, else this key file (created, mode
+    /// 0600, on first run). Either holds hex keys, newest (active) first,
+    /// separated by commas or new lines. Only a key file can be rotated.
     EnvOrFile(PathBuf),
     /// A key given by the embedding application.
     Bytes(Zeroizing<[u8; 32]>),
 }
 
-/// Seals and opens secrets with the master key.
-pub struct Vault {
-    key_id: String,
+#[derive(Clone)]
+struct Key {
+    id: String,
     cipher: Aes256GcmSiv,
+    hex: Zeroizing<String>,
+}
+
+impl Key {
+    fn new(bytes: &[u8; 32]) -> Self {
+        // The id names the key without revealing it.
+        let digest = Sha256::digest([b"switchboard-key-id".as_slice(), bytes].concat());
+        Key {
+            id: hex::encode(&digest[..8]),
+            cipher: Aes256GcmSiv::new(bytes.into()),
+            hex: Zeroizing::new(hex::encode(bytes)),
+        }
+    }
+}
+
+/// The active key (first) and the older ones that still open secrets.
+struct Keyring {
+    keys: Vec<Key>,
+}
+
+/// Seals and opens secrets with the keyring.
+pub struct Vault {
+    ring: ArcSwap<Keyring>,
+    /// The key file, when rotation can persist to one.
+    file: Option<PathBuf>,
 }
 
 impl fmt::Debug for Vault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Vault")
-            .field("key_id", &self.key_id)
+            .field("key_ids", &self.key_ids())
             .finish_non_exhaustive()
     }
 }
 
 impl Vault {
     pub fn open(source: &KeySource) -> Result<Self, VaultError> {
-        let key = match source {
-            KeySource::Bytes(key) => key.clone(),
+        let (keys, file) = match source {
+            KeySource::Bytes(key) => (vec![Key::new(key)], None),
             KeySource::EnvOrFile(path) => match std::env::var(MASTER_KEY_ENV) {
-                Ok(hex_key) => parse_key(&hex_key)?,
-                Err(_) => key_from_file(path)?,
+                Ok(text) => (parse_keys(&text)?, None),
+                Err(_) => (keys_from_file(path)?, Some(path.clone())),
             },
         };
-        Ok(Vault::with_key(&key))
+        Ok(Vault {
+            ring: ArcSwap::from_pointee(Keyring { keys }),
+            file,
+        })
     }
 
-    fn with_key(key: &[u8; 32]) -> Self {
-        // The id names the key without revealing it.
-        let digest = Sha256::digest([b"switchboard-key-id".as_slice(), key].concat());
-        Vault {
-            key_id: hex::encode(&digest[..8]),
-            cipher: Aes256GcmSiv::new(key.into()),
-        }
+    /// The id of the key new secrets are sealed under.
+    pub fn key_id(&self) -> String {
+        self.ring.load().keys[0].id.clone()
     }
 
-    pub fn key_id(&self) -> &str {
-        &self.key_id
+    /// Every key id held, active first.
+    pub fn key_ids(&self) -> Vec<String> {
+        self.ring.load().keys.iter().map(|k| k.id.clone()).collect()
     }
 
     pub fn seal(
@@ -150,10 +186,12 @@ impl Vault {
         secret: &Secret,
         identity: SecretIdentity<'_>,
     ) -> Result<Sealed, VaultError> {
+        let ring = self.ring.load();
+        let key = &ring.keys[0];
         let mut nonce = [0u8; 12];
         getrandom::fill(&mut nonce).map_err(|e| VaultError::Random(e.to_string()))?;
         let aad = identity.associated_data();
-        let ciphertext = self
+        let ciphertext = key
             .cipher
             .encrypt(
                 Nonce::from_slice(&nonce),
@@ -164,7 +202,7 @@ impl Vault {
             )
             .map_err(|_| VaultError::Tampered)?;
         Ok(Sealed {
-            key_id: self.key_id.clone(),
+            key_id: key.id.clone(),
             nonce,
             ciphertext,
         })
@@ -175,12 +213,15 @@ impl Vault {
         sealed: &Sealed,
         identity: SecretIdentity<'_>,
     ) -> Result<Secret, VaultError> {
-        if sealed.key_id != self.key_id {
-            return Err(VaultError::MissingKey(sealed.key_id.clone()));
-        }
+        let ring = self.ring.load();
+        let key = ring
+            .keys
+            .iter()
+            .find(|k| k.id == sealed.key_id)
+            .ok_or_else(|| VaultError::MissingKey(sealed.key_id.clone()))?;
         let aad = identity.associated_data();
         let plain = Zeroizing::new(
-            self.cipher
+            key.cipher
                 .decrypt(
                     Nonce::from_slice(&sealed.nonce),
                     Payload {
@@ -193,6 +234,59 @@ impl Vault {
         let text = std::str::from_utf8(&plain).map_err(|_| VaultError::Tampered)?;
         Ok(Secret::new(text))
     }
+
+    /// Makes a new random key the active one, keeping the old ones to open
+    /// what they sealed; persists the key file first. Returns the new id.
+    pub fn rotate(&self) -> Result<String, VaultError> {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        getrandom::fill(bytes.as_mut_slice()).map_err(|e| VaultError::Random(e.to_string()))?;
+        let key = Key::new(&bytes);
+        let id = key.id.clone();
+        let old = self.ring.load();
+        let mut keys = vec![key];
+        keys.extend(old.keys.iter().cloned());
+        self.persist(&keys)?;
+        self.ring.store(std::sync::Arc::new(Keyring { keys }));
+        Ok(id)
+    }
+
+    /// Drops an old key. The caller makes sure nothing is sealed under it.
+    pub fn retire(&self, key_id: &str) -> Result<(), VaultError> {
+        let old = self.ring.load();
+        if old.keys[0].id == key_id {
+            return Err(VaultError::RetireActive(key_id.to_owned()));
+        }
+        if !old.keys.iter().any(|k| k.id == key_id) {
+            return Err(VaultError::MissingKey(key_id.to_owned()));
+        }
+        let keys: Vec<Key> = old
+            .keys
+            .iter()
+            .filter(|k| k.id != key_id)
+            .cloned()
+            .collect();
+        self.persist(&keys)?;
+        self.ring.store(std::sync::Arc::new(Keyring { keys }));
+        Ok(())
+    }
+
+    fn persist(&self, keys: &[Key]) -> Result<(), VaultError> {
+        let path = self.file.as_ref().ok_or(VaultError::NotRotatable)?;
+        let text = Zeroizing::new(
+            keys.iter()
+                .map(|k| k.hex.as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+        let tmp = path.with_extension("key.tmp");
+        let _ = std::fs::remove_file(&tmp);
+        write_new_key_file(&tmp, &text)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|source| VaultError::KeyFile {
+                path: path.clone(),
+                source,
+            })
+    }
 }
 
 fn parse_key(hex_key: &str) -> Result<Zeroizing<[u8; 32]>, VaultError> {
@@ -202,7 +296,21 @@ fn parse_key(hex_key: &str) -> Result<Zeroizing<[u8; 32]>, VaultError> {
     Ok(key)
 }
 
-fn key_from_file(path: &Path) -> Result<Zeroizing<[u8; 32]>, VaultError> {
+/// Hex keys separated by commas or new lines, active first.
+fn parse_keys(text: &str) -> Result<Vec<Key>, VaultError> {
+    let keys: Vec<Key> = text
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(|k| parse_key(k).map(|bytes| Key::new(&bytes)))
+        .collect::<Result<_, _>>()?;
+    if keys.is_empty() {
+        return Err(VaultError::MalformedKey("no key given".into()));
+    }
+    Ok(keys)
+}
+
+fn keys_from_file(path: &Path) -> Result<Vec<Key>, VaultError> {
     let io = |source| VaultError::KeyFile {
         path: path.to_owned(),
         source,
@@ -210,13 +318,13 @@ fn key_from_file(path: &Path) -> Result<Zeroizing<[u8; 32]>, VaultError> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             refuse_open_permissions(path)?;
-            parse_key(&text)
+            parse_keys(&Zeroizing::new(text))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut key = Zeroizing::new([0u8; 32]);
             getrandom::fill(key.as_mut_slice()).map_err(|e| VaultError::Random(e.to_string()))?;
             write_new_key_file(path, &Zeroizing::new(hex::encode(key.as_slice()))).map_err(io)?;
-            Ok(key)
+            Ok(vec![Key::new(&key)])
         }
         Err(e) => Err(io(e)),
     }
@@ -265,7 +373,7 @@ mod tests {
     }
 
     fn vault() -> Vault {
-        Vault::with_key(&[7u8; 32])
+        Vault::open(&KeySource::Bytes(Zeroizing::new([7u8; 32]))).unwrap()
     }
 
     #[test]
@@ -294,7 +402,7 @@ mod tests {
     #[test]
     fn a_secret_under_another_key_says_which_key_is_missing() {
         let sealed = vault().seal(&Secret::new("x"), identity("")).unwrap();
-        let other = Vault::with_key(&[8u8; 32]);
+        let other = Vault::open(&KeySource::Bytes(Zeroizing::new([8u8; 32]))).unwrap();
         let err = other.open_secret(&sealed, identity("")).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -316,16 +424,56 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("switchboard.key");
-        let first = key_from_file(&path).unwrap();
+        let first = keys_from_file(&path).unwrap();
         assert_eq!(
             std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o600
         );
-        assert_eq!(*key_from_file(&path).unwrap(), *first);
+        assert_eq!(keys_from_file(&path).unwrap()[0].id, first[0].id);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(matches!(
-            key_from_file(&path),
+            keys_from_file(&path),
             Err(VaultError::KeyFileTooOpen(_))
+        ));
+    }
+
+    #[test]
+    fn rotation_keeps_old_secrets_open_and_persists_the_ring() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("switchboard.key");
+        let vault = Vault {
+            ring: ArcSwap::from_pointee(Keyring {
+                keys: keys_from_file(&path).unwrap(),
+            }),
+            file: Some(path.clone()),
+        };
+        let old_id = vault.key_id();
+        let sealed = vault.seal(&Secret::new("s3cret"), identity("")).unwrap();
+        let new_id = vault.rotate().unwrap();
+        assert_ne!(new_id, old_id);
+        assert_eq!(vault.key_ids(), [new_id.clone(), old_id.clone()]);
+        assert_eq!(
+            vault.open_secret(&sealed, identity("")).unwrap().expose(),
+            "s3cret"
+        );
+        assert_eq!(
+            vault.seal(&Secret::new("x"), identity("")).unwrap().key_id,
+            new_id
+        );
+        let reread: Vec<String> = keys_from_file(&path)
+            .unwrap()
+            .iter()
+            .map(|k| k.id.clone())
+            .collect();
+        assert_eq!(reread, [new_id.clone(), old_id.clone()]);
+        assert!(matches!(
+            vault.retire(&new_id),
+            Err(VaultError::RetireActive(_))
+        ));
+        vault.retire(&old_id).unwrap();
+        assert!(matches!(
+            vault.open_secret(&sealed, identity("")),
+            Err(VaultError::MissingKey(_))
         ));
     }
 }

@@ -116,6 +116,10 @@ impl From<Error> for Problem {
                 (S::INTERNAL_SERVER_ERROR, "Policy error")
             }
             Error::UnknownIntegration(_) => (S::NOT_FOUND, "Unknown integration"),
+            Error::ConnectionNotFound(_) => (S::NOT_FOUND, "Unknown connection"),
+            Error::OAuthRequired(_) => (S::BAD_REQUEST, "Invalid request"),
+            Error::ConnectionUnusable { .. } => (S::CONFLICT, "Not possible in this state"),
+            Error::Internal(_) => (S::INTERNAL_SERVER_ERROR, "Internal error"),
             Error::ModeNotSupported { .. } | Error::InvalidInput { .. } => {
                 (S::BAD_REQUEST, "Invalid request")
             }

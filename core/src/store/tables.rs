@@ -1,0 +1,60 @@
+//! The tables and what their values hold.
+
+use crate::model::{Account, Connection, ConnectionStatus, UserId};
+use crate::vault::Sealed;
+use redb::{TableDefinition, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+/// (workspace, integration) → `Enablement`.
+pub const ENABLEMENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("enablements");
+/// (workspace, integration) → `StoredCredential`.
+pub const WORKSPACE_CREDENTIALS: TableDefinition<(&str, &str), &[u8]> =
+    TableDefinition::new("workspace_credentials");
+/// (workspace, integration, owner) → `StoredConnection`: one per member and integration.
+pub const CONNECTIONS: TableDefinition<(&str, &str, &str), &[u8]> =
+    TableDefinition::new("connections");
+/// connection id → (workspace, integration, owner), as JSON.
+pub const CONNECTION_IDS: TableDefinition<&str, &[u8]> = TableDefinition::new("connection_ids");
+/// (workspace, seq) → `audit::Record`.
+pub const AUDIT: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("audit");
+/// workspace → (seq, hash) of its newest audit record.
+pub const AUDIT_HEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("audit_heads");
+/// (workspace, integration, user, day) → `usage::Tally`.
+pub const USAGE: TableDefinition<(&str, &str, &str, u64), &[u8]> = TableDefinition::new("usage");
+/// (workspace, month) → credits used.
+pub const WORKSPACE_CREDITS: TableDefinition<(&str, u64), u64> =
+    TableDefinition::new("workspace_credits");
+/// workspace → monthly credit limit set by the host.
+pub const CREDIT_LIMITS: TableDefinition<&str, u64> = TableDefinition::new("credit_limits");
+
+pub fn create_all(tx: &WriteTransaction) -> Result<(), redb::TableError> {
+    tx.open_table(ENABLEMENTS)?;
+    tx.open_table(WORKSPACE_CREDENTIALS)?;
+    tx.open_table(CONNECTIONS)?;
+    tx.open_table(CONNECTION_IDS)?;
+    tx.open_table(AUDIT)?;
+    tx.open_table(AUDIT_HEADS)?;
+    tx.open_table(USAGE)?;
+    tx.open_table(WORKSPACE_CREDITS)?;
+    tx.open_table(CREDIT_LIMITS)?;
+    Ok(())
+}
+
+/// A workspace's shared credential, sealed, with what its check said.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredCredential {
+    pub sealed: Sealed,
+    pub account: Account,
+    pub set_by: UserId,
+    pub set_at_ms: u64,
+    pub checked_at_ms: u64,
+}
+
+/// A personal connection and its sealed credential.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredConnection {
+    pub connection: Connection,
+    pub sealed: Sealed,
+    /// The status to restore when a suspended connection comes back.
+    pub suspended_from: Option<ConnectionStatus>,
+}

@@ -1,0 +1,511 @@
+//! Typed reads and writes inside one transaction.
+
+use super::tables::*;
+use super::{StoreError, decode, encode};
+use crate::audit::{Entry, Filter, Page, Record};
+use crate::model::{ConnectionId, Enablement, IntegrationId, UserId, WorkspaceId};
+use crate::usage::{self, Tally};
+use crate::vault::Sealed;
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+use serde::de::DeserializeOwned;
+
+fn decoded<T: DeserializeOwned>(
+    name: &'static str,
+    value: Option<redb::AccessGuard<'_, &'static [u8]>>,
+) -> Result<Option<T>, StoreError> {
+    value.map(|v| decode(name, v.value())).transpose()
+}
+
+fn connections_in(
+    table: &impl ReadableTable<(&'static str, &'static str, &'static str), &'static [u8]>,
+    workspace: &str,
+    integration: &str,
+) -> Result<Vec<StoredConnection>, StoreError> {
+    let mut out = Vec::new();
+    for item in table.range((workspace, integration, "")..)? {
+        let (key, value) = item?;
+        let (ws, integ, _) = key.value();
+        if ws != workspace || integ != integration {
+            break;
+        }
+        out.push(decode("connections", value.value())?);
+    }
+    Ok(out)
+}
+
+/// Where a connection's record lives.
+fn connection_key(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    id: &str,
+) -> Result<Option<(String, String, String)>, StoreError> {
+    decoded("connection_ids", table.get(id)?)
+}
+
+fn audit_head(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    workspace: &str,
+) -> Result<Option<(u64, String)>, StoreError> {
+    decoded("audit_heads", table.get(workspace)?)
+}
+
+/// A stored secret, by where it lives, with its sealed bytes as read.
+#[derive(Debug, Clone)]
+pub enum SealedRef {
+    Workspace {
+        workspace: String,
+        integration: String,
+        sealed: Sealed,
+    },
+    Connection {
+        workspace: String,
+        integration: String,
+        owner: String,
+        sealed: Sealed,
+    },
+}
+
+impl SealedRef {
+    pub fn sealed(&self) -> &Sealed {
+        match self {
+            SealedRef::Workspace { sealed, .. } | SealedRef::Connection { sealed, .. } => sealed,
+        }
+    }
+}
+
+/// Reads in one snapshot.
+pub struct Reader {
+    tx: ReadTransaction,
+}
+
+impl Reader {
+    pub(super) fn new(tx: ReadTransaction) -> Self {
+        Reader { tx }
+    }
+
+    pub fn enablement(
+        &self,
+        workspace: &str,
+        integration: &str,
+    ) -> Result<Option<Enablement>, StoreError> {
+        decoded(
+            "enablements",
+            self.tx
+                .open_table(ENABLEMENTS)?
+                .get((workspace, integration))?,
+        )
+    }
+
+    pub fn workspace_credential(
+        &self,
+        workspace: &str,
+        integration: &str,
+    ) -> Result<Option<StoredCredential>, StoreError> {
+        decoded(
+            "workspace_credentials",
+            self.tx
+                .open_table(WORKSPACE_CREDENTIALS)?
+                .get((workspace, integration))?,
+        )
+    }
+
+    pub fn connection_of(
+        &self,
+        workspace: &str,
+        integration: &str,
+        owner: &str,
+    ) -> Result<Option<StoredConnection>, StoreError> {
+        decoded(
+            "connections",
+            self.tx
+                .open_table(CONNECTIONS)?
+                .get((workspace, integration, owner))?,
+        )
+    }
+
+    pub fn connection(&self, id: &ConnectionId) -> Result<Option<StoredConnection>, StoreError> {
+        match connection_key(&self.tx.open_table(CONNECTION_IDS)?, id.as_str())? {
+            Some((ws, integ, owner)) => self.connection_of(&ws, &integ, &owner),
+            None => Ok(None),
+        }
+    }
+
+    /// Every member's connection to an integration in a workspace.
+    pub fn connections(
+        &self,
+        workspace: &str,
+        integration: &str,
+    ) -> Result<Vec<StoredConnection>, StoreError> {
+        connections_in(&self.tx.open_table(CONNECTIONS)?, workspace, integration)
+    }
+
+    /// A workspace's records, newest first, older than `before`.
+    pub fn audit_page(
+        &self,
+        workspace: &str,
+        filter: &Filter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let table = self.tx.open_table(AUDIT)?;
+        let upper = before.unwrap_or(u64::MAX);
+        let mut records = Vec::new();
+        let mut next_before = None;
+        for item in table.range((workspace, 0)..(workspace, upper))?.rev() {
+            let (_, value) = item?;
+            let record: Record = decode("audit", value.value())?;
+            if !filter.matches(&record) {
+                continue;
+            }
+            if records.len() == limit {
+                next_before = records.last().map(|r: &Record| r.seq);
+                break;
+            }
+            records.push(record);
+        }
+        Ok(Page {
+            records,
+            next_before,
+        })
+    }
+
+    /// Every workspace that has audit records.
+    pub fn audited_workspaces(&self) -> Result<Vec<WorkspaceId>, StoreError> {
+        let table = self.tx.open_table(AUDIT_HEADS)?;
+        table
+            .iter()?
+            .map(|item| Ok(WorkspaceId::new(item?.0.value())))
+            .collect()
+    }
+
+    /// A workspace's records, oldest first.
+    pub fn audit_all(&self, workspace: &str) -> Result<Vec<Record>, StoreError> {
+        let table = self.tx.open_table(AUDIT)?;
+        table
+            .range((workspace, 0)..=(workspace, u64::MAX))?
+            .map(|item| decode("audit", item?.1.value()))
+            .collect()
+    }
+
+    /// Counters of a workspace for days in `[from_day, to_day)`.
+    pub fn usage(
+        &self,
+        workspace: &str,
+        from_day: u64,
+        to_day: u64,
+    ) -> Result<Vec<(IntegrationId, UserId, Tally)>, StoreError> {
+        let table = self.tx.open_table(USAGE)?;
+        let mut out = Vec::new();
+        for item in table.range((workspace, "", "", 0)..)? {
+            let (key, value) = item?;
+            let (ws, integ, user, day) = key.value();
+            if ws != workspace {
+                break;
+            }
+            if (from_day..to_day).contains(&day) {
+                out.push((
+                    IntegrationId::new(integ),
+                    UserId::new(user),
+                    decode("usage", value.value())?,
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn workspace_credits(&self, workspace: &str, month: u64) -> Result<u64, StoreError> {
+        Ok(self
+            .tx
+            .open_table(WORKSPACE_CREDITS)?
+            .get((workspace, month))?
+            .map(|v| v.value())
+            .unwrap_or(0))
+    }
+
+    pub fn credit_limit(&self, workspace: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .tx
+            .open_table(CREDIT_LIMITS)?
+            .get(workspace)?
+            .map(|v| v.value()))
+    }
+
+    /// Up to `limit` secrets not sealed under `key_id`.
+    pub fn secrets_not_under(
+        &self,
+        key_id: &str,
+        limit: usize,
+    ) -> Result<Vec<SealedRef>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tx.open_table(WORKSPACE_CREDENTIALS)?.iter()? {
+            let (key, value) = item?;
+            let stored: StoredCredential = decode("workspace_credentials", value.value())?;
+            if stored.sealed.key_id != key_id && out.len() < limit {
+                let (workspace, integration) = key.value();
+                out.push(SealedRef::Workspace {
+                    workspace: workspace.into(),
+                    integration: integration.into(),
+                    sealed: stored.sealed,
+                });
+            }
+        }
+        for item in self.tx.open_table(CONNECTIONS)?.iter()? {
+            let (key, value) = item?;
+            let stored: StoredConnection = decode("connections", value.value())?;
+            if stored.sealed.key_id != key_id && out.len() < limit {
+                let (workspace, integration, owner) = key.value();
+                out.push(SealedRef::Connection {
+                    workspace: workspace.into(),
+                    integration: integration.into(),
+                    owner: owner.into(),
+                    sealed: stored.sealed,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many secrets are sealed under each key id.
+    pub fn sealed_key_ids(&self) -> Result<std::collections::BTreeMap<String, usize>, StoreError> {
+        let mut counts = std::collections::BTreeMap::new();
+        for item in self.tx.open_table(WORKSPACE_CREDENTIALS)?.iter()? {
+            let stored: StoredCredential = decode("workspace_credentials", item?.1.value())?;
+            *counts.entry(stored.sealed.key_id).or_insert(0) += 1;
+        }
+        for item in self.tx.open_table(CONNECTIONS)?.iter()? {
+            let stored: StoredConnection = decode("connections", item?.1.value())?;
+            *counts.entry(stored.sealed.key_id).or_insert(0) += 1;
+        }
+        Ok(counts)
+    }
+}
+
+/// Reads and writes in one write transaction.
+pub struct Writer {
+    tx: WriteTransaction,
+}
+
+impl Writer {
+    pub(super) fn new(tx: WriteTransaction) -> Self {
+        Writer { tx }
+    }
+
+    pub(super) fn commit(self) -> Result<(), StoreError> {
+        Ok(self.tx.commit()?)
+    }
+
+    /// Appends an audit record to the workspace's chain.
+    pub fn audit(
+        &mut self,
+        workspace: &WorkspaceId,
+        at_ms: u64,
+        entry: Entry,
+    ) -> Result<Record, StoreError> {
+        let mut heads = self.tx.open_table(AUDIT_HEADS)?;
+        let head = audit_head(&heads, workspace.as_str())?;
+        let record = Record::chain(
+            workspace,
+            head.as_ref().map(|(seq, hash)| (*seq, hash.as_str())),
+            at_ms,
+            entry,
+        );
+        self.tx
+            .open_table(AUDIT)?
+            .insert((workspace.as_str(), record.seq), encode(&record).as_slice())?;
+        heads.insert(
+            workspace.as_str(),
+            encode(&(record.seq, &record.hash)).as_slice(),
+        )?;
+        Ok(record)
+    }
+
+    pub fn enablement(
+        &self,
+        workspace: &str,
+        integration: &str,
+    ) -> Result<Option<Enablement>, StoreError> {
+        decoded(
+            "enablements",
+            self.tx
+                .open_table(ENABLEMENTS)?
+                .get((workspace, integration))?,
+        )
+    }
+
+    pub fn set_enablement(
+        &mut self,
+        workspace: &str,
+        integration: &str,
+        enablement: Option<&Enablement>,
+    ) -> Result<(), StoreError> {
+        let mut table = self.tx.open_table(ENABLEMENTS)?;
+        match enablement {
+            Some(e) => table.insert((workspace, integration), encode(e).as_slice())?,
+            None => table.remove((workspace, integration))?,
+        };
+        Ok(())
+    }
+
+    pub fn workspace_credential_of(
+        &self,
+        workspace: &str,
+        integration: &str,
+    ) -> Result<Option<StoredCredential>, StoreError> {
+        decoded(
+            "workspace_credentials",
+            self.tx
+                .open_table(WORKSPACE_CREDENTIALS)?
+                .get((workspace, integration))?,
+        )
+    }
+
+    pub fn set_workspace_credential(
+        &mut self,
+        workspace: &str,
+        integration: &str,
+        credential: Option<&StoredCredential>,
+    ) -> Result<bool, StoreError> {
+        let mut table = self.tx.open_table(WORKSPACE_CREDENTIALS)?;
+        let existed = match credential {
+            Some(c) => table
+                .insert((workspace, integration), encode(c).as_slice())?
+                .is_some(),
+            None => table.remove((workspace, integration))?.is_some(),
+        };
+        Ok(existed)
+    }
+
+    pub fn connection_of(
+        &self,
+        workspace: &str,
+        integration: &str,
+        owner: &str,
+    ) -> Result<Option<StoredConnection>, StoreError> {
+        decoded(
+            "connections",
+            self.tx
+                .open_table(CONNECTIONS)?
+                .get((workspace, integration, owner))?,
+        )
+    }
+
+    pub fn connection(&self, id: &ConnectionId) -> Result<Option<StoredConnection>, StoreError> {
+        match connection_key(&self.tx.open_table(CONNECTION_IDS)?, id.as_str())? {
+            Some((ws, integ, owner)) => self.connection_of(&ws, &integ, &owner),
+            None => Ok(None),
+        }
+    }
+
+    pub fn connections(
+        &self,
+        workspace: &str,
+        integration: &str,
+    ) -> Result<Vec<StoredConnection>, StoreError> {
+        connections_in(&self.tx.open_table(CONNECTIONS)?, workspace, integration)
+    }
+
+    pub fn put_connection(&mut self, stored: &StoredConnection) -> Result<(), StoreError> {
+        let c = &stored.connection;
+        let key = (
+            c.workspace.as_str(),
+            c.integration.as_str(),
+            c.owner.as_str(),
+        );
+        self.tx
+            .open_table(CONNECTIONS)?
+            .insert(key, encode(stored).as_slice())?;
+        self.tx
+            .open_table(CONNECTION_IDS)?
+            .insert(c.id.as_str(), encode(&key).as_slice())?;
+        Ok(())
+    }
+
+    pub fn remove_connection(&mut self, stored: &StoredConnection) -> Result<(), StoreError> {
+        let c = &stored.connection;
+        self.tx.open_table(CONNECTIONS)?.remove((
+            c.workspace.as_str(),
+            c.integration.as_str(),
+            c.owner.as_str(),
+        ))?;
+        self.tx.open_table(CONNECTION_IDS)?.remove(c.id.as_str())?;
+        Ok(())
+    }
+
+    /// Adds counters, and each workspace's credits for the month.
+    pub fn add_usage(
+        &mut self,
+        counters: &std::collections::HashMap<usage::Key, Tally>,
+    ) -> Result<(), StoreError> {
+        let mut table = self.tx.open_table(USAGE)?;
+        let mut credits = self.tx.open_table(WORKSPACE_CREDITS)?;
+        for (key, tally) in counters {
+            let k = (
+                key.workspace.as_str(),
+                key.integration.as_str(),
+                key.user.as_str(),
+                key.day,
+            );
+            let mut total: Tally = decoded("usage", table.get(k)?)?.unwrap_or_default();
+            total.add(*tally);
+            table.insert(k, encode(&total).as_slice())?;
+            let month = (key.workspace.as_str(), usage::month_of_day(key.day));
+            let used = credits.get(month)?.map(|v| v.value()).unwrap_or(0);
+            credits.insert(month, used + tally.credits)?;
+        }
+        Ok(())
+    }
+
+    pub fn set_credit_limit(
+        &mut self,
+        workspace: &str,
+        limit: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let mut table = self.tx.open_table(CREDIT_LIMITS)?;
+        match limit {
+            Some(l) => table.insert(workspace, l)?,
+            None => table.remove(workspace)?,
+        };
+        Ok(())
+    }
+
+    /// Replaces a secret's sealed bytes if they are still those read;
+    /// says whether it did (a concurrent change wins).
+    pub fn reseal(&mut self, secret: &SealedRef, resealed: Sealed) -> Result<bool, StoreError> {
+        match secret {
+            SealedRef::Workspace {
+                workspace,
+                integration,
+                sealed,
+            } => {
+                let mut table = self.tx.open_table(WORKSPACE_CREDENTIALS)?;
+                let current: Option<StoredCredential> = decoded(
+                    "workspace_credentials",
+                    table.get((workspace.as_str(), integration.as_str()))?,
+                )?;
+                match current {
+                    Some(mut stored) if stored.sealed == *sealed => {
+                        stored.sealed = resealed;
+                        table.insert(
+                            (workspace.as_str(), integration.as_str()),
+                            encode(&stored).as_slice(),
+                        )?;
+                        Ok(true)
+                    }
+                    _ => Ok(false),
+                }
+            }
+            SealedRef::Connection {
+                workspace,
+                integration,
+                owner,
+                sealed,
+            } => match self.connection_of(workspace, integration, owner)? {
+                Some(mut stored) if stored.sealed == *sealed => {
+                    stored.sealed = resealed;
+                    self.put_connection(&stored)?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            },
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! Secrets at rest and in flight: nothing the engine logs, returns or
+//! stores in plain text carries a credential; keys rotate while calls go
+//! on; a ciphertext moved to another record does not open.
+
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use switchboard::model::{Mode, Role};
+use switchboard::vault::Secret;
+use switchboard_e2e::*;
+
+const SHARED_KEY: &str = "SHARED-8f7e6d5c4b3a29180716";
+const GLOBEX_KEY: &str = "GLOBEX-0a1b2c3d4e5f60718293";
+const BOB_KEY: &str = "BOBKEY-a9b8c7d6e5f4a3b2c1d0";
+const WRONG_KEY: &str = "WRONGKEY-5555444433332222";
+
+/// Everything written through `tracing` in this test binary.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_credential_appears_in_logs_results_errors_or_the_data_file() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    // Everything Switchboard logs, at every level; the runtime's own chatter at info.
+    tracing_subscriber::fmt()
+        .with_env_filter("info,switchboard=trace")
+        .with_writer(move || writer.clone())
+        .init();
+
+    let mut h = Harness::new();
+    let (mock, running) = semrush(&mut h).await;
+    for key in [SHARED_KEY, GLOBEX_KEY, BOB_KEY] {
+        mock.add_key(key, 10_000);
+    }
+    h.install_semrush();
+    let engine = h.engine().await;
+    let semrush = id("semrush");
+    let globex_admin = actor("gus", "globex", Role::Admin);
+    let mut seen = Vec::<String>::new();
+
+    engine.enable(&admin(), &semrush, Mode::Workspace).unwrap();
+    engine.enable(&globex_admin, &semrush, Mode::User).unwrap();
+    seen.push(format!(
+        "{:?}",
+        engine
+            .set_workspace_credential(&admin(), &semrush, Secret::new(SHARED_KEY))
+            .await
+    ));
+    seen.push(format!(
+        "{:?}",
+        engine
+            .set_workspace_credential(&admin(), &semrush, Secret::new(WRONG_KEY))
+            .await
+    ));
+    seen.push(format!(
+        "{:?}",
+        engine
+            .set_workspace_credential(&member(), &semrush, Secret::new(WRONG_KEY))
+            .await
+    ));
+    seen.push(format!(
+        "{:?}",
+        engine
+            .connect_with_api_key(
+                &actor("hal", "globex", Role::Member),
+                &semrush,
+                Secret::new(GLOBEX_KEY)
+            )
+            .await
+    ));
+    seen.push(format!(
+        "{:?}",
+        engine
+            .connect_with_api_key(
+                &actor("hal", "globex", Role::Member),
+                &semrush,
+                Secret::new(WRONG_KEY)
+            )
+            .await
+    ));
+    for input in [
+        json!({"phrase": "seo"}),
+        json!({"phrase": "seo", "limit": 0}),
+        json!({"phrase": "zzz"}),
+    ] {
+        seen.push(format!(
+            "{:?}",
+            engine
+                .invoke(&member(), &semrush, "keyword_overview", &input)
+                .await
+        ));
+        seen.push(format!(
+            "{:?}",
+            engine
+                .invoke(
+                    &actor("hal", "globex", Role::Member),
+                    &semrush,
+                    "keyword_overview",
+                    &input
+                )
+                .await
+        ));
+    }
+    seen.push(format!("{:?}", engine.team_integrations(&admin())));
+    seen.push(format!("{:?}", engine.user_integrations(&member())));
+    seen.push(format!("{:?}", engine.usage(&admin(), 0, u64::MAX / 2)));
+    seen.push(format!(
+        "{:?}",
+        engine.audit(&admin(), &Default::default(), None, 100)
+    ));
+    seen.push(format!(
+        "{:?}",
+        engine.user_integrations(&actor("hal", "globex", Role::Member))
+    ));
+    engine.flush_usage().unwrap();
+    drop(engine);
+    drop(running);
+
+    let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(logs.contains("denied"), "the capture works: {logs}");
+    let data = std::fs::read(h.dir.path().join("switchboard.redb")).unwrap();
+    for key in [SHARED_KEY, GLOBEX_KEY, WRONG_KEY, BOB_KEY] {
+        for (what, text) in [("logs", logs.as_bytes()), ("data file", data.as_slice())] {
+            assert!(
+                memchr_find(text, key.as_bytes()).is_none(),
+                "{key} found in the {what}"
+            );
+        }
+        for s in &seen {
+            assert!(!s.contains(key), "{key} found in a result: {s}");
+        }
+    }
+    // The wrong key was refused with Semrush's reason, redacted.
+    assert!(
+        seen[1].contains("invalid api key: [redacted]"),
+        "{}",
+        seen[1]
+    );
+}
+
+fn memchr_find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_while_calls_go_on_and_the_old_key_can_then_be_retired() {
+    let mut h = Harness::new();
+    let (mock, _running) = semrush(&mut h).await;
+    h.install_semrush();
+    let engine = Arc::new(h.engine().await);
+    let semrush = id("semrush");
+    // Twenty workspaces, each with its own shared key.
+    let admins: Vec<_> = (0..20)
+        .map(|i| actor("alice", &format!("ws{i}"), Role::Admin))
+        .collect();
+    for (i, a) in admins.iter().enumerate() {
+        let key = format!("rotate-key-{i:04}-abcdef");
+        mock.add_key(&key, 1_000_000);
+        engine.enable(a, &semrush, Mode::Workspace).unwrap();
+        engine
+            .set_workspace_credential(a, &semrush, Secret::new(key))
+            .await
+            .unwrap();
+    }
+    let before = engine.keys().unwrap();
+    assert_eq!(before.len(), 1);
+    let old = before[0].0.clone();
+    assert_eq!(before[0].1, 20);
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let calls = {
+        let (engine, stop, admins) = (engine.clone(), stop.clone(), admins.clone());
+        tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) || n < 20 {
+                let a = &admins[n % admins.len()];
+                engine
+                    .invoke(
+                        a,
+                        &id("semrush"),
+                        "keyword_overview",
+                        &json!({"phrase": "seo"}),
+                    )
+                    .await
+                    .expect("an invoke during rotation");
+                n += 1;
+            }
+            n
+        })
+    };
+    let rotation = tokio::task::spawn_blocking({
+        let engine = engine.clone();
+        move || engine.rotate_keys(3)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(calls.await.unwrap() >= 20);
+    assert_eq!(rotation.resealed, 20);
+    assert_ne!(rotation.key_id, old);
+    assert_eq!(
+        engine.keys().unwrap(),
+        [(rotation.key_id.clone(), 20), (old.clone(), 0)]
+    );
+
+    engine.retire_key(&old).unwrap();
+    assert_eq!(engine.keys().unwrap(), [(rotation.key_id, 20)]);
+    for a in &admins {
+        engine
+            .invoke(a, &semrush, "keyword_overview", &json!({"phrase": "seo"}))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_ciphertext_copied_onto_another_record_does_not_open() {
+    let mut h = Harness::new();
+    let (mock, _running) = semrush(&mut h).await;
+    mock.add_key(SHARED_KEY, 1_000).add_key(GLOBEX_KEY, 1_000);
+    h.install_semrush();
+    let semrush = id("semrush");
+    let globex_admin = actor("gus", "globex", Role::Admin);
+    {
+        let engine = h.engine().await;
+        for (a, key) in [(admin(), SHARED_KEY), (globex_admin.clone(), GLOBEX_KEY)] {
+            engine.enable(&a, &semrush, Mode::Workspace).unwrap();
+            engine
+                .set_workspace_credential(&a, &semrush, Secret::new(key))
+                .await
+                .unwrap();
+        }
+    }
+
+    // Someone with the data file copies globex's sealed key onto acme's record.
+    {
+        use redb::{ReadableDatabase, TableDefinition};
+        const TABLE: TableDefinition<(&str, &str), &[u8]> =
+            TableDefinition::new("workspace_credentials");
+        let db = redb::Database::open(h.dir.path().join("switchboard.redb")).unwrap();
+        let read = |ws: &str| -> serde_json::Value {
+            let tx = db.begin_read().unwrap();
+            serde_json::from_slice(
+                tx.open_table(TABLE)
+                    .unwrap()
+                    .get((ws, "semrush"))
+                    .unwrap()
+                    .unwrap()
+                    .value(),
+            )
+            .unwrap()
+        };
+        let (mut acme, globex) = (read("acme"), read("globex"));
+        acme["value"]["sealed"] = globex["value"]["sealed"].clone();
+        let tx = db.begin_write().unwrap();
+        tx.open_table(TABLE)
+            .unwrap()
+            .insert(
+                ("acme", "semrush"),
+                serde_json::to_vec(&acme).unwrap().as_slice(),
+            )
+            .unwrap();
+        tx.commit().unwrap();
+    }
+
+    let engine = h.engine().await;
+    let err = engine
+        .invoke(
+            &member(),
+            &semrush,
+            "keyword_overview",
+            &json!({"phrase": "seo"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "a secret failed to open: wrong key, or the record was tampered with or moved"
+    );
+    let globex_member = actor("hal", "globex", Role::Member);
+    engine
+        .invoke(
+            &globex_member,
+            &semrush,
+            "keyword_overview",
+            &json!({"phrase": "seo"}),
+        )
+        .await
+        .unwrap();
+}
