@@ -167,3 +167,89 @@ fn policy_explain_names_the_deciding_policy_and_its_reason() {
                            "reasons": ["Only its owner can see or change a personal connection"], "errors": []})
     );
 }
+
+#[tokio::test]
+async fn audit_verify_names_the_first_tampered_record() {
+    use switchboard::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("switchboard.redb");
+    {
+        let config = switchboard::EngineConfig::new(
+            &data,
+            switchboard_plugin_artifacts::plugins_dir(),
+            repo_policies(),
+        );
+        let engine = switchboard::Engine::open(config).await.unwrap();
+        let admin = Actor {
+            user: UserId::new("alice"),
+            workspace: WorkspaceId::new("acme"),
+            role: Role::Admin,
+            plan: "business".into(),
+        };
+        let semrush = IntegrationId::new("semrush");
+        engine.enable(&admin, &semrush, Mode::Workspace).unwrap();
+        engine.disable(&admin, &semrush).unwrap();
+        engine.enable(&admin, &semrush, Mode::User).unwrap();
+    }
+    let data_arg = data.to_str().unwrap();
+    let (ok, stdout, stderr) = switchboard(&["audit", "verify", "--data", data_arg]);
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.trim(), "acme: 3 record(s) verified");
+
+    // Someone rewrites history: the second record now says "enable".
+    {
+        use redb::{ReadableDatabase, TableDefinition};
+        const AUDIT: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("audit");
+        let db = redb::Database::open(&data).unwrap();
+        let mut record: serde_json::Value = {
+            let tx = db.begin_read().unwrap();
+            serde_json::from_slice(
+                tx.open_table(AUDIT)
+                    .unwrap()
+                    .get(("acme", 2))
+                    .unwrap()
+                    .unwrap()
+                    .value(),
+            )
+            .unwrap()
+        };
+        record["value"]["operation"] = "enable".into();
+        let tx = db.begin_write().unwrap();
+        tx.open_table(AUDIT)
+            .unwrap()
+            .insert(("acme", 2), serde_json::to_vec(&record).unwrap().as_slice())
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    let (ok, stdout, _) = switchboard(&["audit", "verify", "--data", data_arg]);
+    assert!(!ok);
+    assert_eq!(
+        stdout.trim(),
+        "workspace `acme`: the audit chain breaks at record 2: its content does not match its hash"
+    );
+    let (_, tail, _) = switchboard(&["audit", "tail", "acme", "--data", data_arg, "-n", "1"]);
+    assert!(
+        tail.contains("\"operation\":\"enable\"") && tail.contains("\"seq\":3"),
+        "{tail}"
+    );
+}
+
+#[test]
+fn keys_list_rotate_and_retire_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("switchboard.redb");
+    switchboard::store::Store::open(&data).unwrap();
+    let data_arg = data.to_str().unwrap();
+    let (_, listed, _) = switchboard(&["keys", "list", "--data", data_arg]);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    let old = listed.split_whitespace().next().unwrap().to_owned();
+    let (ok, rotated, stderr) = switchboard(&["keys", "rotate", "--data", data_arg]);
+    assert!(ok, "{stderr}");
+    assert!(rotated.ends_with("0 secret(s) re-sealed\n"), "{rotated}");
+    let (ok, retired, stderr) = switchboard(&["keys", "retire", &old, "--data", data_arg]);
+    assert!(ok, "{stderr}");
+    assert_eq!(retired.trim(), format!("key {old} retired"));
+    let (_, listed, _) = switchboard(&["keys", "list", "--data", data_arg]);
+    assert_eq!(listed.lines().count(), 1);
+    assert!(!listed.contains(&old));
+}

@@ -1,16 +1,14 @@
 //! The Integrations page (U1–U5): every member, their own connections, and
 //! using an integration.
 
-use super::{
-    Engine, check, connection_identity, credential_for, facts, now_ms, workspace_identity,
-};
+use super::{Engine, connection_identity, credential_for, facts, now_ms, workspace_identity};
 use crate::model::{
     Actor, Auth, Connection, ConnectionId, ConnectionStatus, ConnectorError, Event, EventKind,
     IntegrationId, IntegrationsPage, Mode, UserIntegration, WorkspaceIntegration,
 };
 use crate::plugins::PluginError;
 use crate::policy::{ConnectionFacts, Operation, Query, Target};
-use crate::store::StoredConnection;
+use crate::store::{Read, StoredConnection};
 use crate::usage::{self, DAY_MS};
 use crate::vault::Secret;
 use crate::{Error, Result};
@@ -107,13 +105,9 @@ impl Engine {
         if matches!(manifest.auth(Mode::User), Some(Auth::OAuth2 { .. })) {
             return Err(Error::OAuthRequired(integration.clone()));
         }
-        let account = match check(&self.plugins, plugin, Mode::User, key.clone()).await {
-            Ok(account) => account,
-            Err(e) => {
-                self.audit_attempt(actor, OPERATION, Some(integration), &e);
-                return Err(e);
-            }
-        };
+        let account = self
+            .checked(actor, OPERATION, plugin, Mode::User, key.clone())
+            .await?;
         let sealed = self
             .vault
             .seal(&key, connection_identity(workspace, id, owner))?;

@@ -14,7 +14,7 @@ use crate::plugins::{
     Credential, HostConfig, LoadOutcome, Placement, Plugin, PluginError, PluginHost,
 };
 use crate::policy::{IntegrationFacts, Policies, Query};
-use crate::store::{Store, StoreError, Writer};
+use crate::store::{Read, Store, StoreError, Writer};
 use crate::usage::Meter;
 use crate::vault::{KeySource, Secret, SecretIdentity, Vault};
 use crate::{Error, Result};
@@ -241,6 +241,21 @@ impl Engine {
     ) -> Result<()> {
         self.authorize(query)
             .inspect_err(|e| self.audit_attempt(query.actor, operation, integration, e))
+    }
+
+    /// Checks a credential with the plugin, recording a refusal.
+    async fn checked(
+        &self,
+        actor: &Actor,
+        operation: &str,
+        plugin: &Plugin,
+        mode: Mode,
+        secret: Secret,
+    ) -> Result<Account> {
+        let integration = &plugin.manifest().id;
+        check(&self.plugins, plugin, mode, secret)
+            .await
+            .inspect_err(|e| self.audit_attempt(actor, operation, Some(integration), e))
     }
 
     fn publish(&self, event: Event) {

@@ -1,13 +1,13 @@
 //! The Team Integrations page (T1–T6): admins and developers.
 
-use super::{Engine, check, facts, now_ms, workspace_identity};
+use super::{Engine, facts, now_ms, workspace_identity};
 use crate::audit::{Filter, Page};
 use crate::model::{
     Account, Actor, ConnectionStatus, CredentialSummary, Enablement, Event, EventKind,
     IntegrationId, IntegrationUsage, MemberUsage, Mode, TeamIntegration,
 };
 use crate::policy::{Operation, Query, Target};
-use crate::store::StoredCredential;
+use crate::store::{Read, StoredCredential};
 use crate::usage::{DAY_MS, Tally};
 use crate::vault::Secret;
 use crate::{Error, Result};
@@ -187,13 +187,9 @@ impl Engine {
         const OPERATION: &str = "set_workspace_credential";
         let plugin = self.plugin(integration)?;
         self.authorize_credential_change(actor, integration, OPERATION)?;
-        let account = match check(&self.plugins, plugin, Mode::Workspace, secret.clone()).await {
-            Ok(account) => account,
-            Err(e) => {
-                self.audit_attempt(actor, OPERATION, Some(integration), &e);
-                return Err(e);
-            }
-        };
+        let account = self
+            .checked(actor, OPERATION, plugin, Mode::Workspace, secret.clone())
+            .await?;
         let now = now_ms();
         let stored = StoredCredential {
             sealed: self.vault.seal(
@@ -239,14 +235,9 @@ impl Engine {
         let secret = self
             .vault
             .open_secret(&stored.sealed, workspace_identity(workspace, id))?;
-        let checked = check(&self.plugins, plugin, Mode::Workspace, secret).await;
-        let account = match checked {
-            Ok(account) => account,
-            Err(e) => {
-                self.audit_attempt(actor, OPERATION, Some(integration), &e);
-                return Err(e);
-            }
-        };
+        let account = self
+            .checked(actor, OPERATION, plugin, Mode::Workspace, secret)
+            .await?;
         self.audited(
             actor,
             OPERATION,
@@ -255,7 +246,7 @@ impl Engine {
             |w| {
                 // Only the check's result changes; a concurrent replacement wins.
                 if let Some(mut current) = w
-                    .workspace_credential_of(workspace, id)?
+                    .workspace_credential(workspace, id)?
                     .filter(|c| c.sealed == stored.sealed)
                 {
                     current.account = account.clone();

@@ -9,7 +9,7 @@ mod txn;
 use redb::{Database, ReadableDatabase};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::path::Path;
-pub use txn::{Reader, SealedRef, Writer};
+pub use txn::{Read, Reader, SealedRef, Writer};
 
 /// The format of stored values; bump it with a migration.
 const FORMAT: u32 = 1;

@@ -6,7 +6,7 @@ use crate::audit::{Entry, Filter, Page, Record};
 use crate::model::{ConnectionId, Enablement, IntegrationId, UserId, WorkspaceId};
 use crate::usage::{self, Tally};
 use crate::vault::Sealed;
-use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+use redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
 use serde::de::DeserializeOwned;
 
 fn decoded<T: DeserializeOwned>(
@@ -72,6 +72,85 @@ impl SealedRef {
     }
 }
 
+/// Reads that both kinds of transaction offer; a write transaction sees
+/// its own writes.
+pub trait Read {
+    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        definition: TableDefinition<K, V>,
+    ) -> Result<impl ReadableTable<K, V> + '_, StoreError>;
+
+    fn enablement(
+        &self,
+        workspace: &str,
+        integration: &str,
+    ) -> Result<Option<Enablement>, StoreError> {
+        decoded(
+            "enablements",
+            self.table(ENABLEMENTS)?.get((workspace, integration))?,
+        )
+    }
+
+    fn workspace_credential(
+        &self,
+        workspace: &str,
+        integration: &str,
+    ) -> Result<Option<StoredCredential>, StoreError> {
+        decoded(
+            "workspace_credentials",
+            self.table(WORKSPACE_CREDENTIALS)?
+                .get((workspace, integration))?,
+        )
+    }
+
+    fn connection_of(
+        &self,
+        workspace: &str,
+        integration: &str,
+        owner: &str,
+    ) -> Result<Option<StoredConnection>, StoreError> {
+        decoded(
+            "connections",
+            self.table(CONNECTIONS)?
+                .get((workspace, integration, owner))?,
+        )
+    }
+
+    fn connection(&self, id: &ConnectionId) -> Result<Option<StoredConnection>, StoreError> {
+        match connection_key(&self.table(CONNECTION_IDS)?, id.as_str())? {
+            Some((ws, integ, owner)) => self.connection_of(&ws, &integ, &owner),
+            None => Ok(None),
+        }
+    }
+
+    /// Every member's connection to an integration in a workspace.
+    fn connections(
+        &self,
+        workspace: &str,
+        integration: &str,
+    ) -> Result<Vec<StoredConnection>, StoreError> {
+        connections_in(&self.table(CONNECTIONS)?, workspace, integration)
+    }
+}
+
+impl Read for Reader {
+    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        definition: TableDefinition<K, V>,
+    ) -> Result<impl ReadableTable<K, V> + '_, StoreError> {
+        Ok(self.tx.open_table(definition)?)
+    }
+}
+
+impl Read for Writer {
+    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        definition: TableDefinition<K, V>,
+    ) -> Result<impl ReadableTable<K, V> + '_, StoreError> {
+        Ok(self.tx.open_table(definition)?)
+    }
+}
+
 /// Reads in one snapshot.
 pub struct Reader {
     tx: ReadTransaction,
@@ -80,62 +159,6 @@ pub struct Reader {
 impl Reader {
     pub(super) fn new(tx: ReadTransaction) -> Self {
         Reader { tx }
-    }
-
-    pub fn enablement(
-        &self,
-        workspace: &str,
-        integration: &str,
-    ) -> Result<Option<Enablement>, StoreError> {
-        decoded(
-            "enablements",
-            self.tx
-                .open_table(ENABLEMENTS)?
-                .get((workspace, integration))?,
-        )
-    }
-
-    pub fn workspace_credential(
-        &self,
-        workspace: &str,
-        integration: &str,
-    ) -> Result<Option<StoredCredential>, StoreError> {
-        decoded(
-            "workspace_credentials",
-            self.tx
-                .open_table(WORKSPACE_CREDENTIALS)?
-                .get((workspace, integration))?,
-        )
-    }
-
-    pub fn connection_of(
-        &self,
-        workspace: &str,
-        integration: &str,
-        owner: &str,
-    ) -> Result<Option<StoredConnection>, StoreError> {
-        decoded(
-            "connections",
-            self.tx
-                .open_table(CONNECTIONS)?
-                .get((workspace, integration, owner))?,
-        )
-    }
-
-    pub fn connection(&self, id: &ConnectionId) -> Result<Option<StoredConnection>, StoreError> {
-        match connection_key(&self.tx.open_table(CONNECTION_IDS)?, id.as_str())? {
-            Some((ws, integ, owner)) => self.connection_of(&ws, &integ, &owner),
-            None => Ok(None),
-        }
-    }
-
-    /// Every member's connection to an integration in a workspace.
-    pub fn connections(
-        &self,
-        workspace: &str,
-        integration: &str,
-    ) -> Result<Vec<StoredConnection>, StoreError> {
-        connections_in(&self.tx.open_table(CONNECTIONS)?, workspace, integration)
     }
 
     /// A workspace's records, newest first, older than `before`.
@@ -318,19 +341,6 @@ impl Writer {
         Ok(record)
     }
 
-    pub fn enablement(
-        &self,
-        workspace: &str,
-        integration: &str,
-    ) -> Result<Option<Enablement>, StoreError> {
-        decoded(
-            "enablements",
-            self.tx
-                .open_table(ENABLEMENTS)?
-                .get((workspace, integration))?,
-        )
-    }
-
     pub fn set_enablement(
         &mut self,
         workspace: &str,
@@ -343,19 +353,6 @@ impl Writer {
             None => table.remove((workspace, integration))?,
         };
         Ok(())
-    }
-
-    pub fn workspace_credential_of(
-        &self,
-        workspace: &str,
-        integration: &str,
-    ) -> Result<Option<StoredCredential>, StoreError> {
-        decoded(
-            "workspace_credentials",
-            self.tx
-                .open_table(WORKSPACE_CREDENTIALS)?
-                .get((workspace, integration))?,
-        )
     }
 
     pub fn set_workspace_credential(
@@ -372,35 +369,6 @@ impl Writer {
             None => table.remove((workspace, integration))?.is_some(),
         };
         Ok(existed)
-    }
-
-    pub fn connection_of(
-        &self,
-        workspace: &str,
-        integration: &str,
-        owner: &str,
-    ) -> Result<Option<StoredConnection>, StoreError> {
-        decoded(
-            "connections",
-            self.tx
-                .open_table(CONNECTIONS)?
-                .get((workspace, integration, owner))?,
-        )
-    }
-
-    pub fn connection(&self, id: &ConnectionId) -> Result<Option<StoredConnection>, StoreError> {
-        match connection_key(&self.tx.open_table(CONNECTION_IDS)?, id.as_str())? {
-            Some((ws, integ, owner)) => self.connection_of(&ws, &integ, &owner),
-            None => Ok(None),
-        }
-    }
-
-    pub fn connections(
-        &self,
-        workspace: &str,
-        integration: &str,
-    ) -> Result<Vec<StoredConnection>, StoreError> {
-        connections_in(&self.tx.open_table(CONNECTIONS)?, workspace, integration)
     }
 
     pub fn put_connection(&mut self, stored: &StoredConnection) -> Result<(), StoreError> {
