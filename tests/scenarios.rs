@@ -277,13 +277,20 @@ async fn scenario_2_only_the_approved_user_mode_integration_is_available() {
         err.to_string(),
         "Only its owner can see or change a personal connection [policy: connections-are-private]"
     );
-    let err = w.engine.disconnect(&admin(), &connection.id).unwrap_err();
+    let err = w
+        .engine
+        .disconnect(&admin(), &connection.id)
+        .await
+        .unwrap_err();
     assert!(err.to_string().starts_with("Only its owner"), "{err}");
     assert_eq!(
         w.engine.connection(&member(), &connection.id).unwrap().id,
         connection.id
     );
-    w.engine.disconnect(&member(), &connection.id).unwrap();
+    w.engine
+        .disconnect(&member(), &connection.id)
+        .await
+        .unwrap();
     assert!(matches!(
         w.engine.connection(&member(), &connection.id),
         Err(Error::ConnectionNotFound(_))

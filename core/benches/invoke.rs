@@ -8,7 +8,7 @@ mod support;
 use criterion::{Criterion, criterion_group};
 use serde_json::json;
 use switchboard::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
-use switchboard::plugins::Routes;
+use switchboard::net::Routes;
 use switchboard::vault::{KeySource, Secret};
 use switchboard::{Engine, EngineConfig};
 use switchboard_mocks::semrush::Semrush;

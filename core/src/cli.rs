@@ -1,7 +1,8 @@
 //! The `switchboard` command line.
 
 use crate::engine;
-use crate::plugins::{HostConfig, LoadOutcome, PluginHost, Routes};
+use crate::net::Routes;
+use crate::plugins::{HostConfig, LoadOutcome, PluginHost};
 use crate::policy::cases;
 use crate::store::Store;
 use crate::vault::{KeySource, Vault};

@@ -44,6 +44,10 @@ pub enum Error {
     ConnectionNotFound(crate::model::ConnectionId),
     #[error("{0} connects with OAuth 2.0: begin the sign-in instead of sending a key")]
     OAuthRequired(IntegrationId),
+    #[error("the sign-in was refused: {0}")]
+    SignIn(String),
+    #[error("the access token could not be refreshed: {0}")]
+    TokenRefresh(String),
     #[error("internal error: {0}")]
     Internal(String),
     #[error("{0} has no workspace credential; an admin must set one")]

@@ -10,6 +10,8 @@ pub mod cli;
 pub mod engine;
 mod error;
 pub mod model;
+pub mod net;
+pub mod oauth;
 pub mod plugins;
 pub mod policy;
 #[cfg(feature = "server")]

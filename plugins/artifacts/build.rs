@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Components shipped as Switchboard's own integrations: (package, file stem).
-const FIRST_PARTY: &[(&str, &str)] = &[("switchboard-semrush", "semrush")];
+const FIRST_PARTY: &[(&str, &str)] = &[
+    ("switchboard-semrush", "semrush"),
+    ("switchboard-sharepoint", "sharepoint"),
+];
 
 /// Components used only by the tests (hostile or deliberately odd plugins).
 const TEST_ONLY: &[(&str, &str)] = &[
@@ -32,6 +35,7 @@ fn main() {
         "wit",
         "plugins/sdk",
         "plugins/semrush",
+        "plugins/sharepoint",
         "tests/plugins",
         "Cargo.lock",
     ] {

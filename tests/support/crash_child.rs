@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use switchboard::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
-use switchboard::plugins::Routes;
+use switchboard::net::Routes;
 use switchboard::vault::{KeySource, Secret};
 use switchboard::{Engine, EngineConfig};
 use switchboard_mocks::semrush::Semrush;

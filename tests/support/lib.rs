@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use switchboard::model::{Actor, IntegrationId, Role, UserId, WorkspaceId};
-use switchboard::plugins::{Routes, SandboxLimits};
+use switchboard::net::Routes;
+use switchboard::plugins::SandboxLimits;
 use switchboard::{Engine, EngineConfig};
 use switchboard_mocks::semrush::Semrush;
 

@@ -158,12 +158,12 @@ impl Engine {
     }
 
     /// Deletes my connection and its credential.
-    pub fn disconnect(&self, actor: &Actor, id: &ConnectionId) -> Result<()> {
+    pub async fn disconnect(&self, actor: &Actor, id: &ConnectionId) -> Result<()> {
         let integration = self
             .store
             .read(|r| r.connection(id))?
             .map(|s| s.connection.integration);
-        self.audited(actor, "disconnect", integration.as_ref(), None, |w| {
+        let removed = self.audited(actor, "disconnect", integration.as_ref(), None, |w| {
             let Some(stored) = w.connection(id)? else {
                 return Ok(Err(Error::ConnectionNotFound(id.clone())));
             };
@@ -174,8 +174,10 @@ impl Engine {
                 return Ok(Err(denied));
             }
             w.remove_connection(&stored)?;
-            Ok(Ok(()))
-        })
+            Ok(Ok(stored))
+        })?;
+        self.revoke(&removed).await;
+        Ok(())
     }
 
     fn connection_query<'a>(
@@ -253,14 +255,18 @@ impl Engine {
             Some(integration),
         )?;
         let mode = active.ok_or_else(|| Error::NotEnabled(integration.clone()))?;
-        let secret = match mode {
+        let oauth = matches!(manifest.auth(mode), Some(Auth::OAuth2 { .. }));
+        let (secret, token_sealed) = match mode {
             Mode::Workspace => {
                 let stored = self
                     .store
                     .read(|r| r.workspace_credential(workspace, id))?
                     .ok_or_else(|| Error::NoWorkspaceCredential(integration.clone()))?;
-                self.vault
-                    .open_secret(&stored.sealed, workspace_identity(workspace, id))?
+                (
+                    self.vault
+                        .open_secret(&stored.sealed, workspace_identity(workspace, id))?,
+                    None,
+                )
             }
             Mode::User => {
                 let stored = self
@@ -274,12 +280,22 @@ impl Engine {
                         reason: stored.connection.status_reason.unwrap_or_default(),
                     });
                 }
-                self.vault
-                    .open_secret(&stored.sealed, connection_identity(workspace, id, owner))?
+                if oauth {
+                    let (token, sealed) = self.access_token(actor, integration, None).await?;
+                    (token, Some(sealed))
+                } else {
+                    (
+                        self.vault.open_secret(
+                            &stored.sealed,
+                            connection_identity(workspace, id, owner),
+                        )?,
+                        None,
+                    )
+                }
             }
         };
         let credential = credential_for(plugin, mode, secret)?;
-        let result = self
+        let mut result = self
             .plugins
             .invoke(plugin, Some(credential), action, input)
             .await;
@@ -291,7 +307,18 @@ impl Engine {
             }),
         ) = (mode, &result)
         {
-            self.needs_reauth(actor, integration, message);
+            match &token_sealed {
+                // A refused access token is refreshed once and the call retried.
+                Some(refused) => {
+                    let (token, _) = self.access_token(actor, integration, Some(refused)).await?;
+                    let credential = credential_for(plugin, mode, token)?;
+                    result = self
+                        .plugins
+                        .invoke(plugin, Some(credential), action, input)
+                        .await;
+                }
+                None => self.needs_reauth(actor, integration, message),
+            }
         }
         let output = result?;
         let key = usage::Key {
@@ -306,7 +333,7 @@ impl Engine {
 
     /// The service refused my personal credential: the connection needs me
     /// to sign in again, and the host hears of it.
-    fn needs_reauth(&self, actor: &Actor, integration: &IntegrationId, reason: &str) {
+    pub(super) fn needs_reauth(&self, actor: &Actor, integration: &IntegrationId, reason: &str) {
         let (workspace, id, owner) = (
             actor.workspace.as_str(),
             integration.as_str(),
@@ -341,7 +368,7 @@ impl Engine {
 
 const USER_ONLY: &[Mode] = &[Mode::User];
 
-fn new_connection_id() -> ConnectionId {
+pub(super) fn new_connection_id() -> ConnectionId {
     let mut bytes = [0u8; 12];
     // The OS random source failing is not recoverable in any useful way;
     // fall back to the clock so the id is still unique in practice.

@@ -4,11 +4,13 @@
 
 mod keys;
 mod members;
+mod oauth;
 mod team;
 
 use crate::audit::{Entry, Outcome};
 use crate::model::{
-    Account, Actor, Auth, ConnectorError, Event, IntegrationId, Mode, UserId, WorkspaceId,
+    Account, Actor, Auth, ConnectionId, ConnectorError, Event, IntegrationId, Mode, UserId,
+    WorkspaceId,
 };
 use crate::plugins::{
     Credential, HostConfig, LoadOutcome, Placement, Plugin, PluginError, PluginHost,
@@ -19,6 +21,8 @@ use crate::usage::Meter;
 use crate::vault::{KeySource, Secret, SecretIdentity, Vault};
 use crate::{Error, Result};
 pub use keys::{Rotation, keys, retire, rotate, verify_secrets};
+pub use oauth::{Callback, SignIn};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -48,6 +52,10 @@ pub struct EngineConfig {
     pub watch_policies: bool,
     /// The master keys that seal secrets.
     pub key: KeySource,
+    /// The host application's OAuth client registration per integration.
+    pub oauth_clients: HashMap<IntegrationId, crate::oauth::Client>,
+    /// How long a member has to finish signing in (10 minutes).
+    pub oauth_flow_lifetime: Duration,
     pub host: HostConfig,
 }
 
@@ -64,6 +72,8 @@ impl EngineConfig {
             policies_dir: policies_dir.into(),
             watch_policies: true,
             key: KeySource::EnvOrFile(data_file.with_extension("key")),
+            oauth_clients: HashMap::new(),
+            oauth_flow_lifetime: crate::oauth::FLOW_LIFETIME,
             host: HostConfig {
                 cache_dir: Some(data_file.with_extension("cache")),
                 ..HostConfig::default()
@@ -83,6 +93,11 @@ pub struct Engine {
     meter: Arc<Meter>,
     events: broadcast::Sender<Event>,
     flusher: Option<Flusher>,
+    oauth_clients: HashMap<IntegrationId, crate::oauth::Client>,
+    flow_lifetime: Duration,
+    tokens: crate::oauth::TokenClient,
+    /// One refresh at a time per connection.
+    refresh_locks: std::sync::Mutex<HashMap<ConnectionId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Engine {
@@ -96,6 +111,8 @@ impl Engine {
         }
         let vault = Vault::open(&config.key)?;
         let store = Arc::new(Store::open(&config.data_file)?);
+        let tokens =
+            crate::oauth::TokenClient::new(config.host.routes.clone()).map_err(Error::Internal)?;
         let mut plugins = PluginHost::new(config.host)?;
         let load_report = plugins.load_dir(&config.plugins_dir).await?;
         let meter = Arc::new(Meter::default());
@@ -111,6 +128,10 @@ impl Engine {
             meter,
             events,
             flusher: Some(flusher),
+            oauth_clients: config.oauth_clients,
+            flow_lifetime: config.oauth_flow_lifetime,
+            tokens,
+            refresh_locks: Default::default(),
         })
     }
 

@@ -8,31 +8,11 @@
 
 use super::bindings::switchboard::connector::http::{self as wit, Method};
 use super::sandbox::{HostState, SandboxLimits};
+use crate::net::Routes;
 use crate::vault::Secret;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use url::{Host, Url};
-
-/// Routes declared hosts to other addresses, as curl's `--connect-to` does:
-/// tests and the demo reach local mocks this way, with the plugin's URLs and
-/// allow-list untouched. A routed request goes over plain HTTP to the
-/// address, with the original `Host`.
-#[derive(Debug, Clone, Default)]
-pub struct Routes(HashMap<(String, u16), SocketAddr>);
-
-impl Routes {
-    /// Send requests for `https://{host}` to `to`.
-    pub fn route(mut self, host: &str, to: SocketAddr) -> Self {
-        self.0.insert((host.to_ascii_lowercase(), 443), to);
-        self
-    }
-
-    fn get(&self, host: &str, port: u16) -> Option<SocketAddr> {
-        self.0.get(&(host.to_owned(), port)).copied()
-    }
-}
 
 /// A host a manifest declares: exact, or every subdomain of a domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,21 +99,7 @@ pub struct HttpGate {
 
 impl HttpGate {
     pub fn new(routes: Routes, limits: SandboxLimits) -> Result<Self, String> {
-        // Another part of the process may have installed a provider already.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .timeout(limits.request_timeout)
-            .connect_timeout(
-                limits
-                    .request_timeout
-                    .min(std::time::Duration::from_secs(5)),
-            )
-            .dns_resolver(Arc::new(PublicOnly))
-            .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string())?;
+        let client = crate::net::client(limits.request_timeout).map_err(|e| e.to_string())?;
         Ok(HttpGate {
             client,
             routes,
@@ -241,7 +207,7 @@ impl CallHttp {
                 .exchange(
                     method,
                     &url,
-                    &destination,
+                    &destination.0,
                     headers.clone(),
                     body.clone(),
                     credential,
@@ -290,7 +256,7 @@ impl CallHttp {
         &self,
         method: Method,
         url: &Url,
-        (host, port): &(String, u16),
+        host: &str,
         mut headers: HeaderMap,
         body: Option<Vec<u8>>,
         credential: Option<&Credential>,
@@ -299,21 +265,7 @@ impl CallHttp {
         if let Some(credential) = credential {
             inject(credential, &mut url, &mut headers);
         }
-        if let Some(to) = self.gate.routes.get(host, *port) {
-            let authority = if *port == 443 {
-                host.clone()
-            } else {
-                format!("{host}:{port}")
-            };
-            headers.insert(
-                reqwest::header::HOST,
-                HeaderValue::from_str(&authority)
-                    .map_err(|e| wit::Error::Transport(e.to_string()))?,
-            );
-            url.set_scheme("http").ok();
-            url.set_ip_host(to.ip()).ok();
-            url.set_port(Some(to.port())).ok();
-        }
+        self.gate.routes.apply(&mut url, &mut headers);
         let mut builder = self
             .gate
             .client
@@ -499,55 +451,6 @@ fn transport_error(host: &str, error: reqwest::Error) -> wit::Error {
     wit::Error::Transport(message)
 }
 
-/// Resolves names to public addresses only, so a declared host whose DNS
-/// points inside the network (rebinding) reaches nothing. Routed hosts are
-/// dialled by address and never resolved.
-struct PublicOnly;
-
-impl reqwest::dns::Resolve for PublicOnly {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|a| is_public(a.ip()))
-                .collect();
-            if addrs.is_empty() {
-                return Err(format!("{host} resolves to no public address").into());
-            }
-            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
-fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.is_multicast()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b)))
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -587,22 +490,5 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "a [redacted] b [redacted] c"
         );
-    }
-
-    #[test]
-    fn private_addresses_are_not_public() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "192.168.0.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "::1",
-            "fd00::1",
-            "::ffff:10.0.0.1",
-        ] {
-            assert!(!is_public(ip.parse().unwrap()), "{ip}");
-        }
-        assert!(is_public("20.190.160.1".parse().unwrap()));
     }
 }

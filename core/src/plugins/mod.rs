@@ -7,8 +7,9 @@ mod manifest;
 mod sandbox;
 
 use crate::model::{Account, ConnectorError, IntegrationId, Manifest};
+use crate::net::Routes;
 use http::{CallHttp, HostPattern, HttpGate};
-pub use http::{Credential, Placement, Routes};
+pub use http::{Credential, Placement};
 pub use sandbox::SandboxLimits;
 use sandbox::{Exhausted, HostState};
 use serde::Serialize;
@@ -121,6 +122,8 @@ pub struct PluginHost {
     gate: Arc<HttpGate>,
     config: HostConfig,
     plugins: BTreeMap<IntegrationId, Arc<Plugin>>,
+    /// Calls beyond the instance pool wait here rather than fail.
+    slots: tokio::sync::Semaphore,
 }
 
 impl PluginHost {
@@ -152,6 +155,7 @@ impl PluginHost {
             engine,
             linker,
             gate: Arc::new(gate),
+            slots: tokio::sync::Semaphore::new(config.limits.concurrent_calls as usize),
             config,
             plugins: BTreeMap::new(),
         })
@@ -369,6 +373,11 @@ impl PluginHost {
         call: Call<'_>,
     ) -> Result<Answer, PluginError> {
         let limits = &self.config.limits;
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|e| PluginError::Host(e.to_string()))?;
         let http = CallHttp::new(self.gate.clone(), hosts, credential);
         let mut store = Store::new(&self.engine, HostState::new(plugin, http, limits));
         sandbox::limit(&mut store, limits);

@@ -2,7 +2,7 @@
 //! newcomer with no accounts can try every call with curl.
 
 use crate::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
-use crate::plugins::Routes;
+use crate::net::Routes;
 use crate::vault::Secret;
 use crate::{Engine, Error};
 use switchboard_mocks::semrush::Semrush;

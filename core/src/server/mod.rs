@@ -120,6 +120,8 @@ impl From<Error> for Problem {
             Error::OAuthRequired(_) => (S::BAD_REQUEST, "Invalid request"),
             Error::ConnectionUnusable { .. } => (S::CONFLICT, "Not possible in this state"),
             Error::Internal(_) => (S::INTERNAL_SERVER_ERROR, "Internal error"),
+            Error::SignIn(_) => (S::BAD_REQUEST, "Sign-in refused"),
+            Error::TokenRefresh(_) => (S::BAD_GATEWAY, "Integration failed"),
             Error::ModeNotSupported { .. } | Error::InvalidInput { .. } => {
                 (S::BAD_REQUEST, "Invalid request")
             }

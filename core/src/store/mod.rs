@@ -64,7 +64,7 @@ fn decode<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<T, S
     Ok(record.value)
 }
 
-pub use tables::{StoredConnection, StoredCredential};
+pub use tables::{Flow, StoredConnection, StoredCredential};
 
 pub struct Store {
     db: Database,

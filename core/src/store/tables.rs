@@ -1,6 +1,6 @@
 //! The tables and what their values hold.
 
-use crate::model::{Account, Connection, ConnectionStatus, UserId};
+use crate::model::{Account, Connection, ConnectionStatus, IntegrationId, UserId, WorkspaceId};
 use crate::vault::Sealed;
 use redb::{TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,8 @@ pub const USAGE: TableDefinition<(&str, &str, &str, u64), &[u8]> = TableDefiniti
 /// (workspace, month) → credits used.
 pub const WORKSPACE_CREDITS: TableDefinition<(&str, u64), u64> =
     TableDefinition::new("workspace_credits");
+/// OAuth `state` → `Flow`: a sign-in in progress, used once.
+pub const OAUTH_FLOWS: TableDefinition<&str, &[u8]> = TableDefinition::new("oauth_flows");
 /// workspace → monthly credit limit set by the host.
 pub const CREDIT_LIMITS: TableDefinition<&str, u64> = TableDefinition::new("credit_limits");
 
@@ -37,6 +39,7 @@ pub fn create_all(tx: &WriteTransaction) -> Result<(), redb::TableError> {
     tx.open_table(USAGE)?;
     tx.open_table(WORKSPACE_CREDITS)?;
     tx.open_table(CREDIT_LIMITS)?;
+    tx.open_table(OAUTH_FLOWS)?;
     Ok(())
 }
 
@@ -57,4 +60,15 @@ pub struct StoredConnection {
     pub sealed: Sealed,
     /// The status to restore when a suspended connection comes back.
     pub suspended_from: Option<ConnectionStatus>,
+}
+
+/// A sign-in in progress: who started it, for which integration, until
+/// when, and its sealed PKCE verifier.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Flow {
+    pub workspace: WorkspaceId,
+    pub user: UserId,
+    pub integration: IntegrationId,
+    pub verifier: Option<Sealed>,
+    pub expires_at_ms: u64,
 }

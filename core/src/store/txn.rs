@@ -422,6 +422,34 @@ impl Writer {
         Ok(())
     }
 
+    pub fn put_flow(&mut self, state: &str, flow: &Flow, now_ms: u64) -> Result<(), StoreError> {
+        let mut table = self.tx.open_table(OAUTH_FLOWS)?;
+        // Sign-ins nobody finished are forgotten as new ones begin.
+        let expired: Vec<String> = table
+            .iter()?
+            .filter_map(|item| item.ok())
+            .filter(|(_, v)| {
+                decode::<Flow>("oauth_flows", v.value()).is_ok_and(|f| f.expires_at_ms <= now_ms)
+            })
+            .map(|(k, _)| k.value().to_owned())
+            .collect();
+        for state in expired {
+            table.remove(state.as_str())?;
+        }
+        table.insert(state, encode(flow).as_slice())?;
+        Ok(())
+    }
+
+    /// Removes and returns a sign-in: a `state` works once.
+    pub fn take_flow(&mut self, state: &str) -> Result<Option<Flow>, StoreError> {
+        let mut table = self.tx.open_table(OAUTH_FLOWS)?;
+        let flow = table
+            .remove(state)?
+            .map(|v| decode("oauth_flows", v.value()))
+            .transpose()?;
+        Ok(flow)
+    }
+
     pub fn set_credit_limit(
         &mut self,
         workspace: &str,

@@ -77,6 +77,35 @@ impl RequestBuilder {
         self
     }
 
+    /// Send it, and when the service answers 429, 503 or 504, wait as its
+    /// `Retry-After` says (seconds, fractions allowed; doubling from 0.5 s
+    /// when absent) and try again, up to `attempts` sends and `max_wait` in
+    /// all. The last answer is returned, whatever its status.
+    pub fn send_retrying(self, attempts: u32, max_wait: std::time::Duration) -> Result<Response> {
+        let mut waited = std::time::Duration::ZERO;
+        let mut backoff = std::time::Duration::from_millis(500);
+        let mut attempt = 1;
+        loop {
+            let response = self.clone().send()?;
+            if !matches!(response.status, 429 | 503 | 504) || attempt >= attempts {
+                return Ok(response);
+            }
+            let wait = response
+                .header("retry-after")
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(std::time::Duration::from_secs_f64)
+                .unwrap_or(backoff);
+            if waited + wait > max_wait {
+                return Ok(response);
+            }
+            std::thread::sleep(wait);
+            waited += wait;
+            backoff *= 2;
+            attempt += 1;
+        }
+    }
+
     /// Send it. A refusal by the sandbox or a transport failure is an
     /// [`Error::Upstream`] (or [`Error::Internal`] for a refusal) carrying
     /// the host's message; any HTTP status is a successful [`Response`].

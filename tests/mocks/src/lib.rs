@@ -2,6 +2,7 @@
 //! as the real services do (bodies, status codes, error shapes, billing),
 //! so tests and `switchboard serve --demo` exercise the real connectors.
 
+pub mod microsoft;
 pub mod semrush;
 
 use std::net::SocketAddr;

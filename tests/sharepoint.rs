@@ -1,0 +1,511 @@
+//! Personal connections over OAuth 2.0 and the SharePoint connector, end to
+//! end: a simulated browser signs in at the Microsoft identity mock, the
+//! engine exchanges the code, and the real component reads Graph.
+
+use futures::future::join_all;
+use serde_json::{Value, json};
+use switchboard::engine::Callback;
+use switchboard::model::{ConnectionStatus, EventKind, Mode, Role};
+use switchboard::{Engine, Error};
+use switchboard_e2e::*;
+use switchboard_mocks::microsoft::{DRIVE_ID, Microsoft, SITE_ID};
+
+const CLIENT_ID: &str = "4a1aa1d5-c567-49d0-ad0b-cd957a47f842";
+const REDIRECT: &str = "https://app.example/integrations/sharepoint/callback";
+
+struct World {
+    engine: Engine,
+    ms: Microsoft,
+    h: Harness,
+    _running: Vec<switchboard_mocks::Running>,
+}
+
+async fn world_with(configure: impl FnOnce(&mut switchboard::EngineConfig)) -> World {
+    let mut h = Harness::new();
+    let ms = Microsoft::new();
+    ms.register_client(CLIENT_ID, Some("client-secret-value"), REDIRECT);
+    ms.set_page_size(3);
+    let running = ms.start().await.unwrap();
+    for host in [
+        "login.microsoftonline.com",
+        "graph.microsoft.com",
+        "contoso.sharepoint.com",
+    ] {
+        h.route(host, running.addr);
+    }
+    let (_semrush, semrush_running) = semrush(&mut h).await;
+    h.install_semrush();
+    h.install(&switchboard_plugin_artifacts::plugins_dir().join("sharepoint.wasm"));
+    let mut config = h.config();
+    config.oauth_clients.insert(
+        id("sharepoint"),
+        switchboard::oauth::Client {
+            client_id: CLIENT_ID.into(),
+            client_secret: Some(switchboard::vault::Secret::new("client-secret-value")),
+            redirect_uri: REDIRECT.into(),
+        },
+    );
+    configure(&mut config);
+    let engine = Engine::open(config).await.unwrap();
+    engine
+        .enable(&admin(), &id("sharepoint"), Mode::User)
+        .unwrap();
+    World {
+        engine,
+        ms,
+        h,
+        _running: vec![running, semrush_running],
+    }
+}
+
+async fn world() -> World {
+    world_with(|_| {}).await
+}
+
+impl World {
+    /// The browser: follows the authorize URL to the mock and reads the
+    /// redirect back to the app.
+    async fn browse(&self, authorize_url: &str) -> Callback {
+        let mut url = url::Url::parse(authorize_url).unwrap();
+        let mut headers = reqwest::header::HeaderMap::new();
+        self.h.routes.apply(&mut url, &mut headers);
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let response = client.get(url).headers(headers).send().await.unwrap();
+        assert_eq!(response.status(), 302);
+        let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+        assert!(location.as_str().starts_with(REDIRECT), "{location}");
+        let param = |k: &str| {
+            location
+                .query_pairs()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.into_owned())
+        };
+        Callback {
+            state: param("state").unwrap_or_default(),
+            code: param("code"),
+            error: param("error"),
+            error_description: param("error_description"),
+        }
+    }
+
+    async fn sign_in(&self, who: &switchboard::model::Actor) -> switchboard::model::Connection {
+        let start = self.engine.begin_connect(who, &id("sharepoint")).unwrap();
+        let callback = self.browse(&start.authorize_url).await;
+        self.engine
+            .complete_connect(who, &id("sharepoint"), &callback)
+            .await
+            .unwrap()
+    }
+
+    async fn run(
+        &self,
+        who: &switchboard::model::Actor,
+        action: &str,
+        input: Value,
+    ) -> Result<Value, Error> {
+        self.engine
+            .invoke(who, &id("sharepoint"), action, &input)
+            .await
+    }
+}
+
+#[tokio::test]
+async fn a_member_signs_in_with_microsoft_then_searches_and_reads_documents() {
+    let w = world().await;
+    let start = w
+        .engine
+        .begin_connect(&member(), &id("sharepoint"))
+        .unwrap();
+    let url = url::Url::parse(&start.authorize_url).unwrap();
+    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(url.host_str(), Some("login.microsoftonline.com"));
+    assert_eq!(
+        (
+            q["client_id"].as_str(),
+            q["redirect_uri"].as_str(),
+            q["code_challenge_method"].as_str()
+        ),
+        (CLIENT_ID, REDIRECT, "S256")
+    );
+    assert_eq!(q["code_challenge"].len(), 43);
+    assert!(
+        q["scope"].contains("offline_access")
+            && q["scope"].contains("https://graph.microsoft.com/Files.Read.All")
+    );
+
+    let connection = w
+        .engine
+        .complete_connect(
+            &member(),
+            &id("sharepoint"),
+            &w.browse(&start.authorize_url).await,
+        )
+        .await
+        .unwrap();
+    assert_eq!(connection.account.label, "Adele Vance");
+    assert_eq!(
+        connection.account.detail.as_deref(),
+        Some("AdeleV@contoso.onmicrosoft.com")
+    );
+    assert_eq!(
+        connection.scopes,
+        [
+            "openid",
+            "profile",
+            "User.Read",
+            "Sites.Read.All",
+            "Files.Read.All"
+        ]
+    );
+    let page = w.engine.user_integrations(&member()).unwrap();
+    let row = page
+        .user_integrations
+        .iter()
+        .find(|r| r.id.as_str() == "sharepoint")
+        .unwrap();
+    assert_eq!(
+        (row.connection.as_ref().unwrap().status, row.action.as_ref()),
+        (ConnectionStatus::Connected, None)
+    );
+
+    let found = w
+        .run(&member(), "search", json!({"query": "primary keyword"}))
+        .await
+        .unwrap();
+    assert_eq!(found["total"], 1);
+    assert_eq!(
+        found["hits"][0]["document"]["name"],
+        "SEO brief - spring launch.txt"
+    );
+    let item = found["hits"][0]["document"]["id"].as_str().unwrap();
+
+    let doc = w
+        .run(
+            &member(),
+            "get_document",
+            json!({"drive_id": DRIVE_ID, "item_id": item}),
+        )
+        .await
+        .unwrap();
+    assert!(
+        doc["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("SEO brief: spring launch\n\nPrimary keyword: content marketing platform")
+    );
+    assert_eq!(doc["document"]["mime_type"], "text/plain");
+
+    let sites = w
+        .run(&member(), "list_sites", json!({"query": "marketing"}))
+        .await
+        .unwrap();
+    assert_eq!(sites["sites"][0]["id"], SITE_ID);
+    let drives = w
+        .run(&member(), "list_drives", json!({"site_id": SITE_ID}))
+        .await
+        .unwrap();
+    assert_eq!(drives["drives"][0]["name"], "Documents");
+
+    // Pages of 3 are followed through @odata.nextLink up to the limit.
+    let all = w
+        .run(&member(), "list_items", json!({"drive_id": DRIVE_ID}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            all["items"].as_array().unwrap().len(),
+            all["truncated"].clone()
+        ),
+        (6, json!(false))
+    );
+    let some = w
+        .run(
+            &member(),
+            "list_items",
+            json!({"drive_id": DRIVE_ID, "limit": 4}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            some["items"].as_array().unwrap().len(),
+            some["truncated"].clone()
+        ),
+        (4, json!(true))
+    );
+    let folder = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["is_folder"] == true)
+        .unwrap();
+    let inside = w
+        .run(
+            &member(),
+            "list_items",
+            json!({"drive_id": DRIVE_ID, "folder_id": folder["id"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(inside["items"].as_array().unwrap().len(), 3);
+
+    // Throttled requests are retried after Retry-After (fractional here).
+    w.ms.throttle_next(2);
+    assert_eq!(
+        w.run(&member(), "search", json!({"query": "budget"}))
+            .await
+            .unwrap()["total"],
+        1
+    );
+
+    // Graph's own errors come back typed.
+    let err = w
+        .run(
+            &member(),
+            "get_document",
+            json!({"drive_id": DRIVE_ID, "item_id": "01NOPE"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "sharepoint: not found: Microsoft Graph: itemNotFound: The resource could not be found."
+    );
+    let err = w
+        .run(
+            &member(),
+            "get_document",
+            json!({"drive_id": DRIVE_ID, "item_id": folder["id"]}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "sharepoint: invalid input: `Campaigns` is a folder; list its items instead"
+    );
+    let err = w
+        .run(
+            &member(),
+            "upload_document",
+            json!({"drive_id": DRIVE_ID, "folder_id": folder["id"], "name": "x.txt", "text": "hi"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("accessDenied"),
+        "read scopes cannot write: {err}"
+    );
+}
+
+#[tokio::test]
+async fn every_bad_callback_is_refused_and_changes_nothing() {
+    let w = world_with(|c| c.oauth_flow_lifetime = std::time::Duration::from_millis(300)).await;
+    let sharepoint = id("sharepoint");
+    let refused = |r: Result<switchboard::model::Connection, Error>| r.unwrap_err().to_string();
+
+    // Replay: a state works once.
+    let start = w.engine.begin_connect(&member(), &sharepoint).unwrap();
+    let callback = w.browse(&start.authorize_url).await;
+    w.engine
+        .complete_connect(&member(), &sharepoint, &callback)
+        .await
+        .unwrap();
+    assert_eq!(
+        refused(
+            w.engine
+                .complete_connect(&member(), &sharepoint, &callback)
+                .await
+        ),
+        "the sign-in was refused: this sign-in is unknown or was already used; start again"
+    );
+    // An unknown state.
+    let forged = Callback {
+        state: "forged".into(),
+        code: Some("x".into()),
+        ..Callback::default()
+    };
+    assert_eq!(
+        refused(
+            w.engine
+                .complete_connect(&member(), &sharepoint, &forged)
+                .await
+        ),
+        "the sign-in was refused: this sign-in is unknown or was already used; start again"
+    );
+
+    // Another member's state.
+    let carol = actor("carol", "acme", Role::Member);
+    let start = w.engine.begin_connect(&member(), &sharepoint).unwrap();
+    let callback = w.browse(&start.authorize_url).await;
+    assert_eq!(
+        refused(
+            w.engine
+                .complete_connect(&carol, &sharepoint, &callback)
+                .await
+        ),
+        "the sign-in was refused: this sign-in was started by someone else"
+    );
+
+    // Mix-up: a SharePoint state at another integration's callback.
+    let start = w.engine.begin_connect(&member(), &sharepoint).unwrap();
+    let callback = w.browse(&start.authorize_url).await;
+    assert_eq!(
+        refused(
+            w.engine
+                .complete_connect(&member(), &id("semrush"), &callback)
+                .await
+        ),
+        "the sign-in was refused: this sign-in was started for sharepoint, not semrush"
+    );
+
+    // The provider's error redirect.
+    let start = w.engine.begin_connect(&member(), &sharepoint).unwrap();
+    w.ms.deny_next_sign_in(
+        "access_denied",
+        "AADSTS65004: User declined to consent to access the app.",
+    );
+    let callback = w.browse(&start.authorize_url).await;
+    assert_eq!(
+        refused(
+            w.engine
+                .complete_connect(&member(), &sharepoint, &callback)
+                .await
+        ),
+        "the sign-in was refused: the provider refused: access_denied: AADSTS65004: User declined to consent to access the app."
+    );
+
+    // A code bound to another sign-in's PKCE challenge fails at the token endpoint.
+    let mine = w.engine.begin_connect(&member(), &sharepoint).unwrap();
+    let other = w.engine.begin_connect(&member(), &sharepoint).unwrap();
+    let stolen = w.browse(&other.authorize_url).await;
+    let spliced = Callback {
+        state: mine.state.clone(),
+        ..stolen
+    };
+    let err = refused(
+        w.engine
+            .complete_connect(&member(), &sharepoint, &spliced)
+            .await,
+    );
+    assert_eq!(
+        err,
+        "the sign-in was refused: the code exchange failed: invalid_grant: AADSTS501481: The Code_Verifier does not match the code_challenge supplied in the authorization request."
+    );
+
+    // Expiry.
+    let start = w.engine.begin_connect(&carol, &sharepoint).unwrap();
+    let callback = w.browse(&start.authorize_url).await;
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(
+        refused(
+            w.engine
+                .complete_connect(&carol, &sharepoint, &callback)
+                .await
+        ),
+        "the sign-in was refused: this sign-in expired; start again"
+    );
+
+    // Nothing changed for carol; bob has exactly the one connection.
+    assert!(
+        w.engine
+            .user_integrations(&carol)
+            .unwrap()
+            .user_integrations[0]
+            .connection
+            .is_none()
+    );
+    let failed = switchboard::audit::Filter {
+        outcome: Some(switchboard::audit::OutcomeKind::Failed),
+        ..Default::default()
+    };
+    let trail = w.engine.audit(&admin(), &failed, None, 100).unwrap();
+    assert_eq!(
+        trail
+            .records
+            .iter()
+            .filter(|r| r.entry.operation == "connect")
+            .count(),
+        7
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_calls_on_an_expired_token_share_one_refresh() {
+    let w = world().await;
+    w.sign_in(&member()).await;
+    w.ms.expire_access_tokens();
+    let bob = member();
+    let calls = (0..50).map(|_| w.run(&bob, "list_sites", json!({"query": "marketing"})));
+    let results = join_all(calls).await;
+    assert!(
+        results.iter().all(|r| r
+            .as_ref()
+            .is_ok_and(|v| v["sites"][0]["name"] == "Marketing")),
+        "{:?}",
+        results.iter().find(|r| r.is_err())
+    );
+    assert_eq!(w.ms.refreshes(), 1);
+}
+
+#[tokio::test]
+async fn a_revoked_grant_asks_the_member_to_reconnect_and_reconnecting_keeps_the_id() {
+    let w = world().await;
+    let connection = w.sign_in(&member()).await;
+    let mut events = w.engine.subscribe();
+    w.ms.revoke_grants(0);
+    w.ms.expire_access_tokens();
+    let err = w
+        .run(&member(), "search", json!({"query": "seo"}))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("AADSTS50173: The provided grant has expired due to it being revoked"),
+        "{err}"
+    );
+    let event = events.recv().await.unwrap();
+    assert_eq!(
+        (event.kind, event.connections.as_slice()),
+        (EventKind::NeedsReauth, std::slice::from_ref(&connection.id))
+    );
+    let row = w
+        .engine
+        .user_integrations(&member())
+        .unwrap()
+        .user_integrations
+        .into_iter()
+        .find(|r| r.id.as_str() == "sharepoint")
+        .unwrap();
+    let shown = row.connection.unwrap();
+    assert_eq!(shown.status, ConnectionStatus::NeedsReauth);
+    assert!(
+        shown
+            .status_reason
+            .unwrap()
+            .starts_with("invalid_grant: AADSTS50173")
+    );
+    assert_eq!(row.action.as_deref(), Some("Reconnect"));
+    // No retry storm: the next call is refused without asking the provider.
+    let refreshes = w.ms.refreshes();
+    assert!(
+        w.run(&member(), "search", json!({"query": "seo"}))
+            .await
+            .is_err()
+    );
+    assert_eq!(w.ms.refreshes(), refreshes);
+
+    let again = w.sign_in(&member()).await;
+    assert_eq!(
+        (again.id, again.status),
+        (connection.id, ConnectionStatus::Connected)
+    );
+    assert_eq!(
+        w.run(&member(), "search", json!({"query": "litware"}))
+            .await
+            .unwrap()["total"],
+        1
+    );
+}
