@@ -509,3 +509,43 @@ async fn a_revoked_grant_asks_the_member_to_reconnect_and_reconnecting_keeps_the
         1
     );
 }
+
+#[tokio::test]
+async fn tokens_are_refreshed_before_they_expire_and_an_outage_leaves_the_connection_alone() {
+    let w = world().await;
+    // Tokens that live 30 s are inside the refresh window from the start.
+    w.ms.set_access_token_lifetime(30);
+    let connection = w.sign_in(&member()).await;
+    w.run(&member(), "list_sites", json!({"query": "marketing"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        w.ms.refreshes(),
+        1,
+        "refreshed ahead of expiry, before any 401"
+    );
+
+    w.ms.set_token_outage(true);
+    let err = w
+        .run(&member(), "list_sites", json!({"query": "marketing"}))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("the access token could not be refreshed: temporarily_unavailable"),
+        "{err}"
+    );
+    assert_eq!(
+        w.engine
+            .connection(&member(), &connection.id)
+            .unwrap()
+            .status,
+        ConnectionStatus::Connected
+    );
+
+    w.ms.set_token_outage(false);
+    w.ms.set_access_token_lifetime(3599);
+    w.run(&member(), "list_sites", json!({"query": "marketing"}))
+        .await
+        .unwrap();
+}

@@ -335,14 +335,12 @@ impl Engine {
             c.integration.as_str(),
             c.owner.as_str(),
         );
-        if let Ok(tokens) = self
+        if let Ok(Ok(tokens)) = self
             .vault
             .open_secret(&removed.sealed, identity)
             .map(|s| Tokens::from_secret(&s))
         {
-            if let Ok(tokens) = tokens {
-                self.tokens.revoke(url, client, &tokens).await;
-            }
+            self.tokens.revoke(url, client, &tokens).await;
         }
     }
 

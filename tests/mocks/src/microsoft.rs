@@ -80,6 +80,7 @@ struct Tenant {
     access: HashMap<String, Access>,
     refresh: HashMap<String, Refresh>,
     refreshes: u64,
+    token_outage: bool,
     access_lifetime_s: u64,
     throttle_next: u32,
     page_size: usize,
@@ -190,6 +191,11 @@ impl Microsoft {
         {
             refresh.revoked = true;
         }
+    }
+
+    /// While on, the token endpoint answers `temporarily_unavailable`.
+    pub fn set_token_outage(&self, on: bool) {
+        self.tenant().token_outage = on;
     }
 
     /// How many refresh-token grants the token endpoint served.
@@ -332,6 +338,14 @@ fn enc(s: &str) -> String {
 async fn token(State(ms): State<Microsoft>, Form(f): Form<HashMap<String, String>>) -> Response {
     let mut t = ms.tenant();
     let param = |k: &str| f.get(k).cloned().unwrap_or_default();
+    if t.token_outage {
+        return aad_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            50196,
+            "The server is temporarily too busy to handle the request.",
+        );
+    }
     let client_id = param("client_id");
     let Some((secret, _)) = t.clients.get(&client_id).cloned() else {
         return aad_error(
@@ -485,7 +499,9 @@ fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// Checks the bearer token and the throttle; gives the user and scopes.
+/// Checks the bearer token and the throttle; gives the user and scopes,
+/// or the response to send instead.
+#[allow(clippy::result_large_err)]
 fn caller(ms: &Microsoft, headers: &HeaderMap) -> Result<(User, String), Response> {
     let mut t = ms.tenant();
     if t.throttle_next > 0 {
