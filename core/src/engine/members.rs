@@ -3,8 +3,8 @@
 
 use super::{Engine, connection_identity, credential_for, facts, now_ms, workspace_identity};
 use crate::model::{
-    Actor, Auth, Connection, ConnectionId, ConnectionStatus, ConnectorError, Event, EventKind,
-    IntegrationId, IntegrationsPage, Mode, UserIntegration, WorkspaceIntegration,
+    Account, Actor, Auth, Connection, ConnectionId, ConnectionStatus, ConnectorError, Event,
+    EventKind, IntegrationId, IntegrationsPage, Mode, UserIntegration, WorkspaceIntegration,
 };
 use crate::plugins::PluginError;
 use crate::policy::{ConnectionFacts, Operation, Query, Target};
@@ -84,11 +84,7 @@ impl Engine {
         let plugin = self.plugin(integration)?;
         let manifest = plugin.manifest();
         let supported = manifest.supported_modes();
-        let (workspace, id, owner) = (
-            actor.workspace.as_str(),
-            integration.as_str(),
-            actor.user.as_str(),
-        );
+        let (workspace, id) = (actor.workspace.as_str(), integration.as_str());
         let active = self
             .store
             .read(|r| r.enablement(workspace, id))?
@@ -108,39 +104,52 @@ impl Engine {
         let account = self
             .checked(actor, OPERATION, plugin, Mode::User, key.clone())
             .await?;
+        self.save_connection(actor, integration, account, Vec::new(), &key)
+    }
+
+    /// Seals a checked credential and saves my connection to an
+    /// integration in one audited transaction; reconnecting keeps the id.
+    pub(super) fn save_connection(
+        &self,
+        actor: &Actor,
+        integration: &IntegrationId,
+        account: Account,
+        scopes: Vec<String>,
+        credential: &Secret,
+    ) -> Result<Connection> {
+        let (workspace, id, owner) = (
+            actor.workspace.as_str(),
+            integration.as_str(),
+            actor.user.as_str(),
+        );
         let sealed = self
             .vault
-            .seal(&key, connection_identity(workspace, id, owner))?;
-        self.audited(
-            actor,
-            OPERATION,
-            Some(integration),
-            Some(account.label.clone()),
-            |w| {
-                let existing = w.connection_of(workspace, id, owner)?;
-                let connection = Connection {
-                    id: existing
-                        .as_ref()
-                        .map(|s| s.connection.id.clone())
-                        .unwrap_or_else(new_connection_id),
-                    workspace: actor.workspace.clone(),
-                    integration: integration.clone(),
-                    owner: actor.user.clone(),
-                    status: ConnectionStatus::Connected,
-                    status_reason: None,
-                    account: account.clone(),
-                    scopes: Vec::new(),
-                    connected_at_ms: now_ms(),
-                    last_used_at_ms: existing.and_then(|s| s.connection.last_used_at_ms),
-                };
-                w.put_connection(&StoredConnection {
-                    connection: connection.clone(),
-                    sealed,
-                    suspended_from: None,
-                })?;
-                Ok(Ok(connection))
-            },
-        )
+            .seal(credential, connection_identity(workspace, id, owner))?;
+        let detail = Some(account.label.clone());
+        self.audited(actor, "connect", Some(integration), detail, |w| {
+            let existing = w.connection_of(workspace, id, owner)?;
+            let connection = Connection {
+                id: existing
+                    .as_ref()
+                    .map(|s| s.connection.id.clone())
+                    .unwrap_or_else(new_connection_id),
+                workspace: actor.workspace.clone(),
+                integration: integration.clone(),
+                owner: actor.user.clone(),
+                status: ConnectionStatus::Connected,
+                status_reason: None,
+                account,
+                scopes,
+                connected_at_ms: now_ms(),
+                last_used_at_ms: existing.and_then(|s| s.connection.last_used_at_ms),
+            };
+            w.put_connection(&StoredConnection {
+                connection: connection.clone(),
+                sealed,
+                suspended_from: None,
+            })?;
+            Ok(Ok(connection))
+        })
     }
 
     /// My connection, by id: only its owner may read it.
@@ -368,7 +377,7 @@ impl Engine {
 
 const USER_ONLY: &[Mode] = &[Mode::User];
 
-pub(super) fn new_connection_id() -> ConnectionId {
+fn new_connection_id() -> ConnectionId {
     let mut bytes = [0u8; 12];
     // The OS random source failing is not recoverable in any useful way;
     // fall back to the clock so the id is still unique in practice.

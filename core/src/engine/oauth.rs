@@ -201,44 +201,12 @@ impl Engine {
                 Secret::new(tokens.access_token.clone()),
             )
             .await?;
-        let (workspace, id, owner) = (
-            actor.workspace.as_str(),
-            integration.as_str(),
-            actor.user.as_str(),
-        );
-        let sealed = self.vault.seal(
-            &tokens.to_secret(),
-            connection_identity(workspace, id, owner),
-        )?;
-        self.audited(
+        self.save_connection(
             actor,
-            OPERATION,
-            Some(integration),
-            Some(account.label.clone()),
-            |w| {
-                let existing = w.connection_of(workspace, id, owner)?;
-                let connection = Connection {
-                    id: existing
-                        .as_ref()
-                        .map(|s| s.connection.id.clone())
-                        .unwrap_or_else(super::members::new_connection_id),
-                    workspace: actor.workspace.clone(),
-                    integration: integration.clone(),
-                    owner: actor.user.clone(),
-                    status: ConnectionStatus::Connected,
-                    status_reason: None,
-                    account: account.clone(),
-                    scopes: tokens.scopes.clone(),
-                    connected_at_ms: now,
-                    last_used_at_ms: existing.and_then(|s| s.connection.last_used_at_ms),
-                };
-                w.put_connection(&StoredConnection {
-                    connection: connection.clone(),
-                    sealed,
-                    suspended_from: None,
-                })?;
-                Ok(Ok(connection))
-            },
+            integration,
+            account,
+            tokens.scopes.clone(),
+            &tokens.to_secret(),
         )
     }
 
