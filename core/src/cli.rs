@@ -1,9 +1,9 @@
 //! The `switchboard` command line.
 
 use crate::engine;
-use crate::net::Routes;
 use crate::plugins::{HostConfig, LoadOutcome, PluginHost};
 use crate::policy::cases;
+use crate::server::ServiceTokens;
 use crate::store::Store;
 use crate::vault::{KeySource, Vault};
 use crate::{Engine, EngineConfig};
@@ -137,6 +137,9 @@ enum PluginCommand {
     /// Load every component of a directory and say which load and why others are refused.
     Check { dir: Option<PathBuf> },
 }
+
+/// SHA-256 digests (hex, comma-separated) of the accepted service tokens.
+const SERVICE_TOKENS_ENV: &str = "SWITCHBOARD_SERVICE_TOKENS_SHA256";
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -392,13 +395,22 @@ async fn serve(
 ) -> Result<ExitCode, String> {
     let mut config =
         EngineConfig::new(&data, plugins.unwrap_or_else(default_plugins_dir), policies);
+    let mut tokens = match std::env::var(SERVICE_TOKENS_ENV) {
+        Ok(digests) => ServiceTokens::from_hex_digests(&digests)?,
+        Err(_) => ServiceTokens::default(),
+    };
     let mocks = if demo {
-        Some(crate::server::demo::start_mocks().await?)
+        let mocks = crate::server::demo::start_mocks(listen).await?;
+        mocks.configure(&mut config);
+        tokens = tokens.with_token(crate::server::demo::SERVICE_TOKEN);
+        Some(mocks)
     } else {
         None
     };
-    if let Some(mocks) = &mocks {
-        config.host.routes = mocks.routes(Routes::default());
+    if tokens.is_empty() {
+        return Err(format!(
+            "no service token is configured: set {SERVICE_TOKENS_ENV} to the SHA-256 (hex) of each token the host application will send"
+        ));
     }
     let engine = Engine::open(config).await.map_err(|e| e.to_string())?;
     for outcome in engine.load_report() {
@@ -409,6 +421,6 @@ async fn serve(
     if mocks.is_some() {
         crate::server::demo::seed(&engine).await?;
     }
-    crate::server::run(engine, listen).await?;
+    crate::server::run(engine, listen, tokens).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,41 +1,85 @@
-//! `serve --demo`: local mocks of the services and a seeded workspace, so a
-//! newcomer with no accounts can try every call with curl.
+//! `serve --demo`: local mocks of Semrush and of Microsoft identity, Graph
+//! and SharePoint, and a seeded `demo` workspace (admin `ada`, developer
+//! `dev`, members `bob` and `carol`), so a newcomer with no accounts can try
+//! every scenario with curl.
 
 use crate::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
 use crate::net::Routes;
 use crate::vault::Secret;
-use crate::{Engine, Error};
+use crate::{Engine, EngineConfig, Error};
+use std::net::SocketAddr;
+use switchboard_mocks::microsoft::Microsoft;
 use switchboard_mocks::semrush::Semrush;
 
-/// The demo's Semrush API key, known to the Semrush mock.
+/// The service token the demo accepts.
+pub const SERVICE_TOKEN: &str = "demo-token";
+/// The demo's Semrush API keys: the workspace's, and one a member may use.
 pub const SEMRUSH_KEY: &str = "demo-semrush-key";
+pub const PERSONAL_SEMRUSH_KEY: &str = "demo-personal-semrush-key";
+const CLIENT_ID: &str = "switchboard-demo";
+const CLIENT_SECRET: &str = "demo-client-secret";
 
 pub struct DemoMocks {
-    semrush_running: switchboard_mocks::Running,
+    semrush: switchboard_mocks::Running,
+    microsoft: switchboard_mocks::Running,
+    redirect_uri: String,
 }
 
-pub async fn start_mocks() -> Result<DemoMocks, String> {
+pub async fn start_mocks(listen: SocketAddr) -> Result<DemoMocks, String> {
     let semrush = Semrush::new();
-    semrush.add_key(SEMRUSH_KEY, 10_000);
-    let semrush_running = semrush
+    semrush
+        .add_key(SEMRUSH_KEY, 10_000)
+        .add_key(PERSONAL_SEMRUSH_KEY, 1_000);
+    let semrush = semrush
         .start()
         .await
         .map_err(|e| format!("cannot start the Semrush mock: {e}"))?;
-    tracing::info!(addr = %semrush_running.addr, "Semrush mock serving api.semrush.com and www.semrush.com");
-    Ok(DemoMocks { semrush_running })
+    let redirect_uri =
+        format!("http://{listen}/v1/workspaces/demo/integrations/sharepoint/callback");
+    let ms = Microsoft::new();
+    ms.register_client(CLIENT_ID, Some(CLIENT_SECRET), &redirect_uri);
+    let microsoft = ms
+        .start()
+        .await
+        .map_err(|e| format!("cannot start the Microsoft mock: {e}"))?;
+    tracing::info!(addr = %semrush.addr, "Semrush mock serving api.semrush.com and www.semrush.com");
+    tracing::info!(addr = %microsoft.addr, "Microsoft mock serving login.microsoftonline.com, graph.microsoft.com and contoso.sharepoint.com");
+    Ok(DemoMocks {
+        semrush,
+        microsoft,
+        redirect_uri,
+    })
 }
 
 impl DemoMocks {
-    /// Routes the services' hosts to the mocks.
-    pub fn routes(&self, routes: Routes) -> Routes {
-        routes
-            .route("api.semrush.com", self.semrush_running.addr)
-            .route("www.semrush.com", self.semrush_running.addr)
+    /// Routes the services' hosts to the mocks and registers the demo's
+    /// OAuth client.
+    pub fn configure(&self, config: &mut EngineConfig) {
+        let mut routes = Routes::default();
+        for host in ["api.semrush.com", "www.semrush.com"] {
+            routes = routes.route(host, self.semrush.addr);
+        }
+        for host in [
+            "login.microsoftonline.com",
+            "graph.microsoft.com",
+            "contoso.sharepoint.com",
+        ] {
+            routes = routes.route(host, self.microsoft.addr);
+        }
+        config.host.routes = routes;
+        config.oauth_clients.insert(
+            IntegrationId::new("sharepoint"),
+            crate::oauth::Client {
+                client_id: CLIENT_ID.into(),
+                client_secret: Some(Secret::new(CLIENT_SECRET)),
+                redirect_uri: self.redirect_uri.clone(),
+            },
+        );
     }
 }
 
-/// The `demo` workspace: Semrush enabled in workspace mode by the admin
-/// `ada`, with the demo key (help article, scenario 1).
+/// The `demo` workspace: Semrush in workspace mode with a shared key
+/// (scenario 1) and SharePoint in user mode (scenario 2), enabled by `ada`.
 pub async fn seed(engine: &Engine) -> Result<(), String> {
     let admin = Actor {
         user: UserId::new("ada"),
@@ -44,15 +88,23 @@ pub async fn seed(engine: &Engine) -> Result<(), String> {
         plan: "business".into(),
     };
     let semrush = IntegrationId::new("semrush");
-    match engine.enable(&admin, &semrush, Mode::Workspace) {
-        // The demo's data file may already have Semrush in user mode; keep it.
-        Ok(_) | Err(Error::AlreadyEnabled { .. }) => {}
-        Err(e) => return Err(format!("seeding the demo workspace: {e}")),
+    let seeding = |e: Error| format!("seeding the demo workspace: {e}");
+    for (integration, mode) in [
+        (&semrush, Mode::Workspace),
+        (&IntegrationId::new("sharepoint"), Mode::User),
+    ] {
+        match engine.enable(&admin, integration, mode) {
+            // An earlier run may have switched modes; keep what it did.
+            Ok(_) | Err(Error::AlreadyEnabled { .. }) => {}
+            Err(e) => return Err(seeding(e)),
+        }
     }
     engine
         .set_workspace_credential(&admin, &semrush, Secret::new(SEMRUSH_KEY))
         .await
-        .map_err(|e| format!("seeding the demo workspace: {e}"))?;
-    tracing::info!("demo workspace `demo` ready: Semrush enabled in workspace mode");
+        .map_err(seeding)?;
+    tracing::info!(
+        "demo workspace `demo` ready (service token `{SERVICE_TOKEN}`; users ada/admin, dev/developer, bob and carol/member)"
+    );
     Ok(())
 }

@@ -1,63 +1,183 @@
-//! The HTTP/JSON API over [`Engine`]. Errors are RFC 9457 problem details.
-//!
-//! This is the first slice of the API; service-token authentication, the
-//! full page routes, OpenAPI and events come with the service issue. Until
-//! then it listens on loopback by default and trusts the actor headers.
+//! The HTTP/JSON API over [`Engine`] (`switchboard serve`): every operation,
+//! a service token for the host application, the actor it vouches for in
+//! headers, RFC 9457 problems, server-sent events, and an OpenAPI 3.1
+//! document generated from the same table that builds the routes.
 
+mod api;
 pub mod demo;
+mod handlers;
+mod problem;
 
-use crate::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
-use crate::plugins::PluginError;
-use crate::vault::Secret;
-use crate::{Engine, Error};
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use crate::Engine;
+use api::{Api, Doc};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State as Extract};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use handlers as h;
+use problem::Problem;
+use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use subtle::ConstantTimeEq;
 
 /// Request bodies larger than this are refused with 413.
 const MAX_BODY_BYTES: usize = 1 << 20;
 
-type Shared = Arc<Engine>;
+/// SHA-256 digests of the service tokens the host application presents
+/// as `Authorization: Bearer <token>`; the tokens themselves are not kept.
+#[derive(Clone, Default)]
+pub struct ServiceTokens(Vec<[u8; 32]>);
 
-pub fn router(engine: Engine) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/v1/integrations", get(catalog))
-        .route("/v1/policies/reload", post(reload_policies))
-        .route(
-            "/v1/workspaces/{workspace}/team-integrations/{integration}/enable",
-            post(enable),
-        )
-        .route(
-            "/v1/workspaces/{workspace}/team-integrations/{integration}/disable",
-            post(disable),
-        )
-        .route(
-            "/v1/workspaces/{workspace}/team-integrations/{integration}/credential",
-            put(set_credential),
-        )
-        .route(
-            "/v1/workspaces/{workspace}/integrations/{integration}/actions/{action}",
-            post(invoke),
-        )
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(Arc::new(engine))
+impl ServiceTokens {
+    /// From hex SHA-256 digests (`sha256sum` of each token).
+    pub fn from_hex_digests(digests: &str) -> Result<Self, String> {
+        let parsed = digests
+            .split([',', '\n', ' '])
+            .filter(|d| !d.trim().is_empty())
+            .map(|d| {
+                let mut digest = [0u8; 32];
+                hex::decode_to_slice(d.trim(), &mut digest)
+                    .map_err(|_| format!("`{}` is not a SHA-256 digest in hex", d.trim()))?;
+                Ok(digest)
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(ServiceTokens(parsed))
+    }
+
+    /// Accepts a token given in clear (the demo's).
+    pub fn with_token(mut self, token: &str) -> Self {
+        self.0.push(Sha256::digest(token.as_bytes()).into());
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn accepts(&self, token: &str) -> bool {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        // Compare against every digest, in constant time each.
+        self.0.iter().fold(false, |found, known| {
+            found | bool::from(known.ct_eq(&digest))
+        })
+    }
 }
 
-/// Serves until SIGINT or SIGTERM.
-pub async fn run(engine: Engine, listen: SocketAddr) -> Result<(), String> {
+/// What every handler shares.
+pub struct State {
+    engine: Engine,
+    openapi: serde_json::Value,
+    tokens: ServiceTokens,
+}
+
+type Shared = Arc<State>;
+
+/// The routes that need the service token.
+fn protected() -> Api<Shared> {
+    use crate::audit::Page;
+    use crate::model::{Account, Connection, Enablement, Event, IntegrationsPage};
+    Api::new()
+        .get("/v1/integrations", h::catalog, Doc::host("Every loaded integration's manifest").returns::<h::Catalog>())
+        .post("/v1/policies/reload", h::reload_policies, Doc::host("Re-read the policy directory; a refused set answers 422 with every fault").returns::<h::Reloaded>())
+        .get("/v1/events", h::events, Doc::host("Server-sent events: integration disabled, connections suspended or restored, re-authentication needed").returns::<Event>().content("text/event-stream"))
+        .put("/v1/workspaces/{workspace}/credit-limit", h::set_credit_limit, Doc::host("Set or clear the workspace's monthly credit limit").body::<h::CreditLimit>().status(204))
+        .get("/v1/workspaces/{workspace}/team-integrations", h::team_integrations, Doc::acting("The Team Integrations page (admins and developers)").returns::<h::TeamPage>())
+        .post("/v1/workspaces/{workspace}/team-integrations/{integration}/enable", h::enable, Doc::acting("Enable an integration in one mode").body::<h::EnableRequest>().returns::<Enablement>())
+        .post("/v1/workspaces/{workspace}/team-integrations/{integration}/disable", h::disable, Doc::acting("Disable an integration; members' connections are suspended").status(204))
+        .put("/v1/workspaces/{workspace}/team-integrations/{integration}/credential", h::set_credential, Doc::acting("Check and save the shared credential").body::<h::CredentialRequest>().returns::<Account>())
+        .post("/v1/workspaces/{workspace}/team-integrations/{integration}/credential/check", h::check_credential, Doc::acting("Check the saved shared credential again").returns::<Account>())
+        .delete("/v1/workspaces/{workspace}/team-integrations/{integration}/credential", h::remove_credential, Doc::acting("Remove the shared credential").status(204))
+        .get("/v1/workspaces/{workspace}/usage", h::usage, Doc::acting("Calls and credits per integration and member").query::<h::Period>().returns::<h::UsageReport>())
+        .get("/v1/workspaces/{workspace}/audit", h::audit, Doc::acting("The audit trail, newest first").query::<h::AuditQuery>().returns::<Page>())
+        .get("/v1/workspaces/{workspace}/integrations", h::integrations_page, Doc::acting("The Integrations page: my connections and the workspace's integrations").returns::<IntegrationsPage>())
+        .post("/v1/workspaces/{workspace}/integrations/{integration}/connect", h::connect, Doc::acting("Connect my account: with an API key, or start an OAuth 2.0 sign-in").body::<h::ConnectRequest>().returns::<h::ConnectResponse>())
+        .get("/v1/workspaces/{workspace}/integrations/{integration}/callback", h::callback, Doc::acting("Finish an OAuth 2.0 sign-in with what the provider sent back").query::<crate::engine::Callback>().returns::<Connection>())
+        .get("/v1/workspaces/{workspace}/connections/{connection}", h::connection, Doc::acting("My connection").returns::<Connection>())
+        .delete("/v1/workspaces/{workspace}/connections/{connection}", h::disconnect, Doc::acting("Disconnect: delete my connection and its credential").status(204))
+        .post("/v1/workspaces/{workspace}/integrations/{integration}/actions/{action}", h::invoke, Doc::acting("Run one of an integration's actions; input and output follow the action's schemas").body::<serde_json::Value>().returns::<serde_json::Value>())
+}
+
+/// The routes anyone may call.
+fn public() -> Api<Shared> {
+    Api::new()
+        .get(
+            "/healthz",
+            h::healthz,
+            Doc::public("Alive")
+                .returns::<String>()
+                .content("text/plain"),
+        )
+        .get(
+            "/readyz",
+            h::readyz,
+            Doc::public("Ready: plugins and policies loaded").returns::<h::Ready>(),
+        )
+        .get(
+            "/openapi.json",
+            h::openapi,
+            Doc::public("This document").returns::<serde_json::Value>(),
+        )
+}
+
+/// The API over an engine.
+pub fn router(engine: Engine, tokens: ServiceTokens) -> Router {
+    let (public_routes, mut operations) = public().finish();
+    let (protected_routes, more) = protected().finish();
+    operations.extend(more);
+    let openapi = api::document(&operations);
+    let state = Arc::new(State {
+        engine,
+        openapi,
+        tokens,
+    });
+    let protected_routes = protected_routes.layer(middleware::from_fn_with_state(
+        state.clone(),
+        require_service_token,
+    ));
+    public_routes
+        .merge(protected_routes)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Refuses, before anything runs, a request without a valid service token.
+async fn require_service_token(
+    Extract(state): Extract<Shared>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let presented = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match presented {
+        Some(token) if state.tokens.accepts(token) => next.run(request).await,
+        _ => {
+            let mut response = Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "a valid service token is required (Authorization: Bearer ...)",
+            )
+            .into_response();
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+            response
+        }
+    }
+}
+
+/// Serves until SIGINT or SIGTERM, then writes pending usage.
+pub async fn run(engine: Engine, listen: SocketAddr, tokens: ServiceTokens) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     tracing::info!(%listen, "serving");
-    axum::serve(listener, router(engine))
+    axum::serve(listener, router(engine, tokens))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| e.to_string())
@@ -81,207 +201,4 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutting down");
-}
-
-/// An RFC 9457 problem.
-struct Problem {
-    status: StatusCode,
-    title: &'static str,
-    detail: String,
-    /// For a denial: the policies that decided it.
-    policies: Vec<String>,
-}
-
-impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
-        let mut body = json!({ "type": "about:blank", "title": self.title, "status": self.status.as_u16(), "detail": self.detail });
-        if !self.policies.is_empty() {
-            body["policies"] = json!(self.policies);
-        }
-        (
-            self.status,
-            [("content-type", "application/problem+json")],
-            body.to_string(),
-        )
-            .into_response()
-    }
-}
-
-impl From<Error> for Problem {
-    fn from(error: Error) -> Self {
-        use StatusCode as S;
-        let (status, title) = match &error {
-            Error::Denied { .. } => (S::FORBIDDEN, "Denied by policy"),
-            Error::Policies(_) | Error::PolicyRequest(_) => {
-                (S::INTERNAL_SERVER_ERROR, "Policy error")
-            }
-            Error::UnknownIntegration(_) => (S::NOT_FOUND, "Unknown integration"),
-            Error::ConnectionNotFound(_) => (S::NOT_FOUND, "Unknown connection"),
-            Error::OAuthRequired(_) => (S::BAD_REQUEST, "Invalid request"),
-            Error::ConnectionUnusable { .. } => (S::CONFLICT, "Not possible in this state"),
-            Error::Internal(_) => (S::INTERNAL_SERVER_ERROR, "Internal error"),
-            Error::SignIn(_) => (S::BAD_REQUEST, "Sign-in refused"),
-            Error::TokenRefresh(_) => (S::BAD_GATEWAY, "Integration failed"),
-            Error::ModeNotSupported { .. } | Error::InvalidInput { .. } => {
-                (S::BAD_REQUEST, "Invalid request")
-            }
-            Error::AlreadyEnabled { .. }
-            | Error::NotEnabled(_)
-            | Error::NoWorkspaceCredential(_)
-            | Error::NotConnected(_) => (S::CONFLICT, "Not possible in this state"),
-            Error::CredentialRefused(_) => (S::UNPROCESSABLE_ENTITY, "Credential refused"),
-            Error::Plugin(PluginError::Connector {
-                error: crate::model::ConnectorError::InvalidInput { .. },
-                ..
-            }) => (S::BAD_REQUEST, "Invalid input"),
-            Error::Plugin(_) => (S::BAD_GATEWAY, "Integration failed"),
-            Error::Store(_) | Error::Vault(_) => (S::INTERNAL_SERVER_ERROR, "Internal error"),
-        };
-        let (detail, policies) = match error {
-            // The reason alone: the policy ids travel in their own member.
-            Error::Denied { reason, policies } => (reason, policies),
-            other => (other.to_string(), Vec::new()),
-        };
-        Problem {
-            status,
-            title,
-            detail,
-            policies,
-        }
-    }
-}
-
-impl From<JsonRejection> for Problem {
-    fn from(rejection: JsonRejection) -> Self {
-        let status = rejection.status();
-        let title = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "Body too large"
-        } else {
-            "Malformed request body"
-        };
-        Problem {
-            status,
-            title,
-            detail: rejection.body_text(),
-            policies: Vec::new(),
-        }
-    }
-}
-
-fn bad_request(detail: String) -> Problem {
-    Problem {
-        status: StatusCode::BAD_REQUEST,
-        title: "Invalid request",
-        detail,
-        policies: Vec::new(),
-    }
-}
-
-/// The actor the host vouches for: `X-Switchboard-User`, `-Role`, `-Plan`.
-fn actor(workspace: String, headers: &HeaderMap) -> Result<Actor, Problem> {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-            .ok_or_else(|| bad_request(format!("the {name} header is required")))
-    };
-    let role = match header("x-switchboard-role")?.as_str() {
-        "admin" => Role::Admin,
-        "developer" => Role::Developer,
-        "member" => Role::Member,
-        other => {
-            return Err(bad_request(format!(
-                "unknown role `{other}` (admin, developer or member)"
-            )));
-        }
-    };
-    Ok(Actor {
-        user: UserId::new(header("x-switchboard-user")?),
-        workspace: WorkspaceId::new(workspace),
-        role,
-        plan: header("x-switchboard-plan")?,
-    })
-}
-
-/// Re-reads the policy directory; a refused set answers 422 with every fault.
-async fn reload_policies(State(engine): State<Shared>) -> Result<Json<Value>, Problem> {
-    match engine.reload_policies() {
-        Ok(count) => Ok(Json(json!({ "policies": count }))),
-        Err(e) => Err(Problem {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            title: "Policies refused",
-            detail: e.to_string(),
-            policies: Vec::new(),
-        }),
-    }
-}
-
-async fn catalog(State(engine): State<Shared>) -> Json<Value> {
-    Json(json!({ "integrations": engine.integrations() }))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EnableRequest {
-    mode: Mode,
-}
-
-async fn enable(
-    State(engine): State<Shared>,
-    Path((workspace, integration)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Result<Json<EnableRequest>, JsonRejection>,
-) -> Result<Json<Value>, Problem> {
-    let actor = actor(workspace, &headers)?;
-    let Json(request) = body?;
-    let enablement = engine.enable(&actor, &IntegrationId::new(integration), request.mode)?;
-    Ok(Json(json!(enablement)))
-}
-
-async fn disable(
-    State(engine): State<Shared>,
-    Path((workspace, integration)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Result<StatusCode, Problem> {
-    let actor = actor(workspace, &headers)?;
-    engine.disable(&actor, &IntegrationId::new(integration))?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CredentialRequest {
-    secret: String,
-}
-
-async fn set_credential(
-    State(engine): State<Shared>,
-    Path((workspace, integration)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Result<Json<CredentialRequest>, JsonRejection>,
-) -> Result<Json<Value>, Problem> {
-    let actor = actor(workspace, &headers)?;
-    let Json(request) = body?;
-    let secret = Secret::new(request.secret);
-    let account = engine
-        .set_workspace_credential(&actor, &IntegrationId::new(integration), secret)
-        .await?;
-    Ok(Json(json!({ "account": account })))
-}
-
-async fn invoke(
-    State(engine): State<Shared>,
-    Path((workspace, integration, action)): Path<(String, String, String)>,
-    headers: HeaderMap,
-    body: Result<Json<Value>, JsonRejection>,
-) -> Result<Json<Value>, Problem> {
-    let actor = actor(workspace, &headers)?;
-    let Json(input) = body?;
-    Ok(Json(
-        engine
-            .invoke(&actor, &IntegrationId::new(integration), &action, &input)
-            .await?,
-    ))
 }

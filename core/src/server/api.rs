@@ -1,0 +1,247 @@
+//! Routes registered together with their description, so the OpenAPI
+//! document is generated from the same table that builds the router and
+//! the two cannot drift apart.
+
+use axum::Router;
+use axum::handler::Handler;
+use axum::routing::{MethodFilter, on};
+use schemars::generate::{SchemaGenerator, SchemaSettings};
+use schemars::{JsonSchema, Schema};
+use serde_json::{Map, Value, json};
+
+type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+fn subschema<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    g.subschema_for::<T>()
+}
+
+fn inline<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    g.clone().into_root_schema_for::<T>()
+}
+
+/// What a route takes and gives, for the document.
+pub struct Doc {
+    summary: &'static str,
+    actor: bool,
+    public: bool,
+    query: Option<SchemaFn>,
+    body: Option<SchemaFn>,
+    status: u16,
+    response: Option<SchemaFn>,
+    content_type: &'static str,
+}
+
+impl Doc {
+    /// A route that acts for a member (actor headers required).
+    pub fn acting(summary: &'static str) -> Self {
+        Doc {
+            summary,
+            actor: true,
+            public: false,
+            query: None,
+            body: None,
+            status: 200,
+            response: None,
+            content_type: "application/json",
+        }
+    }
+
+    /// A route for the host itself (service token only).
+    pub fn host(summary: &'static str) -> Self {
+        Doc {
+            actor: false,
+            ..Doc::acting(summary)
+        }
+    }
+
+    /// A route open to anyone (health, the document itself).
+    pub fn public(summary: &'static str) -> Self {
+        Doc {
+            public: true,
+            ..Doc::host(summary)
+        }
+    }
+
+    pub fn query<T: JsonSchema>(mut self) -> Self {
+        self.query = Some(inline::<T>);
+        self
+    }
+
+    pub fn body<T: JsonSchema>(mut self) -> Self {
+        self.body = Some(subschema::<T>);
+        self
+    }
+
+    pub fn returns<T: JsonSchema>(mut self) -> Self {
+        self.response = Some(subschema::<T>);
+        self
+    }
+
+    pub fn status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+
+    pub fn content(mut self, content_type: &'static str) -> Self {
+        self.content_type = content_type;
+        self
+    }
+}
+
+pub struct Operation {
+    method: &'static str,
+    path: &'static str,
+    doc: Doc,
+}
+
+/// A router that remembers what each route is.
+pub struct Api<S> {
+    router: Router<S>,
+    operations: Vec<Operation>,
+}
+
+impl<S: Clone + Send + Sync + 'static> Api<S> {
+    pub fn new() -> Self {
+        Api {
+            router: Router::new(),
+            operations: Vec::new(),
+        }
+    }
+
+    fn add<H: Handler<T, S>, T: 'static>(
+        mut self,
+        filter: MethodFilter,
+        method: &'static str,
+        path: &'static str,
+        handler: H,
+        doc: Doc,
+    ) -> Self {
+        self.router = self.router.route(path, on(filter, handler));
+        self.operations.push(Operation { method, path, doc });
+        self
+    }
+
+    pub fn get<H: Handler<T, S>, T: 'static>(
+        self,
+        path: &'static str,
+        handler: H,
+        doc: Doc,
+    ) -> Self {
+        self.add(MethodFilter::GET, "get", path, handler, doc)
+    }
+
+    pub fn post<H: Handler<T, S>, T: 'static>(
+        self,
+        path: &'static str,
+        handler: H,
+        doc: Doc,
+    ) -> Self {
+        self.add(MethodFilter::POST, "post", path, handler, doc)
+    }
+
+    pub fn put<H: Handler<T, S>, T: 'static>(
+        self,
+        path: &'static str,
+        handler: H,
+        doc: Doc,
+    ) -> Self {
+        self.add(MethodFilter::PUT, "put", path, handler, doc)
+    }
+
+    pub fn delete<H: Handler<T, S>, T: 'static>(
+        self,
+        path: &'static str,
+        handler: H,
+        doc: Doc,
+    ) -> Self {
+        self.add(MethodFilter::DELETE, "delete", path, handler, doc)
+    }
+
+    /// The router, and what its routes are for [`document`].
+    pub fn finish(self) -> (Router<S>, Vec<Operation>) {
+        (self.router, self.operations)
+    }
+}
+
+const ACTOR_HEADERS: [(&str, &str); 3] = [
+    (
+        "X-Switchboard-User",
+        "The user the host application authenticated.",
+    ),
+    (
+        "X-Switchboard-Role",
+        "Their role: admin, developer or member.",
+    ),
+    (
+        "X-Switchboard-Plan",
+        "Their workspace's plan, e.g. business.",
+    ),
+];
+
+/// The OpenAPI 3.1 document of these routes.
+pub fn document(operations: &[Operation]) -> Value {
+    let mut generator = SchemaSettings::draft2020_12()
+        .with(|s| s.definitions_path = "#/components/schemas/".into())
+        .into_generator();
+    let problem = generator
+        .subschema_for::<super::problem::ProblemDocument>()
+        .to_value();
+    let mut paths = Map::new();
+    for op in operations {
+        let mut parameters: Vec<Value> = op
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        if op.doc.actor {
+            parameters.extend(ACTOR_HEADERS.iter().map(|(name, about)| json!({"name": name, "in": "header", "required": true, "description": about, "schema": {"type": "string"}})));
+        }
+        if let Some(query) = op.doc.query {
+            let schema = query(&mut generator).to_value();
+            let required: Vec<&str> = schema["required"]
+                .as_array()
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if let Some(props) = schema["properties"].as_object() {
+                for (name, prop) in props {
+                    parameters.push(json!({"name": name, "in": "query", "required": required.contains(&name.as_str()), "schema": prop}));
+                }
+            }
+        }
+        let mut operation = json!({
+            "operationId": format!("{}_{}", op.method, op.path.trim_start_matches('/').replace(['/', '{', '}', '-', '.'], "_")),
+            "summary": op.doc.summary,
+            "parameters": parameters,
+            "responses": {
+                "default": {"description": "A problem (RFC 9457)", "content": {"application/problem+json": {"schema": problem.clone()}}},
+            },
+        });
+        let success = match op.doc.response {
+            Some(schema) => {
+                json!({"description": "OK", "content": {op.doc.content_type: {"schema": schema(&mut generator).to_value()}}})
+            }
+            None => json!({"description": "Done"}),
+        };
+        operation["responses"][op.doc.status.to_string()] = success;
+        if let Some(body) = op.doc.body {
+            operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": body(&mut generator).to_value()}}});
+        }
+        if op.doc.public {
+            operation["security"] = json!([]);
+        }
+        let entry = paths.entry(op.path.to_owned()).or_insert_with(|| json!({}));
+        entry[op.method] = operation;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Switchboard", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "Integration governance: which tools a workspace may use, members' connections, and calls through sandboxed connectors."},
+        "security": [{"service": []}],
+        "paths": paths,
+        "components": {
+            "schemas": generator.take_definitions(true),
+            "securitySchemes": {"service": {"type": "http", "scheme": "bearer", "description": "A service token of the host application."}},
+        },
+    })
+}

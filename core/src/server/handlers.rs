@@ -1,0 +1,380 @@
+//! One handler per operation; each reads the actor, calls the engine and
+//! answers JSON or a problem.
+
+use super::State as App;
+use super::problem::{Problem, actor};
+use crate::audit::{Filter, OutcomeKind, Page};
+use crate::engine::{Callback, SignIn};
+use crate::model::{
+    Account, Connection, ConnectionId, Enablement, IntegrationId, IntegrationUsage,
+    IntegrationsPage, Manifest, Mode, TeamIntegration, UserId, WorkspaceId,
+};
+use crate::vault::Secret;
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::Arc;
+
+type Shared = State<Arc<App>>;
+type Answer<T> = Result<Json<T>, Problem>;
+
+#[derive(Serialize, JsonSchema)]
+pub struct Catalog {
+    pub integrations: Vec<Manifest>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Ready {
+    pub plugins: usize,
+    pub policies: usize,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Reloaded {
+    pub policies: usize,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct TeamPage {
+    pub integrations: Vec<TeamIntegration>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct UsageReport {
+    pub from_ms: u64,
+    pub to_ms: u64,
+    pub integrations: Vec<IntegrationUsage>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnableRequest {
+    pub mode: Mode,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialRequest {
+    /// The shared credential, e.g. the Semrush API key. Checked with the
+    /// service before it is saved; never returned.
+    pub secret: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectRequest {
+    /// A personal API key, for integrations that take one. Leave it out to
+    /// start an OAuth 2.0 sign-in instead.
+    pub api_key: Option<String>,
+}
+
+/// Either the new connection (API key) or where to sign in (OAuth 2.0).
+#[derive(Serialize, JsonSchema)]
+pub struct ConnectResponse {
+    pub connection: Option<Connection>,
+    pub sign_in: Option<SignIn>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreditLimit {
+    /// Credits a month; `null` removes the limit.
+    pub limit: Option<u64>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Period {
+    pub from_ms: u64,
+    pub to_ms: u64,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    pub from_ms: Option<u64>,
+    pub to_ms: Option<u64>,
+    pub actor: Option<UserId>,
+    pub integration: Option<IntegrationId>,
+    pub outcome: Option<OutcomeKind>,
+    /// From a previous page's `next_before`.
+    pub before: Option<u64>,
+    /// Records per page, 1 to 500 (50).
+    pub limit: Option<usize>,
+}
+
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+pub async fn readyz(State(app): Shared) -> Json<Ready> {
+    Json(Ready {
+        plugins: app.engine.integrations().len(),
+        policies: app.engine.policies().current().policies.policies().count(),
+    })
+}
+
+pub async fn openapi(State(app): Shared) -> Json<Value> {
+    Json(app.openapi.clone())
+}
+
+pub async fn catalog(State(app): Shared) -> Json<Catalog> {
+    Json(Catalog {
+        integrations: app.engine.integrations(),
+    })
+}
+
+pub async fn reload_policies(State(app): Shared) -> Answer<Reloaded> {
+    match app.engine.reload_policies() {
+        Ok(policies) => Ok(Json(Reloaded { policies })),
+        Err(e) => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Policies refused",
+            e.to_string(),
+        )),
+    }
+}
+
+/// Server-sent events: one `data:` line of JSON per engine event.
+pub async fn events(
+    State(app): Shared,
+) -> Sse<impl futures::Stream<Item = Result<SseEvent, std::convert::Infallible>>> {
+    let stream = futures::stream::unfold(app.engine.subscribe(), |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(event) => {
+                    let kind = serde_json::to_value(event.kind)
+                        .ok()
+                        .and_then(|k| k.as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    let data = serde_json::to_string(&event).unwrap_or_default();
+                    return Some((Ok(SseEvent::default().event(kind).data(data)), rx));
+                }
+                // A slow reader misses what it could not keep up with.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+pub async fn set_credit_limit(
+    State(app): Shared,
+    Path(workspace): Path<String>,
+    body: Result<Json<CreditLimit>, JsonRejection>,
+) -> Result<StatusCode, Problem> {
+    let Json(request) = body?;
+    app.engine
+        .set_credit_limit(&WorkspaceId::new(workspace), request.limit)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn team_integrations(
+    State(app): Shared,
+    Path(workspace): Path<String>,
+    headers: HeaderMap,
+) -> Answer<TeamPage> {
+    let actor = actor(workspace, &headers)?;
+    Ok(Json(TeamPage {
+        integrations: app.engine.team_integrations(&actor)?,
+    }))
+}
+
+pub async fn enable(
+    State(app): Shared,
+    Path((workspace, integration)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Json<EnableRequest>, JsonRejection>,
+) -> Answer<Enablement> {
+    let actor = actor(workspace, &headers)?;
+    let Json(request) = body?;
+    Ok(Json(app.engine.enable(
+        &actor,
+        &IntegrationId::new(integration),
+        request.mode,
+    )?))
+}
+
+pub async fn disable(
+    State(app): Shared,
+    Path((workspace, integration)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, Problem> {
+    let actor = actor(workspace, &headers)?;
+    app.engine
+        .disable(&actor, &IntegrationId::new(integration))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn set_credential(
+    State(app): Shared,
+    Path((workspace, integration)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Json<CredentialRequest>, JsonRejection>,
+) -> Answer<Account> {
+    let actor = actor(workspace, &headers)?;
+    let Json(request) = body?;
+    Ok(Json(
+        app.engine
+            .set_workspace_credential(
+                &actor,
+                &IntegrationId::new(integration),
+                Secret::new(request.secret),
+            )
+            .await?,
+    ))
+}
+
+pub async fn check_credential(
+    State(app): Shared,
+    Path((workspace, integration)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Answer<Account> {
+    let actor = actor(workspace, &headers)?;
+    Ok(Json(
+        app.engine
+            .recheck_workspace_credential(&actor, &IntegrationId::new(integration))
+            .await?,
+    ))
+}
+
+pub async fn remove_credential(
+    State(app): Shared,
+    Path((workspace, integration)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, Problem> {
+    let actor = actor(workspace, &headers)?;
+    app.engine
+        .remove_workspace_credential(&actor, &IntegrationId::new(integration))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn usage(
+    State(app): Shared,
+    Path(workspace): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<Period>, QueryRejection>,
+) -> Answer<UsageReport> {
+    let actor = actor(workspace, &headers)?;
+    let Query(period) = query?;
+    let integrations = app.engine.usage(&actor, period.from_ms, period.to_ms)?;
+    Ok(Json(UsageReport {
+        from_ms: period.from_ms,
+        to_ms: period.to_ms,
+        integrations,
+    }))
+}
+
+pub async fn audit(
+    State(app): Shared,
+    Path(workspace): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> Answer<Page> {
+    let actor = actor(workspace, &headers)?;
+    let Query(q) = query?;
+    let filter = Filter {
+        from_ms: q.from_ms,
+        to_ms: q.to_ms,
+        actor: q.actor,
+        integration: q.integration,
+        outcome: q.outcome,
+    };
+    Ok(Json(app.engine.audit(
+        &actor,
+        &filter,
+        q.before,
+        q.limit.unwrap_or(50),
+    )?))
+}
+
+pub async fn integrations_page(
+    State(app): Shared,
+    Path(workspace): Path<String>,
+    headers: HeaderMap,
+) -> Answer<IntegrationsPage> {
+    let actor = actor(workspace, &headers)?;
+    Ok(Json(app.engine.user_integrations(&actor)?))
+}
+
+pub async fn connect(
+    State(app): Shared,
+    Path((workspace, integration)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Json<ConnectRequest>, JsonRejection>,
+) -> Answer<ConnectResponse> {
+    let actor = actor(workspace, &headers)?;
+    let Json(request) = body?;
+    let integration = IntegrationId::new(integration);
+    Ok(Json(match request.api_key {
+        Some(key) => ConnectResponse {
+            connection: Some(
+                app.engine
+                    .connect_with_api_key(&actor, &integration, Secret::new(key))
+                    .await?,
+            ),
+            sign_in: None,
+        },
+        None => ConnectResponse {
+            connection: None,
+            sign_in: Some(app.engine.begin_connect(&actor, &integration)?),
+        },
+    }))
+}
+
+pub async fn callback(
+    State(app): Shared,
+    Path((workspace, integration)): Path<(String, String)>,
+    headers: HeaderMap,
+    query: Result<Query<Callback>, QueryRejection>,
+) -> Answer<Connection> {
+    let actor = actor(workspace, &headers)?;
+    let Query(callback) = query?;
+    Ok(Json(
+        app.engine
+            .complete_connect(&actor, &IntegrationId::new(integration), &callback)
+            .await?,
+    ))
+}
+
+pub async fn connection(
+    State(app): Shared,
+    Path((workspace, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Answer<Connection> {
+    let actor = actor(workspace, &headers)?;
+    Ok(Json(app.engine.connection(&actor, &ConnectionId::new(id))?))
+}
+
+pub async fn disconnect(
+    State(app): Shared,
+    Path((workspace, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, Problem> {
+    let actor = actor(workspace, &headers)?;
+    app.engine
+        .disconnect(&actor, &ConnectionId::new(id))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn invoke(
+    State(app): Shared,
+    Path((workspace, integration, action)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Answer<Value> {
+    let actor = actor(workspace, &headers)?;
+    let Json(input) = body?;
+    Ok(Json(
+        app.engine
+            .invoke(&actor, &IntegrationId::new(integration), &action, &input)
+            .await?,
+    ))
+}

@@ -1,0 +1,154 @@
+//! Errors as RFC 9457 problem details, and the actor a request speaks for.
+
+use crate::Error;
+use crate::model::{Actor, Role, UserId, WorkspaceId};
+use crate::plugins::PluginError;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An RFC 9457 problem.
+#[derive(Debug)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub title: &'static str,
+    pub detail: String,
+    /// For a denial: the policies that decided it.
+    pub policies: Vec<String>,
+}
+
+/// The problem document, for the OpenAPI description.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct ProblemDocument {
+    pub r#type: String,
+    pub title: String,
+    pub status: u16,
+    /// What went wrong, for the person who asked (a denial's `@reason`).
+    pub detail: String,
+    /// For a denial: the `@id`s of the deciding policies.
+    pub policies: Option<Vec<String>>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, title: &'static str, detail: impl Into<String>) -> Self {
+        Problem {
+            status,
+            title,
+            detail: detail.into(),
+            policies: Vec::new(),
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "type": "about:blank", "title": self.title, "status": self.status.as_u16(), "detail": self.detail });
+        if !self.policies.is_empty() {
+            body["policies"] = json!(self.policies);
+        }
+        (
+            self.status,
+            [("content-type", "application/problem+json")],
+            body.to_string(),
+        )
+            .into_response()
+    }
+}
+
+impl From<Error> for Problem {
+    fn from(error: Error) -> Self {
+        use StatusCode as S;
+        let (status, title) = match &error {
+            Error::Denied { .. } => (S::FORBIDDEN, "Denied by policy"),
+            Error::UnknownIntegration(_) => (S::NOT_FOUND, "Unknown integration"),
+            Error::ConnectionNotFound(_) => (S::NOT_FOUND, "Unknown connection"),
+            Error::ModeNotSupported { .. }
+            | Error::InvalidInput { .. }
+            | Error::OAuthRequired(_) => (S::BAD_REQUEST, "Invalid request"),
+            Error::SignIn(_) => (S::BAD_REQUEST, "Sign-in refused"),
+            Error::AlreadyEnabled { .. }
+            | Error::NotEnabled(_)
+            | Error::NoWorkspaceCredential(_)
+            | Error::NotConnected(_)
+            | Error::ConnectionUnusable { .. } => (S::CONFLICT, "Not possible in this state"),
+            Error::CredentialRefused(_) => (S::UNPROCESSABLE_ENTITY, "Credential refused"),
+            Error::Plugin(PluginError::Connector {
+                error: crate::model::ConnectorError::InvalidInput { .. },
+                ..
+            }) => (S::BAD_REQUEST, "Invalid input"),
+            Error::Plugin(_) | Error::TokenRefresh(_) => (S::BAD_GATEWAY, "Integration failed"),
+            Error::Policies(_) | Error::PolicyRequest(_) => {
+                (S::INTERNAL_SERVER_ERROR, "Policy error")
+            }
+            Error::Store(_) | Error::Vault(_) | Error::Internal(_) => {
+                (S::INTERNAL_SERVER_ERROR, "Internal error")
+            }
+        };
+        let (detail, policies) = match error {
+            // The reason alone: the policy ids travel in their own member.
+            Error::Denied { reason, policies } => (reason, policies),
+            other => (other.to_string(), Vec::new()),
+        };
+        Problem {
+            status,
+            title,
+            detail,
+            policies,
+        }
+    }
+}
+
+impl From<JsonRejection> for Problem {
+    fn from(rejection: JsonRejection) -> Self {
+        let status = rejection.status();
+        let title = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "Body too large"
+        } else {
+            "Malformed request body"
+        };
+        Problem::new(status, title, rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for Problem {
+    fn from(rejection: QueryRejection) -> Self {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "Invalid query",
+            rejection.body_text(),
+        )
+    }
+}
+
+fn bad_request(detail: String) -> Problem {
+    Problem::new(StatusCode::BAD_REQUEST, "Invalid request", detail)
+}
+
+/// The actor the host vouches for: `X-Switchboard-User`, `-Role`, `-Plan`.
+pub fn actor(workspace: String, headers: &HeaderMap) -> Result<Actor, Problem> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| bad_request(format!("the {name} header is required")))
+    };
+    let role = match header("x-switchboard-role")?.as_str() {
+        "admin" => Role::Admin,
+        "developer" => Role::Developer,
+        "member" => Role::Member,
+        other => {
+            return Err(bad_request(format!(
+                "unknown role `{other}` (admin, developer or member)"
+            )));
+        }
+    };
+    Ok(Actor {
+        user: UserId::new(header("x-switchboard-user")?),
+        workspace: WorkspaceId::new(workspace),
+        role,
+        plan: header("x-switchboard-plan")?,
+    })
+}

@@ -1,0 +1,421 @@
+//! `switchboard serve --demo` as a host application sees it: the real
+//! binary on a free loopback port, driven over HTTP.
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+struct Service {
+    child: Child,
+    base: String,
+    microsoft: String,
+    http: reqwest::Client,
+    openapi: Value,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start() -> Service {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--demo",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(["--data", dir.path().join("demo.redb").to_str().unwrap()])
+        .args([
+            "--policies",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../policies"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The log says where the Microsoft mock listens and when serving starts.
+    let mut microsoft = String::new();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line: Value = serde_json::from_str(&line.unwrap()).unwrap_or_default();
+        let message = line["fields"]["message"].as_str().unwrap_or_default();
+        if message.starts_with("Microsoft mock") {
+            microsoft = format!("http://{}", line["fields"]["addr"].as_str().unwrap());
+        }
+        if message == "serving" {
+            break;
+        }
+    }
+    // Keep reading the log, so the service never writes into a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    let base = format!("http://127.0.0.1:{port}");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let openapi = http
+        .get(format!("{base}/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Service {
+        child,
+        base,
+        microsoft,
+        http,
+        openapi,
+        _dir: dir,
+    }
+}
+
+impl Service {
+    fn as_user(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        user: &str,
+        role: &str,
+    ) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth("demo-token")
+            .header("X-Switchboard-User", user)
+            .header("X-Switchboard-Role", role)
+            .header("X-Switchboard-Plan", "business")
+    }
+
+    /// Sends, checks the status, and checks the body against the documented schema.
+    async fn expect(
+        &self,
+        request: reqwest::RequestBuilder,
+        status: u16,
+        documented: (&str, &str),
+    ) -> Value {
+        let response = request.send().await.unwrap();
+        let got = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert_eq!(got, status, "{body}");
+        let (method, path) = documented;
+        let op = &self.openapi["paths"][path][method];
+        assert!(op.is_object(), "{method} {path} is not documented");
+        let schema =
+            match op["responses"][status.to_string()]["content"]["application/json"]["schema"]
+                .clone()
+            {
+                Value::Null => {
+                    op["responses"]["default"]["content"]["application/problem+json"]["schema"]
+                        .clone()
+                }
+                schema => schema,
+            };
+        let root = json!({"allOf": [schema], "components": self.openapi["components"].clone()});
+        let validator = jsonschema::validator_for(&root).unwrap();
+        let faults: Vec<String> = validator
+            .iter_errors(&body)
+            .map(|e| format!("{} {e}", e.instance_path()))
+            .collect();
+        assert!(faults.is_empty(), "{method} {path}: {faults:?} in {body}");
+        body
+    }
+}
+
+const TEAM: (&str, &str) = ("get", "/v1/workspaces/{workspace}/team-integrations");
+const INVOKE: (&str, &str) = (
+    "post",
+    "/v1/workspaces/{workspace}/integrations/{integration}/actions/{action}",
+);
+const ENABLE: (&str, &str) = (
+    "post",
+    "/v1/workspaces/{workspace}/team-integrations/{integration}/enable",
+);
+
+#[tokio::test]
+async fn the_demo_walks_the_help_article_over_http() {
+    let s = start().await;
+    use reqwest::Method as M;
+
+    // Without the service token nothing is touched.
+    let anonymous = s
+        .http
+        .get(format!("{}/v1/workspaces/demo/team-integrations", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let forged = s
+        .http
+        .get(format!("{}/v1/integrations", s.base))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+
+    // A member is refused the Team Integrations page, with the policy's reason.
+    let denied = s
+        .expect(
+            s.as_user(
+                M::GET,
+                "/v1/workspaces/demo/team-integrations",
+                "bob",
+                "member",
+            ),
+            403,
+            TEAM,
+        )
+        .await;
+    assert_eq!(
+        denied["detail"],
+        "Only Admins and Developers can manage team integrations"
+    );
+    assert_eq!(denied["policies"], json!(["team-needs-admin-or-developer"]));
+
+    // Scenario 1: Semrush with a shared key, every member uses it.
+    let team = s
+        .expect(
+            s.as_user(
+                M::GET,
+                "/v1/workspaces/demo/team-integrations",
+                "ada",
+                "admin",
+            ),
+            200,
+            TEAM,
+        )
+        .await;
+    let semrush = team["integrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "semrush")
+        .unwrap();
+    assert_eq!(semrush["enabled"]["mode"], "workspace");
+    assert_eq!(
+        semrush["credential"]["account"]["detail"],
+        "10,000 API units left"
+    );
+    let rows = s
+        .expect(
+            s.as_user(
+                M::POST,
+                "/v1/workspaces/demo/integrations/semrush/actions/keyword_overview",
+                "carol",
+                "member",
+            )
+            .json(&json!({"phrase": "seo"})),
+            200,
+            INVOKE,
+        )
+        .await;
+    assert_eq!(rows["rows"][0]["search_volume"], 110000);
+    let usage = s
+        .expect(
+            s.as_user(
+                M::GET,
+                "/v1/workspaces/demo/usage?from_ms=0&to_ms=99999999999999",
+                "dev",
+                "developer",
+            ),
+            200,
+            ("get", "/v1/workspaces/{workspace}/usage"),
+        )
+        .await;
+    let semrush_usage = usage["integrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["integration"] == "semrush")
+        .unwrap();
+    assert_eq!(
+        semrush_usage["members"],
+        json!([{"user": "carol", "calls": 1, "credits": 1}])
+    );
+
+    // Bad input: clear errors, nothing changes.
+    let path = "/v1/workspaces/demo/team-integrations/semrush/enable";
+    let malformed = s
+        .expect(
+            s.as_user(M::POST, path, "ada", "admin")
+                .header("content-type", "application/json")
+                .body("{\"mode\":"),
+            400,
+            ENABLE,
+        )
+        .await;
+    assert!(
+        malformed["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Failed to parse"),
+        "{malformed}"
+    );
+    let unknown = s
+        .expect(
+            s.as_user(M::POST, path, "ada", "admin")
+                .json(&json!({"mode": "user", "force": true})),
+            422,
+            ENABLE,
+        )
+        .await;
+    assert!(
+        unknown["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `force`"),
+        "{unknown}"
+    );
+    // On its own connection: the service answers before reading the body and closes it.
+    let huge = reqwest::Client::new()
+        .post(format!("{}{path}", s.base))
+        .bearer_auth("demo-token")
+        .header("X-Switchboard-User", "ada")
+        .header("X-Switchboard-Role", "admin")
+        .header("X-Switchboard-Plan", "business")
+        .header("content-type", "application/json")
+        .body(vec![b' '; 2 << 20])
+        .send()
+        .await;
+    assert_eq!(huge.unwrap().status(), 413);
+    let team = s
+        .expect(
+            s.as_user(
+                M::GET,
+                "/v1/workspaces/demo/team-integrations",
+                "ada",
+                "admin",
+            ),
+            200,
+            TEAM,
+        )
+        .await;
+    assert_eq!(
+        team["integrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == "semrush")
+            .unwrap()["enabled"]["mode"],
+        "workspace"
+    );
+
+    // Scenario 2: a member connects SharePoint through the sign-in flow.
+    let connect = (
+        "post",
+        "/v1/workspaces/{workspace}/integrations/{integration}/connect",
+    );
+    let started = s
+        .expect(
+            s.as_user(
+                M::POST,
+                "/v1/workspaces/demo/integrations/sharepoint/connect",
+                "bob",
+                "member",
+            )
+            .json(&json!({})),
+            200,
+            connect,
+        )
+        .await;
+    let authorize = started["sign_in"]["authorize_url"]
+        .as_str()
+        .unwrap()
+        .replace("https://login.microsoftonline.com", &s.microsoft);
+    let redirect = s.http.get(authorize).send().await.unwrap();
+    assert_eq!(redirect.status(), 302);
+    let back = url::Url::parse(redirect.headers()["location"].to_str().unwrap()).unwrap();
+    let callback = format!("{}?{}", back.path(), back.query().unwrap());
+    let connection = s
+        .expect(
+            s.as_user(M::GET, &callback, "bob", "member"),
+            200,
+            (
+                "get",
+                "/v1/workspaces/{workspace}/integrations/{integration}/callback",
+            ),
+        )
+        .await;
+    assert_eq!(
+        (
+            connection["account"]["label"].as_str(),
+            connection["status"].as_str()
+        ),
+        (Some("Adele Vance"), Some("connected"))
+    );
+    let doc = s
+        .expect(
+            s.as_user(
+                M::POST,
+                "/v1/workspaces/demo/integrations/sharepoint/actions/search",
+                "bob",
+                "member",
+            )
+            .json(&json!({"query": "brand voice"})),
+            200,
+            INVOKE,
+        )
+        .await;
+    assert_eq!(
+        doc["hits"][0]["document"]["name"],
+        "Brand voice guidelines.txt"
+    );
+    let replay = s
+        .expect(
+            s.as_user(M::GET, &callback, "bob", "member"),
+            400,
+            (
+                "get",
+                "/v1/workspaces/{workspace}/integrations/{integration}/callback",
+            ),
+        )
+        .await;
+    assert_eq!(
+        replay["detail"],
+        "the sign-in was refused: this sign-in is unknown or was already used; start again"
+    );
+
+    // Every documented operation is routed (no 404 or 405 from the router).
+    for (path, item) in s.openapi["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if path == "/v1/events" {
+                continue;
+            }
+            let concrete = path
+                .replace("{workspace}", "demo")
+                .replace("{integration}", "semrush")
+                .replace("{action}", "keyword_overview")
+                .replace("{connection}", "conn_none");
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let response = s
+                .as_user(method.clone(), &concrete, "ada", "admin")
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap_or_default();
+            assert!(
+                status != 405 && !(status == 404 && body.is_empty()),
+                "{method} {concrete} is not routed: {status}"
+            );
+        }
+    }
+}
