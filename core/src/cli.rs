@@ -52,6 +52,10 @@ enum Command {
         /// every scenario can be tried with curl and no accounts.
         #[arg(long)]
         demo: bool,
+        /// POST every event, signed with HMAC-SHA256 (key in
+        /// SWITCHBOARD_WEBHOOK_SECRET), to this URL; repeatable.
+        #[arg(long = "webhook")]
+        webhooks: Vec<String>,
     },
     /// Look at connector components as the engine sees them.
     Plugin {
@@ -120,6 +124,16 @@ enum PolicyCommand {
         #[arg(default_value = "policies")]
         dir: PathBuf,
     },
+    /// Make a running service re-read its policy directory now; prints the
+    /// number of policies in force, or every fault of a refused set.
+    Reload {
+        /// The service's address.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// A service token (or set SWITCHBOARD_SERVICE_TOKEN).
+        #[arg(long, env = "SWITCHBOARD_SERVICE_TOKEN", hide_env_values = true)]
+        token: String,
+    },
     /// Decide one request, read as JSON from FILE (or `-` for stdin):
     /// {"request": {"principal", "action", "resource", "context"}, "entities": [...]}.
     /// Prints the decision, the determining policies and their reasons.
@@ -140,6 +154,8 @@ enum PluginCommand {
 
 /// SHA-256 digests (hex, comma-separated) of the accepted service tokens.
 const SERVICE_TOKENS_ENV: &str = "SWITCHBOARD_SERVICE_TOKENS_SHA256";
+/// The key that signs webhook deliveries.
+const WEBHOOK_SECRET_ENV: &str = "SWITCHBOARD_WEBHOOK_SECRET";
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -156,14 +172,15 @@ pub fn main() -> ExitCode {
                 policies,
                 listen,
                 demo,
-            } => serve(data, plugins, policies, listen, demo).await,
+                webhooks,
+            } => serve(data, plugins, policies, listen, demo, webhooks).await,
             Command::Plugin {
                 command: PluginCommand::Inspect { component },
             } => inspect(component).await,
             Command::Plugin {
                 command: PluginCommand::Check { dir },
             } => check(dir).await,
-            Command::Policy { command } => policy(command),
+            Command::Policy { command } => policy(command).await,
             Command::Keys { command, data } => keys(command, &data),
             Command::Audit { command, data } => audit(command, &data),
         }
@@ -188,8 +205,38 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-fn policy(command: PolicyCommand) -> Result<ExitCode, String> {
+async fn reload(url: &str, token: &str) -> Result<ExitCode, String> {
+    let endpoint = format!("{}/v1/policies/reload", url.trim_end_matches('/'));
+    crate::net::install_crypto();
+    let response = reqwest::Client::new()
+        .post(&endpoint)
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {endpoint}: {}", e.without_url()))?;
+    let ok = response.status().is_success();
+    let body: serde_json::Value = response
+        .json()
+        .await
+        .map_err(|e| e.without_url().to_string())?;
+    match body.get("policies") {
+        Some(n) if ok => print(&format!("{n} policies in force")),
+        _ => print(
+            body.get("detail")
+                .and_then(|d| d.as_str())
+                .unwrap_or("the service refused the reload"),
+        ),
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn policy(command: PolicyCommand) -> Result<ExitCode, String> {
     match command {
+        PolicyCommand::Reload { url, token } => reload(&url, &token).await,
         PolicyCommand::Validate { dir } => match load_policies(&dir) {
             Ok(bundle) => {
                 print(&format!(
@@ -392,6 +439,7 @@ async fn serve(
     policies: PathBuf,
     listen: SocketAddr,
     demo: bool,
+    webhooks: Vec<String>,
 ) -> Result<ExitCode, String> {
     let mut config =
         EngineConfig::new(&data, plugins.unwrap_or_else(default_plugins_dir), policies);
@@ -421,6 +469,17 @@ async fn serve(
     if mocks.is_some() {
         crate::server::demo::seed(&engine).await?;
     }
-    crate::server::run(engine, listen, tokens).await?;
+    let webhooks = if webhooks.is_empty() {
+        None
+    } else {
+        let secret = std::env::var(WEBHOOK_SECRET_ENV).map_err(|_| {
+            format!("--webhook needs {WEBHOOK_SECRET_ENV}, the key that signs deliveries")
+        })?;
+        Some(crate::server::webhooks::Webhooks {
+            urls: webhooks,
+            secret: crate::vault::Secret::new(secret),
+        })
+    };
+    crate::server::run(engine, listen, tokens, webhooks).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -55,11 +55,16 @@ impl Routes {
     }
 }
 
+/// Makes `ring` the process's TLS crypto provider, unless one is set.
+pub fn install_crypto() {
+    // Another part of the process may have installed a provider already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A client for untrusted destinations: no redirects (callers check each
 /// hop), no proxy, public addresses only, bounded time.
 pub fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
-    // Another part of the process may have installed a provider already.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_crypto();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()

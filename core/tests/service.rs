@@ -29,6 +29,10 @@ fn free_port() -> u16 {
 }
 
 async fn start() -> Service {
+    start_with(&[]).await
+}
+
+async fn start_with(extra: &[&str]) -> Service {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
@@ -40,6 +44,8 @@ async fn start() -> Service {
             "--listen",
             &format!("127.0.0.1:{port}"),
         ])
+        .args(extra)
+        .env("SWITCHBOARD_WEBHOOK_SECRET", WEBHOOK_SECRET)
         .args(["--data", dir.path().join("demo.redb").to_str().unwrap()])
         .args([
             "--policies",
@@ -138,6 +144,8 @@ impl Service {
         body
     }
 }
+
+const WEBHOOK_SECRET: &str = "whsec-test-5f4e3d2c1b0a";
 
 const TEAM: (&str, &str) = ("get", "/v1/workspaces/{workspace}/team-integrations");
 const INVOKE: (&str, &str) = (
@@ -418,4 +426,138 @@ async fn the_demo_walks_the_help_article_over_http() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn a_disabled_integration_reaches_the_host_as_a_signed_webhook_retried_after_a_500() {
+    use hmac::{Hmac, Mac};
+    use std::sync::{Arc, Mutex};
+    type Seen = Arc<Mutex<Vec<(u16, axum::http::HeaderMap, Vec<u8>)>>>;
+    let seen: Seen = Arc::default();
+    let receiver = {
+        let seen = seen.clone();
+        axum::Router::new().route(
+            "/hook",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                    let seen = seen.clone();
+                    async move {
+                        let mut seen = seen.lock().unwrap();
+                        // The first delivery fails; the retry is accepted.
+                        let status = if seen.is_empty() { 500 } else { 204 };
+                        seen.push((status, headers, body.to_vec()));
+                        axum::http::StatusCode::from_u16(status).unwrap()
+                    }
+                },
+            ),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+
+    let s = start_with(&["--webhook", &hook]).await;
+    let disabled = s
+        .as_user(
+            reqwest::Method::POST,
+            "/v1/workspaces/demo/team-integrations/semrush/disable",
+            "ada",
+            "admin",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disabled.status(), 204);
+    for _ in 0..100 {
+        if seen.lock().unwrap().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2, "one failed delivery and one retry");
+    let (first, retry) = (&seen[0], &seen[1]);
+    assert_eq!((first.0, retry.0), (500, 204));
+    assert_eq!(
+        first.1["x-switchboard-delivery"],
+        retry.1["x-switchboard-delivery"]
+    );
+    assert_eq!(first.2, retry.2);
+    let event: Value = serde_json::from_slice(&retry.2).unwrap();
+    assert_eq!(
+        (
+            event["kind"].as_str(),
+            event["integration"].as_str(),
+            event["workspace"].as_str()
+        ),
+        (Some("integration_disabled"), Some("semrush"), Some("demo"))
+    );
+    assert_eq!(retry.1["x-switchboard-event"], "integration_disabled");
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).unwrap();
+    mac.update(&retry.2);
+    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    assert_eq!(retry.1["x-switchboard-signature"], expected.as_str());
+}
+
+#[tokio::test]
+async fn events_stream_to_the_host_and_policies_reload_from_the_command_line() {
+    let s = start().await;
+    let mut stream = s
+        .http
+        .get(format!("{}/v1/events", s.base))
+        .bearer_auth("demo-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    let disabled = s
+        .as_user(
+            reqwest::Method::POST,
+            "/v1/workspaces/demo/team-integrations/sharepoint/disable",
+            "dev",
+            "developer",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disabled.status(), 204);
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), stream.chunk())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(
+        text.starts_with("event: integration_disabled\ndata: {"),
+        "{text}"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "policy",
+            "reload",
+            "--url",
+            &s.base,
+            "--token",
+            "demo-token",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "13 policies in force"
+    );
+    let refused = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["policy", "reload", "--url", &s.base, "--token", "wrong"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stdout).trim(),
+        "a valid service token is required (Authorization: Bearer ...)"
+    );
 }

@@ -7,6 +7,7 @@ mod api;
 pub mod demo;
 mod handlers;
 mod problem;
+pub mod webhooks;
 
 use crate::Engine;
 use api::{Api, Doc};
@@ -172,7 +173,15 @@ async fn require_service_token(
 }
 
 /// Serves until SIGINT or SIGTERM, then writes pending usage.
-pub async fn run(engine: Engine, listen: SocketAddr, tokens: ServiceTokens) -> Result<(), String> {
+pub async fn run(
+    engine: Engine,
+    listen: SocketAddr,
+    tokens: ServiceTokens,
+    webhooks: Option<webhooks::Webhooks>,
+) -> Result<(), String> {
+    if let Some(webhooks) = webhooks {
+        webhooks::spawn(webhooks, engine.subscribe());
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
