@@ -215,10 +215,11 @@ async fn reload(url: &str, token: &str) -> Result<ExitCode, String> {
         .await
         .map_err(|e| format!("cannot reach {endpoint}: {}", e.without_url()))?;
     let ok = response.status().is_success();
-    let body: serde_json::Value = response
-        .json()
+    let bytes = response
+        .bytes()
         .await
         .map_err(|e| e.without_url().to_string())?;
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
     match body.get("policies") {
         Some(n) if ok => print(&format!("{n} policies in force")),
         _ => print(

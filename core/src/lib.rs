@@ -9,6 +9,7 @@ pub mod audit;
 pub mod cli;
 pub mod engine;
 mod error;
+pub mod metrics;
 pub mod model;
 pub mod net;
 pub mod oauth;

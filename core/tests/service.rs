@@ -401,6 +401,28 @@ async fn the_demo_walks_the_help_article_over_http() {
         "the sign-in was refused: this sign-in is unknown or was already used; start again"
     );
 
+    // Operators see what happened, by route, policy and plugin.
+    let metrics = s
+        .http
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "switchboard_decisions_total{action=\"viewTeamIntegrations\",outcome=\"deny\",policy=\"team-needs-admin-or-developer\"} 1",
+        "switchboard_plugin_calls_total{integration=\"semrush\",outcome=\"ok\"} 1",
+        "switchboard_http_requests_total{method=\"GET\",route=\"/v1/workspaces/{workspace}/team-integrations\",status=\"403\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} not in {metrics}");
+    }
+    assert!(
+        metrics.contains("switchboard_plugin_call_seconds_bucket{le="),
+        "{metrics}"
+    );
+
     // Every documented operation is routed (no 404 or 405 from the router).
     for (path, item) in s.openapi["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {

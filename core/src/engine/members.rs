@@ -304,10 +304,7 @@ impl Engine {
             }
         };
         let credential = credential_for(plugin, mode, secret)?;
-        let mut result = self
-            .plugins
-            .invoke(plugin, Some(credential), action, input)
-            .await;
+        let mut result = self.call_plugin(plugin, credential, action, input).await;
         if let (
             Mode::User,
             Err(PluginError::Connector {
@@ -321,10 +318,7 @@ impl Engine {
                 Some(refused) => {
                     let (token, _) = self.access_token(actor, integration, Some(refused)).await?;
                     let credential = credential_for(plugin, mode, token)?;
-                    result = self
-                        .plugins
-                        .invoke(plugin, Some(credential), action, input)
-                        .await;
+                    result = self.call_plugin(plugin, credential, action, input).await;
                 }
                 None => self.needs_reauth(actor, integration, message),
             }
@@ -338,6 +332,27 @@ impl Engine {
         };
         self.meter.record(key, u64::from(credit_cost));
         Ok(output)
+    }
+
+    /// Calls the plugin, timing and counting the call.
+    async fn call_plugin(
+        &self,
+        plugin: &crate::plugins::Plugin,
+        credential: crate::plugins::Credential,
+        action: &str,
+        input: &serde_json::Value,
+    ) -> std::result::Result<serde_json::Value, PluginError> {
+        let started = std::time::Instant::now();
+        let result = self
+            .plugins
+            .invoke(plugin, Some(credential), action, input)
+            .await;
+        self.metrics.plugin_call(
+            plugin.manifest().id.as_str(),
+            result.is_ok(),
+            started.elapsed(),
+        );
+        result
     }
 
     /// The service refused my personal credential: the connection needs me

@@ -98,6 +98,7 @@ pub struct Engine {
     tokens: crate::oauth::TokenClient,
     /// One refresh at a time per connection.
     refresh_locks: std::sync::Mutex<HashMap<ConnectionId, Arc<tokio::sync::Mutex<()>>>>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Engine {
@@ -132,6 +133,7 @@ impl Engine {
             flow_lifetime: config.oauth_flow_lifetime,
             tokens,
             refresh_locks: Default::default(),
+            metrics: Arc::default(),
         })
     }
 
@@ -155,6 +157,11 @@ impl Engine {
     /// The policies in force (for explaining decisions).
     pub fn policies(&self) -> &Policies {
         &self.policies
+    }
+
+    /// The engine's metrics (rendered at `/metrics` by the service).
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
     }
 
     /// Events about changes that affect members (T6, U3), from now on.
@@ -196,6 +203,16 @@ impl Engine {
     /// Asks the policies; a denial becomes [`Error::Denied`] with its reason.
     fn authorize(&self, query: Query<'_>) -> Result<()> {
         let decision = self.policies.decide(&query)?;
+        let labels = crate::metrics::DecisionLabels {
+            action: query.operation.action_id().to_owned(),
+            outcome: if decision.allowed { "allow" } else { "deny" }.to_owned(),
+            policy: decision
+                .policies
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "none".to_owned()),
+        };
+        self.metrics.decisions.get_or_create(&labels).inc();
         if decision.allowed {
             return Ok(());
         }

@@ -123,6 +123,16 @@ pub async fn openapi(State(app): Shared) -> Json<Value> {
     Json(app.openapi.clone())
 }
 
+pub async fn metrics(State(app): Shared) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        app.engine.metrics().render(),
+    )
+}
+
 pub async fn catalog(State(app): Shared) -> Json<Catalog> {
     Json(Catalog {
         integrations: app.engine.integrations(),

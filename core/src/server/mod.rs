@@ -120,6 +120,15 @@ fn public() -> Api<Shared> {
             h::openapi,
             Doc::public("This document").returns::<serde_json::Value>(),
         )
+        .get(
+            "/metrics",
+            h::metrics,
+            Doc::public(
+                "Prometheus metrics: requests, decisions, plugin calls, latencies, refreshes",
+            )
+            .returns::<String>()
+            .content("text/plain"),
+        )
 }
 
 /// The API over an engine.
@@ -139,8 +148,37 @@ pub fn router(engine: Engine, tokens: ServiceTokens) -> Router {
     ));
     public_routes
         .merge(protected_routes)
+        .layer(middleware::from_fn_with_state(state.clone(), count_request))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// Counts and times every request by its route pattern.
+async fn count_request(Extract(state): Extract<Shared>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let method = request.method().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let metrics = state.engine.metrics();
+    metrics
+        .request_seconds
+        .get_or_create(&crate::metrics::RouteLabels {
+            route: route.clone(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .requests
+        .get_or_create(&crate::metrics::RequestLabels {
+            method,
+            route,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
 }
 
 /// Refuses, before anything runs, a request without a valid service token.
