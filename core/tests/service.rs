@@ -281,7 +281,7 @@ async fn the_demo_walks_the_help_article_over_http() {
         .expect(
             s.as_user(M::POST, path, "ada", "admin")
                 .json(&json!({"mode": "user", "force": true})),
-            422,
+            400,
             ENABLE,
         )
         .await;
@@ -582,4 +582,35 @@ async fn events_stream_to_the_host_and_policies_reload_from_the_command_line() {
         String::from_utf8_lossy(&refused.stdout).trim(),
         "a valid service token is required (Authorization: Bearer ...)"
     );
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_service_gracefully_and_keeps_the_usage() {
+    let mut s = start().await;
+    let ran = s
+        .as_user(
+            reqwest::Method::POST,
+            "/v1/workspaces/demo/integrations/semrush/actions/related_keywords",
+            "bob",
+            "member",
+        )
+        .json(&json!({"phrase": "seo", "limit": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ran.status(), 200);
+    let killed = Command::new("kill")
+        .args(["-TERM", &s.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = s.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let store = switchboard::store::Store::open(&s._dir.path().join("demo.redb")).unwrap();
+    let usage = store.read(|r| r.usage("demo", 0, u64::MAX)).unwrap();
+    let calls: Vec<(String, u64, u64)> = usage
+        .iter()
+        .map(|(i, u, t)| (format!("{i}/{u}"), t.calls, t.credits))
+        .collect();
+    assert_eq!(calls, [("semrush/bob".to_owned(), 1, 4)]);
 }

@@ -101,13 +101,25 @@ impl From<Error> for Problem {
 
 impl From<JsonRejection> for Problem {
     fn from(rejection: JsonRejection) -> Self {
-        let status = rejection.status();
-        let title = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "Body too large"
-        } else {
-            "Malformed request body"
-        };
-        Problem::new(status, title, rejection.body_text())
+        // Too large and wrong content type keep their own status; anything
+        // else wrong with a body (syntax, unknown or missing fields) is a 400.
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Body too large",
+                rejection.body_text(),
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Not JSON",
+                rejection.body_text(),
+            ),
+            _ => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "Malformed request body",
+                rejection.body_text(),
+            ),
+        }
     }
 }
 
