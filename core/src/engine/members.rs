@@ -83,21 +83,7 @@ impl Engine {
         const OPERATION: &str = "connect";
         let plugin = self.plugin(integration)?;
         let manifest = plugin.manifest();
-        let supported = manifest.supported_modes();
-        let (workspace, id) = (actor.workspace.as_str(), integration.as_str());
-        let active = self
-            .store
-            .read(|r| r.enablement(workspace, id))?
-            .map(|e| e.mode);
-        self.authorize_read(
-            Query {
-                actor,
-                operation: Operation::Connect,
-                target: Target::Integration(facts(plugin, &supported, active)),
-            },
-            OPERATION,
-            Some(integration),
-        )?;
+        self.authorize_on(actor, integration, Operation::Connect, OPERATION)?;
         if matches!(manifest.auth(Mode::User), Some(Auth::OAuth2 { .. })) {
             return Err(Error::OAuthRequired(integration.clone()));
         }

@@ -296,6 +296,29 @@ impl Engine {
             .inspect_err(|e| self.audit_attempt(actor, operation, Some(integration), e))
     }
 
+    /// Asks the policies about an operation on an integration as it stands
+    /// in the actor's workspace now, recording a denial.
+    fn authorize_on(
+        &self,
+        actor: &Actor,
+        integration: &IntegrationId,
+        operation: crate::policy::Operation<'_>,
+        audit_as: &str,
+    ) -> Result<()> {
+        let plugin = self.plugin(integration)?;
+        let supported = plugin.manifest().supported_modes();
+        let active = self
+            .store
+            .read(|r| r.enablement(actor.workspace.as_str(), integration.as_str()))?
+            .map(|e| e.mode);
+        let query = Query {
+            actor,
+            operation,
+            target: crate::policy::Target::Integration(facts(plugin, &supported, active)),
+        };
+        self.authorize_read(query, audit_as, Some(integration))
+    }
+
     fn publish(&self, event: Event) {
         // No subscriber is fine: the host may not listen.
         let _ = self.events.send(event);

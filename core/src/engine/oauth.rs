@@ -2,10 +2,10 @@
 //! sign-in, and keep access tokens fresh, one refresh per connection at a
 //! time.
 
-use super::{Engine, connection_identity, facts, now_ms};
+use super::{Engine, connection_identity, now_ms};
 use crate::model::{Actor, Auth, Connection, ConnectionStatus, IntegrationId, Mode};
 use crate::oauth::{self, TokenError, Tokens};
-use crate::policy::{Operation, Query, Target};
+use crate::policy::Operation;
 use crate::store::{Flow, Read, StoredConnection};
 use crate::vault::{Sealed, Secret, SecretIdentity};
 use crate::{Error, Result};
@@ -74,21 +74,7 @@ impl Engine {
     /// Starts a sign-in: the authorize URL (PKCE S256 and a one-time
     /// `state`, bound to me, this integration and ten minutes).
     pub fn begin_connect(&self, actor: &Actor, integration: &IntegrationId) -> Result<SignIn> {
-        let plugin = self.plugin(integration)?;
-        let supported = plugin.manifest().supported_modes();
-        let active = self
-            .store
-            .read(|r| r.enablement(actor.workspace.as_str(), integration.as_str()))?
-            .map(|e| e.mode);
-        self.authorize_read(
-            Query {
-                actor,
-                operation: Operation::Connect,
-                target: Target::Integration(facts(plugin, &supported, active)),
-            },
-            "connect",
-            Some(integration),
-        )?;
+        self.authorize_on(actor, integration, Operation::Connect, "connect")?;
         let (client, authorize_url, _, scopes, use_pkce) = self.oauth_settings(integration)?;
         let state = oauth::state().map_err(Error::Internal)?;
         let now = now_ms();

@@ -282,18 +282,12 @@ impl Engine {
         integration: &IntegrationId,
         operation: &str,
     ) -> Result<()> {
-        let plugin = self.plugin(integration)?;
-        let supported = plugin.manifest().supported_modes();
-        let active = self
-            .store
-            .read(|r| r.enablement(actor.workspace.as_str(), integration.as_str()))?
-            .map(|e| e.mode);
-        let query = Query {
+        self.authorize_on(
             actor,
-            operation: Operation::ConfigureWorkspaceCredential,
-            target: Target::Integration(facts(plugin, &supported, active)),
-        };
-        self.authorize_read(query, operation, Some(integration))
+            integration,
+            Operation::ConfigureWorkspaceCredential,
+            operation,
+        )
     }
 
     /// Per integration: connected members, and calls and credits per member
