@@ -121,7 +121,13 @@ impl Service {
         let got = response.status().as_u16();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         assert_eq!(got, status, "{body}");
-        let (method, path) = documented;
+        self.conforms(documented, status, &body);
+        body
+    }
+
+    /// Checks a body against the schema documented for that status (or the
+    /// problem schema for any other).
+    fn conforms(&self, (method, path): (&str, &str), status: u16, body: &Value) {
         let op = &self.openapi["paths"][path][method];
         assert!(op.is_object(), "{method} {path} is not documented");
         let schema =
@@ -137,11 +143,13 @@ impl Service {
         let root = json!({"allOf": [schema], "components": self.openapi["components"].clone()});
         let validator = jsonschema::validator_for(&root).unwrap();
         let faults: Vec<String> = validator
-            .iter_errors(&body)
+            .iter_errors(body)
             .map(|e| format!("{} {e}", e.instance_path()))
             .collect();
-        assert!(faults.is_empty(), "{method} {path}: {faults:?} in {body}");
-        body
+        assert!(
+            faults.is_empty(),
+            "{method} {path} {status}: {faults:?} in {body}"
+        );
     }
 }
 
@@ -441,11 +449,24 @@ async fn the_demo_walks_the_help_article_over_http() {
                 .await
                 .unwrap();
             let status = response.status().as_u16();
+            let json_body = response
+                .headers()
+                .get("content-type")
+                .is_some_and(|t| t.to_str().unwrap_or_default().contains("json"));
             let body = response.text().await.unwrap_or_default();
             assert!(
                 status != 405 && !(status == 404 && body.is_empty()),
                 "{method} {concrete} is not routed: {status}"
             );
+            // Whatever it answered, the answer is what the document says.
+            if json_body {
+                let method = method.as_str().to_lowercase();
+                s.conforms(
+                    (&method, path),
+                    status,
+                    &serde_json::from_str(&body).unwrap(),
+                );
+            }
         }
     }
 }
