@@ -71,6 +71,10 @@ pub struct HostConfig {
     pub cache_dir: Option<PathBuf>,
     pub limits: SandboxLimits,
     pub routes: Routes,
+    /// Allocate each call's instance on demand instead of from the pool:
+    /// slower, but reserves no address space up front (for hosts under a
+    /// tight virtual-memory limit, and for comparison).
+    pub on_demand_instances: bool,
 }
 
 /// What loading one file came to.
@@ -142,7 +146,11 @@ impl PluginHost {
             .total_tables(calls * 4)
             .total_stacks(calls)
             .max_memory_size(limits.memory_bytes);
-        wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        wasm.allocation_strategy(if config.on_demand_instances {
+            InstanceAllocationStrategy::OnDemand
+        } else {
+            InstanceAllocationStrategy::Pooling(pool)
+        });
         let engine = Engine::new(&wasm).map_err(host_err)?;
         sandbox::start_epoch_ticker(&engine).map_err(|e| PluginError::Host(e.to_string()))?;
 
