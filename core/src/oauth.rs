@@ -341,17 +341,20 @@ fn classify(error: &str, description: Option<&str>, status: u16) -> TokenError {
 mod tests {
     use super::*;
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
     #[test]
-    fn the_rfc_7636_test_vector_holds() {
+    fn the_rfc_7636_test_vector_holds() -> TestResult {
         assert_eq!(
             challenge_of("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
+        Ok(())
     }
 
     #[test]
-    fn verifiers_are_43_url_safe_characters_and_fresh() {
-        let (a, b) = (pkce().unwrap(), pkce().unwrap());
+    fn verifiers_are_43_url_safe_characters_and_fresh() -> TestResult {
+        let (a, b) = (pkce()?, pkce()?);
         assert_eq!(a.verifier.expose().len(), 43);
         assert!(
             a.verifier
@@ -361,10 +364,11 @@ mod tests {
         );
         assert_ne!(a.verifier.expose(), b.verifier.expose());
         assert_eq!(a.challenge, challenge_of(a.verifier.expose()));
+        Ok(())
     }
 
     #[test]
-    fn terminal_errors_are_told_from_transient_ones() {
+    fn terminal_errors_are_told_from_transient_ones() -> TestResult {
         let dead = classify(
             "invalid_grant",
             Some(
@@ -385,10 +389,11 @@ mod tests {
             classify("invalid_client", None, 401),
             TokenError::Misconfigured(_)
         ));
+        Ok(())
     }
 
     #[test]
-    fn tokens_never_print() {
+    fn tokens_never_print() -> TestResult {
         let t = Tokens {
             access_token: "AT-secret".into(),
             refresh_token: Some("RT-secret".into()),
@@ -397,5 +402,6 @@ mod tests {
         };
         let shown = format!("{t:?}");
         assert!(!shown.contains("secret"), "{shown}");
+        Ok(())
     }
 }

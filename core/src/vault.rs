@@ -363,6 +363,8 @@ fn refuse_open_permissions(path: &Path) -> Result<(), VaultError> {
 mod tests {
     use super::*;
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
     fn identity(user: &str) -> SecretIdentity<'_> {
         SecretIdentity {
             workspace: "acme",
@@ -372,37 +374,36 @@ mod tests {
         }
     }
 
-    fn vault() -> Vault {
-        Vault::open(&KeySource::Bytes(Zeroizing::new([7u8; 32]))).unwrap()
+    fn vault() -> Result<Vault, VaultError> {
+        Vault::open(&KeySource::Bytes(Zeroizing::new([7u8; 32])))
     }
 
     #[test]
-    fn a_sealed_secret_opens_only_for_its_own_record() {
-        let v = vault();
-        let sealed = v.seal(&Secret::new("k-123"), identity("")).unwrap();
-        assert_eq!(
-            v.open_secret(&sealed, identity("")).unwrap().expose(),
-            "k-123"
-        );
+    fn a_sealed_secret_opens_only_for_its_own_record() -> TestResult {
+        let v = vault()?;
+        let sealed = v.seal(&Secret::new("k-123"), identity(""))?;
+        assert_eq!(v.open_secret(&sealed, identity(""))?.expose(), "k-123");
         assert!(matches!(
             v.open_secret(&sealed, identity("bob")),
             Err(VaultError::Tampered)
         ));
+        Ok(())
     }
 
     #[test]
-    fn each_seal_uses_a_fresh_nonce() {
-        let v = vault();
-        let a = v.seal(&Secret::new("same"), identity("")).unwrap();
-        let b = v.seal(&Secret::new("same"), identity("")).unwrap();
+    fn each_seal_uses_a_fresh_nonce() -> TestResult {
+        let v = vault()?;
+        let a = v.seal(&Secret::new("same"), identity(""))?;
+        let b = v.seal(&Secret::new("same"), identity(""))?;
         assert_ne!(a.nonce, b.nonce);
         assert_ne!(a.ciphertext, b.ciphertext);
+        Ok(())
     }
 
     #[test]
-    fn a_secret_under_another_key_says_which_key_is_missing() {
-        let sealed = vault().seal(&Secret::new("x"), identity("")).unwrap();
-        let other = Vault::open(&KeySource::Bytes(Zeroizing::new([8u8; 32]))).unwrap();
+    fn a_secret_under_another_key_says_which_key_is_missing() -> TestResult {
+        let sealed = vault()?.seal(&Secret::new("x"), identity(""))?;
+        let other = Vault::open(&KeySource::Bytes(Zeroizing::new([8u8; 32])))?;
         let err = other.open_secret(&sealed, identity("")).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -411,57 +412,53 @@ mod tests {
                 sealed.key_id
             )
         );
+        Ok(())
     }
 
     #[test]
-    fn secrets_never_print() {
+    fn secrets_never_print() -> TestResult {
         let s = Secret::new("hunter2");
         assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");
+        Ok(())
     }
 
     #[test]
-    fn a_new_key_file_is_private_and_reused() {
+    fn a_new_key_file_is_private_and_reused() -> TestResult {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("switchboard.key");
-        let first = keys_from_file(&path).unwrap();
+        let first = keys_from_file(&path)?;
         assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            std::fs::metadata(&path)?.permissions().mode() & 0o777,
             0o600
         );
-        assert_eq!(keys_from_file(&path).unwrap()[0].id, first[0].id);
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(keys_from_file(&path)?[0].id, first[0].id);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
         assert!(matches!(
             keys_from_file(&path),
             Err(VaultError::KeyFileTooOpen(_))
         ));
+        Ok(())
     }
 
     #[test]
-    fn rotation_keeps_old_secrets_open_and_persists_the_ring() {
-        let dir = tempfile::tempdir().unwrap();
+    fn rotation_keeps_old_secrets_open_and_persists_the_ring() -> TestResult {
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("switchboard.key");
         let vault = Vault {
             ring: ArcSwap::from_pointee(Keyring {
-                keys: keys_from_file(&path).unwrap(),
+                keys: keys_from_file(&path)?,
             }),
             file: Some(path.clone()),
         };
         let old_id = vault.key_id();
-        let sealed = vault.seal(&Secret::new("s3cret"), identity("")).unwrap();
-        let new_id = vault.rotate().unwrap();
+        let sealed = vault.seal(&Secret::new("s3cret"), identity(""))?;
+        let new_id = vault.rotate()?;
         assert_ne!(new_id, old_id);
         assert_eq!(vault.key_ids(), [new_id.clone(), old_id.clone()]);
-        assert_eq!(
-            vault.open_secret(&sealed, identity("")).unwrap().expose(),
-            "s3cret"
-        );
-        assert_eq!(
-            vault.seal(&Secret::new("x"), identity("")).unwrap().key_id,
-            new_id
-        );
-        let reread: Vec<String> = keys_from_file(&path)
-            .unwrap()
+        assert_eq!(vault.open_secret(&sealed, identity(""))?.expose(), "s3cret");
+        assert_eq!(vault.seal(&Secret::new("x"), identity(""))?.key_id, new_id);
+        let reread: Vec<String> = keys_from_file(&path)?
             .iter()
             .map(|k| k.id.clone())
             .collect();
@@ -470,10 +467,11 @@ mod tests {
             vault.retire(&new_id),
             Err(VaultError::RetireActive(_))
         ));
-        vault.retire(&old_id).unwrap();
+        vault.retire(&old_id)?;
         assert!(matches!(
             vault.open_secret(&sealed, identity("")),
             Err(VaultError::MissingKey(_))
         ));
+        Ok(())
     }
 }

@@ -455,8 +455,10 @@ fn transport_error(host: &str, error: reqwest::Error) -> wit::Error {
 mod tests {
     use super::*;
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
     #[test]
-    fn host_patterns_accept_names_and_refuse_the_rest() {
+    fn host_patterns_accept_names_and_refuse_the_rest() -> TestResult {
         assert!(HostPattern::parse("api.semrush.com").is_ok());
         assert!(HostPattern::parse("*.sharepoint.com").is_ok());
         assert!(HostPattern::parse("graph.microsoft.com:8443").is_ok());
@@ -471,24 +473,24 @@ mod tests {
         ] {
             assert!(HostPattern::parse(bad).is_err(), "{bad} was accepted");
         }
+        Ok(())
     }
 
     #[test]
-    fn subdomain_patterns_do_not_match_lookalikes() {
-        let p = HostPattern::parse("*.sharepoint.com").unwrap();
+    fn subdomain_patterns_do_not_match_lookalikes() -> TestResult {
+        let p = HostPattern::parse("*.sharepoint.com")?;
         assert!(p.matches("contoso.sharepoint.com", 443));
         assert!(!p.matches("sharepoint.com", 443));
         assert!(!p.matches("evilsharepoint.com", 443));
         assert!(!p.matches("contoso.sharepoint.com", 80));
+        Ok(())
     }
 
     #[test]
-    fn scrub_removes_raw_and_encoded_secrets() {
+    fn scrub_removes_raw_and_encoded_secrets() -> TestResult {
         let secret = Secret::new("k/y+1");
         let out = scrub(b"a k/y+1 b k%2Fy%2B1 c", &secret);
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "a [redacted] b [redacted] c"
-        );
+        assert_eq!(String::from_utf8(out)?, "a [redacted] b [redacted] c");
+        Ok(())
     }
 }
