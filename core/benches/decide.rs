@@ -2,7 +2,9 @@
 //! connection: user, workspace, integration and connection entities built
 //! from engine types, the repository's policies) next to a bare
 //! `Authorizer::is_authorized` on the same request with the entities
-//! already built, in the same run. Prints the ratio of medians.
+//! already built, in the same run: once as a page asks it again and again
+//! (entities from the cache) and once about facts never seen before
+//! (entities built). Prints the ratios of medians.
 
 mod support;
 
@@ -56,6 +58,23 @@ fn decide(c: &mut Criterion) {
     group.bench_function("policies_decide", |b| {
         b.iter(|| black_box(policies.decide(black_box(&query)).expect("decide")))
     });
+    // Facts never seen before (a new connection each time): the entities
+    // are built, not taken from the cache.
+    let mut n = 0u64;
+    group.bench_function("policies_decide_new_facts", |b| {
+        b.iter(|| {
+            n += 1;
+            let id = format!("conn-{n}");
+            let query = Query {
+                target: Target::Connection(ConnectionFacts {
+                    id: &id,
+                    ..connection
+                }),
+                ..query
+            };
+            black_box(policies.decide(black_box(&query)).expect("decide"))
+        })
+    });
     group.finish();
 }
 
@@ -67,4 +86,5 @@ fn main() {
         .configure_from_args()
         .final_summary();
     support::print_ratio("decide", "policies_decide", "bare_is_authorized");
+    support::print_ratio("decide", "policies_decide_new_facts", "bare_is_authorized");
 }

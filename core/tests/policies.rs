@@ -106,6 +106,28 @@ fn an_attribute_the_schema_lacks_is_refused_with_its_file_and_line() {
 }
 
 #[test]
+fn a_schema_out_of_step_with_the_engine_is_refused_at_load() {
+    // The policies still validate against this schema, but the engine's
+    // workspaces carry no `region`: every decision would rest on a request
+    // the schema does not describe, so the set is refused up front.
+    let dir = scratch_policies();
+    let schema = dir.path().join(policy::SCHEMA_FILE);
+    let text = std::fs::read_to_string(&schema).unwrap().replace(
+        "entity Workspace = {\n    plan: String,",
+        "entity Workspace = {\n    plan: String,\n    region: String,",
+    );
+    assert!(text.contains("region: String"));
+    std::fs::write(&schema, text).unwrap();
+    let faults = faults_of(dir.path());
+    assert_eq!(faults.len(), 1, "{faults:?}");
+    assert!(
+        faults[0].starts_with("schema.cedarschema:1:1: the schema does not describe the `viewTeamIntegrations` request the engine makes"),
+        "{faults:?}"
+    );
+    assert!(faults[0].contains("region"), "{faults:?}");
+}
+
+#[test]
 fn ids_and_reasons_are_required() {
     let dir = scratch_policies();
     std::fs::write(
@@ -190,6 +212,22 @@ fn decisions_name_their_policies_and_fill_in_the_reason() {
         free.reason.as_deref(),
         Some("Integration management is available on the Business plan")
     );
+    // Asked again, each is answered the same from its cached entities.
+    for (actor, active, decision) in [
+        (ada(Role::Admin, "business"), None, &allowed),
+        (
+            ada(Role::Admin, "business"),
+            Some(Mode::Workspace),
+            &second_mode,
+        ),
+        (ada(Role::Member, "business"), None, &member),
+        (ada(Role::Admin, "free"), None, &free),
+    ] {
+        assert_eq!(
+            &semrush_enable(&actor, active, Mode::User, &policies),
+            decision
+        );
+    }
 }
 
 #[test]

@@ -174,7 +174,7 @@ pub fn explain(bundle: &PolicyBundle, input: serde_json::Value) -> Result<Explan
     let reasons = response
         .diagnostics()
         .reason()
-        .filter_map(|id| bundle.policies.annotation(id, "reason").map(str::to_owned))
+        .filter_map(|id| bundle.reasons.get(id).cloned())
         .collect();
     Ok(Explanation {
         decision: match response.decision() {

@@ -1,7 +1,7 @@
 //! Reading a policy directory: the schema, every `.cedar` file, strict
 //! validation. Every fault is reported with its file, line and column.
 
-use cedar_policy::{Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator};
+use cedar_policy::{Entity, Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator};
 use miette::Diagnostic;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -44,6 +44,14 @@ pub struct PolicyLoadError {
 pub struct PolicyBundle {
     pub schema: Schema,
     pub policies: PolicySet,
+    /// The schema's action entities by id, with their groups: a request
+    /// carries its own, so `action in` a group holds.
+    pub actions: HashMap<String, Entity>,
+    /// Each forbid's `@reason`, read once (reading an annotation parses its
+    /// key).
+    pub reasons: HashMap<PolicyId, String>,
+    /// Entities of recent requests under this set.
+    pub entity_cache: super::request::EntityCache,
     /// Which file each policy came from.
     pub files: HashMap<PolicyId, PathBuf>,
     /// SHA-256 over the files read, to notice changes.
@@ -200,9 +208,31 @@ pub fn load(dir: &Path) -> Result<PolicyBundle, PolicyLoadError> {
     if !faults.is_empty() {
         return Err(refuse(faults));
     }
+    let schema_fault = |message: String| {
+        refuse(vec![PolicyFault {
+            file: schema_path.clone(),
+            line: 1,
+            column: 1,
+            message,
+        }])
+    };
+    super::request::check_conformance(&schema).map_err(schema_fault)?;
+    let actions = schema
+        .action_entities()
+        .map_err(|e| schema_fault(e.to_string()))?
+        .iter()
+        .map(|action| (action.uid().id().unescaped().to_owned(), action.clone()))
+        .collect();
+    let reasons = policies
+        .policies()
+        .filter_map(|p| Some((p.id().clone(), p.annotation("reason")?.to_owned())))
+        .collect();
     Ok(PolicyBundle {
         schema,
         policies,
+        actions,
+        reasons,
+        entity_cache: Default::default(),
         files,
         fingerprint,
     })

@@ -95,14 +95,15 @@ impl Policies {
         &self,
         query: &Query<'_>,
     ) -> Result<(cedar_policy::Request, cedar_policy::Entities), BuildError> {
-        let built = request::build(query, &self.current.load().schema)?;
-        Ok((built.request, built.entities))
+        let bundle = self.current.load();
+        let built = request::build(query, &bundle.actions, &bundle.entity_cache)?;
+        Ok((built.request, (*built.entities).clone()))
     }
 
     /// Decides a query against the set in force.
     pub fn decide(&self, query: &Query<'_>) -> Result<Decision, BuildError> {
         let bundle = self.current.load();
-        let built = request::build(query, &bundle.schema)?;
+        let built = request::build(query, &bundle.actions, &bundle.entity_cache)?;
         let response =
             self.authorizer
                 .is_authorized(&built.request, &bundle.policies, &built.entities);
@@ -137,7 +138,7 @@ fn denial_reason(
     }
     policies
         .iter()
-        .find_map(|id| bundle.policies.annotation(id, "reason"))
+        .find_map(|id| bundle.reasons.get(id))
         .map(|template| fill(template, query))
         .unwrap_or_else(|| NOT_PERMITTED.to_owned())
 }

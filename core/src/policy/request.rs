@@ -7,6 +7,7 @@ use cedar_policy::{
     Schema,
 };
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, LazyLock};
 
 const NAMESPACE: &str = "Switchboard";
 
@@ -121,10 +122,10 @@ impl Query<'_> {
 /// A Cedar request and the entities it needs.
 pub struct Built {
     pub request: Request,
-    pub entities: Entities,
+    pub entities: Arc<Entities>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("could not build the authorization request: {0}")]
 pub struct BuildError(String);
 
@@ -132,9 +133,40 @@ fn err(e: impl std::fmt::Display) -> BuildError {
     BuildError(e.to_string())
 }
 
-fn uid(kind: &str, id: &str) -> Result<EntityUid, BuildError> {
-    let name: EntityTypeName = format!("{NAMESPACE}::{kind}").parse().map_err(err)?;
-    Ok(EntityUid::from_type_name_and_id(name, EntityId::new(id)))
+/// The entity types of the schema's namespace, parsed once: parsing a
+/// name runs Cedar's parser, far too slow to do per request.
+struct Types {
+    user: EntityTypeName,
+    workspace: EntityTypeName,
+    integration: EntityTypeName,
+    connection: EntityTypeName,
+    role: EntityTypeName,
+    mode: EntityTypeName,
+    action: EntityTypeName,
+}
+
+fn types() -> Result<&'static Types, BuildError> {
+    static TYPES: LazyLock<Result<Types, BuildError>> = LazyLock::new(|| {
+        let name = |kind: &str| {
+            format!("{NAMESPACE}::{kind}")
+                .parse::<EntityTypeName>()
+                .map_err(err)
+        };
+        Ok(Types {
+            user: name("User")?,
+            workspace: name("Workspace")?,
+            integration: name("Integration")?,
+            connection: name("Connection")?,
+            role: name("Role")?,
+            mode: name("Mode")?,
+            action: name("Action")?,
+        })
+    });
+    TYPES.as_ref().map_err(Clone::clone)
+}
+
+fn uid(kind: &EntityTypeName, id: &str) -> EntityUid {
+    EntityUid::from_type_name_and_id(kind.clone(), EntityId::new(id))
 }
 
 fn role_id(role: Role) -> &'static str {
@@ -145,37 +177,44 @@ fn role_id(role: Role) -> &'static str {
     }
 }
 
-fn mode_uid(mode: Mode) -> Result<EntityUid, BuildError> {
-    uid("Mode", &mode.to_string())
-}
-
-fn integration_uid(
-    workspace: &WorkspaceId,
-    integration: &IntegrationId,
-) -> Result<EntityUid, BuildError> {
-    uid("Integration", &format!("{workspace}/{integration}"))
+fn mode_id(mode: Mode) -> &'static str {
+    match mode {
+        Mode::User => "user",
+        Mode::Workspace => "workspace",
+    }
 }
 
 fn long(n: u64) -> RestrictedExpression {
     RestrictedExpression::new_long(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
-fn integration_entity(
+fn entity_ref(id: EntityUid) -> RestrictedExpression {
+    RestrictedExpression::new_entity_uid(id)
+}
+
+fn integration_uid(
+    types: &Types,
     workspace: &WorkspaceId,
     facts: &IntegrationFacts<'_>,
-) -> Result<(EntityUid, Entity), BuildError> {
-    let workspace_uid = uid("Workspace", workspace.as_str())?;
-    let id = integration_uid(workspace, facts.id)?;
+) -> EntityUid {
+    uid(
+        &types.integration,
+        &format!("{workspace}/{}", facts.id.as_str()),
+    )
+}
+
+fn integration_entity(
+    types: &Types,
+    workspace: &WorkspaceId,
+    facts: &IntegrationFacts<'_>,
+) -> Result<Entity, BuildError> {
+    let workspace_uid = uid(&types.workspace, workspace.as_str());
     let modes = facts
         .supported
         .iter()
-        .map(|m| mode_uid(*m).map(RestrictedExpression::new_entity_uid))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|m| entity_ref(uid(&types.mode, mode_id(*m))));
     let mut attrs = HashMap::from([
-        (
-            "workspace".to_owned(),
-            RestrictedExpression::new_entity_uid(workspace_uid.clone()),
-        ),
+        ("workspace".to_owned(), entity_ref(workspace_uid.clone())),
         (
             "name".to_owned(),
             RestrictedExpression::new_string(facts.name.to_owned()),
@@ -192,87 +231,32 @@ fn integration_entity(
     if let Some(mode) = facts.active {
         attrs.insert(
             "activeMode".to_owned(),
-            RestrictedExpression::new_entity_uid(mode_uid(mode)?),
+            entity_ref(uid(&types.mode, mode_id(mode))),
         );
     }
-    let entity = Entity::new(id.clone(), attrs, HashSet::from([workspace_uid])).map_err(err)?;
-    Ok((id, entity))
+    Entity::new(
+        integration_uid(types, workspace, facts),
+        attrs,
+        HashSet::from([workspace_uid]),
+    )
+    .map_err(err)
 }
 
-/// Builds the request, validated against the schema.
-pub fn build(query: &Query<'_>, schema: &Schema) -> Result<Built, BuildError> {
+/// The principal, action, resource and context of a query.
+fn request_parts(
+    query: &Query<'_>,
+    types: &Types,
+) -> Result<(EntityUid, EntityUid, EntityUid, Context), BuildError> {
     let actor = query.actor;
-    let workspace_uid = uid("Workspace", actor.workspace.as_str())?;
-    let principal = uid("User", actor.user.as_str())?;
-    let mut entities = vec![
-        Entity::new(
-            workspace_uid.clone(),
-            HashMap::from([(
-                "plan".to_owned(),
-                RestrictedExpression::new_string(actor.plan.clone()),
-            )]),
-            HashSet::new(),
-        )
-        .map_err(err)?,
-        Entity::new(
-            principal.clone(),
-            HashMap::from([
-                (
-                    "role".to_owned(),
-                    RestrictedExpression::new_entity_uid(uid("Role", role_id(actor.role))?),
-                ),
-                (
-                    "workspace".to_owned(),
-                    RestrictedExpression::new_entity_uid(workspace_uid.clone()),
-                ),
-            ]),
-            HashSet::from([workspace_uid.clone()]),
-        )
-        .map_err(err)?,
-    ];
     let resource = match query.target {
-        Target::Workspace => workspace_uid,
-        Target::Integration(facts) => {
-            let (id, entity) = integration_entity(&actor.workspace, &facts)?;
-            entities.push(entity);
-            id
-        }
-        Target::Connection(c) => {
-            let (integration, integration_entity) =
-                integration_entity(c.workspace, &c.integration)?;
-            let owner_workspace = uid("Workspace", c.workspace.as_str())?;
-            let id = uid("Connection", c.id)?;
-            let attrs = HashMap::from([
-                (
-                    "workspace".to_owned(),
-                    RestrictedExpression::new_entity_uid(owner_workspace.clone()),
-                ),
-                (
-                    "integration".to_owned(),
-                    RestrictedExpression::new_entity_uid(integration.clone()),
-                ),
-                (
-                    "owner".to_owned(),
-                    RestrictedExpression::new_entity_uid(uid("User", c.owner.as_str())?),
-                ),
-            ]);
-            entities.push(
-                Entity::new(
-                    id.clone(),
-                    attrs,
-                    HashSet::from([integration, owner_workspace]),
-                )
-                .map_err(err)?,
-            );
-            // Its integration, so policies can read how it stands.
-            entities.push(integration_entity);
-            id
-        }
+        Target::Workspace => uid(&types.workspace, actor.workspace.as_str()),
+        Target::Integration(facts) => integration_uid(types, &actor.workspace, &facts),
+        Target::Connection(c) => uid(&types.connection, c.id),
     };
     let context = match query.operation {
         Operation::Enable { mode } => Context::from_pairs([(
             "mode".to_owned(),
-            RestrictedExpression::new_entity_uid(mode_uid(mode)?),
+            entity_ref(uid(&types.mode, mode_id(mode))),
         )]),
         Operation::Invoke {
             action,
@@ -296,8 +280,250 @@ pub fn build(query: &Query<'_>, schema: &Schema) -> Result<Built, BuildError> {
         _ => Ok(Context::empty()),
     }
     .map_err(err)?;
-    let action = uid("Action", query.operation.action_id())?;
-    let request = Request::new(principal, action, resource, context, Some(schema)).map_err(err)?;
-    let entities = Entities::from_entities(entities, Some(schema)).map_err(err)?;
+    Ok((
+        uid(&types.user, actor.user.as_str()),
+        uid(&types.action, query.operation.action_id()),
+        resource,
+        context,
+    ))
+}
+
+/// The entities a query's policies may read: the actor, their workspace,
+/// and the integration or connection it is about (without the action).
+fn entities(query: &Query<'_>, types: &Types) -> Result<Vec<Entity>, BuildError> {
+    let actor = query.actor;
+    let workspace_uid = uid(&types.workspace, actor.workspace.as_str());
+    let mut entities = vec![
+        Entity::new(
+            workspace_uid.clone(),
+            HashMap::from([(
+                "plan".to_owned(),
+                RestrictedExpression::new_string(actor.plan.clone()),
+            )]),
+            HashSet::new(),
+        )
+        .map_err(err)?,
+        Entity::new(
+            uid(&types.user, actor.user.as_str()),
+            HashMap::from([
+                (
+                    "role".to_owned(),
+                    entity_ref(uid(&types.role, role_id(actor.role))),
+                ),
+                ("workspace".to_owned(), entity_ref(workspace_uid.clone())),
+            ]),
+            HashSet::from([workspace_uid]),
+        )
+        .map_err(err)?,
+    ];
+    match query.target {
+        Target::Workspace => {}
+        Target::Integration(facts) => {
+            entities.push(integration_entity(types, &actor.workspace, &facts)?)
+        }
+        Target::Connection(c) => {
+            let owner_workspace = uid(&types.workspace, c.workspace.as_str());
+            let integration = integration_uid(types, c.workspace, &c.integration);
+            let attrs = HashMap::from([
+                ("workspace".to_owned(), entity_ref(owner_workspace.clone())),
+                ("integration".to_owned(), entity_ref(integration.clone())),
+                (
+                    "owner".to_owned(),
+                    entity_ref(uid(&types.user, c.owner.as_str())),
+                ),
+            ]);
+            entities.push(
+                Entity::new(
+                    uid(&types.connection, c.id),
+                    attrs,
+                    HashSet::from([integration, owner_workspace]),
+                )
+                .map_err(err)?,
+            );
+            // Its integration, so policies can read how it stands.
+            entities.push(integration_entity(types, c.workspace, &c.integration)?);
+        }
+    }
+    Ok(entities)
+}
+
+/// The entities of recent requests, keyed by every fact they were built
+/// from, so they are never stale; one cache per policy set, because each
+/// request carries its action's entity from the schema. Building entities
+/// costs Cedar more than deciding on them, and a page asks about the same
+/// actor and integration again and again.
+pub struct EntityCache(quick_cache::sync::Cache<Vec<u8>, Arc<Entities>>);
+
+impl EntityCache {
+    /// Requests whose entities are kept (a few KiB each).
+    const CAPACITY: usize = 4096;
+
+    pub fn new() -> Self {
+        EntityCache(quick_cache::sync::Cache::new(Self::CAPACITY))
+    }
+}
+
+impl Default for EntityCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Builds the request from the engine's types, with its action's entity
+/// from the schema (built once per policy set); the entities come from the
+/// cache when the same facts were seen before. Nothing is validated against
+/// the schema here: [`check_conformance`] proved at load time that every
+/// shape this builds conforms, and validating each request would cost more
+/// than the decision itself.
+pub fn build(
+    query: &Query<'_>,
+    actions: &HashMap<String, Entity>,
+    cache: &EntityCache,
+) -> Result<Built, BuildError> {
+    let types = types()?;
+    let (principal, action, resource, context) = request_parts(query, types)?;
+    let request = Request::new(principal, action, resource, context, None).map_err(err)?;
+    let entities = cache.0.get_or_insert_with(&entity_key(query), || {
+        let action_id = query.operation.action_id();
+        let action = actions
+            .get(action_id)
+            .ok_or_else(|| BuildError(format!("the schema has no action `{action_id}`")))?;
+        let mut entities = entities(query, types)?;
+        entities.push(action.clone());
+        Entities::from_entities(entities, None)
+            .map(Arc::new)
+            .map_err(err)
+    })?;
     Ok(Built { request, entities })
+}
+
+/// Every fact the entities of `query` depend on, each length-prefixed so
+/// that no two queries share a key.
+fn entity_key(query: &Query<'_>) -> Vec<u8> {
+    let mut key = Vec::with_capacity(128);
+    let mut field = |value: &str| {
+        key.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        key.extend_from_slice(value.as_bytes());
+    };
+    let actor = query.actor;
+    field(query.operation.action_id());
+    field(actor.workspace.as_str());
+    field(actor.user.as_str());
+    field(role_id(actor.role));
+    field(&actor.plan);
+    let integration = |field: &mut dyn FnMut(&str), facts: &IntegrationFacts<'_>| {
+        field(facts.id.as_str());
+        field(facts.name);
+        field(&facts.supported.len().to_string());
+        for mode in facts.supported {
+            field(mode_id(*mode));
+        }
+        field(facts.active.map_or("-", mode_id));
+    };
+    match query.target {
+        Target::Workspace => field("workspace"),
+        Target::Integration(facts) => {
+            field("integration");
+            integration(&mut field, &facts);
+        }
+        Target::Connection(c) => {
+            field("connection");
+            field(c.id);
+            field(c.workspace.as_str());
+            field(c.owner.as_str());
+            integration(&mut field, &c.integration);
+        }
+    }
+    key
+}
+
+/// Checks that every shape of request [`build`] makes conforms to the
+/// schema (entity attributes, context, which resource each action takes),
+/// so that deciding need not validate each request: a schema edited out of
+/// step with the engine is refused when loaded, not discovered per request.
+pub fn check_conformance(schema: &Schema) -> Result<(), String> {
+    let actor = Actor {
+        user: UserId::new("conformance-user"),
+        workspace: WorkspaceId::new("conformance"),
+        role: Role::Member,
+        plan: "free".into(),
+    };
+    let id = IntegrationId::new("conformance-integration");
+    let owner = UserId::new("conformance-owner");
+    let supported = [Mode::User, Mode::Workspace];
+    let integration = |active| IntegrationFacts {
+        id: &id,
+        name: "Conformance",
+        supported: &supported,
+        active,
+    };
+    let invoke = |credit_limit| Operation::Invoke {
+        action: "conformance",
+        credit_cost: 1,
+        credits_used: 0,
+        credit_limit,
+    };
+    let on_integration = [
+        Operation::Enable { mode: Mode::User },
+        Operation::Disable,
+        Operation::ConfigureWorkspaceCredential,
+        Operation::Connect,
+        invoke(None),
+        invoke(Some(10)),
+    ];
+    let on_workspace = [
+        Operation::ViewTeamIntegrations,
+        Operation::ViewUsage,
+        Operation::ViewAudit,
+        Operation::ViewIntegrations,
+    ];
+    let on_connection = [Operation::ViewConnection, Operation::Disconnect];
+    let connection = |active| {
+        Target::Connection(ConnectionFacts {
+            id: "conformance-connection",
+            workspace: &actor.workspace,
+            integration: integration(active),
+            owner: &owner,
+        })
+    };
+    let queries = on_workspace
+        .iter()
+        .map(|&operation| (operation, Target::Workspace))
+        .chain(on_integration.iter().flat_map(|&operation| {
+            [None, Some(Mode::User)]
+                .map(|active| (operation, Target::Integration(integration(active))))
+        }))
+        .chain(on_connection.iter().flat_map(|&operation| {
+            [None, Some(Mode::Workspace)].map(|active| (operation, connection(active)))
+        }));
+    for (operation, target) in queries {
+        let query = Query {
+            actor: &actor,
+            operation,
+            target,
+        };
+        let in_schema = |e: &dyn std::error::Error| {
+            let mut message = format!(
+                "the schema does not describe the `{}` request the engine makes: {e}",
+                operation.action_id()
+            );
+            let mut cause = e.source();
+            while let Some(c) = cause {
+                message.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            message
+        };
+        let types = types().map_err(|e| in_schema(&e))?;
+        let (principal, action, resource, context) =
+            request_parts(&query, types).map_err(|e| in_schema(&e))?;
+        Request::new(principal, action, resource, context, Some(schema))
+            .map_err(|e| in_schema(&e))?;
+        Entities::from_entities(
+            entities(&query, types).map_err(|e| in_schema(&e))?,
+            Some(schema),
+        )
+        .map_err(|e| in_schema(&e))?;
+    }
+    Ok(())
 }
