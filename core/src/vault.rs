@@ -78,7 +78,27 @@ pub struct SecretIdentity<'a> {
     pub kind: &'a str,
 }
 
-impl SecretIdentity<'_> {
+impl<'a> SecretIdentity<'a> {
+    /// A workspace's shared credential for an integration.
+    pub fn workspace_credential(workspace: &'a str, integration: &'a str) -> Self {
+        SecretIdentity {
+            workspace,
+            integration,
+            user: "",
+            kind: "workspace_credential",
+        }
+    }
+
+    /// A member's personal connection to an integration.
+    pub fn connection(workspace: &'a str, integration: &'a str, owner: &'a str) -> Self {
+        SecretIdentity {
+            workspace,
+            integration,
+            user: owner,
+            kind: "connection",
+        }
+    }
+
     fn associated_data(&self) -> Vec<u8> {
         // Length-prefixed so that no two identities share an encoding.
         let mut aad = b"switchboard-secret-v1".to_vec();
@@ -95,7 +115,34 @@ impl SecretIdentity<'_> {
 pub struct Sealed {
     pub key_id: String,
     pub nonce: [u8; 12],
+    #[serde(with = "base64_bytes")]
     pub ciphertext: Vec<u8>,
+}
+
+/// Ciphertext stored as base64 text, a third of the size of the array of
+/// numbers JSON would make of it; arrays, as the first releases wrote
+/// them, still read.
+mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Text(String),
+            Numbers(Vec<u8>),
+        }
+        match Stored::deserialize(deserializer)? {
+            Stored::Text(text) => STANDARD.decode(text).map_err(D::Error::custom),
+            Stored::Numbers(bytes) => Ok(bytes),
+        }
+    }
 }
 
 impl fmt::Debug for Sealed {
@@ -387,6 +434,21 @@ mod tests {
             v.open_secret(&sealed, identity("bob")),
             Err(VaultError::Tampered)
         ));
+        Ok(())
+    }
+
+    #[test]
+    fn sealed_secrets_are_stored_as_base64_and_old_arrays_still_read() -> TestResult {
+        let v = vault()?;
+        let sealed = v.seal(&Secret::new("k-123"), identity(""))?;
+        let stored = serde_json::to_value(&sealed)?;
+        assert!(stored["ciphertext"].is_string(), "{stored}");
+        let mut old = stored.clone();
+        old["ciphertext"] = serde_json::to_value(&sealed.ciphertext)?;
+        for form in [stored, old] {
+            let read: Sealed = serde_json::from_value(form)?;
+            assert_eq!(v.open_secret(&read, identity(""))?.expose(), "k-123");
+        }
         Ok(())
     }
 

@@ -14,10 +14,12 @@ const FIRST_PARTY: &[(&str, &str)] = &[
     ("switchboard-sharepoint", "sharepoint"),
 ];
 
-/// Components used only by the tests (hostile or deliberately odd plugins).
+/// Components used only by the tests and benchmarks (hostile, deliberately
+/// odd, or stamped out by the dozen).
 const TEST_ONLY: &[(&str, &str)] = &[
     ("test-plugin-hostile", "hostile"),
     ("test-plugin-file-reader", "file-reader"),
+    ("test-plugin-fleet", "fleet"),
 ];
 
 fn main() {

@@ -1,13 +1,22 @@
-//! What the benchmarks share: reading criterion's medians back and
-//! printing a subject's ratio to its baseline from the same run.
+//! What the benchmarks share: where the target directory is, reading
+//! criterion's medians back, and printing a subject's ratio to its baseline
+//! from the same run.
+#![allow(dead_code)] // each benchmark uses part of it
 
 use std::path::PathBuf;
 
+/// The cargo target directory the benchmark runs from
+/// (`<target>/release/deps/<bench>`).
+pub fn target_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.ancestors().nth(3).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("target"))
+}
+
 /// Criterion writes `<target>/criterion/<group>/<bench>/new/estimates.json`.
 fn median_ns(group: &str, bench: &str) -> Option<f64> {
-    let exe = std::env::current_exe().ok()?;
-    let target: PathBuf = exe.ancestors().nth(3)?.to_owned();
-    let path = target
+    let path = target_dir()
         .join("criterion")
         .join(group)
         .join(bench)
@@ -17,14 +26,28 @@ fn median_ns(group: &str, bench: &str) -> Option<f64> {
     estimates["median"]["point_estimate"].as_f64()
 }
 
+/// Prints `subject / baseline` for two benchmarks of one group.
 pub fn print_ratio(group: &str, subject: &str, baseline: &str) {
-    match (median_ns(group, subject), median_ns(group, baseline)) {
+    print_ratio_across(group, (group, subject), (group, baseline));
+}
+
+/// Prints `subject / baseline` for benchmarks that may be in different
+/// groups, each given as (group, benchmark).
+pub fn print_ratio_across(label: &str, subject: (&str, &str), baseline: (&str, &str)) {
+    match (
+        median_ns(subject.0, subject.1),
+        median_ns(baseline.0, baseline.1),
+    ) {
         (Some(s), Some(b)) => println!(
-            "{group}: {subject} median {:.2} µs / {baseline} median {:.2} µs = {:.2}×",
+            "{label}: {}/{} median {:.2} µs / {}/{} median {:.2} µs = {:.3}×",
+            subject.0,
+            subject.1,
             s / 1e3,
+            baseline.0,
+            baseline.1,
             b / 1e3,
             s / b
         ),
-        _ => println!("{group}: medians not found (run without --test to measure)"),
+        _ => println!("{label}: medians not found (run without --test to measure)"),
     }
 }

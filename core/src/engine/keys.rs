@@ -1,9 +1,9 @@
 //! Master key rotation: a new active key, every secret re-sealed under it
 //! in bounded batches while the engine keeps serving, then old keys retired.
 
-use super::{Engine, connection_identity, workspace_identity};
+use super::Engine;
 use crate::store::{SealedRef, Store};
-use crate::vault::{Vault, VaultError};
+use crate::vault::{SecretIdentity, Vault, VaultError};
 use crate::{Error, Result};
 
 /// What a rotation did.
@@ -110,18 +110,18 @@ pub fn keys(store: &Store, vault: &Vault) -> Result<Vec<(String, usize)>> {
         .collect())
 }
 
-fn identity_of(secret: &SealedRef) -> crate::vault::SecretIdentity<'_> {
+fn identity_of(secret: &SealedRef) -> SecretIdentity<'_> {
     match secret {
         SealedRef::Workspace {
             workspace,
             integration,
             ..
-        } => workspace_identity(workspace, integration),
+        } => SecretIdentity::workspace_credential(workspace, integration),
         SealedRef::Connection {
             workspace,
             integration,
             owner,
             ..
-        } => connection_identity(workspace, integration, owner),
+        } => SecretIdentity::connection(workspace, integration, owner),
     }
 }

@@ -1,7 +1,7 @@
 //! The Integrations page (U1–U5): every member, their own connections, and
 //! using an integration.
 
-use super::{Engine, connection_identity, credential_for, facts, now_ms, workspace_identity};
+use super::{Engine, credential_for, facts, now_ms};
 use crate::model::{
     Account, Actor, Auth, Connection, ConnectionId, ConnectionStatus, ConnectorError, Event,
     EventKind, IntegrationId, IntegrationsPage, Mode, UserIntegration, WorkspaceIntegration,
@@ -10,7 +10,7 @@ use crate::plugins::PluginError;
 use crate::policy::{ConnectionFacts, Operation, Query, Target};
 use crate::store::{Read, StoredConnection};
 use crate::usage::{self, DAY_MS};
-use crate::vault::Secret;
+use crate::vault::{Secret, SecretIdentity};
 use crate::{Error, Result};
 
 /// What the page says when nothing is enabled.
@@ -110,7 +110,7 @@ impl Engine {
         );
         let sealed = self
             .vault
-            .seal(credential, connection_identity(workspace, id, owner))?;
+            .seal(credential, SecretIdentity::connection(workspace, id, owner))?;
         let detail = Some(account.label.clone());
         self.audited(actor, "connect", Some(integration), detail, |w| {
             let existing = w.connection_of(workspace, id, owner)?;
@@ -224,11 +224,27 @@ impl Engine {
         );
         let now = now_ms();
         let month = usage::month_of_day(now / DAY_MS);
-        let (enablement, credits_used, credit_limit) = self.store.read(|r| {
+        // One snapshot for the decision and the credential it allows.
+        let (enablement, credits_used, credit_limit, stored) = self.store.read(|r| {
+            let enablement = r.enablement(workspace, id)?;
+            // An unusable connection is the error, once the policies allow.
+            let stored = match enablement.as_ref().map(|e| e.mode) {
+                Some(Mode::Workspace) => {
+                    Ok(r.workspace_credential(workspace, id)?.map(|c| c.sealed))
+                }
+                Some(Mode::User) => match r.connection_of(workspace, id, owner)? {
+                    Some(c) if c.connection.status != ConnectionStatus::Connected => {
+                        Err(c.connection)
+                    }
+                    connection => Ok(connection.map(|c| c.sealed)),
+                },
+                None => Ok(None),
+            };
             Ok((
-                r.enablement(workspace, id)?,
+                enablement,
                 r.workspace_credits(workspace, month)?,
                 r.credit_limit(workspace)?,
+                stored,
             ))
         })?;
         let credits_used = credits_used + self.meter.pending_credits(&actor.workspace, month);
@@ -251,43 +267,35 @@ impl Engine {
         )?;
         let mode = active.ok_or_else(|| Error::NotEnabled(integration.clone()))?;
         let oauth = matches!(manifest.auth(mode), Some(Auth::OAuth2 { .. }));
-        let (secret, token_sealed) = match mode {
-            Mode::Workspace => {
-                let stored = self
-                    .store
-                    .read(|r| r.workspace_credential(workspace, id))?
-                    .ok_or_else(|| Error::NoWorkspaceCredential(integration.clone()))?;
-                (
-                    self.vault
-                        .open_secret(&stored.sealed, workspace_identity(workspace, id))?,
-                    None,
-                )
+        let sealed = match stored {
+            Ok(sealed) => sealed,
+            Err(connection) => {
+                return Err(Error::ConnectionUnusable {
+                    integration: integration.clone(),
+                    status: connection.status,
+                    reason: connection.status_reason.unwrap_or_default(),
+                });
             }
-            Mode::User => {
-                let stored = self
-                    .store
-                    .read(|r| r.connection_of(workspace, id, owner))?
-                    .ok_or_else(|| Error::NotConnected(integration.clone()))?;
-                if stored.connection.status != ConnectionStatus::Connected {
-                    return Err(Error::ConnectionUnusable {
-                        integration: integration.clone(),
-                        status: stored.connection.status,
-                        reason: stored.connection.status_reason.unwrap_or_default(),
-                    });
-                }
-                if oauth {
-                    let (token, sealed) = self.access_token(actor, integration, None).await?;
-                    (token, Some(sealed))
-                } else {
-                    (
-                        self.vault.open_secret(
-                            &stored.sealed,
-                            connection_identity(workspace, id, owner),
-                        )?,
-                        None,
-                    )
-                }
+        };
+        let (secret, token_sealed) = match (mode, sealed) {
+            (Mode::Workspace, None) => {
+                return Err(Error::NoWorkspaceCredential(integration.clone()));
             }
+            (Mode::User, None) => return Err(Error::NotConnected(integration.clone())),
+            (Mode::Workspace, Some(sealed)) => (
+                self.vault
+                    .open_secret(&sealed, SecretIdentity::workspace_credential(workspace, id))?,
+                None,
+            ),
+            (Mode::User, Some(_)) if oauth => {
+                let (token, sealed) = self.access_token(actor, integration, None).await?;
+                (token, Some(sealed))
+            }
+            (Mode::User, Some(sealed)) => (
+                self.vault
+                    .open_secret(&sealed, SecretIdentity::connection(workspace, id, owner))?,
+                None,
+            ),
         };
         let credential = credential_for(plugin, mode, secret)?;
         let mut result = self.call_plugin(plugin, credential, action, input).await;

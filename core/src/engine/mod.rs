@@ -18,7 +18,7 @@ use crate::plugins::{
 use crate::policy::{IntegrationFacts, Policies, Query};
 use crate::store::{Read, Store, StoreError, Writer};
 use crate::usage::Meter;
-use crate::vault::{KeySource, Secret, SecretIdentity, Vault};
+use crate::vault::{KeySource, Secret, Vault};
 use crate::{Error, Result};
 pub use keys::{Rotation, keys, retire, rotate, verify_secrets};
 pub use oauth::{Callback, SignIn};
@@ -36,8 +36,6 @@ const USAGE_FLUSH: Duration = Duration::from_secs(1);
 const EVENT_BACKLOG: usize = 1024;
 
 /// The kinds of secret, bound into their ciphertexts.
-const WORKSPACE_CREDENTIAL: &str = "workspace_credential";
-const CONNECTION_CREDENTIAL: &str = "connection";
 
 /// Where the engine keeps its state and finds its plugins.
 #[derive(Debug, Clone)]
@@ -445,28 +443,6 @@ fn facts<'a>(
         name: &manifest.name,
         supported,
         active,
-    }
-}
-
-fn workspace_identity<'a>(workspace: &'a str, integration: &'a str) -> SecretIdentity<'a> {
-    SecretIdentity {
-        workspace,
-        integration,
-        user: "",
-        kind: WORKSPACE_CREDENTIAL,
-    }
-}
-
-fn connection_identity<'a>(
-    workspace: &'a str,
-    integration: &'a str,
-    owner: &'a str,
-) -> SecretIdentity<'a> {
-    SecretIdentity {
-        workspace,
-        integration,
-        user: owner,
-        kind: CONNECTION_CREDENTIAL,
     }
 }
 

@@ -2,7 +2,7 @@
 //! sign-in, and keep access tokens fresh, one refresh per connection at a
 //! time.
 
-use super::{Engine, connection_identity, now_ms};
+use super::{Engine, now_ms};
 use crate::model::{Actor, Auth, Connection, ConnectionStatus, IntegrationId, Mode};
 use crate::oauth::{self, TokenError, Tokens};
 use crate::policy::Operation;
@@ -211,7 +211,7 @@ impl Engine {
             integration.as_str(),
             actor.user.as_str(),
         );
-        let identity = connection_identity(workspace, id, owner);
+        let identity = SecretIdentity::connection(workspace, id, owner);
         let read = || -> Result<(StoredConnection, Tokens)> {
             let stored = self
                 .store
@@ -284,7 +284,7 @@ impl Engine {
         let Some(client) = self.oauth_clients.get(&c.integration) else {
             return;
         };
-        let identity = connection_identity(
+        let identity = SecretIdentity::connection(
             c.workspace.as_str(),
             c.integration.as_str(),
             c.owner.as_str(),

@@ -1,6 +1,6 @@
 //! The Team Integrations page (T1–T6): admins and developers.
 
-use super::{Engine, facts, now_ms, workspace_identity};
+use super::{Engine, facts, now_ms};
 use crate::audit::{Filter, Page};
 use crate::model::{
     Account, Actor, ConnectionStatus, CredentialSummary, Enablement, Event, EventKind,
@@ -9,7 +9,7 @@ use crate::model::{
 use crate::policy::{Operation, Query, Target};
 use crate::store::{Read, StoredCredential};
 use crate::usage::{DAY_MS, Tally};
-use crate::vault::Secret;
+use crate::vault::{Secret, SecretIdentity};
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 
@@ -194,7 +194,10 @@ impl Engine {
         let stored = StoredCredential {
             sealed: self.vault.seal(
                 &secret,
-                workspace_identity(actor.workspace.as_str(), integration.as_str()),
+                SecretIdentity::workspace_credential(
+                    actor.workspace.as_str(),
+                    integration.as_str(),
+                ),
             )?,
             account: account.clone(),
             set_by: actor.user.clone(),
@@ -232,9 +235,10 @@ impl Engine {
             .store
             .read(|r| r.workspace_credential(workspace, id))?
             .ok_or_else(|| Error::NoWorkspaceCredential(integration.clone()))?;
-        let secret = self
-            .vault
-            .open_secret(&stored.sealed, workspace_identity(workspace, id))?;
+        let secret = self.vault.open_secret(
+            &stored.sealed,
+            SecretIdentity::workspace_credential(workspace, id),
+        )?;
         let account = self
             .checked(actor, OPERATION, plugin, Mode::Workspace, secret)
             .await?;

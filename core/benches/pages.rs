@@ -1,0 +1,353 @@
+//! The two pages opened most, `team_integrations` (an admin's Team
+//! Integrations page) and `user_integrations` (anyone's Integrations page),
+//! on a small data set (10 workspaces) and on a large one (100,000
+//! workspaces, 1,000,000 personal connections), each built by a generator
+//! into a redb file. Every call asks about a different workspace, spread
+//! over the whole file. Prints criterion medians, the p99 of single calls,
+//! the ratio of the large set to the small, the files' sizes and the peak
+//! memory of a process that opens each one.
+
+mod support;
+
+use criterion::{Criterion, criterion_group};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use switchboard::audit::{Entry, Outcome};
+use switchboard::model::{
+    Account, Actor, Connection, ConnectionId, ConnectionStatus, Enablement, IntegrationId, Mode,
+    Role, UserId, WorkspaceId,
+};
+use switchboard::store::{Store, StoredConnection, StoredCredential};
+use switchboard::vault::{KeySource, Secret, SecretIdentity, Vault};
+use switchboard::{Engine, EngineConfig};
+use zeroize::Zeroizing;
+
+const MEMBERS: usize = 10;
+const SMALL: usize = 10;
+const LARGE: usize = 100_000;
+/// Bump when the generated data changes, so old files are not reused.
+const GENERATION: u32 = 1;
+const MASTER_KEY: [u8; 32] = [42; 32];
+/// Calls timed one by one for the p99.
+const TIMED_CALLS: usize = 20_000;
+/// Set in a child process: open this file, show both pages once, report
+/// the peak resident memory.
+const OPEN_ONLY: &str = "SWITCHBOARD_BENCH_OPEN_ONLY";
+
+fn workspace(i: usize) -> WorkspaceId {
+    WorkspaceId::new(format!("ws-{i:06}"))
+}
+
+fn member(m: usize) -> UserId {
+    UserId::new(format!("member-{m:02}"))
+}
+
+fn key_source() -> KeySource {
+    KeySource::Bytes(Zeroizing::new(MASTER_KEY))
+}
+
+/// Every workspace has Semrush enabled in workspace mode with an API key,
+/// and SharePoint in user mode with each of its members connected (an
+/// OAuth token set the size Microsoft's are), each change audited as the
+/// engine audits it.
+fn generate(path: &Path, workspaces: usize) {
+    let partial = path.with_extension("partial");
+    let _ = std::fs::remove_file(&partial);
+    let vault = Vault::open(&key_source()).expect("vault");
+    let store = Store::open(&partial).expect("store");
+    let (semrush, sharepoint) = (
+        IntegrationId::new("semrush"),
+        IntegrationId::new("sharepoint"),
+    );
+    let token_set = Secret::new(format!(
+        "{{\"access_token\":\"{}\",\"refresh_token\":\"{}\",\"expires_at_ms\":1800000000000}}",
+        "a".repeat(1_200),
+        "r".repeat(300)
+    ));
+    let at_ms = 1_790_000_000_000u64;
+    let allowed = |operation: &str, integration: &IntegrationId, detail: Option<&str>| Entry {
+        actor: member(0),
+        role: Role::Admin,
+        operation: operation.to_owned(),
+        integration: Some(integration.clone()),
+        outcome: Outcome::Allowed,
+        detail: detail.map(str::to_owned),
+    };
+    let started = Instant::now();
+    for first in (0..workspaces).step_by(1_000) {
+        store
+            .write(|w| {
+                for i in first..(first + 1_000).min(workspaces) {
+                    let ws = workspace(i);
+                    for (integration, mode) in
+                        [(&semrush, Mode::Workspace), (&sharepoint, Mode::User)]
+                    {
+                        let enablement = Enablement {
+                            mode,
+                            enabled_by: member(0),
+                            enabled_at_ms: at_ms,
+                        };
+                        w.set_enablement(ws.as_str(), integration.as_str(), Some(&enablement))?;
+                        w.audit(
+                            &ws,
+                            at_ms,
+                            allowed("enable", integration, Some(&mode.to_string())),
+                        )?;
+                    }
+                    let sealed = vault
+                        .seal(
+                            &Secret::new(format!("semrush-key-{i:06}")),
+                            SecretIdentity::workspace_credential(ws.as_str(), semrush.as_str()),
+                        )
+                        .expect("seal");
+                    let credential = StoredCredential {
+                        sealed,
+                        account: Account {
+                            label: format!("seo@{ws}.example"),
+                            detail: None,
+                        },
+                        set_by: member(0),
+                        set_at_ms: at_ms,
+                        checked_at_ms: at_ms,
+                    };
+                    w.set_workspace_credential(ws.as_str(), semrush.as_str(), Some(&credential))?;
+                    w.audit(
+                        &ws,
+                        at_ms,
+                        allowed("set_workspace_credential", &semrush, None),
+                    )?;
+                    for m in 0..MEMBERS {
+                        let owner = member(m);
+                        let sealed = vault
+                            .seal(
+                                &token_set,
+                                SecretIdentity::connection(
+                                    ws.as_str(),
+                                    sharepoint.as_str(),
+                                    owner.as_str(),
+                                ),
+                            )
+                            .expect("seal");
+                        let connection = Connection {
+                            id: ConnectionId::new(format!("conn-{i:06}-{m:02}")),
+                            workspace: ws.clone(),
+                            integration: sharepoint.clone(),
+                            owner: owner.clone(),
+                            status: ConnectionStatus::Connected,
+                            status_reason: None,
+                            account: Account {
+                                label: format!("{owner}@{ws}.example"),
+                                detail: Some("Contoso".into()),
+                            },
+                            scopes: vec!["Sites.Read.All".into(), "offline_access".into()],
+                            connected_at_ms: at_ms,
+                            last_used_at_ms: None,
+                        };
+                        w.put_connection(&StoredConnection {
+                            connection,
+                            sealed,
+                            suspended_from: None,
+                        })?;
+                        let mut entry = allowed("connect", &sharepoint, None);
+                        (entry.actor, entry.role) = (owner, Role::Member);
+                        w.audit(&ws, at_ms, entry)?;
+                    }
+                }
+                Ok(Ok::<(), ()>(()))
+            })
+            .expect("write")
+            .expect("generate");
+    }
+    drop(store);
+    std::fs::rename(&partial, path).expect("rename");
+    println!(
+        "generated {workspaces} workspaces, {} connections in {:.0?}",
+        workspaces * MEMBERS,
+        started.elapsed()
+    );
+}
+
+/// The data set's file, generated once and kept in the target directory.
+fn data_set(workspaces: usize) -> PathBuf {
+    let dir = support::target_dir().join("bench-data");
+    std::fs::create_dir_all(&dir).expect("bench-data dir");
+    let path = dir.join(format!("pages-{workspaces}-g{GENERATION}.redb"));
+    if !path.exists() {
+        generate(&path, workspaces);
+    }
+    path
+}
+
+async fn open(data: &Path, scratch: &Path) -> Engine {
+    let mut config = EngineConfig::new(
+        data,
+        switchboard_plugin_artifacts::plugins_dir(),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies"),
+    );
+    config.key = key_source();
+    config.host.cache_dir = Some(scratch.join("plugin-cache"));
+    Engine::open(config).await.expect("engine")
+}
+
+fn actor(i: usize, role: Role) -> Actor {
+    let m = if role == Role::Admin {
+        0
+    } else {
+        1 + i % (MEMBERS - 1)
+    };
+    Actor {
+        user: member(m),
+        workspace: workspace(i),
+        role,
+        plan: "business".into(),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Page {
+    Team,
+    User,
+}
+
+impl Page {
+    fn name(self) -> &'static str {
+        match self {
+            Page::Team => "team_integrations",
+            Page::User => "user_integrations",
+        }
+    }
+
+    /// Shows the page to a member of workspace `i` and checks what they see.
+    fn show(self, engine: &Engine, i: usize) {
+        match self {
+            Page::Team => {
+                let page = engine
+                    .team_integrations(&actor(i, Role::Admin))
+                    .expect("team page");
+                assert_eq!(page.len(), 2);
+                assert!(page.iter().all(|row| row.enabled.is_some()));
+            }
+            Page::User => {
+                let page = engine
+                    .user_integrations(&actor(i, Role::Member))
+                    .expect("user page");
+                assert_eq!(page.user_integrations.len(), 1);
+                assert!(page.user_integrations[0].connection.is_some());
+                assert_eq!(page.workspace_integrations.len(), 1);
+            }
+        }
+    }
+}
+
+/// Workspaces in a fixed pseudo-random order over the whole set.
+struct Spread(u64, usize);
+
+impl Spread {
+    fn next(&mut self) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) % self.1 as u64) as usize
+    }
+}
+
+/// The 99th percentile of single calls.
+fn p99(engine: &Engine, page: Page, workspaces: usize) -> Duration {
+    let mut spread = Spread(7, workspaces);
+    let mut times: Vec<Duration> = (0..TIMED_CALLS)
+        .map(|_| {
+            let i = spread.next();
+            let started = Instant::now();
+            page.show(engine, i);
+            started.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() * 99 / 100]
+}
+
+/// Peak resident memory of a child process that opens `data` and shows
+/// both pages once.
+fn peak_memory_of_opening(data: &Path) -> String {
+    let output = std::process::Command::new(std::env::current_exe().expect("exe"))
+        .env(OPEN_ONLY, data)
+        .output()
+        .expect("child");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn open_only(data: &Path) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let scratch = tempfile::tempdir().expect("scratch");
+    runtime.block_on(async {
+        let engine = open(data, scratch.path()).await;
+        Page::Team.show(&engine, 0);
+        Page::User.show(&engine, 0);
+    });
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let peak = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .map(|l| l.trim_start_matches("VmHWM:").trim().to_owned())
+        .unwrap_or_else(|| "unknown".into());
+    println!("{peak}");
+}
+
+fn pages(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let mut p99s = Vec::new();
+    for workspaces in [SMALL, LARGE] {
+        let data = data_set(workspaces);
+        let scratch = tempfile::tempdir().expect("scratch");
+        let engine = runtime.block_on(open(&data, scratch.path()));
+        let mut group = c.benchmark_group(format!("pages_{workspaces}"));
+        for page in [Page::Team, Page::User] {
+            let mut spread = Spread(11, workspaces);
+            group.bench_function(page.name(), |b| {
+                b.iter(|| page.show(&engine, spread.next()))
+            });
+            p99s.push((workspaces, page, p99(&engine, page, workspaces)));
+        }
+        group.finish();
+        drop(engine);
+        let size = std::fs::metadata(&data).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "pages_{workspaces}: data file {:.1} MiB ({}); peak memory of opening it: {}",
+            size as f64 / (1 << 20) as f64,
+            data.display(),
+            peak_memory_of_opening(&data)
+        );
+    }
+    for (workspaces, page, p99) in &p99s {
+        let small = p99s
+            .iter()
+            .find(|(w, p, _)| *w == SMALL && p.name() == page.name())
+            .map(|(_, _, d)| *d)
+            .unwrap_or(*p99);
+        println!(
+            "pages_{workspaces}: {} p99 of {TIMED_CALLS} calls {:.2} µs ({:.2}× the {SMALL}-workspace p99)",
+            page.name(),
+            p99.as_secs_f64() * 1e6,
+            p99.as_secs_f64() / small.as_secs_f64()
+        );
+    }
+}
+
+criterion_group!(benches, pages);
+
+fn main() {
+    if let Some(data) = std::env::var_os(OPEN_ONLY) {
+        open_only(Path::new(&data));
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    for page in [Page::Team, Page::User] {
+        support::print_ratio_across(
+            page.name(),
+            (&format!("pages_{LARGE}"), page.name()),
+            (&format!("pages_{SMALL}"), page.name()),
+        );
+    }
+}
