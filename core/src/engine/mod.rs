@@ -35,8 +35,6 @@ const USAGE_FLUSH: Duration = Duration::from_secs(1);
 /// Events kept for slow subscribers before the oldest are dropped.
 const EVENT_BACKLOG: usize = 1024;
 
-/// The kinds of secret, bound into their ciphertexts.
-
 /// Where the engine keeps its state and finds its plugins.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
