@@ -37,8 +37,8 @@ impl Engine {
                 match r.enablement(workspace, m.id.as_str())?.map(|e| e.mode) {
                     Some(Mode::User) => {
                         let connection = r
-                            .connection_of(workspace, m.id.as_str(), actor.user.as_str())?
-                            .map(|s| s.connection);
+                            .connection_record(workspace, m.id.as_str(), actor.user.as_str())?
+                            .map(|r| r.connection);
                         let action = match &connection {
                             None => Some("Connect".to_owned()),
                             Some(c) => c.status.fix().map(str::to_owned),

@@ -10,9 +10,16 @@ pub const ENABLEMENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::n
 /// (workspace, integration) → `StoredCredential`.
 pub const WORKSPACE_CREDENTIALS: TableDefinition<(&str, &str), &[u8]> =
     TableDefinition::new("workspace_credentials");
-/// (workspace, integration, owner) → `StoredConnection`: one per member and integration.
+/// (workspace, integration, owner) → `ConnectionRecord`: one per member and
+/// integration. Small, so that pages listing connections read dense pages.
 pub const CONNECTIONS: TableDefinition<(&str, &str, &str), &[u8]> =
     TableDefinition::new("connections");
+/// (workspace, integration, owner) → the connection's `Sealed` credential,
+/// kept apart: a token set is several times the size of the rest.
+pub const CONNECTION_SECRETS: TableDefinition<(&str, &str, &str), &[u8]> =
+    TableDefinition::new("connection_secrets");
+/// Facts about the file itself, e.g. `layout` → the version of its tables.
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// connection id → (workspace, integration, owner), as JSON.
 pub const CONNECTION_IDS: TableDefinition<&str, &[u8]> = TableDefinition::new("connection_ids");
 /// (workspace, seq) → `audit::Record`.
@@ -33,6 +40,8 @@ pub fn create_all(tx: &WriteTransaction) -> Result<(), redb::TableError> {
     tx.open_table(ENABLEMENTS)?;
     tx.open_table(WORKSPACE_CREDENTIALS)?;
     tx.open_table(CONNECTIONS)?;
+    tx.open_table(CONNECTION_SECRETS)?;
+    tx.open_table(META)?;
     tx.open_table(CONNECTION_IDS)?;
     tx.open_table(AUDIT)?;
     tx.open_table(AUDIT_HEADS)?;
@@ -59,6 +68,13 @@ pub struct StoredConnection {
     pub connection: Connection,
     pub sealed: Sealed,
     /// The status to restore when a suspended connection comes back.
+    pub suspended_from: Option<ConnectionStatus>,
+}
+
+/// A connection as `CONNECTIONS` holds it: everything but the credential.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConnectionRecord {
+    pub connection: Connection,
     pub suspended_from: Option<ConnectionStatus>,
 }
 

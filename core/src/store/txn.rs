@@ -16,19 +16,50 @@ fn decoded<T: DeserializeOwned>(
     value.map(|v| decode(name, v.value())).transpose()
 }
 
+/// A table keyed by (workspace, integration, owner).
+trait ConnectionTable:
+    ReadableTable<(&'static str, &'static str, &'static str), &'static [u8]>
+{
+}
+
+impl<T> ConnectionTable for T where
+    T: ReadableTable<(&'static str, &'static str, &'static str), &'static [u8]>
+{
+}
+
+/// A connection record with its credential from `CONNECTION_SECRETS`.
+fn with_secret(
+    secrets: &impl ConnectionTable,
+    key: (&str, &str, &str),
+    record: ConnectionRecord,
+) -> Result<StoredConnection, StoreError> {
+    let sealed =
+        decoded("connection_secrets", secrets.get(key)?)?.ok_or_else(|| StoreError::Corrupt {
+            table: "connection_secrets",
+            reason: format!("no credential for the connection {}", record.connection.id),
+        })?;
+    Ok(StoredConnection {
+        connection: record.connection,
+        sealed,
+        suspended_from: record.suspended_from,
+    })
+}
+
 fn connections_in(
-    table: &impl ReadableTable<(&'static str, &'static str, &'static str), &'static [u8]>,
+    records: &impl ConnectionTable,
+    secrets: &impl ConnectionTable,
     workspace: &str,
     integration: &str,
 ) -> Result<Vec<StoredConnection>, StoreError> {
     let mut out = Vec::new();
-    for item in table.range((workspace, integration, "")..)? {
+    for item in records.range((workspace, integration, "")..)? {
         let (key, value) = item?;
-        let (ws, integ, _) = key.value();
+        let (ws, integ, owner) = key.value();
         if ws != workspace || integ != integration {
             break;
         }
-        out.push(decode("connections", value.value())?);
+        let record = decode("connections", value.value())?;
+        out.push(with_secret(secrets, (ws, integ, owner), record)?);
     }
     Ok(out)
 }
@@ -109,6 +140,20 @@ pub trait Read {
         integration: &str,
         owner: &str,
     ) -> Result<Option<StoredConnection>, StoreError> {
+        let key = (workspace, integration, owner);
+        match self.connection_record(workspace, integration, owner)? {
+            Some(record) => with_secret(&self.table(CONNECTION_SECRETS)?, key, record).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A connection without its credential, for showing it.
+    fn connection_record(
+        &self,
+        workspace: &str,
+        integration: &str,
+        owner: &str,
+    ) -> Result<Option<ConnectionRecord>, StoreError> {
         decoded(
             "connections",
             self.table(CONNECTIONS)?
@@ -129,7 +174,12 @@ pub trait Read {
         workspace: &str,
         integration: &str,
     ) -> Result<Vec<StoredConnection>, StoreError> {
-        connections_in(&self.table(CONNECTIONS)?, workspace, integration)
+        connections_in(
+            &self.table(CONNECTIONS)?,
+            &self.table(CONNECTION_SECRETS)?,
+            workspace,
+            integration,
+        )
     }
 }
 
@@ -271,16 +321,16 @@ impl Reader {
                 });
             }
         }
-        for item in self.tx.open_table(CONNECTIONS)?.iter()? {
+        for item in self.tx.open_table(CONNECTION_SECRETS)?.iter()? {
             let (key, value) = item?;
-            let stored: StoredConnection = decode("connections", value.value())?;
-            if stored.sealed.key_id != key_id && out.len() < limit {
+            let sealed: Sealed = decode("connection_secrets", value.value())?;
+            if sealed.key_id != key_id && out.len() < limit {
                 let (workspace, integration, owner) = key.value();
                 out.push(SealedRef::Connection {
                     workspace: workspace.into(),
                     integration: integration.into(),
                     owner: owner.into(),
-                    sealed: stored.sealed,
+                    sealed,
                 });
             }
         }
@@ -294,9 +344,9 @@ impl Reader {
             let stored: StoredCredential = decode("workspace_credentials", item?.1.value())?;
             *counts.entry(stored.sealed.key_id).or_insert(0) += 1;
         }
-        for item in self.tx.open_table(CONNECTIONS)?.iter()? {
-            let stored: StoredConnection = decode("connections", item?.1.value())?;
-            *counts.entry(stored.sealed.key_id).or_insert(0) += 1;
+        for item in self.tx.open_table(CONNECTION_SECRETS)?.iter()? {
+            let sealed: Sealed = decode("connection_secrets", item?.1.value())?;
+            *counts.entry(sealed.key_id).or_insert(0) += 1;
         }
         Ok(counts)
     }
@@ -378,9 +428,16 @@ impl Writer {
             c.integration.as_str(),
             c.owner.as_str(),
         );
+        let record = ConnectionRecord {
+            connection: c.clone(),
+            suspended_from: stored.suspended_from,
+        };
         self.tx
             .open_table(CONNECTIONS)?
-            .insert(key, encode(stored).as_slice())?;
+            .insert(key, encode(&record).as_slice())?;
+        self.tx
+            .open_table(CONNECTION_SECRETS)?
+            .insert(key, encode(&stored.sealed).as_slice())?;
         self.tx
             .open_table(CONNECTION_IDS)?
             .insert(c.id.as_str(), encode(&key).as_slice())?;
@@ -389,11 +446,13 @@ impl Writer {
 
     pub fn remove_connection(&mut self, stored: &StoredConnection) -> Result<(), StoreError> {
         let c = &stored.connection;
-        self.tx.open_table(CONNECTIONS)?.remove((
+        let key = (
             c.workspace.as_str(),
             c.integration.as_str(),
             c.owner.as_str(),
-        ))?;
+        );
+        self.tx.open_table(CONNECTIONS)?.remove(key)?;
+        self.tx.open_table(CONNECTION_SECRETS)?.remove(key)?;
         self.tx.open_table(CONNECTION_IDS)?.remove(c.id.as_str())?;
         Ok(())
     }
