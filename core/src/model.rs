@@ -51,12 +51,19 @@ pub enum Mode {
     Workspace,
 }
 
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Mode {
+    /// As written in the API, the policies and the audit trail.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Mode::User => "user",
             Mode::Workspace => "workspace",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -177,13 +177,6 @@ fn role_id(role: Role) -> &'static str {
     }
 }
 
-fn mode_id(mode: Mode) -> &'static str {
-    match mode {
-        Mode::User => "user",
-        Mode::Workspace => "workspace",
-    }
-}
-
 fn long(n: u64) -> RestrictedExpression {
     RestrictedExpression::new_long(i64::try_from(n).unwrap_or(i64::MAX))
 }
@@ -212,7 +205,7 @@ fn integration_entity(
     let modes = facts
         .supported
         .iter()
-        .map(|m| entity_ref(uid(&types.mode, mode_id(*m))));
+        .map(|m| entity_ref(uid(&types.mode, m.as_str())));
     let mut attrs = HashMap::from([
         ("workspace".to_owned(), entity_ref(workspace_uid.clone())),
         (
@@ -231,7 +224,7 @@ fn integration_entity(
     if let Some(mode) = facts.active {
         attrs.insert(
             "activeMode".to_owned(),
-            entity_ref(uid(&types.mode, mode_id(mode))),
+            entity_ref(uid(&types.mode, mode.as_str())),
         );
     }
     Entity::new(
@@ -256,7 +249,7 @@ fn request_parts(
     let context = match query.operation {
         Operation::Enable { mode } => Context::from_pairs([(
             "mode".to_owned(),
-            entity_ref(uid(&types.mode, mode_id(mode))),
+            entity_ref(uid(&types.mode, mode.as_str())),
         )]),
         Operation::Invoke {
             action,
@@ -416,9 +409,9 @@ fn entity_key(query: &Query<'_>) -> Vec<u8> {
         field(facts.name);
         field(&facts.supported.len().to_string());
         for mode in facts.supported {
-            field(mode_id(*mode));
+            field(mode.as_str());
         }
-        field(facts.active.map_or("-", mode_id));
+        field(facts.active.map_or("-", Mode::as_str));
     };
     match query.target {
         Target::Workspace => field("workspace"),
