@@ -2,7 +2,8 @@
 //! answers JSON or a problem.
 
 use super::State as App;
-use super::problem::{Problem, actor};
+use super::acting::{Acting, ActingOn};
+use super::problem::Problem;
 use crate::audit::{Filter, OutcomeKind, Page};
 use crate::engine::{Callback, SignIn};
 use crate::model::{
@@ -13,7 +14,7 @@ use crate::vault::Secret;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -185,12 +186,7 @@ pub async fn set_credit_limit(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn team_integrations(
-    State(app): Shared,
-    Path(workspace): Path<String>,
-    headers: HeaderMap,
-) -> Answer<TeamPage> {
-    let actor = actor(workspace, &headers)?;
+pub async fn team_integrations(State(app): Shared, Acting(actor): Acting) -> Answer<TeamPage> {
     Ok(Json(TeamPage {
         integrations: app.engine.team_integrations(&actor)?,
     }))
@@ -198,80 +194,63 @@ pub async fn team_integrations(
 
 pub async fn enable(
     State(app): Shared,
-    Path((workspace, integration)): Path<(String, String)>,
-    headers: HeaderMap,
+    ActingOn(actor, integration): ActingOn,
     body: Result<Json<EnableRequest>, JsonRejection>,
 ) -> Answer<Enablement> {
-    let actor = actor(workspace, &headers)?;
     let Json(request) = body?;
     Ok(Json(app.engine.enable(
         &actor,
-        &IntegrationId::new(integration),
+        &integration,
         request.mode,
     )?))
 }
 
 pub async fn disable(
     State(app): Shared,
-    Path((workspace, integration)): Path<(String, String)>,
-    headers: HeaderMap,
+    ActingOn(actor, integration): ActingOn,
 ) -> Result<StatusCode, Problem> {
-    let actor = actor(workspace, &headers)?;
-    app.engine
-        .disable(&actor, &IntegrationId::new(integration))?;
+    app.engine.disable(&actor, &integration)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn set_credential(
     State(app): Shared,
-    Path((workspace, integration)): Path<(String, String)>,
-    headers: HeaderMap,
+    ActingOn(actor, integration): ActingOn,
     body: Result<Json<CredentialRequest>, JsonRejection>,
 ) -> Answer<Account> {
-    let actor = actor(workspace, &headers)?;
     let Json(request) = body?;
     Ok(Json(
         app.engine
-            .set_workspace_credential(
-                &actor,
-                &IntegrationId::new(integration),
-                Secret::new(request.secret),
-            )
+            .set_workspace_credential(&actor, &integration, Secret::new(request.secret))
             .await?,
     ))
 }
 
 pub async fn check_credential(
     State(app): Shared,
-    Path((workspace, integration)): Path<(String, String)>,
-    headers: HeaderMap,
+    ActingOn(actor, integration): ActingOn,
 ) -> Answer<Account> {
-    let actor = actor(workspace, &headers)?;
     Ok(Json(
         app.engine
-            .recheck_workspace_credential(&actor, &IntegrationId::new(integration))
+            .recheck_workspace_credential(&actor, &integration)
             .await?,
     ))
 }
 
 pub async fn remove_credential(
     State(app): Shared,
-    Path((workspace, integration)): Path<(String, String)>,
-    headers: HeaderMap,
+    ActingOn(actor, integration): ActingOn,
 ) -> Result<StatusCode, Problem> {
-    let actor = actor(workspace, &headers)?;
     app.engine
-        .remove_workspace_credential(&actor, &IntegrationId::new(integration))?;
+        .remove_workspace_credential(&actor, &integration)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn usage(
     State(app): Shared,
-    Path(workspace): Path<String>,
-    headers: HeaderMap,
+    Acting(actor): Acting,
     query: Result<Query<Period>, QueryRejection>,
 ) -> Answer<UsageReport> {
-    let actor = actor(workspace, &headers)?;
     let Query(period) = query?;
     let integrations = app.engine.usage(&actor, period.from_ms, period.to_ms)?;
     Ok(Json(UsageReport {
@@ -283,11 +262,9 @@ pub async fn usage(
 
 pub async fn audit(
     State(app): Shared,
-    Path(workspace): Path<String>,
-    headers: HeaderMap,
+    Acting(actor): Acting,
     query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Answer<Page> {
-    let actor = actor(workspace, &headers)?;
     let Query(q) = query?;
     let filter = Filter {
         from_ms: q.from_ms,
@@ -306,22 +283,17 @@ pub async fn audit(
 
 pub async fn integrations_page(
     State(app): Shared,
-    Path(workspace): Path<String>,
-    headers: HeaderMap,
+    Acting(actor): Acting,
 ) -> Answer<IntegrationsPage> {
-    let actor = actor(workspace, &headers)?;
     Ok(Json(app.engine.user_integrations(&actor)?))
 }
 
 pub async fn connect(
     State(app): Shared,
-    Path((workspace, integration)): Path<(String, String)>,
-    headers: HeaderMap,
+    ActingOn(actor, integration): ActingOn,
     body: Result<Json<ConnectRequest>, JsonRejection>,
 ) -> Answer<ConnectResponse> {
-    let actor = actor(workspace, &headers)?;
     let Json(request) = body?;
-    let integration = IntegrationId::new(integration);
     Ok(Json(match request.api_key {
         Some(key) => ConnectResponse {
             connection: Some(
@@ -340,34 +312,30 @@ pub async fn connect(
 
 pub async fn callback(
     State(app): Shared,
-    Path((workspace, integration)): Path<(String, String)>,
-    headers: HeaderMap,
+    ActingOn(actor, integration): ActingOn,
     query: Result<Query<Callback>, QueryRejection>,
 ) -> Answer<Connection> {
-    let actor = actor(workspace, &headers)?;
     let Query(callback) = query?;
     Ok(Json(
         app.engine
-            .complete_connect(&actor, &IntegrationId::new(integration), &callback)
+            .complete_connect(&actor, &integration, &callback)
             .await?,
     ))
 }
 
 pub async fn connection(
     State(app): Shared,
-    Path((workspace, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Acting(actor): Acting,
+    Path((_, id)): Path<(String, String)>,
 ) -> Answer<Connection> {
-    let actor = actor(workspace, &headers)?;
     Ok(Json(app.engine.connection(&actor, &ConnectionId::new(id))?))
 }
 
 pub async fn disconnect(
     State(app): Shared,
-    Path((workspace, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Acting(actor): Acting,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<StatusCode, Problem> {
-    let actor = actor(workspace, &headers)?;
     app.engine
         .disconnect(&actor, &ConnectionId::new(id))
         .await?;
@@ -376,15 +344,14 @@ pub async fn disconnect(
 
 pub async fn invoke(
     State(app): Shared,
-    Path((workspace, integration, action)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    ActingOn(actor, integration): ActingOn,
+    Path((_, _, action)): Path<(String, String, String)>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Answer<Value> {
-    let actor = actor(workspace, &headers)?;
     let Json(input) = body?;
     Ok(Json(
         app.engine
-            .invoke(&actor, &IntegrationId::new(integration), &action, &input)
+            .invoke(&actor, &integration, &action, &input)
             .await?,
     ))
 }

@@ -3,6 +3,7 @@
 //! headers, RFC 9457 problems, server-sent events, and an OpenAPI 3.1
 //! document generated from the same table that builds the routes.
 
+mod acting;
 mod api;
 pub mod demo;
 mod handlers;

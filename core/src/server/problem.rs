@@ -1,10 +1,9 @@
-//! Errors as RFC 9457 problem details, and the actor a request speaks for.
+//! Errors as RFC 9457 problem details.
 
 use crate::Error;
-use crate::model::{Actor, Role, UserId, WorkspaceId};
 use crate::plugins::PluginError;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -133,34 +132,6 @@ impl From<QueryRejection> for Problem {
     }
 }
 
-fn bad_request(detail: String) -> Problem {
+pub fn bad_request(detail: String) -> Problem {
     Problem::new(StatusCode::BAD_REQUEST, "Invalid request", detail)
-}
-
-/// The actor the host vouches for: `X-Switchboard-User`, `-Role`, `-Plan`.
-pub fn actor(workspace: String, headers: &HeaderMap) -> Result<Actor, Problem> {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-            .ok_or_else(|| bad_request(format!("the {name} header is required")))
-    };
-    let role = match header("x-switchboard-role")?.as_str() {
-        "admin" => Role::Admin,
-        "developer" => Role::Developer,
-        "member" => Role::Member,
-        other => {
-            return Err(bad_request(format!(
-                "unknown role `{other}` (admin, developer or member)"
-            )));
-        }
-    };
-    Ok(Actor {
-        user: UserId::new(header("x-switchboard-user")?),
-        workspace: WorkspaceId::new(workspace),
-        role,
-        plan: header("x-switchboard-plan")?,
-    })
 }

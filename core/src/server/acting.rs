@@ -1,0 +1,90 @@
+//! Who a request speaks for and what it is about: the actor the host
+//! vouches for in its headers, in the workspace (and integration) the path
+//! names. Handlers take these as extractors.
+
+use super::problem::{Problem, bad_request};
+use crate::model::{Actor, IntegrationId, Role, UserId, WorkspaceId};
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use std::collections::HashMap;
+
+/// The actor, in the workspace the path names.
+pub struct Acting(pub Actor);
+
+/// The actor, and the integration the path names.
+pub struct ActingOn(pub Actor, pub IntegrationId);
+
+impl<S: Send + Sync> FromRequestParts<S> for Acting {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        let mut named = named(parts, state).await?;
+        Ok(Acting(actor(
+            take(&mut named, "workspace")?,
+            &parts.headers,
+        )?))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ActingOn {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        let mut named = named(parts, state).await?;
+        let actor = actor(take(&mut named, "workspace")?, &parts.headers)?;
+        Ok(ActingOn(
+            actor,
+            IntegrationId::new(take(&mut named, "integration")?),
+        ))
+    }
+}
+
+/// The path's parameters by name.
+async fn named<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<HashMap<String, String>, Problem> {
+    let Path(named) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+        .await
+        .map_err(|e| bad_request(e.body_text()))?;
+    Ok(named)
+}
+
+fn take(named: &mut HashMap<String, String>, name: &str) -> Result<String, Problem> {
+    named.remove(name).ok_or_else(|| {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Misrouted request",
+            format!("this route names no {{{name}}}"),
+        )
+    })
+}
+
+/// The actor the host vouches for: `X-Switchboard-User`, `-Role`, `-Plan`.
+fn actor(workspace: String, headers: &HeaderMap) -> Result<Actor, Problem> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| bad_request(format!("the {name} header is required")))
+    };
+    let role = match header("x-switchboard-role")?.as_str() {
+        "admin" => Role::Admin,
+        "developer" => Role::Developer,
+        "member" => Role::Member,
+        other => {
+            return Err(bad_request(format!(
+                "unknown role `{other}` (admin, developer or member)"
+            )));
+        }
+    };
+    Ok(Actor {
+        user: UserId::new(header("x-switchboard-user")?),
+        workspace: WorkspaceId::new(workspace),
+        role,
+        plan: header("x-switchboard-plan")?,
+    })
+}
