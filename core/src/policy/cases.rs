@@ -57,7 +57,8 @@ pub struct Explanation {
     pub errors: Vec<String>,
 }
 
-fn authorize(bundle: &PolicyBundle, case: &Case) -> Result<Response, String> {
+/// A case's request and entities, and its action's id.
+fn prepare(bundle: &PolicyBundle, case: &Case) -> Result<(Request, Entities, String), String> {
     let schema = &bundle.schema;
     let r = &case.request;
     let parse = |what: &str, text: &str| {
@@ -74,11 +75,19 @@ fn authorize(bundle: &PolicyBundle, case: &Case) -> Result<Response, String> {
     };
     let context = Context::from_json_value(context_json, Some((schema, &action)))
         .map_err(|e| format!("failed to parse context: {e}"))?;
+    let action_id = action.id().unescaped().to_owned();
     let request = Request::new(principal, action, resource, context, Some(schema))
         .map_err(|e| format!("failed to create request: {e}"))?;
     let entities = Entities::from_json_value(case.entities.clone(), Some(schema))
         .map_err(|e| format!("failed to parse entities: {e}"))?;
-    Ok(Authorizer::new().is_authorized(&request, &bundle.policies, &entities))
+    Ok((request, entities, action_id))
+}
+
+/// Decides a case as the engine decides: against the policies that can
+/// apply to its action.
+fn authorize(bundle: &PolicyBundle, case: &Case) -> Result<Response, String> {
+    let (request, entities, action) = prepare(bundle, case)?;
+    Ok(Authorizer::new().is_authorized(&request, bundle.policies_for(&action), &entities))
 }
 
 /// Checks a case as `cedar run-tests` does: the decision, that the expected
@@ -134,8 +143,8 @@ fn determining(response: &Response) -> Vec<String> {
         .collect()
 }
 
-/// Runs every case of every `*.json` file in `dir`, in name order.
-pub fn run_dir(bundle: &PolicyBundle, dir: &Path) -> Result<Vec<CaseOutcome>, String> {
+/// The cases of every `*.json` file in `dir`, in name order, unparsed.
+fn case_files(dir: &Path) -> Result<Vec<(PathBuf, Vec<serde_json::Value>)>, String> {
     let entries =
         std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     let mut files: Vec<PathBuf> = entries
@@ -143,12 +152,22 @@ pub fn run_dir(bundle: &PolicyBundle, dir: &Path) -> Result<Vec<CaseOutcome>, St
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
+    files
+        .into_iter()
+        .map(|file| {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let cases = serde_json::from_str(&text)
+                .map_err(|e| format!("{}: not a JSON array of cases: {e}", file.display()))?;
+            Ok((file, cases))
+        })
+        .collect()
+}
+
+/// Runs every case of every `*.json` file in `dir`, in name order.
+pub fn run_dir(bundle: &PolicyBundle, dir: &Path) -> Result<Vec<CaseOutcome>, String> {
     let mut outcomes = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-        let cases: Vec<serde_json::Value> = serde_json::from_str(&text)
-            .map_err(|e| format!("{}: not a JSON array of cases: {e}", file.display()))?;
+    for (file, cases) in case_files(dir)? {
         for (index, value) in cases.into_iter().enumerate() {
             let fallback = format!("case {}", index + 1);
             let (name, failure) = match serde_json::from_value::<Case>(value) {
@@ -189,4 +208,51 @@ pub fn explain(bundle: &PolicyBundle, input: serde_json::Value) -> Result<Explan
             .map(|e| e.to_string())
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    /// What a person could tell apart in two answers.
+    fn outcome(response: &Response) -> (cedar_policy::Decision, BTreeSet<PolicyId>, Vec<String>) {
+        (
+            response.decision(),
+            response.diagnostics().reason().cloned().collect(),
+            response
+                .diagnostics()
+                .errors()
+                .map(ToString::to_string)
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn every_case_is_decided_by_its_actions_slice_as_by_the_whole_set() -> TestResult {
+        let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+        let bundle = super::super::load(&policies)?;
+        let mut compared = 0;
+        for (file, cases) in case_files(&policies.join("tests"))? {
+            for value in cases {
+                let case: Case = serde_json::from_value(value)?;
+                let (request, entities, action) = prepare(&bundle, &case)?;
+                let authorizer = Authorizer::new();
+                let whole = authorizer.is_authorized(&request, &bundle.policies, &entities);
+                let sliced =
+                    authorizer.is_authorized(&request, bundle.policies_for(&action), &entities);
+                assert_eq!(
+                    outcome(&sliced),
+                    outcome(&whole),
+                    "{}: {:?}",
+                    file.display(),
+                    case.name
+                );
+                compared += 1;
+            }
+        }
+        assert!(compared >= 50, "only {compared} cases found");
+        Ok(())
+    }
 }

@@ -47,6 +47,9 @@ pub struct PolicyBundle {
     /// The schema's action entities by id, with their groups: a request
     /// carries its own, so `action in` a group holds.
     pub actions: HashMap<String, Entity>,
+    /// The policies that can apply to each action, which is what a request
+    /// is decided against.
+    pub slices: super::slices::PolicySlices,
     /// Each forbid's `@reason`, read once (reading an annotation parses its
     /// key).
     pub reasons: HashMap<PolicyId, String>,
@@ -56,6 +59,15 @@ pub struct PolicyBundle {
     pub files: HashMap<PolicyId, PathBuf>,
     /// SHA-256 over the files read, to notice changes.
     pub fingerprint: [u8; 32],
+}
+
+impl PolicyBundle {
+    /// The policies a request for the action `id` is decided against: those
+    /// whose scope can include it (all of them for an action the schema
+    /// does not declare, which Cedar then refuses on its own).
+    pub fn policies_for(&self, id: &str) -> &PolicySet {
+        self.slices.for_action(id).unwrap_or(&self.policies)
+    }
 }
 
 /// The files of a policy directory and their text.
@@ -223,6 +235,8 @@ pub fn load(dir: &Path) -> Result<PolicyBundle, PolicyLoadError> {
         .iter()
         .map(|action| (action.uid().id().unescaped().to_owned(), action.clone()))
         .collect();
+    let slices = super::slices::PolicySlices::new(&policies, &actions)
+        .map_err(|e| schema_fault(e.to_string()))?;
     let reasons = policies
         .policies()
         .filter_map(|p| Some((p.id().clone(), p.annotation("reason")?.to_owned())))
@@ -231,6 +245,7 @@ pub fn load(dir: &Path) -> Result<PolicyBundle, PolicyLoadError> {
         schema,
         policies,
         actions,
+        slices,
         reasons,
         entity_cache: Default::default(),
         files,

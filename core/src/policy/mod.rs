@@ -6,6 +6,7 @@
 pub mod cases;
 mod load;
 mod request;
+mod slices;
 
 use arc_swap::ArcSwap;
 use cedar_policy::{Authorizer, PolicyId};
@@ -104,9 +105,11 @@ impl Policies {
     pub fn decide(&self, query: &Query<'_>) -> Result<Decision, BuildError> {
         let bundle = self.current.load();
         let built = request::build(query, &bundle.actions, &bundle.entity_cache)?;
-        let response =
-            self.authorizer
-                .is_authorized(&built.request, &bundle.policies, &built.entities);
+        let response = self.authorizer.is_authorized(
+            &built.request,
+            bundle.policies_for(query.operation.action_id()),
+            &built.entities,
+        );
         let policies: Vec<PolicyId> = response.diagnostics().reason().cloned().collect();
         let errors: Vec<String> = response
             .diagnostics()
