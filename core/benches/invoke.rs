@@ -1,7 +1,9 @@
 //! One `invoke` of a Semrush report through the whole engine (store read,
 //! unseal, fresh sandbox instance, guest, host http with key injection, CSV
 //! parse) next to a direct `reqwest` GET of the same report from the same
-//! loopback mock, measured in the same run. Prints the ratio of medians.
+//! loopback mock, measured in the same run. Prints the ratio of medians,
+//! and that of the sandbox alone (instance, guest, host http with key
+//! injection; no store, policies or vault) to show where the rest goes.
 
 mod support;
 
@@ -9,6 +11,7 @@ use criterion::{Criterion, criterion_group};
 use serde_json::json;
 use switchboard::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
 use switchboard::net::Routes;
+use switchboard::plugins::{Credential, HostConfig, Placement, PluginHost};
 use switchboard::vault::{KeySource, Secret};
 use switchboard::{Engine, EngineConfig};
 use switchboard_mocks::semrush::Semrush;
@@ -29,9 +32,10 @@ fn invoke(c: &mut Criterion) {
         policies,
     );
     config.key = KeySource::EnvOrFile(dir.path().join("bench.key"));
-    config.host.routes = Routes::default()
+    let routes = Routes::default()
         .route("api.semrush.com", running.addr)
         .route("www.semrush.com", running.addr);
+    config.host.routes = routes.clone();
     let actor = Actor {
         user: UserId::new("ada"),
         workspace: WorkspaceId::new("bench"),
@@ -50,6 +54,18 @@ fn invoke(c: &mut Criterion) {
             .expect("key");
         engine
     });
+    let sandbox = runtime.block_on(async {
+        let mut host = PluginHost::new(HostConfig {
+            routes,
+            ..HostConfig::default()
+        })
+        .expect("plugin host");
+        host.load_dir(switchboard_plugin_artifacts::plugins_dir())
+            .await
+            .expect("plugins");
+        host
+    });
+    let plugin = sandbox.get(&semrush).expect("semrush loaded").clone();
     let input = json!({"phrase": "seo", "database": "us"});
     let client = reqwest::Client::new();
     let direct = format!(
@@ -80,6 +96,19 @@ fn invoke(c: &mut Criterion) {
             assert_eq!(out["rows"][0]["keyword"], "seo");
         })
     });
+    group.bench_function("sandbox", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let credential = Credential {
+                secret: Secret::new(KEY),
+                placement: Placement::Query("key".into()),
+            };
+            let out = sandbox
+                .invoke(&plugin, Some(credential), "keyword_overview", &input)
+                .await
+                .expect("sandbox invoke");
+            assert_eq!(out["rows"][0]["keyword"], "seo");
+        })
+    });
     group.finish();
 }
 
@@ -89,4 +118,9 @@ fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
     support::print_ratio("invoke", "engine", "direct_reqwest");
+    support::print_ratio_across(
+        "invoke, sandbox alone",
+        ("invoke", "sandbox"),
+        ("invoke", "direct_reqwest"),
+    );
 }

@@ -235,8 +235,7 @@ pub fn load(dir: &Path) -> Result<PolicyBundle, PolicyLoadError> {
         .iter()
         .map(|action| (action.uid().id().unescaped().to_owned(), action.clone()))
         .collect();
-    let slices = super::slices::PolicySlices::new(&policies, &actions)
-        .map_err(|e| schema_fault(e.to_string()))?;
+    let slices = super::slices::PolicySlices::new(&policies, &actions).map_err(schema_fault)?;
     let reasons = policies
         .policies()
         .filter_map(|p| Some((p.id().clone(), p.annotation("reason")?.to_owned())))

@@ -15,10 +15,7 @@ pub struct PolicySlices {
 impl PolicySlices {
     /// Cuts `policies` for each of the schema's `actions` (by id, with
     /// their groups as parents).
-    pub fn new(
-        policies: &PolicySet,
-        actions: &HashMap<String, Entity>,
-    ) -> Result<Self, cedar_policy::PolicySetError> {
+    pub fn new(policies: &PolicySet, actions: &HashMap<String, Entity>) -> Result<Self, String> {
         let mut by_action = HashMap::new();
         for (id, action) in actions {
             // The schema's action entities carry every group above them.
@@ -26,7 +23,7 @@ impl PolicySlices {
             let mut slice = PolicySet::new();
             for policy in policies.policies() {
                 if applies(&policy.action_constraint(), &uid, &groups) {
-                    slice.add(policy.clone())?;
+                    slice.add(policy.clone()).map_err(|e| e.to_string())?;
                 }
             }
             by_action.insert(id.clone(), slice);
