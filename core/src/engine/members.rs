@@ -33,8 +33,14 @@ impl Engine {
         let workspace = actor.workspace.as_str();
         let (mut user_integrations, mut workspace_integrations) = (Vec::new(), Vec::new());
         self.store.read(|r| {
+            let enabled = r.enablements_of(workspace)?;
+            let with_credentials = if enabled.values().any(|e| e.mode == Mode::Workspace) {
+                r.integrations_with_credentials(workspace)?
+            } else {
+                Default::default()
+            };
             for m in self.plugins.manifests() {
-                match r.enablement(workspace, m.id.as_str())?.map(|e| e.mode) {
+                match enabled.get(m.id.as_str()).map(|e| e.mode) {
                     Some(Mode::User) => {
                         let connection = r
                             .connection_record(workspace, m.id.as_str(), actor.user.as_str())?
@@ -55,7 +61,7 @@ impl Engine {
                         id: m.id.clone(),
                         name: m.name.clone(),
                         description: m.description.clone(),
-                        ready: r.workspace_credential(workspace, m.id.as_str())?.is_some(),
+                        ready: with_credentials.contains(m.id.as_str()),
                     }),
                     None => {}
                 }

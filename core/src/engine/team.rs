@@ -27,29 +27,31 @@ impl Engine {
             None,
         )?;
         let workspace = actor.workspace.as_str();
-        Ok(self.store.read(|r| {
-            self.plugins
-                .manifests()
-                .map(|m| {
-                    let credential = r.workspace_credential(workspace, m.id.as_str())?.map(|c| {
-                        CredentialSummary {
-                            account: c.account,
-                            set_by: c.set_by,
-                            set_at_ms: c.set_at_ms,
-                            checked_at_ms: c.checked_at_ms,
-                        }
-                    });
-                    Ok(TeamIntegration {
-                        id: m.id.clone(),
-                        name: m.name.clone(),
-                        description: m.description.clone(),
-                        modes: m.supported_modes(),
-                        enabled: r.enablement(workspace, m.id.as_str())?,
-                        credential,
-                    })
-                })
-                .collect::<std::result::Result<Vec<_>, _>>()
-        })?)
+        let (mut enabled, mut credentials) = self.store.read(|r| {
+            Ok((
+                r.enablements_of(workspace)?,
+                r.workspace_credentials_of(workspace)?,
+            ))
+        })?;
+        Ok(self
+            .plugins
+            .manifests()
+            .map(|m| TeamIntegration {
+                id: m.id.clone(),
+                name: m.name.clone(),
+                description: m.description.clone(),
+                modes: m.supported_modes(),
+                enabled: enabled.remove(m.id.as_str()),
+                credential: credentials
+                    .remove(m.id.as_str())
+                    .map(|c| CredentialSummary {
+                        account: c.account,
+                        set_by: c.set_by,
+                        set_at_ms: c.set_at_ms,
+                        checked_at_ms: c.checked_at_ms,
+                    }),
+            })
+            .collect())
     }
 
     /// Enables an integration in one mode. The policies decide on the state

@@ -8,6 +8,7 @@ use crate::usage::{self, Tally};
 use crate::vault::Sealed;
 use redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
 use serde::de::DeserializeOwned;
+use std::collections::{HashMap, HashSet};
 
 fn decoded<T: DeserializeOwned>(
     name: &'static str,
@@ -60,6 +61,26 @@ fn connections_in(
         }
         let record = decode("connections", value.value())?;
         out.push(with_secret(secrets, (ws, integ, owner), record)?);
+    }
+    Ok(out)
+}
+
+/// What `read` makes of each value of a table keyed by (workspace,
+/// integration), for one workspace, by integration: one range scan, however
+/// many integrations there are.
+fn by_integration<T>(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    workspace: &str,
+    mut read: impl FnMut(&[u8]) -> Result<T, StoreError>,
+) -> Result<HashMap<String, T>, StoreError> {
+    let mut out = HashMap::new();
+    for item in table.range((workspace, "")..)? {
+        let (key, value) = item?;
+        let (ws, integration) = key.value();
+        if ws != workspace {
+            break;
+        }
+        out.insert(integration.to_owned(), read(value.value())?);
     }
     Ok(out)
 }
@@ -131,6 +152,36 @@ pub trait Read {
             "workspace_credentials",
             self.table(WORKSPACE_CREDENTIALS)?
                 .get((workspace, integration))?,
+        )
+    }
+
+    /// The workspace's enablements, by integration.
+    fn enablements_of(&self, workspace: &str) -> Result<HashMap<String, Enablement>, StoreError> {
+        by_integration(&self.table(ENABLEMENTS)?, workspace, |v| {
+            decode("enablements", v)
+        })
+    }
+
+    /// The workspace's shared credentials, by integration.
+    fn workspace_credentials_of(
+        &self,
+        workspace: &str,
+    ) -> Result<HashMap<String, StoredCredential>, StoreError> {
+        by_integration(&self.table(WORKSPACE_CREDENTIALS)?, workspace, |v| {
+            decode("workspace_credentials", v)
+        })
+    }
+
+    /// The integrations that have a shared credential in the workspace,
+    /// without reading the credentials.
+    fn integrations_with_credentials(
+        &self,
+        workspace: &str,
+    ) -> Result<HashSet<String>, StoreError> {
+        Ok(
+            by_integration(&self.table(WORKSPACE_CREDENTIALS)?, workspace, |_| Ok(()))?
+                .into_keys()
+                .collect(),
         )
     }
 
