@@ -63,8 +63,8 @@ pub struct PolicyBundle {
 
 impl PolicyBundle {
     /// The policies a request for the action `id` is decided against: those
-    /// whose scope can include it (all of them for an action the schema
-    /// does not declare, which Cedar then refuses on its own).
+    /// whose scope can include it; all of them for an action the schema does
+    /// not declare (the engine asks about none: see `check_conformance`).
     pub fn policies_for(&self, id: &str) -> &PolicySet {
         self.slices.for_action(id).unwrap_or(&self.policies)
     }
