@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each benchmark uses part of it
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// The cargo target directory the benchmark runs from
 /// (`<target>/release/deps/<bench>`).
@@ -49,5 +50,27 @@ pub fn print_ratio_across(label: &str, subject: (&str, &str), baseline: (&str, &
             s / b
         ),
         _ => println!("{label}: medians not found (run without --test to measure)"),
+    }
+}
+
+/// Prints what a caller busy for `work` between calls pays beyond the work
+/// itself: `(busy − back_to_back) − work`, each given as (group, benchmark).
+pub fn print_wake_cost(busy: (&str, &str), back_to_back: (&str, &str), work: Duration) {
+    match (
+        median_ns(busy.0, busy.1),
+        median_ns(back_to_back.0, back_to_back.1),
+    ) {
+        (Some(b), Some(d)) => println!(
+            "wake-up cost: {}/{} median {:.2} µs − {}/{} median {:.2} µs − {:.0} µs of other work = {:.2} µs",
+            busy.0,
+            busy.1,
+            b / 1e3,
+            back_to_back.0,
+            back_to_back.1,
+            d / 1e3,
+            work.as_secs_f64() * 1e6,
+            (b - d) / 1e3 - work.as_secs_f64() * 1e6
+        ),
+        _ => println!("wake-up cost: medians not found (run without --test to measure)"),
     }
 }
