@@ -218,7 +218,20 @@ fn main() {
         ("invoke_one_thread", "sandbox"),
         ("invoke_one_thread", "direct_reqwest"),
     );
-    support::print_wake_cost(
+    support::print_difference(
+        "invoke, added by the engine per call",
+        ("invoke", "engine"),
+        ("invoke", "direct_reqwest"),
+        Duration::ZERO,
+    );
+    support::print_difference(
+        "invoke_one_thread, CPU added by the engine per call",
+        ("invoke_one_thread", "engine"),
+        ("invoke_one_thread", "direct_reqwest"),
+        Duration::ZERO,
+    );
+    support::print_difference(
+        "wake-up cost of a caller busy between calls",
         ("invoke", "direct_reqwest_after_other_work"),
         ("invoke", "direct_reqwest"),
         OTHER_WORK,

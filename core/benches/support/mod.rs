@@ -53,24 +53,37 @@ pub fn print_ratio_across(label: &str, subject: (&str, &str), baseline: (&str, &
     }
 }
 
-/// Prints what a caller busy for `work` between calls pays beyond the work
-/// itself: `(busy − back_to_back) − work`, each given as (group, benchmark).
-pub fn print_wake_cost(busy: (&str, &str), back_to_back: (&str, &str), work: Duration) {
+/// Prints `subject − baseline − also` in µs, each benchmark given as
+/// (group, benchmark): what the subject adds per call (`also` is zero), or
+/// what it adds beyond a known amount of other work.
+pub fn print_difference(
+    label: &str,
+    subject: (&str, &str),
+    baseline: (&str, &str),
+    also: Duration,
+) {
     match (
-        median_ns(busy.0, busy.1),
-        median_ns(back_to_back.0, back_to_back.1),
+        median_ns(subject.0, subject.1),
+        median_ns(baseline.0, baseline.1),
     ) {
-        (Some(b), Some(d)) => println!(
-            "wake-up cost: {}/{} median {:.2} µs − {}/{} median {:.2} µs − {:.0} µs of other work = {:.2} µs",
-            busy.0,
-            busy.1,
-            b / 1e3,
-            back_to_back.0,
-            back_to_back.1,
-            d / 1e3,
-            work.as_secs_f64() * 1e6,
-            (b - d) / 1e3 - work.as_secs_f64() * 1e6
-        ),
-        _ => println!("wake-up cost: medians not found (run without --test to measure)"),
+        (Some(s), Some(b)) => {
+            let also_us = also.as_secs_f64() * 1e6;
+            let minus_also = if also.is_zero() {
+                String::new()
+            } else {
+                format!(" − {also_us:.0} µs")
+            };
+            println!(
+                "{label}: {}/{} median {:.2} µs − {}/{} median {:.2} µs{minus_also} = {:.2} µs",
+                subject.0,
+                subject.1,
+                s / 1e3,
+                baseline.0,
+                baseline.1,
+                b / 1e3,
+                (s - b) / 1e3 - also_us
+            )
+        }
+        _ => println!("{label}: medians not found (run without --test to measure)"),
     }
 }
