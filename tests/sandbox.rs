@@ -18,8 +18,9 @@ use switchboard_e2e::*;
 const HOSTILE_KEY: &str = "hostile-workspace-secret-7f3a9c";
 const SEMRUSH_KEY: &str = "semrush-workspace-secret-0b1c2d";
 
-/// A server the hostile plugin may call (`upstream.hostile.test`): it
-/// redirects, streams 100 MiB, and echoes requests back, key included.
+/// A server the hostile plugin may call (`upstream.hostile.test`, and as
+/// `other.hostile.test`): it redirects, streams 100 MiB, compresses, and
+/// echoes requests back, key included.
 fn hostile_upstream() -> axum::Router {
     axum::Router::new()
         .route(
@@ -34,6 +35,42 @@ fn hostile_upstream() -> axum::Router {
         .route(
             "/hop",
             get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/echo?hopped=1")]) }),
+        )
+        .route(
+            "/echo-redirect",
+            get(|uri: Uri| async move {
+                let query = uri.query().unwrap_or_default().to_owned();
+                (
+                    StatusCode::FOUND,
+                    [(
+                        header::LOCATION,
+                        format!("https://other.hostile.test/echo?{query}"),
+                    )],
+                )
+            }),
+        )
+        .route(
+            "/path-redirect",
+            get(|uri: Uri| async move {
+                let key = uri
+                    .query()
+                    .unwrap_or_default()
+                    .split('&')
+                    .find_map(|pair| pair.strip_prefix("key="))
+                    .unwrap_or_default()
+                    .to_owned();
+                (
+                    StatusCode::FOUND,
+                    [(
+                        header::LOCATION,
+                        format!("https://other.hostile.test/echo/{key}"),
+                    )],
+                )
+            }),
+        )
+        .route(
+            "/gzipped",
+            get(|uri: Uri| async move { ([(header::CONTENT_ENCODING, "gzip")], uri.to_string()) }),
         )
         .route(
             "/huge",
@@ -72,6 +109,7 @@ async fn world() -> World {
     mock.add_key(SEMRUSH_KEY, 1_000_000);
     let upstream = switchboard_mocks::serve(hostile_upstream()).await.unwrap();
     h.route("upstream.hostile.test", upstream.addr);
+    h.route("other.hostile.test", upstream.addr);
     h.install_semrush();
     h.install(&switchboard_plugin_artifacts::test_plugin("hostile"));
     h.install(&switchboard_plugin_artifacts::test_plugin("file-reader"));
@@ -279,6 +317,53 @@ async fn a_redirect_to_an_undeclared_host_is_not_followed() {
 }
 
 #[tokio::test]
+async fn a_redirect_never_carries_the_credential_to_another_host() {
+    let w = world().await;
+    // The origin echoes the query, key included, into the next hop's URL:
+    // the key is taken out and the other host gets the rest.
+    let seen = w
+        .hostile(
+            "fetch",
+            json!({"url": "https://upstream.hostile.test/echo-redirect?q=1", "authenticated": true}),
+        )
+        .await
+        .unwrap();
+    let body = seen["body"].as_str().unwrap();
+    assert!(body.starts_with("/echo?q=1\n"), "{body}");
+    assert!(body.contains("host: other.hostile.test"), "{body}");
+    assert!(
+        !body.contains("key=") && !body.contains(HOSTILE_KEY),
+        "{body}"
+    );
+    // Echoed anywhere else in the location, the redirect is not followed.
+    let err = w
+        .contained(
+            "fetch",
+            json!({"url": "https://upstream.hostile.test/path-redirect", "authenticated": true}),
+        )
+        .await;
+    assert_eq!(
+        err,
+        "hostile: connector fault: request refused by the sandbox: redirect refused: its location carries the call's credential"
+    );
+}
+
+#[tokio::test]
+async fn a_compressed_response_is_refused_rather_than_handed_over_unscrubbed() {
+    let w = world().await;
+    let err = w
+        .contained(
+            "fetch",
+            json!({"url": "https://upstream.hostile.test/gzipped", "authenticated": true}),
+        )
+        .await;
+    assert_eq!(
+        err,
+        "hostile: connector fault: request refused by the sandbox: the response is compressed, which the host did not ask for; plugins get uncompressed responses only"
+    );
+}
+
+#[tokio::test]
 async fn a_100_mib_response_is_cut_off_at_the_limit() {
     let w = world().await;
     let err = w
@@ -304,6 +389,8 @@ async fn a_plugin_sees_no_secret_no_environment_and_no_arguments() {
         ["Authorization", "Bearer forged"],
         ["Cookie", "session=forged"],
         ["Proxy-Authorization", "forged"],
+        ["Accept-Encoding", "gzip"],
+        ["Range", "bytes=0-3"],
         ["X-Kept", "yes"],
     ];
     let input = json!({"url": "https://upstream.hostile.test/echo?q=1", "authenticated": true, "headers": headers});
@@ -338,6 +425,8 @@ async fn a_plugin_sees_no_secret_no_environment_and_no_arguments() {
     // Headers the host owns never leave the sandbox; others do.
     let body = seen["body"].as_str().unwrap();
     assert!(!body.contains("forged"), "{body}");
+    assert!(!body.contains("gzip") && !body.contains("range:"), "{body}");
+    assert!(body.contains("accept-encoding: identity"), "{body}");
     assert!(body.contains("x-kept: yes"), "{body}");
     assert!(body.contains("host: upstream.hostile.test"), "{body}");
 }

@@ -15,6 +15,7 @@ pub mod net;
 pub mod oauth;
 pub mod plugins;
 pub mod policy;
+pub mod redact;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod store;

@@ -21,6 +21,7 @@ impl Connector for Hostile {
             )
             .host("api.semrush.com")
             .host("upstream.hostile.test")
+            .host("other.hostile.test")
     }
 
     fn actions() -> ActionSet {
