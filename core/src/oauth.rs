@@ -5,6 +5,7 @@
 //! plugin; the endpoints come from the plugin's manifest.
 
 use crate::net::Routes;
+use crate::redact::redact_text;
 use crate::vault::Secret;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -257,23 +258,16 @@ impl TokenClient {
             return Ok(Tokens {
                 access_token: t.access_token,
                 refresh_token: t.refresh_token,
-                expires_at_ms: now_ms + t.expires_in.unwrap_or(3600) * 1000,
+                expires_at_ms: expiry(now_ms, t.expires_in),
                 scopes,
             });
         }
-        match serde_json::from_slice::<ErrorResponse>(&body) {
-            Ok(e) => Err(classify(
-                &e.error,
-                e.error_description.as_deref(),
-                status.as_u16(),
-            )),
-            Err(_) if status.is_server_error() => Err(TokenError::Transient(format!(
-                "the token endpoint answered HTTP {status}"
-            ))),
-            Err(_) => Err(TokenError::Misconfigured(format!(
-                "the token endpoint answered HTTP {status}"
-            ))),
-        }
+        let sent: Vec<&str> = form
+            .iter()
+            .filter(|(name, _)| SECRET_FIELDS.contains(name))
+            .map(|(_, value)| *value)
+            .collect();
+        Err(refused(status, &body, &sent))
     }
 
     async fn post(&self, url: &str, form: &[(&str, &str)]) -> Result<reqwest::Response, String> {
@@ -310,6 +304,40 @@ impl TokenClient {
                     )
                 }
             })
+    }
+}
+
+/// Lifetimes a provider claims are believed up to a year: a token is then
+/// refreshed at least yearly, and no `expires_in` can overflow the clock.
+const MAX_TOKEN_LIFETIME_S: u64 = 365 * 24 * 3600;
+
+/// When a token issued at `now_ms` expires (an hour if the provider does
+/// not say, as RFC 6749 leaves it to the server).
+fn expiry(now_ms: u64, expires_in: Option<u64>) -> u64 {
+    let lifetime_s = expires_in.unwrap_or(3600).min(MAX_TOKEN_LIFETIME_S);
+    now_ms.saturating_add(lifetime_s * 1000)
+}
+
+/// Form fields whose values are secrets, should a provider echo them.
+const SECRET_FIELDS: &[&str] = &["code", "code_verifier", "refresh_token", "client_secret"];
+
+/// A token endpoint's refusal, with whatever secret of the request it
+/// quotes redacted: some providers repeat the refresh token or code in their
+/// description, and the description reaches API callers, audit records and
+/// webhooks.
+fn refused(status: reqwest::StatusCode, body: &[u8], sent: &[&str]) -> TokenError {
+    match serde_json::from_slice::<ErrorResponse>(body) {
+        Ok(e) => classify(
+            &redact_text(&e.error, sent),
+            e.error_description
+                .map(|d| redact_text(&d, sent))
+                .as_deref(),
+            status.as_u16(),
+        ),
+        Err(_) if status.is_server_error() => {
+            TokenError::Transient(format!("the token endpoint answered HTTP {status}"))
+        }
+        Err(_) => TokenError::Misconfigured(format!("the token endpoint answered HTTP {status}")),
     }
 }
 
@@ -389,6 +417,27 @@ mod tests {
             classify("invalid_client", None, 401),
             TokenError::Misconfigured(_)
         ));
+        Ok(())
+    }
+
+    #[test]
+    fn a_provider_claiming_an_endless_lifetime_gets_a_year() -> TestResult {
+        let year_ms = MAX_TOKEN_LIFETIME_S * 1000;
+        assert_eq!(expiry(1_000, Some(u64::MAX)), 1_000 + year_ms);
+        assert_eq!(expiry(1_000, Some(60)), 61_000);
+        assert_eq!(expiry(1_000, None), 3_601_000);
+        assert_eq!(expiry(u64::MAX - 5, Some(60)), u64::MAX);
+        Ok(())
+    }
+
+    #[test]
+    fn a_refusal_quoting_the_refresh_token_does_not_repeat_it() -> TestResult {
+        let body = br#"{"error":"invalid_grant","error_description":"refresh token 1//0gRT-secret is revoked"}"#;
+        let refusal = refused(reqwest::StatusCode::BAD_REQUEST, body, &["1//0gRT-secret"]);
+        assert_eq!(
+            refusal,
+            TokenError::Terminal("invalid_grant: refresh token [redacted] is revoked".into())
+        );
         Ok(())
     }
 

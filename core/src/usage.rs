@@ -26,9 +26,10 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Saturating: a counter read back from a damaged file must not panic.
     pub fn add(&mut self, other: Tally) {
-        self.calls += other.calls;
-        self.credits += other.credits;
+        self.calls = self.calls.saturating_add(other.calls);
+        self.credits = self.credits.saturating_add(other.credits);
     }
 }
 

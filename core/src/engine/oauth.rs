@@ -6,6 +6,7 @@ use super::{Engine, now_ms};
 use crate::model::{Actor, Auth, Connection, ConnectionStatus, IntegrationId, Mode};
 use crate::oauth::{self, TokenError, Tokens};
 use crate::policy::Operation;
+use crate::redact::REDACTED;
 use crate::store::{Flow, Read, StoredConnection};
 use crate::vault::{Sealed, Secret, SecretIdentity};
 use crate::{Error, Result};
@@ -16,7 +17,7 @@ use std::sync::Arc;
 const REFRESH_AHEAD_MS: u64 = 60_000;
 
 /// Where to send the member to sign in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SignIn {
     pub authorize_url: String,
     pub state: String,
@@ -24,12 +25,35 @@ pub struct SignIn {
 }
 
 /// What the provider sent back to the redirect URI.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Default, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
 pub struct Callback {
     pub state: String,
     pub code: Option<String>,
     pub error: Option<String>,
     pub error_description: Option<String>,
+}
+
+// The state (also inside the authorize URL) and the code let whoever holds
+// them finish the sign-in: they print redacted.
+impl std::fmt::Debug for SignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignIn")
+            .field("authorize_url", &REDACTED)
+            .field("state", &REDACTED)
+            .field("expires_at_ms", &self.expires_at_ms)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Callback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Callback")
+            .field("state", &REDACTED)
+            .field("code", &self.code.as_ref().map(|_| REDACTED))
+            .field("error", &self.error)
+            .field("error_description", &self.error_description)
+            .finish()
+    }
 }
 
 fn verifier_identity<'a>(flow: &'a Flow, state: &'a str) -> SecretIdentity<'a> {
@@ -83,7 +107,8 @@ impl Engine {
             user: actor.user.clone(),
             integration: integration.clone(),
             verifier: None,
-            expires_at_ms: now + self.flow_lifetime.as_millis() as u64,
+            expires_at_ms: now
+                .saturating_add(u64::try_from(self.flow_lifetime.as_millis()).unwrap_or(u64::MAX)),
         };
         let pkce = use_pkce
             .then(oauth::pkce)
@@ -302,5 +327,30 @@ impl Engine {
         let mut locks = self.refresh_locks.lock().unwrap_or_else(|p| p.into_inner());
         locks.retain(|_, lock| Arc::strong_count(lock) > 1);
         locks.entry(connection.clone()).or_default().clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_ins_and_callbacks_print_no_state_or_code() {
+        let sign_in = SignIn {
+            authorize_url: "https://login.example/authorize?state=S3CR3T".into(),
+            state: "S3CR3T".into(),
+            expires_at_ms: 5,
+        };
+        let callback = Callback {
+            state: "S3CR3T".into(),
+            code: Some("C0D3".into()),
+            error: Some("access_denied".into()),
+            error_description: None,
+        };
+        let printed = format!("{sign_in:?} {callback:?}");
+        assert!(!printed.contains("S3CR3T"), "{printed}");
+        assert!(!printed.contains("C0D3"), "{printed}");
+        assert!(printed.contains("expires_at_ms: 5"), "{printed}");
+        assert!(printed.contains("access_denied"), "{printed}");
     }
 }

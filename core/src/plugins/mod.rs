@@ -38,6 +38,10 @@ const MAX_COMPONENT_BYTES: u64 = 64 << 20;
 const RESIDENT_MEMORY_BYTES: usize = 4 << 20;
 const RESIDENT_TABLE_BYTES: usize = 64 << 10;
 
+/// The most calls at once the instance pool is sized for (each reserves
+/// address space for its memories and tables).
+const MAX_CONCURRENT_CALLS: u32 = 10_000;
+
 /// Imports that would give a plugin ambient authority.
 const FORBIDDEN_IMPORTS: &[&str] = &["wasi:filesystem/", "wasi:sockets/", "wasi:http/"];
 
@@ -138,6 +142,12 @@ impl PluginHost {
     pub fn new(config: HostConfig) -> Result<Self, PluginError> {
         let host_err = |e: wasmtime::Error| PluginError::Host(e.to_string());
         let limits = &config.limits;
+        if !(1..=MAX_CONCURRENT_CALLS).contains(&limits.concurrent_calls) {
+            return Err(PluginError::Host(format!(
+                "concurrent_calls must be between 1 and {MAX_CONCURRENT_CALLS}, not {}",
+                limits.concurrent_calls
+            )));
+        }
         let mut wasm = Config::new();
         wasm.epoch_interruption(true)
             .max_wasm_stack(limits.stack_bytes)
@@ -391,15 +401,16 @@ impl PluginHost {
         call: Call<'_>,
     ) -> Result<Answer, PluginError> {
         let limits = &self.config.limits;
-        let _slot = self
-            .slots
-            .acquire()
-            .await
-            .map_err(|e| PluginError::Host(e.to_string()))?;
-        let http = CallHttp::new(self.gate.clone(), hosts, credential);
-        let mut store = Store::new(&self.engine, HostState::new(plugin, http, limits));
-        sandbox::limit(&mut store, limits);
+        // Waiting for a free instance counts against the wall time too.
         let outcome = tokio::time::timeout(limits.wall_time, async {
+            let _slot = self
+                .slots
+                .acquire()
+                .await
+                .map_err(|e| PluginError::Host(e.to_string()))?;
+            let http = CallHttp::new(self.gate.clone(), hosts, credential);
+            let mut store = Store::new(&self.engine, HostState::new(plugin, http, limits));
+            sandbox::limit(&mut store, limits);
             let instance =
                 pre.instantiate_async(&mut store)
                     .await
@@ -523,5 +534,28 @@ impl wit_log::Host for HostState {
             wit_log::Level::Error => tracing::error!(plugin, "{line}"),
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pool_for_no_calls_is_refused_rather_than_left_to_hang() {
+        let config = HostConfig {
+            limits: SandboxLimits {
+                concurrent_calls: 0,
+                ..SandboxLimits::default()
+            },
+            ..HostConfig::default()
+        };
+        let err = PluginHost::new(config).err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some(
+                "the plugin host could not start: concurrent_calls must be between 1 and 10000, not 0"
+            )
+        );
     }
 }

@@ -39,6 +39,9 @@ pub struct Policies {
     authorizer: Authorizer,
 }
 
+/// The shortest period at which the policy directory is checked.
+const MIN_WATCH_PERIOD: Duration = Duration::from_millis(10);
+
 impl Policies {
     /// Loads the directory; refuses to start on an invalid set.
     pub fn load(dir: &Path) -> Result<Self, PolicyLoadError> {
@@ -73,6 +76,8 @@ impl Policies {
     /// dropped. Refusals are logged; the last good set stays in force.
     pub fn watch(policies: &Arc<Policies>, every: Duration) {
         let weak = Arc::downgrade(policies);
+        // A zero period would make tokio's interval panic.
+        let every = every.max(MIN_WATCH_PERIOD);
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(every);
             loop {

@@ -38,10 +38,16 @@ impl ServiceTokens {
         let parsed = digests
             .split([',', '\n', ' '])
             .filter(|d| !d.trim().is_empty())
-            .map(|d| {
+            .enumerate()
+            .map(|(i, d)| {
                 let mut digest = [0u8; 32];
-                hex::decode_to_slice(d.trim(), &mut digest)
-                    .map_err(|_| format!("`{}` is not a SHA-256 digest in hex", d.trim()))?;
+                // Not quoted: a token put here by mistake must not be printed.
+                hex::decode_to_slice(d.trim(), &mut digest).map_err(|_| {
+                    format!(
+                        "service token digest {} is not a SHA-256 digest in hex (64 characters)",
+                        i + 1
+                    )
+                })?;
                 Ok(digest)
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -249,4 +255,21 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_given_where_its_digest_belongs_is_not_printed() {
+        let digest = hex::encode(Sha256::digest(b"a token"));
+        let err = ServiceTokens::from_hex_digests(&format!("{digest},sk-live-oops"))
+            .err()
+            .unwrap_or_default();
+        assert_eq!(
+            err,
+            "service token digest 2 is not a SHA-256 digest in hex (64 characters)"
+        );
+    }
 }

@@ -527,7 +527,7 @@ impl Writer {
             table.insert(k, encode(&total).as_slice())?;
             let month = (key.workspace.as_str(), usage::month_of_day(key.day));
             let used = credits.get(month)?.map(|v| v.value()).unwrap_or(0);
-            credits.insert(month, used + tally.credits)?;
+            credits.insert(month, used.saturating_add(tally.credits))?;
         }
         Ok(())
     }
