@@ -90,6 +90,10 @@ async fn deliver(
     delivery: &str,
     signed: &str,
 ) {
+    // Logged by origin only: webhook URLs often carry a token in the path.
+    let target = url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| "(invalid URL)".to_owned());
     let mut backoff = FIRST_BACKOFF;
     for attempt in 1..=ATTEMPTS {
         let sent = client
@@ -104,19 +108,28 @@ async fn deliver(
         match sent {
             Ok(r) if r.status().is_success() => return,
             Ok(r) => tracing::warn!(
-                url,
+                target,
                 attempt,
                 status = r.status().as_u16(),
                 "webhook not accepted"
             ),
-            Err(e) => tracing::warn!(url, attempt, "webhook not delivered: {}", e.without_url()),
+            Err(e) => tracing::warn!(
+                target,
+                attempt,
+                "webhook not delivered: {}",
+                e.without_url()
+            ),
         }
         if attempt < ATTEMPTS {
             tokio::time::sleep(backoff).await;
             backoff *= 2;
         }
     }
-    tracing::error!(url, delivery, "webhook given up after {ATTEMPTS} attempts");
+    tracing::error!(
+        target,
+        delivery,
+        "webhook given up after {ATTEMPTS} attempts"
+    );
 }
 
 #[cfg(test)]
