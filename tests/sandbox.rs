@@ -70,7 +70,18 @@ fn hostile_upstream() -> axum::Router {
         )
         .route(
             "/gzipped",
-            get(|uri: Uri| async move { ([(header::CONTENT_ENCODING, "gzip")], uri.to_string()) }),
+            get(|uri: Uri| async move {
+                let mut gzip =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                std::io::Write::write_all(&mut gzip, uri.to_string().as_bytes())
+                    .and_then(|()| gzip.finish())
+                    .map(|body| ([(header::CONTENT_ENCODING, "gzip")], body))
+                    .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
+            }),
+        )
+        .route(
+            "/brotli",
+            get(|| async { ([(header::CONTENT_ENCODING, "br")], "not decodable here") }),
         )
         .route(
             "/huge",
@@ -349,17 +360,25 @@ async fn a_redirect_never_carries_the_credential_to_another_host() {
 }
 
 #[tokio::test]
-async fn a_compressed_response_is_refused_rather_than_handed_over_unscrubbed() {
+async fn a_compressed_echo_is_decoded_and_scrubbed_and_an_unknown_encoding_refused() {
     let w = world().await;
+    let seen = w
+        .hostile(
+            "fetch",
+            json!({"url": "https://upstream.hostile.test/gzipped?q=1", "authenticated": true}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(seen["body"], "/gzipped?q=1&key=[redacted]");
     let err = w
         .contained(
             "fetch",
-            json!({"url": "https://upstream.hostile.test/gzipped", "authenticated": true}),
+            json!({"url": "https://upstream.hostile.test/brotli", "authenticated": true}),
         )
         .await;
     assert_eq!(
         err,
-        "hostile: connector fault: request refused by the sandbox: the response is compressed, which the host did not ask for; plugins get uncompressed responses only"
+        "hostile: connector fault: request refused by the sandbox: the response is encoded in a way the host does not decode (it decodes gzip and deflate)"
     );
 }
 
@@ -389,7 +408,7 @@ async fn a_plugin_sees_no_secret_no_environment_and_no_arguments() {
         ["Authorization", "Bearer forged"],
         ["Cookie", "session=forged"],
         ["Proxy-Authorization", "forged"],
-        ["Accept-Encoding", "gzip"],
+        ["Accept-Encoding", "x-guest-coding"],
         ["Range", "bytes=0-3"],
         ["X-Kept", "yes"],
     ];
@@ -425,8 +444,9 @@ async fn a_plugin_sees_no_secret_no_environment_and_no_arguments() {
     // Headers the host owns never leave the sandbox; others do.
     let body = seen["body"].as_str().unwrap();
     assert!(!body.contains("forged"), "{body}");
-    assert!(!body.contains("gzip") && !body.contains("range:"), "{body}");
-    assert!(body.contains("accept-encoding: identity"), "{body}");
+    assert!(!body.contains("x-guest-coding"), "{body}");
+    assert!(!body.contains("range:"), "{body}");
+    assert!(body.contains("accept-encoding: gzip,deflate"), "{body}");
     assert!(body.contains("x-kept: yes"), "{body}");
     assert!(body.contains("host: upstream.hostile.test"), "{body}");
 }

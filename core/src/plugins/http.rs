@@ -4,14 +4,14 @@
 //! normalised authority, every redirect hop), stripped of headers the host
 //! owns, given the call's credential only when it goes to a declared host,
 //! and bounded in size and time. The credential is scrubbed from whatever
-//! comes back, in any spelling (see [`crate::redact`]), so a service that
-//! echoes it cannot hand it to the plugin: bodies come uncompressed and
-//! whole, and a redirect's location loses it before the next hop.
+//! comes back, as usually escaped (see [`crate::redact`]), so a service
+//! that echoes it cannot hand it to the plugin: bodies are read whole and
+//! decoded, and a redirect's location loses it before the next hop.
 
 use super::bindings::switchboard::connector::http::{self as wit, Method};
 use super::sandbox::{HostState, SandboxLimits};
 use crate::net::Routes;
-use crate::redact::{redact, redact_text};
+use crate::redact::{self, redact, redact_text};
 use crate::vault::Secret;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::sync::Arc;
@@ -257,25 +257,29 @@ impl CallHttp {
     }
 
     /// A redirect's location may echo the credential the host added to the
-    /// request (`?key=…`). It is taken out: the origin gets it injected
-    /// afresh, and no other host may receive it.
+    /// request (`?key=…`). Query parameters that are the credential are
+    /// dropped (the origin gets it injected afresh; no other host may get
+    /// it), the rest kept byte for byte; anywhere else, the redirect is
+    /// refused.
     fn without_credential(&self, mut url: Url) -> Result<Url, wit::Error> {
         let Some(credential) = &self.credential else {
             return Ok(url);
         };
-        let secret = credential.secret.expose();
-        if url.query_pairs().any(|(_, v)| v == secret) {
-            let kept: Vec<(String, String)> = url
-                .query_pairs()
-                .filter(|(_, v)| v != secret)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        let secret = credential.secret.expose().as_bytes();
+        // Never sent, and no place for a credential.
+        url.set_fragment(None);
+        if let Some(query) = url.query() {
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|part| {
+                    let value = part.split_once('=').map_or("", |(_, value)| value);
+                    !redact::is_spelling(value.as_bytes(), secret)
+                })
                 .collect();
-            url.set_query(None);
-            if !kept.is_empty() {
-                url.query_pairs_mut().extend_pairs(kept);
-            }
+            let kept = kept.join("&");
+            url.set_query(Some(kept.as_str()).filter(|q| !q.is_empty()));
         }
-        if redact_text(url.as_str(), &[secret]) != url.as_str() {
+        if redact::contains(url.as_str().as_bytes(), secret) {
             return Err(wit::Error::Denied(
                 "redirect refused: its location carries the call's credential".into(),
             ));
@@ -297,11 +301,6 @@ impl CallHttp {
             inject(credential, &mut url, &mut headers);
         }
         self.gate.routes.apply(&mut url, &mut headers);
-        // A compressed body would hide an echoed credential from the scrub.
-        headers.insert(
-            reqwest::header::ACCEPT_ENCODING,
-            HeaderValue::from_static("identity"),
-        );
         let mut builder = self
             .gate
             .client
@@ -326,15 +325,17 @@ impl CallHttp {
         {
             return Err(too_large());
         }
-        let compressed = response
+        // The client decodes gzip and deflate; a body still encoded would
+        // hide an echoed credential from the scrub.
+        let encoded = response
             .headers()
-            .get(reqwest::header::CONTENT_ENCODING)
-            .is_some_and(|coding| !coding.as_bytes().eq_ignore_ascii_case(b"identity"));
-        if compressed {
-            return Err(wit::Error::Denied(
-                "the response is compressed, which the host did not ask for; plugins get uncompressed responses only".into(),
-            ));
-        }
+            .get_all(reqwest::header::CONTENT_ENCODING)
+            .iter()
+            .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+            .any(|coding| {
+                let coding = coding.trim_ascii();
+                !coding.is_empty() && !coding.eq_ignore_ascii_case(b"identity")
+            });
         let host = response.url().host_str().unwrap_or_default().to_owned();
         let status = response.status().as_u16();
         let mut headers: Vec<(String, String)> = response
@@ -357,6 +358,11 @@ impl CallHttp {
                 return Err(too_large());
             }
             body.extend_from_slice(&chunk);
+        }
+        if encoded && !body.is_empty() {
+            return Err(wit::Error::Denied(
+                "the response is encoded in a way the host does not decode (it decodes gzip and deflate)".into(),
+            ));
         }
         if let Some(credential) = &self.credential {
             let secret = credential.secret.expose();
@@ -396,7 +402,7 @@ fn host_owned(name: &str) -> bool {
             | "trailer"
             | "upgrade"
             | "keep-alive"
-            // The host reads bodies whole and uncompressed, to scrub them.
+            // The host reads bodies whole and decoded, to scrub them.
             | "accept-encoding"
             | "range"
             | "if-range"

@@ -401,13 +401,22 @@ impl PluginHost {
         call: Call<'_>,
     ) -> Result<Answer, PluginError> {
         let limits = &self.config.limits;
-        // Waiting for a free instance counts against the wall time too.
+        // A call waits for a free instance at most its wall time, then gets
+        // its whole wall time to run.
+        let _slot = match tokio::time::timeout(limits.wall_time, self.slots.acquire()).await {
+            Ok(slot) => slot.map_err(|e| PluginError::Host(e.to_string()))?,
+            Err(_) => {
+                return Err(PluginError::Instantiate {
+                    plugin: plugin.to_owned(),
+                    detail: format!(
+                        "all {} sandboxes stayed busy for {} ms",
+                        limits.concurrent_calls,
+                        limits.wall_time.as_millis()
+                    ),
+                });
+            }
+        };
         let outcome = tokio::time::timeout(limits.wall_time, async {
-            let _slot = self
-                .slots
-                .acquire()
-                .await
-                .map_err(|e| PluginError::Host(e.to_string()))?;
             let http = CallHttp::new(self.gate.clone(), hosts, credential);
             let mut store = Store::new(&self.engine, HostState::new(plugin, http, limits));
             sandbox::limit(&mut store, limits);
