@@ -35,21 +35,14 @@ pub fn print_ratio(group: &str, subject: &str, baseline: &str) {
 /// Prints `subject / baseline` for benchmarks that may be in different
 /// groups, each given as (group, benchmark).
 pub fn print_ratio_across(label: &str, subject: (&str, &str), baseline: (&str, &str)) {
-    match (
-        median_ns(subject.0, subject.1),
-        median_ns(baseline.0, baseline.1),
-    ) {
-        (Some(s), Some(b)) => println!(
-            "{label}: {}/{} median {:.2} µs / {}/{} median {:.2} µs = {:.3}×",
-            subject.0,
-            subject.1,
-            s / 1e3,
-            baseline.0,
-            baseline.1,
-            b / 1e3,
+    match medians(subject, baseline) {
+        Some((s, b)) => println!(
+            "{label}: {} / {} = {:.3}×",
+            named(subject, s),
+            named(baseline, b),
             s / b
         ),
-        _ => println!("{label}: medians not found (run without --test to measure)"),
+        None => println!("{label}: {NOT_FOUND}"),
     }
 }
 
@@ -62,28 +55,33 @@ pub fn print_difference(
     baseline: (&str, &str),
     also: Duration,
 ) {
-    match (
-        median_ns(subject.0, subject.1),
-        median_ns(baseline.0, baseline.1),
-    ) {
-        (Some(s), Some(b)) => {
-            let also_us = also.as_secs_f64() * 1e6;
-            let minus_also = if also.is_zero() {
-                String::new()
-            } else {
-                format!(" − {also_us:.0} µs")
-            };
-            println!(
-                "{label}: {}/{} median {:.2} µs − {}/{} median {:.2} µs{minus_also} = {:.2} µs",
-                subject.0,
-                subject.1,
-                s / 1e3,
-                baseline.0,
-                baseline.1,
-                b / 1e3,
-                (s - b) / 1e3 - also_us
-            )
-        }
-        _ => println!("{label}: medians not found (run without --test to measure)"),
+    let also_us = also.as_secs_f64() * 1e6;
+    let minus_also = if also.is_zero() {
+        String::new()
+    } else {
+        format!(" − {also_us:.0} µs")
+    };
+    match medians(subject, baseline) {
+        Some((s, b)) => println!(
+            "{label}: {} − {}{minus_also} = {:.2} µs",
+            named(subject, s),
+            named(baseline, b),
+            (s - b) / 1e3 - also_us
+        ),
+        None => println!("{label}: {NOT_FOUND}"),
     }
+}
+
+const NOT_FOUND: &str = "medians not found (run without --test to measure)";
+
+fn medians(subject: (&str, &str), baseline: (&str, &str)) -> Option<(f64, f64)> {
+    Some((
+        median_ns(subject.0, subject.1)?,
+        median_ns(baseline.0, baseline.1)?,
+    ))
+}
+
+/// `group/bench median 1.23 µs`.
+fn named((group, bench): (&str, &str), median_ns: f64) -> String {
+    format!("{group}/{bench} median {:.2} µs", median_ns / 1e3)
 }
