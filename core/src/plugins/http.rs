@@ -369,7 +369,7 @@ impl CallHttp {
             for (_, value) in &mut headers {
                 *value = redact_text(value, &[secret]);
             }
-            body = redact(&body, &[secret.as_bytes()]);
+            body = redact(body, &[secret.as_bytes()]);
         }
         Ok(wit::Response {
             status,
