@@ -158,10 +158,9 @@ fn generate(path: &Path, workspaces: usize) {
                         w.audit(&ws, at_ms, entry)?;
                     }
                 }
-                Ok(Ok::<(), ()>(()))
+                Ok(())
             })
-            .expect("write")
-            .expect("generate");
+            .expect("write");
     }
     drop(store);
     std::fs::rename(&partial, path).expect("rename");

@@ -1,11 +1,9 @@
 //! The `switchboard` command line.
 
-use crate::engine;
+use crate::maintenance::DataFile;
 use crate::plugins::{HostConfig, LoadOutcome, PluginHost};
 use crate::policy::cases;
 use crate::server::ServiceTokens;
-use crate::store::Store;
-use crate::vault::{KeySource, Vault};
 use crate::{Engine, EngineConfig};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -295,20 +293,12 @@ async fn policy(command: PolicyCommand) -> Result<ExitCode, String> {
     }
 }
 
-fn open_store(data: &std::path::Path) -> Result<Store, String> {
-    if !data.exists() {
-        return Err(format!("{} does not exist", data.display()));
-    }
-    Store::open(data).map_err(|e| format!("{}: {e}", data.display()))
-}
-
 fn keys(command: KeysCommand, data: &std::path::Path) -> Result<ExitCode, String> {
-    let store = open_store(data)?;
-    let vault = Vault::open(&KeySource::EnvOrFile(data.with_extension("key")))
-        .map_err(|e| e.to_string())?;
+    let file = DataFile::open(data).map_err(|e| e.to_string())?;
     match command {
         KeysCommand::List => {
-            for (i, (id, sealed)) in engine::keys(&store, &vault)
+            for (i, (id, sealed)) in file
+                .keys()
                 .map_err(|e| e.to_string())?
                 .into_iter()
                 .enumerate()
@@ -320,14 +310,14 @@ fn keys(command: KeysCommand, data: &std::path::Path) -> Result<ExitCode, String
             }
         }
         KeysCommand::Rotate { batch } => {
-            let rotation = engine::rotate(&store, &vault, batch).map_err(|e| e.to_string())?;
+            let rotation = file.rotate_keys(batch).map_err(|e| e.to_string())?;
             print(&format!(
                 "active key is now {}; {} secret(s) re-sealed",
                 rotation.key_id, rotation.resealed
             ));
         }
         KeysCommand::Retire { key_id } => {
-            engine::retire(&store, &vault, &key_id).map_err(|e| e.to_string())?;
+            file.retire_key(&key_id).map_err(|e| e.to_string())?;
             print(&format!("key {key_id} retired"));
         }
     }
@@ -335,18 +325,12 @@ fn keys(command: KeysCommand, data: &std::path::Path) -> Result<ExitCode, String
 }
 
 fn audit(command: AuditCommand, data: &std::path::Path) -> Result<ExitCode, String> {
-    let store = open_store(data)?;
+    let file = DataFile::open(data).map_err(|e| e.to_string())?;
     match command {
         AuditCommand::Verify => {
-            let workspaces = store
-                .read(|r| r.audited_workspaces())
-                .map_err(|e| e.to_string())?;
             let mut broken = 0;
-            for workspace in &workspaces {
-                let records = store
-                    .read(|r| r.audit_all(workspace.as_str()))
-                    .map_err(|e| e.to_string())?;
-                match crate::audit::verify(workspace, records) {
+            for (workspace, verified) in file.verify_audit().map_err(|e| e.to_string())? {
+                match verified {
                     Ok(n) => print(&format!("{workspace}: {n} record(s) verified")),
                     Err(e) => {
                         broken += 1;
@@ -361,11 +345,11 @@ fn audit(command: AuditCommand, data: &std::path::Path) -> Result<ExitCode, Stri
             })
         }
         AuditCommand::Tail { workspace, count } => {
-            let page = store
-                .read(|r| r.audit_page(&workspace, &crate::audit::Filter::default(), None, count))
-                .map_err(|e| e.to_string())?;
-            for record in page.records.iter().rev() {
-                print(&serde_json::to_string(record).map_err(|e| e.to_string())?);
+            for record in file
+                .audit_tail(&workspace, count)
+                .map_err(|e| e.to_string())?
+            {
+                print(&serde_json::to_string(&record).map_err(|e| e.to_string())?);
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -1,67 +1,112 @@
-use crate::model::{IntegrationId, Mode};
+use crate::model::{ConnectionId, ConnectionStatus, IntegrationId, Mode};
+use crate::oauth::{OAuthError, TokenError};
 use crate::plugins::PluginError;
 
 /// Everything the engine can refuse or fail with. Messages are meant for the
-/// person who asked; none of them ever carries a secret.
+/// person who asked; none of them ever carries a secret. Storage, vault and
+/// internal errors may name files: a service logs them and answers with a
+/// fixed text.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A policy denied the operation; `reason` is the forbid's `@reason`.
     #[error("{reason} [policy: {}]", if policies.is_empty() { "none permits it".to_owned() } else { policies.join(", ") })]
     Denied {
+        /// What the denied person reads.
         reason: String,
+        /// The `@id`s of the policies that decided it.
         policies: Vec<String>,
     },
+    /// The policy directory was refused when loaded or reloaded.
     #[error(transparent)]
     Policies(#[from] crate::policy::PolicyLoadError),
+    /// A request could not be put to the policies.
     #[error(transparent)]
     PolicyRequest(#[from] crate::policy::BuildError),
+    /// No loaded plugin has this id.
     #[error("no integration `{0}` is loaded")]
     UnknownIntegration(IntegrationId),
+    /// The integration's manifest does not offer the mode.
     #[error("{integration} does not support {mode} mode")]
     ModeNotSupported {
+        /// The integration asked for.
         integration: IntegrationId,
+        /// The mode it lacks.
         mode: Mode,
     },
+    /// Enabling a second mode while one is active.
     #[error(
         "{integration} is already enabled in {active} mode; disable it before enabling {requested} mode"
     )]
     AlreadyEnabled {
+        /// The integration asked for.
         integration: IntegrationId,
+        /// The mode it is enabled in.
         active: Mode,
+        /// The mode that was asked for.
         requested: Mode,
     },
+    /// The integration is disabled in the workspace.
     #[error("{0} is not enabled in this workspace")]
     NotEnabled(IntegrationId),
+    /// The member has no connection to a user-mode integration.
     #[error("you have not connected your {0} account")]
     NotConnected(IntegrationId),
+    /// The member's connection exists but cannot be used as it stands.
     #[error("your {integration} connection needs attention ({}): {reason}", status.fix().unwrap_or("check it"))]
     ConnectionUnusable {
+        /// The integration it connects to.
         integration: IntegrationId,
-        status: crate::model::ConnectionStatus,
+        /// Where it stands.
+        status: ConnectionStatus,
+        /// Why (e.g. the provider's words).
         reason: String,
     },
+    /// No connection has this id.
     #[error("no connection `{0}`")]
-    ConnectionNotFound(crate::model::ConnectionId),
+    ConnectionNotFound(ConnectionId),
+    /// A key was sent for an integration that connects with OAuth 2.0.
     #[error("{0} connects with OAuth 2.0: begin the sign-in instead of sending a key")]
     OAuthRequired(IntegrationId),
+    /// A sign-in was asked of an integration that takes a key instead.
+    #[error("the sign-in was refused: {0} does not sign in with OAuth 2.0")]
+    NotOAuth(IntegrationId),
+    /// The host application registered no OAuth client for the integration.
+    #[error("the sign-in was refused: no OAuth client is registered for {0}")]
+    NoOAuthClient(IntegrationId),
+    /// The callback was refused: an unknown, used, expired or foreign
+    /// `state`, or the provider's own refusal.
     #[error("the sign-in was refused: {0}")]
     SignIn(String),
+    /// The provider would not exchange the sign-in's code for tokens.
+    #[error("the sign-in was refused: the code exchange failed: {0}")]
+    CodeExchange(TokenError),
+    /// The provider would not refresh an access token; its kind says
+    /// whether to retry or to fix the client registration.
     #[error("the access token could not be refreshed: {0}")]
-    TokenRefresh(String),
-    #[error("internal error: {0}")]
-    Internal(String),
+    TokenRefresh(TokenError),
+    /// A sign-in could not be prepared, or stored tokens not read.
+    #[error(transparent)]
+    OAuth(#[from] OAuthError),
+    /// A workspace-mode integration has no shared credential yet.
     #[error("{0} has no workspace credential; an admin must set one")]
     NoWorkspaceCredential(IntegrationId),
+    /// The service refused a credential being checked; nothing was stored.
     #[error("the credential was refused: {0}")]
     CredentialRefused(String),
-    #[error("invalid input for {action}: {reason}")]
-    InvalidInput { action: String, reason: String },
+    /// A plugin failed, was stopped by its sandbox, or its service failed.
     #[error(transparent)]
     Plugin(#[from] PluginError),
+    /// The state could not be read or written.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// A secret could not be sealed or opened, or a key managed.
     #[error(transparent)]
     Vault(#[from] crate::vault::VaultError),
+    /// The engine itself could not do its part (a thread would not start).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
+/// The engine's result.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

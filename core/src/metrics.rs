@@ -114,6 +114,17 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
+    /// Counts one access-token refresh: `ok`, `dead` (the grant is gone)
+    /// or `failed` (worth trying again later).
+    pub fn refresh(&self, integration: &str, outcome: &'static str) {
+        self.refreshes
+            .get_or_create(&CallLabels {
+                integration: integration.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::new();

@@ -19,9 +19,33 @@ use url::Url;
 /// How long a sign-in may take, from `begin` to the callback.
 pub const FLOW_LIFETIME: Duration = Duration::from_secs(10 * 60);
 
+/// Why a sign-in could not be prepared, or stored tokens not read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OAuthError {
+    /// The OS random source failed.
+    #[error("could not draw random bytes: {0}")]
+    Random(getrandom::Error),
+    /// A manifest's endpoint does not parse.
+    #[error("invalid {which} URL: {reason}")]
+    InvalidEndpoint {
+        /// Which endpoint (`authorize`, `token`).
+        which: &'static str,
+        /// What is wrong with it.
+        reason: url::ParseError,
+    },
+    /// A connection's sealed token set opened but is not a token set.
+    #[error("stored tokens are unreadable")]
+    UnreadableTokens,
+    /// The HTTP client for token endpoints could not be built.
+    #[error("the token client could not start: {0}")]
+    Client(#[source] reqwest::Error),
+}
+
 /// The host application's registration with a provider.
 #[derive(Debug, Clone)]
 pub struct Client {
+    /// The client id the provider issued.
     pub client_id: String,
     /// For confidential clients; sent in the token request body.
     pub client_secret: Option<Secret>,
@@ -32,18 +56,20 @@ pub struct Client {
 
 /// A PKCE verifier (43 URL-safe characters) and its S256 challenge.
 pub struct Pkce {
+    /// Kept (sealed) until the code is exchanged.
     pub verifier: Secret,
+    /// Sent in the authorize URL.
     pub challenge: String,
 }
 
-fn random_token() -> Result<String, String> {
+fn random_token() -> Result<String, OAuthError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| format!("could not draw random bytes: {e}"))?;
+    getrandom::fill(&mut bytes).map_err(OAuthError::Random)?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// A fresh verifier and its challenge.
-pub fn pkce() -> Result<Pkce, String> {
+pub fn pkce() -> Result<Pkce, OAuthError> {
     let verifier = random_token()?;
     let challenge = challenge_of(&verifier);
     Ok(Pkce {
@@ -58,7 +84,7 @@ pub fn challenge_of(verifier: &str) -> String {
 }
 
 /// A one-time `state`: 256 random bits.
-pub fn state() -> Result<String, String> {
+pub fn state() -> Result<String, OAuthError> {
     random_token()
 }
 
@@ -69,8 +95,11 @@ pub fn authorize_url(
     scopes: &[String],
     state: &str,
     challenge: Option<&str>,
-) -> Result<Url, String> {
-    let mut url = Url::parse(endpoint).map_err(|e| format!("invalid authorize URL: {e}"))?;
+) -> Result<Url, OAuthError> {
+    let mut url = Url::parse(endpoint).map_err(|reason| OAuthError::InvalidEndpoint {
+        which: "authorize",
+        reason,
+    })?;
     {
         let mut q = url.query_pairs_mut();
         q.append_pair("client_id", &client.client_id)
@@ -90,8 +119,11 @@ pub fn authorize_url(
 /// Tokens of a connection. Sealed as a whole; never printed.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Tokens {
+    /// Sent with each call as a bearer token.
     pub access_token: String,
+    /// Exchanged for a fresh access token; absent if the provider gave none.
     pub refresh_token: Option<String>,
+    /// When the access token expires (Unix milliseconds).
     pub expires_at_ms: u64,
     /// What the provider granted (may differ from what was asked).
     pub scopes: Vec<String>,
@@ -107,13 +139,15 @@ impl fmt::Debug for Tokens {
 }
 
 impl Tokens {
+    /// The token set as one secret, to be sealed.
     pub fn to_secret(&self) -> Secret {
         // Plain strings and numbers serialise without failure.
         Secret::new(serde_json::to_string(self).unwrap_or_default())
     }
 
-    pub fn from_secret(secret: &Secret) -> Result<Tokens, String> {
-        serde_json::from_str(secret.expose()).map_err(|_| "stored tokens are unreadable".to_owned())
+    /// The token set a secret holds.
+    pub fn from_secret(secret: &Secret) -> Result<Tokens, OAuthError> {
+        serde_json::from_str(secret.expose()).map_err(|_| OAuthError::UnreadableTokens)
     }
 }
 
@@ -153,8 +187,9 @@ pub struct TokenClient {
 }
 
 impl TokenClient {
-    pub fn new(routes: Routes) -> Result<Self, String> {
-        let http = crate::net::client(Duration::from_secs(15)).map_err(|e| e.to_string())?;
+    /// A client for token endpoints, with declared hosts routed as `routes` say.
+    pub fn new(routes: Routes) -> Result<Self, OAuthError> {
+        let http = crate::net::client(Duration::from_secs(15)).map_err(OAuthError::Client)?;
         Ok(TokenClient { http, routes })
     }
 
@@ -237,10 +272,7 @@ impl TokenClient {
         if let Some(secret) = &client.client_secret {
             form.push(("client_secret", secret.expose()));
         }
-        let response = self
-            .post(token_url, &form)
-            .await
-            .map_err(TokenError::Transient)?;
+        let response = self.post(token_url, &form).await?;
         let status = response.status();
         let body = response.bytes().await.map_err(|e| {
             TokenError::Transient(format!("reading the token response: {}", e.without_url()))
@@ -270,12 +302,19 @@ impl TokenClient {
         Err(refused(status, &body, &sent))
     }
 
-    async fn post(&self, url: &str, form: &[(&str, &str)]) -> Result<reqwest::Response, String> {
-        let mut url = Url::parse(url).map_err(|e| format!("invalid token URL: {e}"))?;
+    async fn post(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+    ) -> Result<reqwest::Response, TokenError> {
+        let mut url = Url::parse(url)
+            .map_err(|e| TokenError::Misconfigured(format!("invalid token URL: {e}")))?;
         let mut headers = HeaderMap::new();
         self.routes.apply(&mut url, &mut headers);
         if url.scheme() != "https" && headers.get(reqwest::header::HOST).is_none() {
-            return Err("token endpoints must be https".into());
+            return Err(TokenError::Misconfigured(
+                "token endpoints must be https".into(),
+            ));
         }
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
@@ -295,14 +334,14 @@ impl TokenClient {
             .send()
             .await
             .map_err(|e| {
-                if e.is_timeout() {
+                TokenError::Transient(if e.is_timeout() {
                     "the token endpoint did not answer in time".to_owned()
                 } else {
                     format!(
                         "the token endpoint could not be reached: {}",
                         e.without_url()
                     )
-                }
+                })
             })
     }
 }

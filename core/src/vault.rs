@@ -68,14 +68,17 @@ impl fmt::Display for Secret {
     }
 }
 
-/// Which record a secret belongs to; bound into the ciphertext.
+/// Which record a secret belongs to; bound into the ciphertext, so a
+/// ciphertext copied onto another record does not open. One constructor
+/// per kind of secret.
 #[derive(Debug, Clone, Copy)]
 pub struct SecretIdentity<'a> {
-    pub workspace: &'a str,
-    pub integration: &'a str,
-    /// Empty for a workspace credential.
-    pub user: &'a str,
-    pub kind: &'a str,
+    workspace: &'a str,
+    integration: &'a str,
+    /// The member who owns it, or the sign-in's `state`; empty for a
+    /// workspace credential.
+    subject: &'a str,
+    kind: &'a str,
 }
 
 impl<'a> SecretIdentity<'a> {
@@ -84,7 +87,7 @@ impl<'a> SecretIdentity<'a> {
         SecretIdentity {
             workspace,
             integration,
-            user: "",
+            subject: "",
             kind: "workspace_credential",
         }
     }
@@ -94,15 +97,25 @@ impl<'a> SecretIdentity<'a> {
         SecretIdentity {
             workspace,
             integration,
-            user: owner,
+            subject: owner,
             kind: "connection",
+        }
+    }
+
+    /// The PKCE verifier of the sign-in started with `state`.
+    pub fn pkce_verifier(workspace: &'a str, integration: &'a str, state: &'a str) -> Self {
+        SecretIdentity {
+            workspace,
+            integration,
+            subject: state,
+            kind: "pkce_verifier",
         }
     }
 
     fn associated_data(&self) -> Vec<u8> {
         // Length-prefixed so that no two identities share an encoding.
         let mut aad = b"switchboard-secret-v1".to_vec();
-        for part in [self.workspace, self.integration, self.user, self.kind] {
+        for part in [self.workspace, self.integration, self.subject, self.kind] {
             aad.extend_from_slice(&(part.len() as u32).to_be_bytes());
             aad.extend_from_slice(part.as_bytes());
         }
@@ -412,13 +425,8 @@ mod tests {
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-    fn identity(user: &str) -> SecretIdentity<'_> {
-        SecretIdentity {
-            workspace: "acme",
-            integration: "semrush",
-            user,
-            kind: "api_key",
-        }
+    fn identity(owner: &str) -> SecretIdentity<'_> {
+        SecretIdentity::connection("acme", "semrush", owner)
     }
 
     fn vault() -> Result<Vault, VaultError> {

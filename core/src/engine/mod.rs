@@ -1,27 +1,30 @@
-//! The public façade: every operation a host application asks for. Each
-//! operation asks the policies first and records its outcome in the audit
-//! trail, in the same write transaction as the change it makes.
+//! The public façade: every operation a host application asks for, grouped
+//! by what it does: enablement (what admins set up), connections (what
+//! members connect), invoke (using an integration), reports (the two pages,
+//! usage and the audit trail) and keys. Each operation asks the
+//! policies first and records its outcome in the audit trail, in the same
+//! write transaction as the change it makes. Secrets are handled in one
+//! room only, `credentials`.
 
+mod connections;
+mod credentials;
+mod enablement;
+mod invoke;
 mod keys;
-mod members;
-mod oauth;
-mod team;
+mod reports;
 
 use crate::audit::{Entry, Outcome};
-use crate::model::{
-    Account, Actor, Auth, ConnectionId, ConnectorError, Event, IntegrationId, Mode, UserId,
-    WorkspaceId,
-};
-use crate::plugins::{
-    Credential, HostConfig, LoadOutcome, Placement, Plugin, PluginError, PluginHost,
-};
-use crate::policy::{IntegrationFacts, Policies, Query};
-use crate::store::{Read, Store, StoreError, Writer};
+use crate::metrics::Metrics;
+use crate::model::{Actor, IntegrationId, Manifest, Mode, Role, UserId};
+use crate::plugins::{HostConfig, LoadOutcome, Plugin, PluginHost};
+use crate::policy::{IntegrationFacts, Operation, Policies, Query, Target};
+use crate::store::{Store, Write};
 use crate::usage::Meter;
-use crate::vault::{KeySource, Secret, Vault};
+use crate::vault::{KeySource, Vault};
 use crate::{Error, Result};
-pub use keys::{Rotation, keys, retire, rotate, verify_secrets};
-pub use oauth::{Callback, SignIn};
+use credentials::Credentials;
+pub use credentials::{Callback, Rotation, SignIn};
+pub use credentials::{keys, retire, rotate, verify_secrets};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,6 +55,7 @@ pub struct EngineConfig {
     pub oauth_clients: HashMap<IntegrationId, crate::oauth::Client>,
     /// How long a member has to finish signing in (10 minutes).
     pub oauth_flow_lifetime: Duration,
+    /// How plugins are compiled, bounded and routed.
     pub host: HostConfig,
 }
 
@@ -80,21 +84,19 @@ impl EngineConfig {
     }
 }
 
+/// The integration-governance engine: open one per data file and share it
+/// (it is `Send + Sync`); every method takes the [`Actor`] the host
+/// application vouches for.
 pub struct Engine {
     policies: Arc<Policies>,
     store: Arc<Store>,
-    vault: Vault,
+    credentials: Credentials,
     plugins: PluginHost,
     load_report: Vec<LoadOutcome>,
     meter: Arc<Meter>,
-    events: broadcast::Sender<Event>,
+    events: broadcast::Sender<crate::model::Event>,
     flusher: Option<Flusher>,
-    oauth_clients: HashMap<IntegrationId, crate::oauth::Client>,
-    flow_lifetime: Duration,
-    tokens: crate::oauth::TokenClient,
-    /// One refresh at a time per connection.
-    refresh_locks: std::sync::Mutex<HashMap<ConnectionId, Arc<tokio::sync::Mutex<()>>>>,
-    metrics: Arc<crate::metrics::Metrics>,
+    metrics: Arc<Metrics>,
 }
 
 impl Engine {
@@ -108,28 +110,33 @@ impl Engine {
         }
         let vault = Vault::open(&config.key)?;
         let store = Arc::new(Store::open(&config.data_file)?);
-        let tokens =
-            crate::oauth::TokenClient::new(config.host.routes.clone()).map_err(Error::Internal)?;
+        let tokens = crate::oauth::TokenClient::new(config.host.routes.clone())?;
         let mut plugins = PluginHost::new(config.host)?;
         let load_report = plugins.load_dir(&config.plugins_dir).await?;
         let meter = Arc::new(Meter::default());
         let flusher = Flusher::start(store.clone(), meter.clone())
             .map_err(|e| Error::Internal(format!("cannot start the usage writer: {e}")))?;
         let (events, _) = broadcast::channel(EVENT_BACKLOG);
+        let metrics = Arc::new(Metrics::default());
+        let credentials = Credentials::new(
+            store.clone(),
+            vault,
+            tokens,
+            config.oauth_clients,
+            config.oauth_flow_lifetime,
+            metrics.clone(),
+            events.clone(),
+        );
         Ok(Engine {
             policies,
             store,
-            vault,
+            credentials,
             plugins,
             load_report,
             meter,
             events,
             flusher: Some(flusher),
-            oauth_clients: config.oauth_clients,
-            flow_lifetime: config.oauth_flow_lifetime,
-            tokens,
-            refresh_locks: Default::default(),
-            metrics: Arc::default(),
+            metrics,
         })
     }
 
@@ -139,7 +146,7 @@ impl Engine {
     }
 
     /// Every loaded integration's manifest (the catalogue, for the host).
-    pub fn integrations(&self) -> Vec<crate::model::Manifest> {
+    pub fn integrations(&self) -> Vec<Manifest> {
         self.plugins.manifests().cloned().collect()
     }
 
@@ -156,27 +163,32 @@ impl Engine {
     }
 
     /// The engine's metrics (rendered at `/metrics` by the service).
-    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+    pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
 
-    /// Events about changes that affect members (T6, U3), from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    /// Events about changes that affect members (an integration disabled,
+    /// connections restored, a sign-in needed again), from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<crate::model::Event> {
         self.events.subscribe()
     }
 
     /// Writes pending usage counters now (also done every second and when
     /// the engine is dropped).
     pub fn flush_usage(&self) -> Result<()> {
-        Ok(flush(&self.store, &self.meter)?)
+        flush(&self.store, &self.meter)
     }
 
-    /// Sets or clears a workspace's monthly credit limit (R7), as the host
-    /// application decides it.
-    pub fn set_credit_limit(&self, workspace: &WorkspaceId, limit: Option<u64>) -> Result<()> {
+    /// Sets or clears a workspace's monthly credit limit, as the host
+    /// application decides it; the policies enforce it.
+    pub fn set_credit_limit(
+        &self,
+        workspace: &crate::model::WorkspaceId,
+        limit: Option<u64>,
+    ) -> Result<()> {
         let entry = Entry {
             actor: UserId::new("(host)"),
-            role: crate::model::Role::Admin,
+            role: Role::Admin,
             operation: "set_credit_limit".into(),
             integration: None,
             outcome: Outcome::Allowed,
@@ -185,9 +197,8 @@ impl Engine {
         self.store.write(|w| {
             w.set_credit_limit(workspace.as_str(), limit)?;
             w.audit(workspace, now_ms(), entry)?;
-            Ok(Ok::<_, Error>(()))
-        })??;
-        Ok(())
+            Ok(())
+        })
     }
 
     fn plugin(&self, integration: &IntegrationId) -> Result<&Arc<Plugin>> {
@@ -223,19 +234,21 @@ impl Engine {
     }
 
     /// Runs a change in one write transaction and appends its audit record
-    /// there too: allowed, denied by a policy, or failed.
+    /// there too: allowed, denied by a policy, or failed. A storage error
+    /// rolls both back.
     fn audited<T>(
         &self,
         actor: &Actor,
         operation: &str,
         integration: Option<&IntegrationId>,
         detail: Option<String>,
-        change: impl FnOnce(&mut Writer) -> std::result::Result<Result<T>, StoreError>,
+        change: impl FnOnce(&mut dyn Write) -> Result<T>,
     ) -> Result<T> {
         self.store.write(|w| {
-            let result = change(w)?;
+            let result = change(w);
             let outcome = match &result {
                 Ok(_) => Outcome::Allowed,
+                Err(Error::Store(_)) => return result,
                 Err(e) => outcome_of(e),
             };
             w.audit(
@@ -243,8 +256,8 @@ impl Engine {
                 now_ms(),
                 entry(actor, operation, integration, outcome, detail),
             )?;
-            Ok(result)
-        })?
+            result
+        })
     }
 
     /// Records an attempt that changed nothing (a read that was denied, a
@@ -257,10 +270,9 @@ impl Engine {
         error: &Error,
     ) {
         let record = entry(actor, operation, integration, outcome_of(error), None);
-        let written = self.store.write(|w| {
-            w.audit(&actor.workspace, now_ms(), record)
-                .map(Ok::<_, Error>)
-        });
+        let written = self
+            .store
+            .write(|w| Ok(w.audit(&actor.workspace, now_ms(), record)?));
         if let Err(e) = written {
             tracing::error!("could not record a refused {operation} in the audit trail: {e}");
         }
@@ -277,19 +289,19 @@ impl Engine {
             .inspect_err(|e| self.audit_attempt(query.actor, operation, integration, e))
     }
 
-    /// Checks a credential with the plugin, recording a refusal.
-    async fn checked(
+    /// Asks the policies about a page of the workspace, recording a denial.
+    fn authorize_page(
         &self,
         actor: &Actor,
-        operation: &str,
-        plugin: &Plugin,
-        mode: Mode,
-        secret: Secret,
-    ) -> Result<Account> {
-        let integration = &plugin.manifest().id;
-        check(&self.plugins, plugin, mode, secret)
-            .await
-            .inspect_err(|e| self.audit_attempt(actor, operation, Some(integration), e))
+        operation: Operation<'_>,
+        audit_as: &str,
+    ) -> Result<()> {
+        let query = Query {
+            actor,
+            operation,
+            target: Target::Workspace,
+        };
+        self.authorize_read(query, audit_as, None)
     }
 
     /// Asks the policies about an operation on an integration as it stands
@@ -298,7 +310,7 @@ impl Engine {
         &self,
         actor: &Actor,
         integration: &IntegrationId,
-        operation: crate::policy::Operation<'_>,
+        operation: Operation<'_>,
         audit_as: &str,
     ) -> Result<()> {
         let plugin = self.plugin(integration)?;
@@ -310,12 +322,27 @@ impl Engine {
         let query = Query {
             actor,
             operation,
-            target: crate::policy::Target::Integration(facts(plugin, &supported, active)),
+            target: Target::Integration(facts(plugin, &supported, active)),
         };
         self.authorize_read(query, audit_as, Some(integration))
     }
 
-    fn publish(&self, event: Event) {
+    /// Checks a credential with the plugin, recording a refusal.
+    async fn checked(
+        &self,
+        actor: &Actor,
+        operation: &str,
+        plugin: &Plugin,
+        mode: Mode,
+        secret: crate::vault::Secret,
+    ) -> Result<crate::model::Account> {
+        self.credentials
+            .check(&self.plugins, plugin, mode, secret)
+            .await
+            .inspect_err(|e| self.audit_attempt(actor, operation, Some(&plugin.manifest().id), e))
+    }
+
+    fn publish(&self, event: crate::model::Event) {
         // No subscriber is fine: the host may not listen.
         let _ = self.events.send(event);
     }
@@ -371,7 +398,9 @@ impl Drop for Flusher {
     }
 }
 
-fn flush(store: &Store, meter: &Meter) -> std::result::Result<(), StoreError> {
+/// Writes the pending usage counters, and marks the connections they used
+/// as used now; on failure the counters are kept for the next try.
+fn flush(store: &Store, meter: &Meter) -> Result<()> {
     let counters = meter.drain();
     if counters.is_empty() {
         return Ok(());
@@ -389,15 +418,9 @@ fn flush(store: &Store, meter: &Meter) -> std::result::Result<(), StoreError> {
                 w.put_connection(&stored)?;
             }
         }
-        Ok(Ok::<_, StoreError>(()))
+        Ok(())
     });
-    match written {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            meter.restore(counters);
-            Err(e)
-        }
-    }
+    written.inspect_err(|_| meter.restore(counters))
 }
 
 fn entry(
@@ -442,52 +465,6 @@ fn facts<'a>(
         supported,
         active,
     }
-}
-
-/// Pairs a secret with where the manifest says it goes.
-fn credential_for(plugin: &Plugin, mode: Mode, secret: Secret) -> Result<Credential> {
-    let manifest = plugin.manifest();
-    let unsupported = || Error::ModeNotSupported {
-        integration: manifest.id.clone(),
-        mode,
-    };
-    let placement = match manifest.auth(mode) {
-        Some(Auth::ApiKeyQuery { parameter }) => Placement::Query(parameter.clone()),
-        // The header name was validated when the manifest loaded.
-        Some(Auth::ApiKeyHeader { header, prefix }) => Placement::Header {
-            name: header.parse().map_err(|_| unsupported())?,
-            prefix: prefix.clone().unwrap_or_default(),
-        },
-        Some(Auth::OAuth2 { .. }) => Placement::Bearer,
-        None => return Err(unsupported()),
-    };
-    Ok(Credential { secret, placement })
-}
-
-/// A credential check that the service refused is the caller's problem to
-/// fix, not a fault: say so with the service's reason.
-fn refusal(error: PluginError) -> Error {
-    match error {
-        PluginError::Connector {
-            error: ConnectorError::Unauthorized { message },
-            ..
-        } => Error::CredentialRefused(message),
-        other => Error::Plugin(other),
-    }
-}
-
-/// Checks a credential with the plugin and says whose it is.
-async fn check(
-    plugins: &PluginHost,
-    plugin: &Plugin,
-    mode: Mode,
-    secret: Secret,
-) -> Result<Account> {
-    let credential = credential_for(plugin, mode, secret)?;
-    plugins
-        .check_credential(plugin, credential)
-        .await
-        .map_err(refusal)
 }
 
 fn now_ms() -> u64 {

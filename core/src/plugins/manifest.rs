@@ -1,7 +1,7 @@
 //! Checking what a plugin says about itself before anyone relies on it.
 
 use super::bindings::switchboard::connector::types as wit;
-use super::http::HostPattern;
+use super::network::HostPattern;
 use crate::model::{ActionSpec, Auth, IntegrationId, Manifest, Mode, ModeAuth};
 use std::collections::{HashMap, HashSet};
 

@@ -1,73 +1,114 @@
 //! The plugin host: loads connector components, keeps them compiled, and
 //! runs each call in a fresh, bounded sandbox.
+//!
+//! One module per capability, none of them importing another's caller:
+//! `limits` (what a call may use), `network` (where it may send, pure
+//! decisions), `credential` (what it may authenticate with), `transport`
+//! (the HTTP it does), `bindings` (the WIT world), `runtime` (wasmtime, the
+//! store and its imports, running a call); this module loads and calls.
 
+mod bindings;
 mod cache;
-pub mod http;
+mod credential;
+mod limits;
 mod manifest;
-mod sandbox;
+mod network;
+mod runtime;
+mod transport;
 
-use crate::model::{Account, ConnectorError, IntegrationId, Manifest};
+use crate::model::{Account, ConnectorError, IntegrationId, Manifest, Mode};
 use crate::net::Routes;
-use http::{CallHttp, HostPattern, HttpGate};
-pub use http::{Credential, Placement};
-pub use sandbox::SandboxLimits;
-use sandbox::{Exhausted, HostState};
+use crate::vault::Secret;
+use bindings::{ConnectorPluginPre, connector_error};
+pub use credential::{Credential, Placement};
+pub use limits::SandboxLimits;
+use network::HostPattern;
+use runtime::{Answer, Call, HostState, Runtime, root_cause};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
-
-mod bindings {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "connector-plugin",
-        imports: { default: async | trappable },
-        exports: { default: async },
-    });
-}
-
-use bindings::switchboard::connector::{log as wit_log, types as wit_types};
-use bindings::{ConnectorPlugin, ConnectorPluginPre};
 
 /// Components larger than this are refused unread.
 const MAX_COMPONENT_BYTES: u64 = 64 << 20;
 
-/// Bytes of each pooled memory and table reset by memset and kept resident.
-const RESIDENT_MEMORY_BYTES: usize = 4 << 20;
-const RESIDENT_TABLE_BYTES: usize = 64 << 10;
-
-/// The most calls at once the instance pool is sized for (each reserves
-/// address space for its memories and tables).
-const MAX_CONCURRENT_CALLS: u32 = 10_000;
-
 /// Imports that would give a plugin ambient authority.
 const FORBIDDEN_IMPORTS: &[&str] = &["wasi:filesystem/", "wasi:sockets/", "wasi:http/"];
 
+/// Why the host could not load or call a plugin.
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
+    /// A component was not loaded.
     #[error("{file}: refused: {reason}")]
-    Refused { file: PathBuf, reason: String },
+    Refused {
+        /// The component's file.
+        file: PathBuf,
+        /// Why, for the connector's author.
+        reason: String,
+    },
+    /// The connector answered with an error of its own.
     #[error("{integration}: {error}")]
     Connector {
+        /// The connector's integration.
         integration: IntegrationId,
+        /// What it said went wrong.
         error: ConnectorError,
     },
+    /// The call used up its CPU time.
     #[error("plugin `{plugin}` used more than its CPU time of {budget_ms} ms and was stopped")]
-    CpuExhausted { plugin: String, budget_ms: u128 },
+    CpuExhausted {
+        /// The plugin's id.
+        plugin: String,
+        /// The CPU time it had, in milliseconds.
+        budget_ms: u128,
+    },
+    /// The call tried to grow a memory past its limit.
     #[error("plugin `{plugin}` went over its memory limit of {limit_bytes} bytes and was stopped")]
-    MemoryExhausted { plugin: String, limit_bytes: usize },
+    MemoryExhausted {
+        /// The plugin's id.
+        plugin: String,
+        /// The memory it had, in bytes.
+        limit_bytes: usize,
+    },
+    /// The call overflowed its stack.
     #[error("plugin `{plugin}` overflowed its stack and was stopped")]
-    StackOverflow { plugin: String },
+    StackOverflow {
+        /// The plugin's id.
+        plugin: String,
+    },
+    /// The call ran past its wall time.
     #[error("plugin `{plugin}` did not finish within {wall_ms} ms and was stopped")]
-    TimedOut { plugin: String, wall_ms: u128 },
+    TimedOut {
+        /// The plugin's id.
+        plugin: String,
+        /// The wall time it had, in milliseconds.
+        wall_ms: u128,
+    },
+    /// The call trapped.
     #[error("plugin `{plugin}` crashed: {detail}")]
-    Crashed { plugin: String, detail: String },
+    Crashed {
+        /// The plugin's id.
+        plugin: String,
+        /// The trap or error.
+        detail: String,
+    },
+    /// The component could not be instantiated, or no sandbox came free.
     #[error("plugin `{plugin}` could not start: {detail}")]
-    Instantiate { plugin: String, detail: String },
+    Instantiate {
+        /// The plugin's id.
+        plugin: String,
+        /// Why.
+        detail: String,
+    },
+    /// `invoke` returned text that is not JSON.
     #[error("plugin `{plugin}` returned output that is not JSON: {detail}")]
-    InvalidOutput { plugin: String, detail: String },
+    InvalidOutput {
+        /// The plugin's id.
+        plugin: String,
+        /// The JSON parser's error.
+        detail: String,
+    },
+    /// The host itself failed, not a plugin.
     #[error("the plugin host could not start: {0}")]
     Host(String),
 }
@@ -77,7 +118,9 @@ pub enum PluginError {
 pub struct HostConfig {
     /// Where compiled components are cached; `None` compiles on every start.
     pub cache_dir: Option<PathBuf>,
+    /// Bounds on each call.
     pub limits: SandboxLimits,
+    /// Declared hosts whose requests go elsewhere (local mocks).
     pub routes: Routes,
     /// Allocate each call's instance on demand instead of from the pool:
     /// slower, but reserves no address space up front (for hosts under a
@@ -89,102 +132,72 @@ pub struct HostConfig {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum LoadOutcome {
+    /// The plugin loaded.
     Loaded {
+        /// The component's file.
         file: PathBuf,
+        /// The plugin's integration id.
         id: IntegrationId,
+        /// The plugin's version.
         version: String,
     },
+    /// The plugin was refused.
     Refused {
+        /// The component's file.
         file: PathBuf,
+        /// Why, for the connector's author.
         reason: String,
     },
 }
 
 /// A loaded connector, ready to be called.
 pub struct Plugin {
+    /// The validated manifest.
     manifest: Manifest,
+    /// The component, linked and ready to instantiate.
     pre: ConnectorPluginPre<HostState>,
+    /// The hosts the manifest allows.
     hosts: Arc<[HostPattern]>,
-    input_validators: std::collections::HashMap<String, jsonschema::Validator>,
+    /// Each action's input schema, compiled.
+    input_validators: HashMap<String, jsonschema::Validator>,
+    /// Where each mode puts its credential, worked out once at load.
+    placements: Vec<(Mode, Placement)>,
 }
 
 impl Plugin {
+    /// What the plugin says about itself, validated.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
     }
+
+    /// The credential `secret` makes in `mode`, placed as the manifest
+    /// says; `None` if the plugin does not support `mode`.
+    pub fn credential(&self, mode: Mode, secret: Secret) -> Option<Credential> {
+        let (_, placement) = self.placements.iter().find(|(m, _)| *m == mode)?;
+        Some(Credential {
+            secret,
+            placement: placement.clone(),
+        })
+    }
 }
 
-/// One call into a plugin.
-enum Call<'a> {
-    Describe,
-    CheckCredential,
-    Invoke { action: &'a str, input: &'a str },
-}
-
-enum Answer {
-    Manifest(wit_types::Manifest),
-    Account(Result<wit_types::Account, wit_types::ConnectorError>),
-    Output(Result<String, wit_types::ConnectorError>),
-}
-
-/// The loaded plugins and the wasmtime engine that runs them.
+/// The loaded plugins and the wasmtime runtime that runs them.
 pub struct PluginHost {
-    engine: Engine,
-    linker: Linker<HostState>,
-    gate: Arc<HttpGate>,
-    config: HostConfig,
+    /// The engine, linker and HTTP gate every call shares.
+    runtime: Runtime,
+    /// Where compiled components are cached, if anywhere.
+    cache_dir: Option<PathBuf>,
+    /// The loaded plugins, by id.
     plugins: BTreeMap<IntegrationId, Arc<Plugin>>,
-    /// Calls beyond the instance pool wait here rather than fail.
-    slots: tokio::sync::Semaphore,
 }
 
 impl PluginHost {
+    /// A host with no plugins loaded yet.
     pub fn new(config: HostConfig) -> Result<Self, PluginError> {
-        let host_err = |e: wasmtime::Error| PluginError::Host(e.to_string());
-        let limits = &config.limits;
-        if !(1..=MAX_CONCURRENT_CALLS).contains(&limits.concurrent_calls) {
-            return Err(PluginError::Host(format!(
-                "concurrent_calls must be between 1 and {MAX_CONCURRENT_CALLS}, not {}",
-                limits.concurrent_calls
-            )));
-        }
-        let mut wasm = Config::new();
-        wasm.epoch_interruption(true)
-            .max_wasm_stack(limits.stack_bytes)
-            .concurrency_support(false);
-        let calls = limits.concurrent_calls;
-        let mut pool = PoolingAllocationConfig::new();
-        pool.total_component_instances(calls)
-            .total_core_instances(calls * 4)
-            .total_memories(calls * 2)
-            .total_tables(calls * 4)
-            .total_stacks(calls)
-            .max_memory_size(limits.memory_bytes)
-            // Reset a slot's first pages with memset rather than madvise, so
-            // the next call does not fault them back in one by one; a
-            // connector's data, heap and stack fit well within this.
-            .linear_memory_keep_resident(RESIDENT_MEMORY_BYTES)
-            .table_keep_resident(RESIDENT_TABLE_BYTES)
-            .pagemap_scan(wasmtime::Enabled::Auto);
-        wasm.allocation_strategy(if config.on_demand_instances {
-            InstanceAllocationStrategy::OnDemand
-        } else {
-            InstanceAllocationStrategy::Pooling(pool)
-        });
-        let engine = Engine::new(&wasm).map_err(host_err)?;
-        sandbox::start_epoch_ticker(&engine).map_err(|e| PluginError::Host(e.to_string()))?;
-
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(host_err)?;
-        ConnectorPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(host_err)?;
-        let gate = HttpGate::new(config.routes.clone(), config.limits.clone())
-            .map_err(PluginError::Host)?;
+        let runtime = Runtime::new(&config)?;
         Ok(PluginHost {
-            engine,
-            linker,
-            gate: Arc::new(gate),
-            slots: tokio::sync::Semaphore::new(config.limits.concurrent_calls as usize),
-            config,
+            runtime,
+            cache_dir: config.cache_dir,
             plugins: BTreeMap::new(),
         })
     }
@@ -241,6 +254,8 @@ impl PluginHost {
         Ok(plugin)
     }
 
+    /// Compiles, links and describes a component, and validates what it
+    /// says; the error says why it was refused.
     async fn compile(&self, file: &Path) -> Result<Plugin, String> {
         let size = std::fs::metadata(file)
             .map_err(|e| format!("cannot read it: {e}"))?
@@ -251,10 +266,11 @@ impl PluginHost {
             ));
         }
         let bytes = std::fs::read(file).map_err(|e| format!("cannot read it: {e}"))?;
-        let component = cache::compile(&self.engine, &bytes, self.config.cache_dir.as_deref())
+        let engine = &self.runtime.engine;
+        let component = cache::compile(engine, &bytes, self.cache_dir.as_deref())
             .map_err(|e| format!("not a valid WebAssembly component: {}", root_cause(&e)))?;
         let ty = component.component_type();
-        for (name, _) in ty.imports(&self.engine) {
+        for (name, _) in ty.imports(engine) {
             if FORBIDDEN_IMPORTS
                 .iter()
                 .any(|prefix| name.starts_with(prefix))
@@ -264,42 +280,44 @@ impl PluginHost {
                 ));
             }
         }
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
-            format!(
-                "it needs imports Switchboard does not provide: {}",
-                root_cause(&e)
-            )
-        })?;
-        let pre = ConnectorPluginPre::new(pre).map_err(|e| {
-            format!(
-                "it does not implement switchboard:connector@0.1.0: {}",
-                root_cause(&e)
-            )
-        })?;
+        let pre = self.runtime.prepare(&component)?;
         let name = file
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         let no_hosts: Arc<[HostPattern]> = Arc::from(Vec::new());
-        let raw = match self.run(&name, &pre, no_hosts, None, Call::Describe).await {
+        let raw = match self
+            .runtime
+            .run(&name, &pre, no_hosts, None, Call::Describe)
+            .await
+        {
             Ok(Answer::Manifest(m)) => m,
             Ok(_) => return Err(mismatched(&name).to_string()),
             Err(e) => return Err(format!("describe failed: {e}")),
         };
         let valid =
             manifest::validate(raw).map_err(|faults| format!("invalid manifest: {faults}"))?;
+        let placements = valid
+            .manifest
+            .modes
+            .iter()
+            .filter_map(|m| Some((m.mode, Placement::of(&m.auth)?)))
+            .collect();
         Ok(Plugin {
             manifest: valid.manifest,
             pre,
             hosts: valid.hosts.into(),
             input_validators: valid.input_validators,
+            placements,
         })
     }
 
+    /// The loaded plugin with this id.
     pub fn get(&self, id: &IntegrationId) -> Option<&Arc<Plugin>> {
         self.plugins.get(id)
     }
 
+    /// Every loaded plugin's manifest, in id order.
     pub fn manifests(&self) -> impl Iterator<Item = &Manifest> {
         self.plugins.values().map(|p| &p.manifest)
     }
@@ -312,6 +330,7 @@ impl PluginHost {
     ) -> Result<Account, PluginError> {
         let id = plugin.manifest.id.as_str();
         match self
+            .runtime
             .run(
                 id,
                 &plugin.pre,
@@ -373,6 +392,7 @@ impl PluginHost {
             input: &input,
         };
         match self
+            .runtime
             .run(id, &plugin.pre, plugin.hosts.clone(), credential, call)
             .await?
         {
@@ -389,110 +409,6 @@ impl PluginHost {
             _ => Err(mismatched(id)),
         }
     }
-
-    /// Instantiates the component in a fresh store and makes one call, bounded
-    /// in CPU, memory, stack and wall time.
-    async fn run(
-        &self,
-        plugin: &str,
-        pre: &ConnectorPluginPre<HostState>,
-        hosts: Arc<[HostPattern]>,
-        credential: Option<Credential>,
-        call: Call<'_>,
-    ) -> Result<Answer, PluginError> {
-        let limits = &self.config.limits;
-        // A call waits for a free instance at most its wall time, then gets
-        // its whole wall time to run.
-        let _slot = match tokio::time::timeout(limits.wall_time, self.slots.acquire()).await {
-            Ok(slot) => slot.map_err(|e| PluginError::Host(e.to_string()))?,
-            Err(_) => {
-                return Err(PluginError::Instantiate {
-                    plugin: plugin.to_owned(),
-                    detail: format!(
-                        "all {} sandboxes stayed busy for {} ms",
-                        limits.concurrent_calls,
-                        limits.wall_time.as_millis()
-                    ),
-                });
-            }
-        };
-        let outcome = tokio::time::timeout(limits.wall_time, async {
-            let http = CallHttp::new(self.gate.clone(), hosts, credential);
-            let mut store = Store::new(&self.engine, HostState::new(plugin, http, limits));
-            sandbox::limit(&mut store, limits);
-            let instance =
-                pre.instantiate_async(&mut store)
-                    .await
-                    .map_err(|e| PluginError::Instantiate {
-                        plugin: plugin.to_owned(),
-                        detail: root_cause(&e),
-                    })?;
-            let exports = instance.switchboard_connector_connector();
-            let answer = match call {
-                Call::Describe => exports
-                    .call_describe(&mut store)
-                    .await
-                    .map(Answer::Manifest),
-                Call::CheckCredential => exports
-                    .call_check_credential(&mut store)
-                    .await
-                    .map(Answer::Account),
-                Call::Invoke { action, input } => exports
-                    .call_invoke(&mut store, action, input)
-                    .await
-                    .map(Answer::Output),
-            };
-            answer.map_err(|e| self.stopped(plugin, &store, e))
-        })
-        .await;
-        outcome.unwrap_or_else(|_| {
-            Err(PluginError::TimedOut {
-                plugin: plugin.to_owned(),
-                wall_ms: limits.wall_time.as_millis(),
-            })
-        })
-    }
-
-    /// Says why a call trapped, in words a connector author can act on.
-    fn stopped(
-        &self,
-        plugin: &str,
-        store: &Store<HostState>,
-        error: wasmtime::Error,
-    ) -> PluginError {
-        let plugin = plugin.to_owned();
-        let limits = &self.config.limits;
-        match sandbox::exhaustion(store) {
-            Some(Exhausted::Cpu) => PluginError::CpuExhausted {
-                plugin,
-                budget_ms: limits.cpu_time.as_millis(),
-            },
-            Some(Exhausted::Memory) => PluginError::MemoryExhausted {
-                plugin,
-                limit_bytes: limits.memory_bytes,
-            },
-            None => match error.downcast_ref::<Trap>() {
-                Some(Trap::StackOverflow) => PluginError::StackOverflow { plugin },
-                // The trap itself, without the wasm backtrace around it.
-                Some(trap) => PluginError::Crashed {
-                    plugin,
-                    detail: trap.to_string(),
-                },
-                None => PluginError::Crashed {
-                    plugin,
-                    detail: root_cause(&error),
-                },
-            },
-        }
-    }
-}
-
-fn root_cause(error: &wasmtime::Error) -> String {
-    let mut message = error.to_string();
-    for cause in error.chain().skip(1) {
-        message.push_str(&format!(": {cause}"));
-    }
-    message
 }
 
 /// `run` answers each kind of call with its own kind of answer; this is
@@ -501,70 +417,5 @@ fn mismatched(plugin: &str) -> PluginError {
     PluginError::Crashed {
         plugin: plugin.to_owned(),
         detail: "answered a different call".to_owned(),
-    }
-}
-
-fn connector_error(e: wit_types::ConnectorError) -> ConnectorError {
-    use wit_types::ConnectorError as W;
-    match e {
-        W::InvalidInput(message) => ConnectorError::InvalidInput { message },
-        W::Unauthorized(message) => ConnectorError::Unauthorized { message },
-        W::RateLimited(r) => ConnectorError::RateLimited {
-            message: r.message,
-            retry_after_ms: r.retry_after_ms,
-        },
-        W::NotFound(message) => ConnectorError::NotFound { message },
-        W::Upstream(message) => ConnectorError::Upstream { message },
-        W::Internal(message) => ConnectorError::Internal { message },
-    }
-}
-
-impl wit_types::Host for HostState {}
-
-impl wit_log::Host for HostState {
-    async fn log(&mut self, level: wit_log::Level, message: String) -> wasmtime::Result<()> {
-        if self.log_lines_left == 0 {
-            return Ok(());
-        }
-        self.log_lines_left -= 1;
-        // Plugin text may carry terminal escapes or be huge: clean and cut it.
-        let mut line: String = message
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .take(1000)
-            .collect();
-        line.truncate(line.trim_end().len());
-        let plugin = self.plugin_id.as_str();
-        match level {
-            wit_log::Level::Trace => tracing::trace!(plugin, "{line}"),
-            wit_log::Level::Debug => tracing::debug!(plugin, "{line}"),
-            wit_log::Level::Info => tracing::info!(plugin, "{line}"),
-            wit_log::Level::Warn => tracing::warn!(plugin, "{line}"),
-            wit_log::Level::Error => tracing::error!(plugin, "{line}"),
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_pool_for_no_calls_is_refused_rather_than_left_to_hang() {
-        let config = HostConfig {
-            limits: SandboxLimits {
-                concurrent_calls: 0,
-                ..SandboxLimits::default()
-            },
-            ..HostConfig::default()
-        };
-        let err = PluginHost::new(config).err().map(|e| e.to_string());
-        assert_eq!(
-            err.as_deref(),
-            Some(
-                "the plugin host could not start: concurrent_calls must be between 1 and 10000, not 0"
-            )
-        );
     }
 }

@@ -7,9 +7,10 @@ use super::problem::Problem;
 use crate::audit::{Filter, OutcomeKind, Page};
 use crate::engine::{Callback, SignIn};
 use crate::model::{
-    Account, Connection, ConnectionId, Enablement, IntegrationId, IntegrationUsage,
-    IntegrationsPage, Manifest, Mode, TeamIntegration, UserId, WorkspaceId,
+    Account, Connection, ConnectionId, Enablement, IntegrationId, Manifest, Mode, UserId,
+    WorkspaceId,
 };
+use crate::pages::{IntegrationUsage, IntegrationsPage, TeamIntegration};
 use crate::vault::Secret;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};

@@ -85,7 +85,8 @@ type Shared = Arc<State>;
 /// The routes that need the service token.
 fn protected() -> Api<Shared> {
     use crate::audit::Page;
-    use crate::model::{Account, Connection, Enablement, Event, IntegrationsPage};
+    use crate::model::{Account, Connection, Enablement, Event};
+    use crate::pages::IntegrationsPage;
     Api::new()
         .get("/v1/integrations", h::catalog, Doc::host("Every loaded integration's manifest").returns::<h::Catalog>())
         .post("/v1/policies/reload", h::reload_policies, Doc::host("Re-read the policy directory; a refused set answers 422 with every fault").returns::<h::Reloaded>())

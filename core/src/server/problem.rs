@@ -57,15 +57,18 @@ impl IntoResponse for Problem {
 
 impl From<Error> for Problem {
     fn from(error: Error) -> Self {
+        use crate::oauth::TokenError;
         use StatusCode as S;
         let (status, title) = match &error {
             Error::Denied { .. } => (S::FORBIDDEN, "Denied by policy"),
             Error::UnknownIntegration(_) => (S::NOT_FOUND, "Unknown integration"),
             Error::ConnectionNotFound(_) => (S::NOT_FOUND, "Unknown connection"),
-            Error::ModeNotSupported { .. }
-            | Error::InvalidInput { .. }
-            | Error::OAuthRequired(_) => (S::BAD_REQUEST, "Invalid request"),
-            Error::SignIn(_) => (S::BAD_REQUEST, "Sign-in refused"),
+            Error::ModeNotSupported { .. } | Error::OAuthRequired(_) | Error::NotOAuth(_) => {
+                (S::BAD_REQUEST, "Invalid request")
+            }
+            Error::SignIn(_) | Error::CodeExchange(TokenError::Terminal(_)) => {
+                (S::BAD_REQUEST, "Sign-in refused")
+            }
             Error::AlreadyEnabled { .. }
             | Error::NotEnabled(_)
             | Error::NoWorkspaceCredential(_)
@@ -76,17 +79,36 @@ impl From<Error> for Problem {
                 error: crate::model::ConnectorError::InvalidInput { .. },
                 ..
             }) => (S::BAD_REQUEST, "Invalid input"),
-            Error::Plugin(_) | Error::TokenRefresh(_) => (S::BAD_GATEWAY, "Integration failed"),
+            Error::Plugin(_)
+            | Error::TokenRefresh(TokenError::Terminal(_) | TokenError::Transient(_))
+            | Error::CodeExchange(TokenError::Transient(_)) => {
+                (S::BAD_GATEWAY, "Integration failed")
+            }
+            // The operator's client registration, not the provider, is wrong.
+            Error::NoOAuthClient(_)
+            | Error::TokenRefresh(TokenError::Misconfigured(_))
+            | Error::CodeExchange(TokenError::Misconfigured(_)) => {
+                (S::INTERNAL_SERVER_ERROR, "Integration misconfigured")
+            }
             Error::Policies(_) | Error::PolicyRequest(_) => {
                 (S::INTERNAL_SERVER_ERROR, "Policy error")
             }
-            Error::Store(_) | Error::Vault(_) | Error::Internal(_) => {
+            Error::Store(_) | Error::Vault(_) | Error::OAuth(_) | Error::Internal(_) => {
                 (S::INTERNAL_SERVER_ERROR, "Internal error")
             }
         };
         let (detail, policies) = match error {
             // The reason alone: the policy ids travel in their own member.
             Error::Denied { reason, policies } => (reason, policies),
+            // These may name files or keys: the operator reads them in the
+            // log, the caller a fixed text.
+            internal @ (Error::Store(_)
+            | Error::Vault(_)
+            | Error::OAuth(_)
+            | Error::Internal(_)) => {
+                tracing::error!("internal error answered with 500: {internal}");
+                (INTERNAL_DETAIL.to_owned(), Vec::new())
+            }
             other => (other.to_string(), Vec::new()),
         };
         Problem {
@@ -97,6 +119,10 @@ impl From<Error> for Problem {
         }
     }
 }
+
+/// What a caller reads of a storage, vault or internal failure.
+const INTERNAL_DETAIL: &str =
+    "Switchboard could not complete the request; the operator's log says why";
 
 impl From<JsonRejection> for Problem {
     fn from(rejection: JsonRejection) -> Self {

@@ -1,218 +1,201 @@
-//! The only code that touches redb. Values are versioned JSON so that later
-//! releases can migrate them. Every state change is one write transaction
-//! ([`Store::write`]) that also appends its audit record; reads use read
-//! transactions ([`Store::read`]).
+//! The engine's state, behind one interface: [`Read`] for what a snapshot
+//! sees, [`Write`] for what a write transaction changes. Every state change
+//! is one [`Store::write`] that also appends its audit record; reads see
+//! one consistent snapshot ([`Store::read`]). The engine never learns which
+//! backend runs: [`Store::open`] opens the embedded redb file, the only
+//! backend today (`embedded`).
 
-mod tables;
-mod txn;
+mod embedded;
+mod records;
 
-use redb::{Database, ReadableDatabase};
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use crate::audit::{Entry, Filter, Page, Record};
+use crate::model::{ConnectionId, Enablement, IntegrationId, UserId, WorkspaceId};
+use crate::usage::{self, Tally};
+use crate::vault::Sealed;
+use crate::{Error, Result};
+pub use records::{ConnectionRecord, Flow, SealedRef, StoredConnection, StoredCredential};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
-pub use txn::{Read, Reader, SealedRef, Writer};
 
-/// The format of stored values; bump it with a migration.
-const FORMAT: u32 = 1;
-
+/// A storage failure. It never carries a secret; it may name a file or a
+/// table, so it is logged rather than shown to API callers.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The backend failed (I/O, a full disk, a lock).
     #[error("storage failure: {0}")]
-    Redb(#[from] redb::Error),
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The data file to open is not there.
+    #[error("{} does not exist", .0.display())]
+    Missing(std::path::PathBuf),
+    /// A stored record did not decode.
     #[error("a stored record could not be read ({table}): {reason}")]
-    Corrupt { table: &'static str, reason: String },
+    Corrupt {
+        /// Where the record lives.
+        table: &'static str,
+        /// What was wrong with it.
+        reason: String,
+    },
 }
 
-macro_rules! from_redb {
-    ($($e:ty),*) => {$(
-        impl From<$e> for StoreError {
-            fn from(e: $e) -> Self {
-                StoreError::Redb(e.into())
-            }
-        }
-    )*};
+/// What a snapshot of the state answers; a write transaction sees its own
+/// writes.
+pub trait Read {
+    /// An integration's enablement in a workspace.
+    fn enablement(
+        &self,
+        workspace: &str,
+        integration: &str,
+    ) -> Result<Option<Enablement>, StoreError>;
+    /// The workspace's enablements, by integration.
+    fn enablements_of(&self, workspace: &str) -> Result<HashMap<String, Enablement>, StoreError>;
+    /// An integration's shared credential in a workspace.
+    fn workspace_credential(
+        &self,
+        workspace: &str,
+        integration: &str,
+    ) -> Result<Option<StoredCredential>, StoreError>;
+    /// The workspace's shared credentials, by integration.
+    fn workspace_credentials_of(
+        &self,
+        workspace: &str,
+    ) -> Result<HashMap<String, StoredCredential>, StoreError>;
+    /// The integrations that have a shared credential in the workspace,
+    /// without reading the credentials.
+    fn integrations_with_credentials(&self, workspace: &str)
+    -> Result<HashSet<String>, StoreError>;
+    /// A member's connection to an integration, with its credential.
+    fn connection_of(
+        &self,
+        workspace: &str,
+        integration: &str,
+        owner: &str,
+    ) -> Result<Option<StoredConnection>, StoreError>;
+    /// A member's connection without its credential, for showing it.
+    fn connection_record(
+        &self,
+        workspace: &str,
+        integration: &str,
+        owner: &str,
+    ) -> Result<Option<ConnectionRecord>, StoreError>;
+    /// A connection by id, with its credential.
+    fn connection(&self, id: &ConnectionId) -> Result<Option<StoredConnection>, StoreError>;
+    /// Every member's connection to an integration in a workspace.
+    fn connections(
+        &self,
+        workspace: &str,
+        integration: &str,
+    ) -> Result<Vec<StoredConnection>, StoreError>;
+    /// A workspace's audit records, newest first, older than `before`.
+    fn audit_page(
+        &self,
+        workspace: &str,
+        filter: &Filter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Page, StoreError>;
+    /// Every workspace that has audit records.
+    fn audited_workspaces(&self) -> Result<Vec<WorkspaceId>, StoreError>;
+    /// A workspace's audit records, oldest first.
+    fn audit_all(&self, workspace: &str) -> Result<Vec<Record>, StoreError>;
+    /// Usage counters of a workspace for days in `[from_day, to_day)`.
+    fn usage(
+        &self,
+        workspace: &str,
+        from_day: u64,
+        to_day: u64,
+    ) -> Result<Vec<(IntegrationId, UserId, Tally)>, StoreError>;
+    /// Credits a workspace used in a month ([`usage::month_of_day`]).
+    fn workspace_credits(&self, workspace: &str, month: u64) -> Result<u64, StoreError>;
+    /// The monthly credit limit the host set for a workspace.
+    fn credit_limit(&self, workspace: &str) -> Result<Option<u64>, StoreError>;
+    /// Up to `limit` secrets not sealed under `key_id`.
+    fn secrets_not_under(&self, key_id: &str, limit: usize) -> Result<Vec<SealedRef>, StoreError>;
+    /// How many secrets are sealed under each key id.
+    fn sealed_key_ids(&self) -> Result<BTreeMap<String, usize>, StoreError>;
 }
-from_redb!(
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
 
-#[derive(Serialize, Deserialize)]
-struct Versioned<T> {
-    v: u32,
-    value: T,
+/// What a write transaction changes, on top of what it reads.
+pub trait Write: Read {
+    /// Appends an audit record to the workspace's hash chain.
+    fn audit(
+        &mut self,
+        workspace: &WorkspaceId,
+        at_ms: u64,
+        entry: Entry,
+    ) -> Result<Record, StoreError>;
+    /// Sets (`Some`) or removes (`None`) an integration's enablement.
+    fn set_enablement(
+        &mut self,
+        workspace: &str,
+        integration: &str,
+        enablement: Option<&Enablement>,
+    ) -> Result<(), StoreError>;
+    /// Sets or removes a shared credential; says whether one was there.
+    fn set_workspace_credential(
+        &mut self,
+        workspace: &str,
+        integration: &str,
+        credential: Option<&StoredCredential>,
+    ) -> Result<bool, StoreError>;
+    /// Saves a connection and its credential (new or replaced).
+    fn put_connection(&mut self, stored: &StoredConnection) -> Result<(), StoreError>;
+    /// Deletes a connection and its credential.
+    fn remove_connection(&mut self, stored: &StoredConnection) -> Result<(), StoreError>;
+    /// Adds usage counters, and each workspace's credits for the month.
+    fn add_usage(&mut self, counters: &HashMap<usage::Key, Tally>) -> Result<(), StoreError>;
+    /// Saves a sign-in under its `state`, forgetting expired ones.
+    fn put_flow(&mut self, state: &str, flow: &Flow, now_ms: u64) -> Result<(), StoreError>;
+    /// Removes and returns a sign-in: a `state` works once.
+    fn take_flow(&mut self, state: &str) -> Result<Option<Flow>, StoreError>;
+    /// Sets or clears a workspace's monthly credit limit.
+    fn set_credit_limit(&mut self, workspace: &str, limit: Option<u64>) -> Result<(), StoreError>;
+    /// Replaces a secret's sealed bytes if they are still those read;
+    /// says whether it did (a concurrent change wins).
+    fn reseal(&mut self, secret: &SealedRef, resealed: Sealed) -> Result<bool, StoreError>;
+    /// Makes every change of the transaction durable, at once.
+    fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
 
-fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    // Serialising these plain structs to JSON cannot fail.
-    serde_json::to_vec(&Versioned { v: FORMAT, value }).unwrap_or_default()
+/// A storage backend: where snapshots and write transactions come from.
+trait Backend: Send + Sync {
+    fn snapshot(&self) -> Result<Box<dyn Read + '_>, StoreError>;
+    fn transaction(&self) -> Result<Box<dyn Write + '_>, StoreError>;
 }
 
-fn decode<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
-    let record: Versioned<T> = serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
-        table,
-        reason: e.to_string(),
-    })?;
-    if record.v != FORMAT {
-        return Err(StoreError::Corrupt {
-            table,
-            reason: format!("format {} is newer than this engine knows", record.v),
-        });
-    }
-    Ok(record.value)
-}
-
-pub use tables::{ConnectionRecord, Flow, StoredConnection, StoredCredential};
-
+/// The engine's state.
 pub struct Store {
-    db: Database,
-}
-
-/// The layout of the tables this engine writes: 2 keeps connection
-/// credentials in their own table.
-const LAYOUT: u64 = 2;
-
-/// Brings a file written by an earlier release to [`LAYOUT`], in the same
-/// transaction that opens it.
-fn migrate(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
-    use redb::ReadableTable;
-    let mut meta = tx.open_table(tables::META)?;
-    let layout = meta.get("layout")?.map(|v| v.value()).unwrap_or(1);
-    if layout >= LAYOUT {
-        return Ok(());
-    }
-    // Layout 1 kept each connection's credential inside its record.
-    let mut records = tx.open_table(tables::CONNECTIONS)?;
-    let mut moved = Vec::new();
-    for item in records.iter()? {
-        let (key, value) = item?;
-        let (workspace, integration, owner) = key.value();
-        let stored: StoredConnection = decode("connections", value.value())?;
-        moved.push((
-            (
-                workspace.to_owned(),
-                integration.to_owned(),
-                owner.to_owned(),
-            ),
-            stored,
-        ));
-    }
-    let mut secrets = tx.open_table(tables::CONNECTION_SECRETS)?;
-    for ((workspace, integration, owner), stored) in moved {
-        let key = (workspace.as_str(), integration.as_str(), owner.as_str());
-        let record = ConnectionRecord {
-            connection: stored.connection,
-            suspended_from: stored.suspended_from,
-        };
-        records.insert(key, encode(&record).as_slice())?;
-        secrets.insert(key, encode(&stored.sealed).as_slice())?;
-    }
-    meta.insert("layout", LAYOUT)?;
-    Ok(())
+    backend: Box<dyn Backend>,
 }
 
 impl Store {
-    /// Opens the data file, creating it and its tables if needed.
+    /// Opens the embedded redb data file, creating it and its tables if
+    /// needed, and migrating a file an earlier release wrote.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path)?;
-        let tx = db.begin_write()?;
-        tables::create_all(&tx)?;
-        migrate(&tx)?;
-        tx.commit()?;
-        Ok(Store { db })
+        Ok(Store {
+            backend: Box::new(embedded::Embedded::open(path)?),
+        })
     }
 
     /// Reads from one consistent snapshot.
     pub fn read<T>(
         &self,
-        f: impl FnOnce(&Reader) -> Result<T, StoreError>,
+        f: impl FnOnce(&dyn Read) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let reader = Reader::new(self.db.begin_read()?);
-        f(&reader)
+        f(self.backend.snapshot()?.as_ref())
     }
 
-    /// Runs `f` in one write transaction. A storage error rolls everything
-    /// back; otherwise what `f` wrote is committed, including when `f`
-    /// refuses (`Ok(Err(..))`: the refusal's own audit record is kept).
-    pub fn write<T, E>(
-        &self,
-        f: impl FnOnce(&mut Writer) -> Result<Result<T, E>, StoreError>,
-    ) -> Result<Result<T, E>, StoreError> {
-        let mut writer = Writer::new(self.db.begin_write()?);
-        let outcome = f(&mut writer)?;
-        writer.commit()?;
-        Ok(outcome)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{
-        Account, Connection, ConnectionId, ConnectionStatus, IntegrationId, UserId, WorkspaceId,
-    };
-    use crate::vault::Sealed;
-
-    type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-    #[test]
-    fn a_layout_1_file_has_its_connection_credentials_moved_out_on_open() -> TestResult {
-        let dir = tempfile::tempdir()?;
-        let path = dir.path().join("old.redb");
-        let stored = StoredConnection {
-            connection: Connection {
-                id: ConnectionId::new("conn_1"),
-                workspace: WorkspaceId::new("acme"),
-                integration: IntegrationId::new("sharepoint"),
-                owner: UserId::new("ada"),
-                status: ConnectionStatus::Connected,
-                status_reason: None,
-                account: Account {
-                    label: "ada@contoso.com".into(),
-                    detail: None,
-                },
-                scopes: vec!["Sites.Read.All".into()],
-                connected_at_ms: 1,
-                last_used_at_ms: None,
-            },
-            sealed: Sealed {
-                key_id: "k1".into(),
-                nonce: [3; 12],
-                ciphertext: vec![1, 2, 3],
-            },
-            suspended_from: None,
-        };
-        // What the first releases wrote: the credential inside the record.
-        {
-            let db = Database::create(&path)?;
-            let tx = db.begin_write()?;
-            tx.open_table(tables::CONNECTIONS)?
-                .insert(("acme", "sharepoint", "ada"), encode(&stored).as_slice())?;
-            tx.commit()?;
+    /// Runs `f` in one write transaction. A storage error (from `f` or the
+    /// commit) rolls everything back; any other outcome of `f`, a refusal
+    /// included, commits what it wrote, so a refusal's own audit record is
+    /// kept. Refuse before writing anything else.
+    pub fn write<T>(&self, f: impl FnOnce(&mut dyn Write) -> Result<T>) -> Result<T> {
+        let mut transaction = self.backend.transaction()?;
+        let outcome = f(transaction.as_mut());
+        if let Err(Error::Store(_)) = outcome {
+            // Dropped uncommitted: rolled back.
+            return outcome;
         }
-        let store = Store::open(&path)?;
-        let (read, record, keys) = store.read(|r| {
-            Ok((
-                r.connection_of("acme", "sharepoint", "ada")?,
-                r.connection_record("acme", "sharepoint", "ada")?,
-                r.sealed_key_ids()?,
-            ))
-        })?;
-        let read = read.ok_or("the connection was lost")?;
-        assert_eq!(read.connection, stored.connection);
-        assert!(read.sealed == stored.sealed);
-        assert_eq!(record.ok_or("no record")?.connection, stored.connection);
-        assert_eq!(keys.get("k1"), Some(&1));
-        // Opening again finds the file already migrated.
-        drop(store);
-        let store = Store::open(&path)?;
-        assert!(
-            store
-                .read(|r| r.connection_of("acme", "sharepoint", "ada"))?
-                .is_some()
-        );
-        Ok(())
+        transaction.commit()?;
+        outcome
     }
 }

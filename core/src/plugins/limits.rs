@@ -1,13 +1,11 @@
-//! The limits every plugin call runs under, and the per-call store state.
+//! The limits every plugin call runs under, and the accounting that
+//! enforces them: memory and tables per store, CPU time in epoch ticks.
 
-use super::http::CallHttp;
 use std::time::Duration;
-use wasmtime::component::ResourceTable;
-use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime::ResourceLimiter;
 
 /// How often the engine's epoch advances: the granularity of CPU budgets.
-pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Bounds on one plugin call. The defaults suit connectors that make a few
 /// HTTP requests and parse their answers.
@@ -57,55 +55,53 @@ impl Default for SandboxLimits {
 
 /// Why a call was stopped by the sandbox rather than failing on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exhausted {
+pub(super) enum Exhausted {
+    /// The call used up its CPU time.
     Cpu,
+    /// The call tried to grow a memory past its limit.
     Memory,
 }
 
-/// A store's data: an empty WASI context and the call's HTTP gate.
-pub struct HostState {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    limiter: Limiter,
-    pub(super) http: CallHttp,
-    pub(super) plugin_id: String,
-    pub(super) log_lines_left: u32,
-    pub(super) exhausted: Option<Exhausted>,
-}
-
-impl HostState {
-    pub fn new(plugin_id: &str, http: CallHttp, limits: &SandboxLimits) -> Self {
-        HostState {
-            // No preopens, no environment, no args, stdin closed, output
-            // discarded, sockets and name lookup denied.
-            wasi: WasiCtx::builder().build(),
-            table: ResourceTable::new(),
-            limiter: Limiter {
-                memory_bytes: limits.memory_bytes,
-                exceeded: false,
-            },
-            http,
-            plugin_id: plugin_id.to_owned(),
-            log_lines_left: limits.log_lines_per_call,
-            exhausted: None,
-        }
-    }
-}
-
-impl WasiView for HostState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-/// Bounds memory and tables per store, and remembers a refused growth so
-/// the call's error can say why it failed.
-struct Limiter {
+/// Bounds memory and tables per store, counts the call's CPU ticks, and
+/// remembers which limit it hit so the call's error can say why it failed.
+pub(super) struct Limiter {
+    /// The most linear memory each memory may grow to.
     memory_bytes: usize,
-    exceeded: bool,
+    /// A memory growth was refused.
+    memory_exceeded: bool,
+    /// The CPU budget, in epoch ticks.
+    cpu_ticks: u64,
+    /// Epoch ticks the guest has run for so far.
+    cpu_ticks_spent: u64,
+    /// The CPU budget ran out.
+    cpu_exhausted: bool,
+}
+
+impl Limiter {
+    /// A limiter for one call, with none of its budget spent.
+    pub(super) fn new(limits: &SandboxLimits) -> Self {
+        Limiter {
+            memory_bytes: limits.memory_bytes,
+            memory_exceeded: false,
+            cpu_ticks: ticks(limits.cpu_time),
+            cpu_ticks_spent: 0,
+            cpu_exhausted: false,
+        }
+    }
+
+    /// Counts one epoch tick of guest CPU time; false once the budget is spent.
+    pub(super) fn tick(&mut self) -> bool {
+        self.cpu_ticks_spent += 1;
+        self.cpu_exhausted = self.cpu_ticks_spent > self.cpu_ticks;
+        !self.cpu_exhausted
+    }
+
+    /// What stopped the call, if a limit did.
+    pub(super) fn exhausted(&self) -> Option<Exhausted> {
+        self.cpu_exhausted
+            .then_some(Exhausted::Cpu)
+            .or(self.memory_exceeded.then_some(Exhausted::Memory))
+    }
 }
 
 impl ResourceLimiter for Limiter {
@@ -116,7 +112,7 @@ impl ResourceLimiter for Limiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         let allowed = desired <= self.memory_bytes;
-        self.exceeded |= !allowed;
+        self.memory_exceeded |= !allowed;
         Ok(allowed)
     }
 
@@ -143,37 +139,13 @@ impl ResourceLimiter for Limiter {
     }
 }
 
-/// Apply the per-call limits to a fresh store.
-pub fn limit(store: &mut Store<HostState>, limits: &SandboxLimits) {
-    store.limiter(|state| &mut state.limiter);
-    let budget = ticks(limits.cpu_time);
-    let mut spent = 0u64;
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(move |mut ctx| {
-        spent += 1;
-        if spent > budget {
-            ctx.data_mut().exhausted = Some(Exhausted::Cpu);
-            Ok(UpdateDeadline::Interrupt)
-        } else {
-            Ok(UpdateDeadline::Yield(1))
-        }
-    });
-}
-
-/// What stopped the call, if the sandbox did.
-pub fn exhaustion(store: &Store<HostState>) -> Option<Exhausted> {
-    let state = store.data();
-    state
-        .exhausted
-        .or(state.limiter.exceeded.then_some(Exhausted::Memory))
-}
-
+/// A CPU budget in epoch ticks, at least one.
 fn ticks(budget: Duration) -> u64 {
     (budget.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
 }
 
 /// Advance the engine's epoch until the engine is dropped.
-pub fn start_epoch_ticker(engine: &wasmtime::Engine) -> std::io::Result<()> {
+pub(super) fn start_epoch_ticker(engine: &wasmtime::Engine) -> std::io::Result<()> {
     let engine = engine.weak();
     std::thread::Builder::new()
         .name("switchboard-epoch".into())

@@ -1,9 +1,6 @@
-//! The tables and what their values hold.
+//! The redb tables and what their values hold.
 
-use crate::model::{Account, Connection, ConnectionStatus, IntegrationId, UserId, WorkspaceId};
-use crate::vault::Sealed;
 use redb::{TableDefinition, WriteTransaction};
-use serde::{Deserialize, Serialize};
 
 /// (workspace, integration) → `Enablement`.
 pub const ENABLEMENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("enablements");
@@ -36,6 +33,7 @@ pub const OAUTH_FLOWS: TableDefinition<&str, &[u8]> = TableDefinition::new("oaut
 /// workspace → monthly credit limit set by the host.
 pub const CREDIT_LIMITS: TableDefinition<&str, u64> = TableDefinition::new("credit_limits");
 
+/// Creates every table a new file needs.
 pub fn create_all(tx: &WriteTransaction) -> Result<(), redb::TableError> {
     tx.open_table(ENABLEMENTS)?;
     tx.open_table(WORKSPACE_CREDENTIALS)?;
@@ -50,41 +48,4 @@ pub fn create_all(tx: &WriteTransaction) -> Result<(), redb::TableError> {
     tx.open_table(CREDIT_LIMITS)?;
     tx.open_table(OAUTH_FLOWS)?;
     Ok(())
-}
-
-/// A workspace's shared credential, sealed, with what its check said.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StoredCredential {
-    pub sealed: Sealed,
-    pub account: Account,
-    pub set_by: UserId,
-    pub set_at_ms: u64,
-    pub checked_at_ms: u64,
-}
-
-/// A personal connection and its sealed credential.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StoredConnection {
-    pub connection: Connection,
-    pub sealed: Sealed,
-    /// The status to restore when a suspended connection comes back.
-    pub suspended_from: Option<ConnectionStatus>,
-}
-
-/// A connection as `CONNECTIONS` holds it: everything but the credential.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ConnectionRecord {
-    pub connection: Connection,
-    pub suspended_from: Option<ConnectionStatus>,
-}
-
-/// A sign-in in progress: who started it, for which integration, until
-/// when, and its sealed PKCE verifier.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Flow {
-    pub workspace: WorkspaceId,
-    pub user: UserId,
-    pub integration: IntegrationId,
-    pub verifier: Option<Sealed>,
-    pub expires_at_ms: u64,
 }

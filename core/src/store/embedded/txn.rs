@@ -1,14 +1,49 @@
-//! Typed reads and writes inside one transaction.
+//! [`Read`] and [`Write`] over redb transactions.
 
 use super::tables::*;
-use super::{StoreError, decode, encode};
+use super::{decode, encode};
 use crate::audit::{Entry, Filter, Page, Record};
 use crate::model::{ConnectionId, Enablement, IntegrationId, UserId, WorkspaceId};
+use crate::store::{
+    ConnectionRecord, Flow, Read, SealedRef, StoreError, StoredConnection, StoredCredential, Write,
+};
 use crate::usage::{self, Tally};
 use crate::vault::Sealed;
 use redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
 use serde::de::DeserializeOwned;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// A read transaction: one consistent snapshot.
+pub(super) struct Snapshot(pub(super) ReadTransaction);
+
+/// A write transaction; dropped without [`Write::commit`], it rolls back.
+pub(super) struct Transaction(pub(super) WriteTransaction);
+
+/// Opens tables in either kind of transaction, so every read is written once.
+trait Tables {
+    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        definition: TableDefinition<K, V>,
+    ) -> Result<impl ReadableTable<K, V> + '_, StoreError>;
+}
+
+impl Tables for Snapshot {
+    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        definition: TableDefinition<K, V>,
+    ) -> Result<impl ReadableTable<K, V> + '_, StoreError> {
+        Ok(self.0.open_table(definition)?)
+    }
+}
+
+impl Tables for Transaction {
+    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        definition: TableDefinition<K, V>,
+    ) -> Result<impl ReadableTable<K, V> + '_, StoreError> {
+        Ok(self.0.open_table(definition)?)
+    }
+}
 
 fn decoded<T: DeserializeOwned>(
     name: &'static str,
@@ -46,25 +81,6 @@ fn with_secret(
     })
 }
 
-fn connections_in(
-    records: &impl ConnectionTable,
-    secrets: &impl ConnectionTable,
-    workspace: &str,
-    integration: &str,
-) -> Result<Vec<StoredConnection>, StoreError> {
-    let mut out = Vec::new();
-    for item in records.range((workspace, integration, "")..)? {
-        let (key, value) = item?;
-        let (ws, integ, owner) = key.value();
-        if ws != workspace || integ != integration {
-            break;
-        }
-        let record = decode("connections", value.value())?;
-        out.push(with_secret(secrets, (ws, integ, owner), record)?);
-    }
-    Ok(out)
-}
-
 /// What `read` makes of each value of a table keyed by (workspace,
 /// integration), for one workspace, by integration: one range scan, however
 /// many integrations there are.
@@ -85,53 +101,7 @@ fn by_integration<T>(
     Ok(out)
 }
 
-/// Where a connection's record lives.
-fn connection_key(
-    table: &impl ReadableTable<&'static str, &'static [u8]>,
-    id: &str,
-) -> Result<Option<(String, String, String)>, StoreError> {
-    decoded("connection_ids", table.get(id)?)
-}
-
-fn audit_head(
-    table: &impl ReadableTable<&'static str, &'static [u8]>,
-    workspace: &str,
-) -> Result<Option<(u64, String)>, StoreError> {
-    decoded("audit_heads", table.get(workspace)?)
-}
-
-/// A stored secret, by where it lives, with its sealed bytes as read.
-#[derive(Debug, Clone)]
-pub enum SealedRef {
-    Workspace {
-        workspace: String,
-        integration: String,
-        sealed: Sealed,
-    },
-    Connection {
-        workspace: String,
-        integration: String,
-        owner: String,
-        sealed: Sealed,
-    },
-}
-
-impl SealedRef {
-    pub fn sealed(&self) -> &Sealed {
-        match self {
-            SealedRef::Workspace { sealed, .. } | SealedRef::Connection { sealed, .. } => sealed,
-        }
-    }
-}
-
-/// Reads that both kinds of transaction offer; a write transaction sees
-/// its own writes.
-pub trait Read {
-    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
-        &self,
-        definition: TableDefinition<K, V>,
-    ) -> Result<impl ReadableTable<K, V> + '_, StoreError>;
-
+impl<T: Tables> Read for T {
     fn enablement(
         &self,
         workspace: &str,
@@ -141,6 +111,12 @@ pub trait Read {
             "enablements",
             self.table(ENABLEMENTS)?.get((workspace, integration))?,
         )
+    }
+
+    fn enablements_of(&self, workspace: &str) -> Result<HashMap<String, Enablement>, StoreError> {
+        by_integration(&self.table(ENABLEMENTS)?, workspace, |v| {
+            decode("enablements", v)
+        })
     }
 
     fn workspace_credential(
@@ -155,14 +131,6 @@ pub trait Read {
         )
     }
 
-    /// The workspace's enablements, by integration.
-    fn enablements_of(&self, workspace: &str) -> Result<HashMap<String, Enablement>, StoreError> {
-        by_integration(&self.table(ENABLEMENTS)?, workspace, |v| {
-            decode("enablements", v)
-        })
-    }
-
-    /// The workspace's shared credentials, by integration.
     fn workspace_credentials_of(
         &self,
         workspace: &str,
@@ -172,8 +140,6 @@ pub trait Read {
         })
     }
 
-    /// The integrations that have a shared credential in the workspace,
-    /// without reading the credentials.
     fn integrations_with_credentials(
         &self,
         workspace: &str,
@@ -198,7 +164,6 @@ pub trait Read {
         }
     }
 
-    /// A connection without its credential, for showing it.
     fn connection_record(
         &self,
         workspace: &str,
@@ -213,64 +178,43 @@ pub trait Read {
     }
 
     fn connection(&self, id: &ConnectionId) -> Result<Option<StoredConnection>, StoreError> {
-        match connection_key(&self.table(CONNECTION_IDS)?, id.as_str())? {
+        let key: Option<(String, String, String)> = decoded(
+            "connection_ids",
+            self.table(CONNECTION_IDS)?.get(id.as_str())?,
+        )?;
+        match key {
             Some((ws, integ, owner)) => self.connection_of(&ws, &integ, &owner),
             None => Ok(None),
         }
     }
 
-    /// Every member's connection to an integration in a workspace.
     fn connections(
         &self,
         workspace: &str,
         integration: &str,
     ) -> Result<Vec<StoredConnection>, StoreError> {
-        connections_in(
-            &self.table(CONNECTIONS)?,
-            &self.table(CONNECTION_SECRETS)?,
-            workspace,
-            integration,
-        )
-    }
-}
-
-impl Read for Reader {
-    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
-        &self,
-        definition: TableDefinition<K, V>,
-    ) -> Result<impl ReadableTable<K, V> + '_, StoreError> {
-        Ok(self.tx.open_table(definition)?)
-    }
-}
-
-impl Read for Writer {
-    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
-        &self,
-        definition: TableDefinition<K, V>,
-    ) -> Result<impl ReadableTable<K, V> + '_, StoreError> {
-        Ok(self.tx.open_table(definition)?)
-    }
-}
-
-/// Reads in one snapshot.
-pub struct Reader {
-    tx: ReadTransaction,
-}
-
-impl Reader {
-    pub(super) fn new(tx: ReadTransaction) -> Self {
-        Reader { tx }
+        let (records, secrets) = (self.table(CONNECTIONS)?, self.table(CONNECTION_SECRETS)?);
+        let mut out = Vec::new();
+        for item in records.range((workspace, integration, "")..)? {
+            let (key, value) = item?;
+            let (ws, integ, owner) = key.value();
+            if ws != workspace || integ != integration {
+                break;
+            }
+            let record = decode("connections", value.value())?;
+            out.push(with_secret(&secrets, (ws, integ, owner), record)?);
+        }
+        Ok(out)
     }
 
-    /// A workspace's records, newest first, older than `before`.
-    pub fn audit_page(
+    fn audit_page(
         &self,
         workspace: &str,
         filter: &Filter,
         before: Option<u64>,
         limit: usize,
     ) -> Result<Page, StoreError> {
-        let table = self.tx.open_table(AUDIT)?;
+        let table = self.table(AUDIT)?;
         let upper = before.unwrap_or(u64::MAX);
         let mut records = Vec::new();
         let mut next_before = None;
@@ -292,34 +236,28 @@ impl Reader {
         })
     }
 
-    /// Every workspace that has audit records.
-    pub fn audited_workspaces(&self) -> Result<Vec<WorkspaceId>, StoreError> {
-        let table = self.tx.open_table(AUDIT_HEADS)?;
-        table
+    fn audited_workspaces(&self) -> Result<Vec<WorkspaceId>, StoreError> {
+        self.table(AUDIT_HEADS)?
             .iter()?
             .map(|item| Ok(WorkspaceId::new(item?.0.value())))
             .collect()
     }
 
-    /// A workspace's records, oldest first.
-    pub fn audit_all(&self, workspace: &str) -> Result<Vec<Record>, StoreError> {
-        let table = self.tx.open_table(AUDIT)?;
-        table
+    fn audit_all(&self, workspace: &str) -> Result<Vec<Record>, StoreError> {
+        self.table(AUDIT)?
             .range((workspace, 0)..=(workspace, u64::MAX))?
             .map(|item| decode("audit", item?.1.value()))
             .collect()
     }
 
-    /// Counters of a workspace for days in `[from_day, to_day)`.
-    pub fn usage(
+    fn usage(
         &self,
         workspace: &str,
         from_day: u64,
         to_day: u64,
     ) -> Result<Vec<(IntegrationId, UserId, Tally)>, StoreError> {
-        let table = self.tx.open_table(USAGE)?;
         let mut out = Vec::new();
-        for item in table.range((workspace, "", "", 0)..)? {
+        for item in self.table(USAGE)?.range((workspace, "", "", 0)..)? {
             let (key, value) = item?;
             let (ws, integ, user, day) = key.value();
             if ws != workspace {
@@ -336,31 +274,24 @@ impl Reader {
         Ok(out)
     }
 
-    pub fn workspace_credits(&self, workspace: &str, month: u64) -> Result<u64, StoreError> {
+    fn workspace_credits(&self, workspace: &str, month: u64) -> Result<u64, StoreError> {
         Ok(self
-            .tx
-            .open_table(WORKSPACE_CREDITS)?
+            .table(WORKSPACE_CREDITS)?
             .get((workspace, month))?
             .map(|v| v.value())
             .unwrap_or(0))
     }
 
-    pub fn credit_limit(&self, workspace: &str) -> Result<Option<u64>, StoreError> {
+    fn credit_limit(&self, workspace: &str) -> Result<Option<u64>, StoreError> {
         Ok(self
-            .tx
-            .open_table(CREDIT_LIMITS)?
+            .table(CREDIT_LIMITS)?
             .get(workspace)?
             .map(|v| v.value()))
     }
 
-    /// Up to `limit` secrets not sealed under `key_id`.
-    pub fn secrets_not_under(
-        &self,
-        key_id: &str,
-        limit: usize,
-    ) -> Result<Vec<SealedRef>, StoreError> {
+    fn secrets_not_under(&self, key_id: &str, limit: usize) -> Result<Vec<SealedRef>, StoreError> {
         let mut out = Vec::new();
-        for item in self.tx.open_table(WORKSPACE_CREDENTIALS)?.iter()? {
+        for item in self.table(WORKSPACE_CREDENTIALS)?.iter()? {
             let (key, value) = item?;
             let stored: StoredCredential = decode("workspace_credentials", value.value())?;
             if stored.sealed.key_id != key_id && out.len() < limit {
@@ -372,7 +303,7 @@ impl Reader {
                 });
             }
         }
-        for item in self.tx.open_table(CONNECTION_SECRETS)?.iter()? {
+        for item in self.table(CONNECTION_SECRETS)?.iter()? {
             let (key, value) = item?;
             let sealed: Sealed = decode("connection_secrets", value.value())?;
             if sealed.key_id != key_id && out.len() < limit {
@@ -388,14 +319,13 @@ impl Reader {
         Ok(out)
     }
 
-    /// How many secrets are sealed under each key id.
-    pub fn sealed_key_ids(&self) -> Result<std::collections::BTreeMap<String, usize>, StoreError> {
-        let mut counts = std::collections::BTreeMap::new();
-        for item in self.tx.open_table(WORKSPACE_CREDENTIALS)?.iter()? {
+    fn sealed_key_ids(&self) -> Result<BTreeMap<String, usize>, StoreError> {
+        let mut counts = BTreeMap::new();
+        for item in self.table(WORKSPACE_CREDENTIALS)?.iter()? {
             let stored: StoredCredential = decode("workspace_credentials", item?.1.value())?;
             *counts.entry(stored.sealed.key_id).or_insert(0) += 1;
         }
-        for item in self.tx.open_table(CONNECTION_SECRETS)?.iter()? {
+        for item in self.table(CONNECTION_SECRETS)?.iter()? {
             let sealed: Sealed = decode("connection_secrets", item?.1.value())?;
             *counts.entry(sealed.key_id).or_insert(0) += 1;
         }
@@ -403,36 +333,22 @@ impl Reader {
     }
 }
 
-/// Reads and writes in one write transaction.
-pub struct Writer {
-    tx: WriteTransaction,
-}
-
-impl Writer {
-    pub(super) fn new(tx: WriteTransaction) -> Self {
-        Writer { tx }
-    }
-
-    pub(super) fn commit(self) -> Result<(), StoreError> {
-        Ok(self.tx.commit()?)
-    }
-
-    /// Appends an audit record to the workspace's chain.
-    pub fn audit(
+impl Write for Transaction {
+    fn audit(
         &mut self,
         workspace: &WorkspaceId,
         at_ms: u64,
         entry: Entry,
     ) -> Result<Record, StoreError> {
-        let mut heads = self.tx.open_table(AUDIT_HEADS)?;
-        let head = audit_head(&heads, workspace.as_str())?;
+        let mut heads = self.0.open_table(AUDIT_HEADS)?;
+        let head: Option<(u64, String)> = decoded("audit_heads", heads.get(workspace.as_str())?)?;
         let record = Record::chain(
             workspace,
             head.as_ref().map(|(seq, hash)| (*seq, hash.as_str())),
             at_ms,
             entry,
         );
-        self.tx
+        self.0
             .open_table(AUDIT)?
             .insert((workspace.as_str(), record.seq), encode(&record).as_slice())?;
         heads.insert(
@@ -442,13 +358,13 @@ impl Writer {
         Ok(record)
     }
 
-    pub fn set_enablement(
+    fn set_enablement(
         &mut self,
         workspace: &str,
         integration: &str,
         enablement: Option<&Enablement>,
     ) -> Result<(), StoreError> {
-        let mut table = self.tx.open_table(ENABLEMENTS)?;
+        let mut table = self.0.open_table(ENABLEMENTS)?;
         match enablement {
             Some(e) => table.insert((workspace, integration), encode(e).as_slice())?,
             None => table.remove((workspace, integration))?,
@@ -456,13 +372,13 @@ impl Writer {
         Ok(())
     }
 
-    pub fn set_workspace_credential(
+    fn set_workspace_credential(
         &mut self,
         workspace: &str,
         integration: &str,
         credential: Option<&StoredCredential>,
     ) -> Result<bool, StoreError> {
-        let mut table = self.tx.open_table(WORKSPACE_CREDENTIALS)?;
+        let mut table = self.0.open_table(WORKSPACE_CREDENTIALS)?;
         let existed = match credential {
             Some(c) => table
                 .insert((workspace, integration), encode(c).as_slice())?
@@ -472,7 +388,7 @@ impl Writer {
         Ok(existed)
     }
 
-    pub fn put_connection(&mut self, stored: &StoredConnection) -> Result<(), StoreError> {
+    fn put_connection(&mut self, stored: &StoredConnection) -> Result<(), StoreError> {
         let c = &stored.connection;
         let key = (
             c.workspace.as_str(),
@@ -483,38 +399,34 @@ impl Writer {
             connection: c.clone(),
             suspended_from: stored.suspended_from,
         };
-        self.tx
+        self.0
             .open_table(CONNECTIONS)?
             .insert(key, encode(&record).as_slice())?;
-        self.tx
+        self.0
             .open_table(CONNECTION_SECRETS)?
             .insert(key, encode(&stored.sealed).as_slice())?;
-        self.tx
+        self.0
             .open_table(CONNECTION_IDS)?
             .insert(c.id.as_str(), encode(&key).as_slice())?;
         Ok(())
     }
 
-    pub fn remove_connection(&mut self, stored: &StoredConnection) -> Result<(), StoreError> {
+    fn remove_connection(&mut self, stored: &StoredConnection) -> Result<(), StoreError> {
         let c = &stored.connection;
         let key = (
             c.workspace.as_str(),
             c.integration.as_str(),
             c.owner.as_str(),
         );
-        self.tx.open_table(CONNECTIONS)?.remove(key)?;
-        self.tx.open_table(CONNECTION_SECRETS)?.remove(key)?;
-        self.tx.open_table(CONNECTION_IDS)?.remove(c.id.as_str())?;
+        self.0.open_table(CONNECTIONS)?.remove(key)?;
+        self.0.open_table(CONNECTION_SECRETS)?.remove(key)?;
+        self.0.open_table(CONNECTION_IDS)?.remove(c.id.as_str())?;
         Ok(())
     }
 
-    /// Adds counters, and each workspace's credits for the month.
-    pub fn add_usage(
-        &mut self,
-        counters: &std::collections::HashMap<usage::Key, Tally>,
-    ) -> Result<(), StoreError> {
-        let mut table = self.tx.open_table(USAGE)?;
-        let mut credits = self.tx.open_table(WORKSPACE_CREDITS)?;
+    fn add_usage(&mut self, counters: &HashMap<usage::Key, Tally>) -> Result<(), StoreError> {
+        let mut table = self.0.open_table(USAGE)?;
+        let mut credits = self.0.open_table(WORKSPACE_CREDITS)?;
         for (key, tally) in counters {
             let k = (
                 key.workspace.as_str(),
@@ -532,8 +444,8 @@ impl Writer {
         Ok(())
     }
 
-    pub fn put_flow(&mut self, state: &str, flow: &Flow, now_ms: u64) -> Result<(), StoreError> {
-        let mut table = self.tx.open_table(OAUTH_FLOWS)?;
+    fn put_flow(&mut self, state: &str, flow: &Flow, now_ms: u64) -> Result<(), StoreError> {
+        let mut table = self.0.open_table(OAUTH_FLOWS)?;
         // Sign-ins nobody finished are forgotten as new ones begin.
         let expired: Vec<String> = table
             .iter()?
@@ -550,9 +462,8 @@ impl Writer {
         Ok(())
     }
 
-    /// Removes and returns a sign-in: a `state` works once.
-    pub fn take_flow(&mut self, state: &str) -> Result<Option<Flow>, StoreError> {
-        let mut table = self.tx.open_table(OAUTH_FLOWS)?;
+    fn take_flow(&mut self, state: &str) -> Result<Option<Flow>, StoreError> {
+        let mut table = self.0.open_table(OAUTH_FLOWS)?;
         let flow = table
             .remove(state)?
             .map(|v| decode("oauth_flows", v.value()))
@@ -560,12 +471,8 @@ impl Writer {
         Ok(flow)
     }
 
-    pub fn set_credit_limit(
-        &mut self,
-        workspace: &str,
-        limit: Option<u64>,
-    ) -> Result<(), StoreError> {
-        let mut table = self.tx.open_table(CREDIT_LIMITS)?;
+    fn set_credit_limit(&mut self, workspace: &str, limit: Option<u64>) -> Result<(), StoreError> {
+        let mut table = self.0.open_table(CREDIT_LIMITS)?;
         match limit {
             Some(l) => table.insert(workspace, l)?,
             None => table.remove(workspace)?,
@@ -573,32 +480,20 @@ impl Writer {
         Ok(())
     }
 
-    /// Replaces a secret's sealed bytes if they are still those read;
-    /// says whether it did (a concurrent change wins).
-    pub fn reseal(&mut self, secret: &SealedRef, resealed: Sealed) -> Result<bool, StoreError> {
+    fn reseal(&mut self, secret: &SealedRef, resealed: Sealed) -> Result<bool, StoreError> {
         match secret {
             SealedRef::Workspace {
                 workspace,
                 integration,
                 sealed,
-            } => {
-                let mut table = self.tx.open_table(WORKSPACE_CREDENTIALS)?;
-                let current: Option<StoredCredential> = decoded(
-                    "workspace_credentials",
-                    table.get((workspace.as_str(), integration.as_str()))?,
-                )?;
-                match current {
-                    Some(mut stored) if stored.sealed == *sealed => {
-                        stored.sealed = resealed;
-                        table.insert(
-                            (workspace.as_str(), integration.as_str()),
-                            encode(&stored).as_slice(),
-                        )?;
-                        Ok(true)
-                    }
-                    _ => Ok(false),
+            } => match self.workspace_credential(workspace, integration)? {
+                Some(mut stored) if stored.sealed == *sealed => {
+                    stored.sealed = resealed;
+                    self.set_workspace_credential(workspace, integration, Some(&stored))?;
+                    Ok(true)
                 }
-            }
+                _ => Ok(false),
+            },
             SealedRef::Connection {
                 workspace,
                 integration,
@@ -613,5 +508,9 @@ impl Writer {
                 _ => Ok(false),
             },
         }
+    }
+
+    fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        Ok(self.0.commit()?)
     }
 }

@@ -1,4 +1,4 @@
-//! The `http` import: a plugin's only way out of its sandbox.
+//! HTTP transport: a plugin's only way out of its sandbox.
 //!
 //! Every request is checked against the manifest's hosts (https only, the
 //! normalised authority, every redirect hop), stripped of headers the host
@@ -9,99 +9,28 @@
 //! decoded, and a redirect's location loses it before the next hop.
 
 use super::bindings::switchboard::connector::http::{self as wit, Method};
-use super::sandbox::{HostState, SandboxLimits};
+use super::credential::{Credential, Placement};
+use super::limits::SandboxLimits;
+use super::network::{self, HostPattern};
 use crate::net::Routes;
-use crate::redact::{self, redact, redact_text};
-use crate::vault::Secret;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use crate::redact::{redact, redact_text};
+use reqwest::header::{HeaderMap, HeaderValue};
 use std::sync::Arc;
-use url::{Host, Url};
-
-/// A host a manifest declares: exact, or every subdomain of a domain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostPattern {
-    host: String,
-    subdomains: bool,
-    port: u16,
-}
-
-impl HostPattern {
-    /// Parses `host`, `host:port` or `*.domain`; refuses anything else.
-    pub fn parse(entry: &str) -> Result<Self, String> {
-        let (name, port) = match entry.rsplit_once(':') {
-            Some((name, port)) => (
-                name,
-                port.parse::<u16>()
-                    .map_err(|_| format!("`{entry}` has an invalid port"))?,
-            ),
-            None => (entry, 443),
-        };
-        let (subdomains, name) = match name.strip_prefix("*.") {
-            Some(rest) => (true, rest),
-            None => (false, name),
-        };
-        let labels_ok = !name.is_empty()
-            && name.len() <= 253
-            && name.split('.').count() >= 2
-            && name.split('.').all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && !label.starts_with('-')
-                    && !label.ends_with('-')
-                    && label
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            });
-        let all_numeric = name
-            .split('.')
-            .all(|l| l.bytes().all(|b| b.is_ascii_digit()));
-        if !labels_ok || all_numeric {
-            return Err(format!(
-                "`{entry}` is not a lowercase host name (IP addresses, schemes and paths are not allowed)"
-            ));
-        }
-        Ok(HostPattern {
-            host: name.to_owned(),
-            subdomains,
-            port,
-        })
-    }
-
-    fn matches(&self, host: &str, port: u16) -> bool {
-        port == self.port
-            && if self.subdomains {
-                host.strip_suffix(&self.host)
-                    .is_some_and(|prefix| prefix.ends_with('.') && prefix.len() > 1)
-            } else {
-                host == self.host
-            }
-    }
-}
-
-/// Where the call's credential goes.
-#[derive(Debug, Clone)]
-pub enum Placement {
-    Query(String),
-    Header { name: HeaderName, prefix: String },
-    Bearer,
-}
-
-/// The credential of one call.
-#[derive(Debug, Clone)]
-pub struct Credential {
-    pub secret: Secret,
-    pub placement: Placement,
-}
+use url::Url;
 
 /// What every call shares: the client, the routes and the limits.
-pub struct HttpGate {
+pub(super) struct HttpGate {
+    /// The client every request goes through.
     client: reqwest::Client,
+    /// Declared hosts whose requests go elsewhere (local mocks).
     routes: Routes,
+    /// Bounds on each call's requests.
     limits: SandboxLimits,
 }
 
 impl HttpGate {
-    pub fn new(routes: Routes, limits: SandboxLimits) -> Result<Self, String> {
+    /// A gate with its own client, timing out requests as `limits` say.
+    pub(super) fn new(routes: Routes, limits: SandboxLimits) -> Result<Self, String> {
         let client = crate::net::client(limits.request_timeout).map_err(|e| e.to_string())?;
         Ok(HttpGate {
             client,
@@ -112,15 +41,21 @@ impl HttpGate {
 }
 
 /// The HTTP state of one call.
-pub struct CallHttp {
+pub(super) struct CallHttp {
+    /// What every call shares.
     gate: Arc<HttpGate>,
+    /// The hosts the plugin's manifest declares.
     allowed: Arc<[HostPattern]>,
+    /// What authenticated requests carry, if the call has a credential.
     credential: Option<Credential>,
+    /// Requests the call may still make, redirects included.
     requests_left: u32,
 }
 
 impl CallHttp {
-    pub fn new(
+    /// A call that may reach the `allowed` hosts, with `credential` to add
+    /// to its authenticated requests.
+    pub(super) fn new(
         gate: Arc<HttpGate>,
         allowed: Arc<[HostPattern]>,
         credential: Option<Credential>,
@@ -134,42 +69,11 @@ impl CallHttp {
         }
     }
 
-    fn check_destination(&self, url: &Url) -> Result<(String, u16), wit::Error> {
-        if url.scheme() != "https" {
-            return Err(wit::Error::Denied(format!(
-                "only https is allowed, not `{}`",
-                url.scheme()
-            )));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(wit::Error::Denied(
-                "URLs may not carry user names or passwords".into(),
-            ));
-        }
-        let host = match url.host() {
-            Some(Host::Domain(domain)) => domain.to_owned(),
-            Some(_) => {
-                return Err(wit::Error::Denied(
-                    "IP addresses are not allowed; use a declared host name".into(),
-                ));
-            }
-            None => return Err(wit::Error::Denied("the URL has no host".into())),
-        };
-        let port = url.port_or_known_default().unwrap_or(443);
-        if !self.allowed.iter().any(|p| p.matches(&host, port)) {
-            let authority = if port == 443 {
-                host
-            } else {
-                format!("{host}:{port}")
-            };
-            return Err(wit::Error::Denied(format!(
-                "`{authority}` is not a host this plugin declared"
-            )));
-        }
-        Ok((host, port))
-    }
-
-    async fn send(&mut self, request: wit::Request) -> Result<wit::Response, wit::Error> {
+    /// Sends the plugin's request, following redirects that stay allowed.
+    pub(super) async fn send(
+        &mut self,
+        request: wit::Request,
+    ) -> Result<wit::Response, wit::Error> {
         let limits = &self.gate.limits;
         let body = request.body.unwrap_or_default();
         if body.len() > limits.request_body_bytes {
@@ -179,7 +83,7 @@ impl CallHttp {
                 limits.request_body_bytes
             )));
         }
-        let headers = guest_headers(&request.headers, self.credential.as_ref())?;
+        let headers = network::guest_headers(&request.headers, self.credential.as_ref())?;
         if request.authenticated && self.credential.is_none() {
             return Err(wit::Error::Denied(
                 "this call has no credential to add".into(),
@@ -187,7 +91,7 @@ impl CallHttp {
         }
         let mut url = Url::parse(&request.url)
             .map_err(|e| wit::Error::Denied(format!("invalid URL: {e}")))?;
-        let origin = self.check_destination(&url)?;
+        let origin = network::destination(&self.allowed, &url)?;
         let mut method = request.method;
         let mut body = Some(body).filter(|b| !b.is_empty());
 
@@ -199,7 +103,7 @@ impl CallHttp {
                 )));
             }
             self.requests_left -= 1;
-            let destination = self.check_destination(&url)?;
+            let destination = network::destination(&self.allowed, &url)?;
             // The credential goes only to the host the plugin asked for,
             // never to wherever that host redirects.
             let credential = self
@@ -232,13 +136,13 @@ impl CallHttp {
                     url = url.join(location).map_err(|e| {
                         wit::Error::Transport(format!("invalid redirect location: {e}"))
                     })?;
-                    self.check_destination(&url).map_err(|e| match e {
+                    network::destination(&self.allowed, &url).map_err(|e| match e {
                         wit::Error::Denied(why) => {
                             wit::Error::Denied(format!("redirect refused: {why}"))
                         }
                         other => other,
                     })?;
-                    url = self.without_credential(url)?;
+                    url = network::without_credential(self.credential.as_ref(), url)?;
                     if response.status().as_u16() == 303
                         || !matches!(response.status().as_u16(), 307 | 308)
                             && method == Method::Post
@@ -256,37 +160,7 @@ impl CallHttp {
         )))
     }
 
-    /// A redirect's location may echo the credential the host added to the
-    /// request (`?key=…`). Query parameters that are the credential are
-    /// dropped (the origin gets it injected afresh; no other host may get
-    /// it), the rest kept byte for byte; anywhere else, the redirect is
-    /// refused.
-    fn without_credential(&self, mut url: Url) -> Result<Url, wit::Error> {
-        let Some(credential) = &self.credential else {
-            return Ok(url);
-        };
-        let secret = credential.secret.expose().as_bytes();
-        // Never sent, and no place for a credential.
-        url.set_fragment(None);
-        if let Some(query) = url.query() {
-            let kept: Vec<&str> = query
-                .split('&')
-                .filter(|part| {
-                    let value = part.split_once('=').map_or("", |(_, value)| value);
-                    !redact::is_spelling(value.as_bytes(), secret)
-                })
-                .collect();
-            let kept = kept.join("&");
-            url.set_query(Some(kept.as_str()).filter(|q| !q.is_empty()));
-        }
-        if redact::contains(url.as_str().as_bytes(), secret) {
-            return Err(wit::Error::Denied(
-                "redirect refused: its location carries the call's credential".into(),
-            ));
-        }
-        Ok(url)
-    }
-
+    /// Makes one request, with the credential if it is to carry one.
     async fn exchange(
         &self,
         method: Method,
@@ -312,6 +186,8 @@ impl CallHttp {
         builder.send().await.map_err(|e| transport_error(host, e))
     }
 
+    /// Reads a response whole, within the size limit, with the credential
+    /// scrubbed from its headers and body.
     async fn read(&self, mut response: reqwest::Response) -> Result<wit::Response, wit::Error> {
         let cap = self.gate.limits.response_body_bytes;
         let too_large = || {
@@ -379,55 +255,8 @@ impl CallHttp {
     }
 }
 
-impl wit::Host for HostState {
-    async fn send(
-        &mut self,
-        request: wit::Request,
-    ) -> wasmtime::Result<Result<wit::Response, wit::Error>> {
-        Ok(self.http.send(request).await)
-    }
-}
-
-/// Headers the host owns, or that only make sense per connection.
-fn host_owned(name: &str) -> bool {
-    matches!(
-        name,
-        "authorization"
-            | "cookie"
-            | "host"
-            | "connection"
-            | "content-length"
-            | "transfer-encoding"
-            | "te"
-            | "trailer"
-            | "upgrade"
-            | "keep-alive"
-            // The host reads bodies whole and decoded, to scrub them.
-            | "accept-encoding"
-            | "range"
-            | "if-range"
-    ) || name.starts_with("proxy-")
-}
-
-fn guest_headers(
-    pairs: &[(String, String)],
-    credential: Option<&Credential>,
-) -> Result<HeaderMap, wit::Error> {
-    let mut headers = HeaderMap::new();
-    for (name, value) in pairs {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| wit::Error::Denied(format!("invalid header name `{name}`")))?;
-        let credential_header = matches!(credential.map(|c| &c.placement), Some(Placement::Header { name: n, .. }) if *n == name);
-        if host_owned(name.as_str()) || credential_header {
-            continue;
-        }
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| wit::Error::Denied(format!("invalid value for header `{name}`")))?;
-        headers.append(name, value);
-    }
-    Ok(headers)
-}
-
+/// Puts the credential where its placement says, replacing any value the
+/// plugin put there.
 fn inject(credential: &Credential, url: &mut Url, headers: &mut HeaderMap) {
     let secret = credential.secret.expose();
     match &credential.placement {
@@ -458,6 +287,7 @@ fn inject(credential: &Credential, url: &mut Url, headers: &mut HeaderMap) {
     }
 }
 
+/// The WIT method as reqwest spells it.
 fn reqwest_method(method: Method) -> reqwest::Method {
     match method {
         Method::Get => reqwest::Method::GET,
@@ -482,40 +312,4 @@ fn transport_error(host: &str, error: reqwest::Error) -> wit::Error {
         source = cause.source();
     }
     wit::Error::Transport(message)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-    #[test]
-    fn host_patterns_accept_names_and_refuse_the_rest() -> TestResult {
-        assert!(HostPattern::parse("api.semrush.com").is_ok());
-        assert!(HostPattern::parse("*.sharepoint.com").is_ok());
-        assert!(HostPattern::parse("graph.microsoft.com:8443").is_ok());
-        for bad in [
-            "https://api.semrush.com",
-            "api.semrush.com/x",
-            "127.0.0.1",
-            "localhost",
-            "API.semrush.com",
-            "*",
-            "*.com:99999",
-        ] {
-            assert!(HostPattern::parse(bad).is_err(), "{bad} was accepted");
-        }
-        Ok(())
-    }
-
-    #[test]
-    fn subdomain_patterns_do_not_match_lookalikes() -> TestResult {
-        let p = HostPattern::parse("*.sharepoint.com")?;
-        assert!(p.matches("contoso.sharepoint.com", 443));
-        assert!(!p.matches("sharepoint.com", 443));
-        assert!(!p.matches("evilsharepoint.com", 443));
-        assert!(!p.matches("contoso.sharepoint.com", 80));
-        Ok(())
-    }
 }

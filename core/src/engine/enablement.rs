@@ -1,59 +1,17 @@
-//! The Team Integrations page (T1–T6): admins and developers.
+//! What admins set up for their workspace: enabling an integration in one
+//! mode, disabling it (which suspends every member's connection), and the
+//! shared credential of a workspace-mode integration.
 
 use super::{Engine, facts, now_ms};
-use crate::audit::{Filter, Page};
 use crate::model::{
-    Account, Actor, ConnectionStatus, CredentialSummary, Enablement, Event, EventKind,
-    IntegrationId, IntegrationUsage, MemberUsage, Mode, TeamIntegration,
+    Account, Actor, Connection, ConnectionStatus, Enablement, Event, EventKind, IntegrationId, Mode,
 };
 use crate::policy::{Operation, Query, Target};
-use crate::store::{Read, StoredCredential};
-use crate::usage::{DAY_MS, Tally};
-use crate::vault::{Secret, SecretIdentity};
+use crate::store::StoredCredential;
+use crate::vault::Secret;
 use crate::{Error, Result};
-use std::collections::BTreeMap;
 
 impl Engine {
-    /// Every available integration with its status, who enabled it and
-    /// when, and for a shared credential whose it is and when it was checked.
-    pub fn team_integrations(&self, actor: &Actor) -> Result<Vec<TeamIntegration>> {
-        self.authorize_read(
-            Query {
-                actor,
-                operation: Operation::ViewTeamIntegrations,
-                target: Target::Workspace,
-            },
-            "view_team_integrations",
-            None,
-        )?;
-        let workspace = actor.workspace.as_str();
-        let (mut enabled, mut credentials) = self.store.read(|r| {
-            Ok((
-                r.enablements_of(workspace)?,
-                r.workspace_credentials_of(workspace)?,
-            ))
-        })?;
-        Ok(self
-            .plugins
-            .manifests()
-            .map(|m| TeamIntegration {
-                id: m.id.clone(),
-                name: m.name.clone(),
-                description: m.description.clone(),
-                modes: m.supported_modes(),
-                enabled: enabled.remove(m.id.as_str()),
-                credential: credentials
-                    .remove(m.id.as_str())
-                    .map(|c| CredentialSummary {
-                        account: c.account,
-                        set_by: c.set_by,
-                        set_at_ms: c.set_at_ms,
-                        checked_at_ms: c.checked_at_ms,
-                    }),
-            })
-            .collect())
-    }
-
     /// Enables an integration in one mode. The policies decide on the state
     /// read in the same write transaction, so two enables racing in
     /// different modes cannot both succeed. Enabling user mode restores the
@@ -84,18 +42,16 @@ impl Engine {
                         current.as_ref().map(|e| e.mode),
                     )),
                 };
-                if let Err(denied) = self.authorize(query) {
-                    return Ok(Err(denied));
-                }
+                self.authorize(query)?;
                 let enablement = match current {
-                    Some(current) if current.mode == mode => return Ok(Ok(current)),
+                    Some(current) if current.mode == mode => return Ok(current),
                     // Policies may be edited; the one-mode invariant may not.
                     Some(current) => {
-                        return Ok(Err(Error::AlreadyEnabled {
+                        return Err(Error::AlreadyEnabled {
                             integration: integration.clone(),
                             active: current.mode,
                             requested: mode,
-                        }));
+                        });
                     }
                     None => Enablement {
                         mode,
@@ -113,7 +69,7 @@ impl Engine {
                         }
                     }
                 }
-                Ok(Ok(enablement))
+                Ok(enablement)
             },
         )?;
         self.publish(event(
@@ -152,11 +108,9 @@ impl Engine {
                     current.as_ref().map(|e| e.mode),
                 )),
             };
-            if let Err(denied) = self.authorize(query) {
-                return Ok(Err(denied));
-            }
+            self.authorize(query)?;
             if current.is_none() {
-                return Ok(Err(Error::NotEnabled(integration.clone())));
+                return Err(Error::NotEnabled(integration.clone()));
             }
             w.set_enablement(workspace, integration.as_str(), None)?;
             for mut stored in w.connections(workspace, integration.as_str())? {
@@ -167,7 +121,7 @@ impl Engine {
                     suspended.push(stored.connection);
                 }
             }
-            Ok(Ok(()))
+            Ok(())
         })?;
         self.publish(event(
             actor,
@@ -194,12 +148,10 @@ impl Engine {
             .await?;
         let now = now_ms();
         let stored = StoredCredential {
-            sealed: self.vault.seal(
+            sealed: self.credentials.seal_workspace_credential(
+                &actor.workspace,
+                integration,
                 &secret,
-                SecretIdentity::workspace_credential(
-                    actor.workspace.as_str(),
-                    integration.as_str(),
-                ),
             )?,
             account: account.clone(),
             set_by: actor.user.clone(),
@@ -217,7 +169,7 @@ impl Engine {
                     integration.as_str(),
                     Some(&stored),
                 )?;
-                Ok(Ok(()))
+                Ok(())
             },
         )?;
         Ok(account)
@@ -237,9 +189,10 @@ impl Engine {
             .store
             .read(|r| r.workspace_credential(workspace, id))?
             .ok_or_else(|| Error::NoWorkspaceCredential(integration.clone()))?;
-        let secret = self.vault.open_secret(
+        let secret = self.credentials.open_workspace_credential(
+            &actor.workspace,
+            integration,
             &stored.sealed,
-            SecretIdentity::workspace_credential(workspace, id),
         )?;
         let account = self
             .checked(actor, OPERATION, plugin, Mode::Workspace, secret)
@@ -259,7 +212,7 @@ impl Engine {
                     current.checked_at_ms = now_ms();
                     w.set_workspace_credential(workspace, id, Some(&current))?;
                 }
-                Ok(Ok(()))
+                Ok(())
             },
         )?;
         Ok(account)
@@ -276,9 +229,9 @@ impl Engine {
         self.authorize_credential_change(actor, integration, OPERATION)?;
         self.audited(actor, OPERATION, Some(integration), None, |w| {
             if !w.set_workspace_credential(actor.workspace.as_str(), integration.as_str(), None)? {
-                return Ok(Err(Error::NoWorkspaceCredential(integration.clone())));
+                return Err(Error::NoWorkspaceCredential(integration.clone()));
             }
-            Ok(Ok(()))
+            Ok(())
         })
     }
 
@@ -295,105 +248,13 @@ impl Engine {
             operation,
         )
     }
-
-    /// Per integration: connected members, and calls and credits per member
-    /// and in total, for `[from_ms, to_ms)` (whole UTC days). Never a
-    /// credential or a member's account details.
-    pub fn usage(&self, actor: &Actor, from_ms: u64, to_ms: u64) -> Result<Vec<IntegrationUsage>> {
-        self.authorize_read(
-            Query {
-                actor,
-                operation: Operation::ViewUsage,
-                target: Target::Workspace,
-            },
-            "view_usage",
-            None,
-        )?;
-        self.flush_usage()?;
-        let workspace = actor.workspace.as_str();
-        let (counters, connected) = self.store.read(|r| {
-            let counters = r.usage(workspace, from_ms / DAY_MS, to_ms.div_ceil(DAY_MS))?;
-            let connected = self
-                .plugins
-                .manifests()
-                .map(|m| {
-                    let count = r
-                        .connections(workspace, m.id.as_str())?
-                        .iter()
-                        .filter(|c| c.connection.status == ConnectionStatus::Connected)
-                        .count();
-                    Ok((m.id.clone(), count as u64))
-                })
-                .collect::<std::result::Result<BTreeMap<_, _>, crate::store::StoreError>>()?;
-            Ok((counters, connected))
-        })?;
-        let mut per_member: BTreeMap<IntegrationId, BTreeMap<crate::model::UserId, Tally>> =
-            BTreeMap::new();
-        for (integration, user, tally) in counters {
-            per_member
-                .entry(integration)
-                .or_default()
-                .entry(user)
-                .or_default()
-                .add(tally);
-        }
-        Ok(connected
-            .into_iter()
-            .map(|(integration, connected_members)| {
-                let members: Vec<MemberUsage> = per_member
-                    .remove(&integration)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(user, t)| MemberUsage {
-                        user,
-                        calls: t.calls,
-                        credits: t.credits,
-                    })
-                    .collect();
-                IntegrationUsage {
-                    calls: members.iter().map(|m| m.calls).sum(),
-                    credits: members.iter().map(|m| m.credits).sum(),
-                    integration,
-                    connected_members,
-                    members,
-                }
-            })
-            .collect())
-    }
-
-    /// The audit trail, newest first, filtered, a page at a time.
-    pub fn audit(
-        &self,
-        actor: &Actor,
-        filter: &Filter,
-        before: Option<u64>,
-        limit: usize,
-    ) -> Result<Page> {
-        self.authorize_read(
-            Query {
-                actor,
-                operation: Operation::ViewAudit,
-                target: Target::Workspace,
-            },
-            "view_audit",
-            None,
-        )?;
-        Ok(self.store.read(|r| {
-            r.audit_page(
-                actor.workspace.as_str(),
-                filter,
-                before,
-                limit.clamp(1, 500),
-            )
-        })?)
-    }
 }
 
 fn event(
     actor: &Actor,
     integration: &IntegrationId,
     kind: EventKind,
-    connections: &[crate::model::Connection],
+    connections: &[Connection],
 ) -> Event {
     Event {
         kind,

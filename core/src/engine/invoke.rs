@@ -1,0 +1,184 @@
+//! Using an integration: one action, run with the workspace credential or
+//! my own connection, whichever mode is enabled, and metered. The path of
+//! a call: facts → decision → credential → call → usage.
+
+use super::credentials::CallCredential;
+use super::{Engine, facts, now_ms};
+use crate::model::{
+    Actor, Connection, ConnectionStatus, ConnectorError, Enablement, IntegrationId, Mode,
+};
+use crate::plugins::{Credential, Plugin, PluginError};
+use crate::policy::{Operation, Query, Target};
+use crate::usage::{self, DAY_MS};
+use crate::vault::Sealed;
+use crate::{Error, Result};
+
+/// What one snapshot of the store says about a call, read before deciding
+/// so the decision and the credential it allows agree.
+struct CallFacts {
+    enablement: Option<Enablement>,
+    credits_used: u64,
+    credit_limit: Option<u64>,
+    /// The sealed credential of the enabled mode, if any; a connection that
+    /// is not usable as it stands is the error, once the policies allow.
+    credential: std::result::Result<Option<Sealed>, Connection>,
+}
+
+impl Engine {
+    /// Runs an action with the workspace credential or my own connection,
+    /// whichever mode the integration is enabled in, and meters it.
+    pub async fn invoke(
+        &self,
+        actor: &Actor,
+        integration: &IntegrationId,
+        action: &str,
+        input: &serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        let plugin = self.plugin(integration)?;
+        let now = now_ms();
+        let month = usage::month_of_day(now / DAY_MS);
+        let facts_now = self.call_facts(actor, integration, month)?;
+        let credit_cost = plugin
+            .manifest()
+            .action(action)
+            .map(|a| a.credit_cost)
+            .unwrap_or(0);
+        let supported = plugin.manifest().supported_modes();
+        let active = facts_now.enablement.as_ref().map(|e| e.mode);
+        let query = Query {
+            actor,
+            operation: Operation::Invoke {
+                action,
+                credit_cost,
+                credits_used: facts_now.credits_used,
+                credit_limit: facts_now.credit_limit,
+            },
+            target: Target::Integration(facts(plugin, &supported, active)),
+        };
+        self.authorize_read(query, "invoke", Some(integration))?;
+        let mode = active.ok_or_else(|| Error::NotEnabled(integration.clone()))?;
+        let sealed = match (mode, facts_now.credential) {
+            (_, Err(connection)) => {
+                return Err(Error::ConnectionUnusable {
+                    integration: integration.clone(),
+                    status: connection.status,
+                    reason: connection.status_reason.unwrap_or_default(),
+                });
+            }
+            (Mode::Workspace, Ok(None)) => {
+                return Err(Error::NoWorkspaceCredential(integration.clone()));
+            }
+            (Mode::User, Ok(None)) => return Err(Error::NotConnected(integration.clone())),
+            (_, Ok(Some(sealed))) => sealed,
+        };
+        let credential = self
+            .credentials
+            .for_call(actor, plugin, mode, sealed)
+            .await?;
+        let output = self
+            .call_with(actor, plugin, mode, credential, action, input)
+            .await?;
+        let key = usage::Key {
+            workspace: actor.workspace.clone(),
+            integration: integration.clone(),
+            user: actor.user.clone(),
+            day: now / DAY_MS,
+        };
+        self.meter.record(key, u64::from(credit_cost));
+        Ok(output)
+    }
+
+    /// Reads, in one snapshot, the enablement, the month's credits and
+    /// limit, and the credential of the enabled mode.
+    fn call_facts(
+        &self,
+        actor: &Actor,
+        integration: &IntegrationId,
+        month: u64,
+    ) -> Result<CallFacts> {
+        let (workspace, id, owner) = (
+            actor.workspace.as_str(),
+            integration.as_str(),
+            actor.user.as_str(),
+        );
+        let mut read = self.store.read(|r| {
+            let enablement = r.enablement(workspace, id)?;
+            let credential = match enablement.as_ref().map(|e| e.mode) {
+                Some(Mode::Workspace) => {
+                    Ok(r.workspace_credential(workspace, id)?.map(|c| c.sealed))
+                }
+                Some(Mode::User) => match r.connection_of(workspace, id, owner)? {
+                    Some(c) if c.connection.status != ConnectionStatus::Connected => {
+                        Err(c.connection)
+                    }
+                    connection => Ok(connection.map(|c| c.sealed)),
+                },
+                None => Ok(None),
+            };
+            Ok(CallFacts {
+                enablement,
+                credits_used: r.workspace_credits(workspace, month)?,
+                credit_limit: r.credit_limit(workspace)?,
+                credential,
+            })
+        })?;
+        read.credits_used += self.meter.pending_credits(&actor.workspace, month);
+        Ok(read)
+    }
+
+    /// Calls the plugin; when the service refuses the credential, an
+    /// access token is refreshed and the call retried once.
+    async fn call_with(
+        &self,
+        actor: &Actor,
+        plugin: &Plugin,
+        mode: Mode,
+        credential: CallCredential,
+        action: &str,
+        input: &serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        let CallCredential {
+            credential,
+            refreshable,
+        } = credential;
+        let result = self.call_plugin(plugin, credential, action, input).await;
+        let Err(PluginError::Connector {
+            error: ConnectorError::Unauthorized { message },
+            ..
+        }) = &result
+        else {
+            return Ok(result?);
+        };
+        match self
+            .credentials
+            .refused(actor, plugin, mode, refreshable.as_ref(), message)
+            .await?
+        {
+            Some(fresh) => Ok(self
+                .call_plugin(plugin, fresh.credential, action, input)
+                .await?),
+            None => Ok(result?),
+        }
+    }
+
+    /// Calls the plugin, timing and counting the call.
+    async fn call_plugin(
+        &self,
+        plugin: &Plugin,
+        credential: Credential,
+        action: &str,
+        input: &serde_json::Value,
+    ) -> std::result::Result<serde_json::Value, PluginError> {
+        let started = std::time::Instant::now();
+        let result = self
+            .plugins
+            .invoke(plugin, Some(credential), action, input)
+            .await;
+        self.metrics.plugin_call(
+            plugin.manifest().id.as_str(),
+            result.is_ok(),
+            started.elapsed(),
+        );
+        result
+    }
+}

@@ -1,0 +1,179 @@
+//! What people read: the Team Integrations page, the Integrations page,
+//! usage, and the audit trail. Reads only; a denied read is audited.
+
+use super::Engine;
+use crate::Result;
+use crate::audit::{Filter, Page};
+use crate::model::{Actor, ConnectionStatus, IntegrationId, Mode, UserId};
+use crate::pages::{
+    CredentialSummary, EMPTY_STATE, IntegrationUsage, IntegrationsPage, MemberUsage,
+    TeamIntegration, UserIntegration, WorkspaceIntegration,
+};
+use crate::policy::Operation;
+use crate::usage::{DAY_MS, Tally};
+use std::collections::BTreeMap;
+
+impl Engine {
+    /// Every available integration with its status, who enabled it and
+    /// when, and for a shared credential whose it is and when it was checked.
+    pub fn team_integrations(&self, actor: &Actor) -> Result<Vec<TeamIntegration>> {
+        self.authorize_page(
+            actor,
+            Operation::ViewTeamIntegrations,
+            "view_team_integrations",
+        )?;
+        let workspace = actor.workspace.as_str();
+        let (mut enabled, mut credentials) = self.store.read(|r| {
+            Ok((
+                r.enablements_of(workspace)?,
+                r.workspace_credentials_of(workspace)?,
+            ))
+        })?;
+        Ok(self
+            .plugins
+            .manifests()
+            .map(|m| TeamIntegration {
+                id: m.id.clone(),
+                name: m.name.clone(),
+                description: m.description.clone(),
+                modes: m.supported_modes(),
+                enabled: enabled.remove(m.id.as_str()),
+                credential: credentials
+                    .remove(m.id.as_str())
+                    .map(|c| CredentialSummary {
+                        account: c.account,
+                        set_by: c.set_by,
+                        set_at_ms: c.set_at_ms,
+                        checked_at_ms: c.checked_at_ms,
+                    }),
+            })
+            .collect())
+    }
+
+    /// The Integrations page: enabled user-mode integrations with my
+    /// connection, and enabled workspace-mode ones (view-only). Disabled
+    /// integrations do not appear.
+    pub fn user_integrations(&self, actor: &Actor) -> Result<IntegrationsPage> {
+        self.authorize_page(actor, Operation::ViewIntegrations, "view_integrations")?;
+        let workspace = actor.workspace.as_str();
+        let (mut user_integrations, mut workspace_integrations) = (Vec::new(), Vec::new());
+        self.store.read(|r| {
+            let enabled = r.enablements_of(workspace)?;
+            let with_credentials = if enabled.values().any(|e| e.mode == Mode::Workspace) {
+                r.integrations_with_credentials(workspace)?
+            } else {
+                Default::default()
+            };
+            for m in self.plugins.manifests() {
+                match enabled.get(m.id.as_str()).map(|e| e.mode) {
+                    Some(Mode::User) => {
+                        let connection = r
+                            .connection_record(workspace, m.id.as_str(), actor.user.as_str())?
+                            .map(|r| r.connection);
+                        let action = match &connection {
+                            None => Some("Connect".to_owned()),
+                            Some(c) => c.status.fix().map(str::to_owned),
+                        };
+                        user_integrations.push(UserIntegration {
+                            id: m.id.clone(),
+                            name: m.name.clone(),
+                            description: m.description.clone(),
+                            connection,
+                            action,
+                        });
+                    }
+                    Some(Mode::Workspace) => workspace_integrations.push(WorkspaceIntegration {
+                        id: m.id.clone(),
+                        name: m.name.clone(),
+                        description: m.description.clone(),
+                        ready: with_credentials.contains(m.id.as_str()),
+                    }),
+                    None => {}
+                }
+            }
+            Ok(())
+        })?;
+        let empty_state = (user_integrations.is_empty() && workspace_integrations.is_empty())
+            .then(|| EMPTY_STATE.to_owned());
+        Ok(IntegrationsPage {
+            user_integrations,
+            workspace_integrations,
+            empty_state,
+        })
+    }
+
+    /// Per integration: connected members, and calls and credits per member
+    /// and in total, for `[from_ms, to_ms)` (whole UTC days). Never a
+    /// credential or a member's account details.
+    pub fn usage(&self, actor: &Actor, from_ms: u64, to_ms: u64) -> Result<Vec<IntegrationUsage>> {
+        self.authorize_page(actor, Operation::ViewUsage, "view_usage")?;
+        self.flush_usage()?;
+        let workspace = actor.workspace.as_str();
+        let (counters, connected) = self.store.read(|r| {
+            let counters = r.usage(workspace, from_ms / DAY_MS, to_ms.div_ceil(DAY_MS))?;
+            let connected = self
+                .plugins
+                .manifests()
+                .map(|m| {
+                    let count = r
+                        .connections(workspace, m.id.as_str())?
+                        .iter()
+                        .filter(|c| c.connection.status == ConnectionStatus::Connected)
+                        .count();
+                    Ok((m.id.clone(), count as u64))
+                })
+                .collect::<std::result::Result<BTreeMap<_, _>, crate::store::StoreError>>()?;
+            Ok((counters, connected))
+        })?;
+        let mut per_member: BTreeMap<IntegrationId, BTreeMap<UserId, Tally>> = BTreeMap::new();
+        for (integration, user, tally) in counters {
+            per_member
+                .entry(integration)
+                .or_default()
+                .entry(user)
+                .or_default()
+                .add(tally);
+        }
+        Ok(connected
+            .into_iter()
+            .map(|(integration, connected_members)| {
+                let members: Vec<MemberUsage> = per_member
+                    .remove(&integration)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(user, t)| MemberUsage {
+                        user,
+                        calls: t.calls,
+                        credits: t.credits,
+                    })
+                    .collect();
+                IntegrationUsage {
+                    calls: members.iter().map(|m| m.calls).sum(),
+                    credits: members.iter().map(|m| m.credits).sum(),
+                    integration,
+                    connected_members,
+                    members,
+                }
+            })
+            .collect())
+    }
+
+    /// The audit trail, newest first, filtered, a page at a time.
+    pub fn audit(
+        &self,
+        actor: &Actor,
+        filter: &Filter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Page> {
+        self.authorize_page(actor, Operation::ViewAudit, "view_audit")?;
+        Ok(self.store.read(|r| {
+            r.audit_page(
+                actor.workspace.as_str(),
+                filter,
+                before,
+                limit.clamp(1, 500),
+            )
+        })?)
+    }
+}

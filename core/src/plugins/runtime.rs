@@ -1,0 +1,360 @@
+//! The wasmtime runtime: the engine and its instance pool, the linker, the
+//! store data of one call and the imports it serves, and running that call
+//! within its limits.
+
+use super::bindings::switchboard::connector::{
+    http as wit_http, log as wit_log, types as wit_types,
+};
+use super::bindings::{ConnectorPlugin, ConnectorPluginPre};
+use super::credential::Credential;
+use super::limits::{Exhausted, Limiter, SandboxLimits, start_epoch_ticker};
+use super::network::HostPattern;
+use super::transport::{CallHttp, HttpGate};
+use super::{HostConfig, PluginError};
+use std::sync::Arc;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
+    UpdateDeadline,
+};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// Bytes of each pooled memory reset by memset and kept resident.
+const RESIDENT_MEMORY_BYTES: usize = 4 << 20;
+/// Bytes of each pooled table reset by memset and kept resident.
+const RESIDENT_TABLE_BYTES: usize = 64 << 10;
+
+/// The most calls at once the instance pool is sized for (each reserves
+/// address space for its memories and tables).
+const MAX_CONCURRENT_CALLS: u32 = 10_000;
+
+/// One call into a plugin.
+pub(super) enum Call<'a> {
+    /// Asks for the plugin's manifest.
+    Describe,
+    /// Asks whose account the call's credential belongs to.
+    CheckCredential,
+    /// Runs an action.
+    Invoke {
+        /// The action's name.
+        action: &'a str,
+        /// Its input, as JSON text.
+        input: &'a str,
+    },
+}
+
+/// What a call answered, one kind for each kind of call.
+pub(super) enum Answer {
+    /// `describe`'s manifest, not yet validated.
+    Manifest(wit_types::Manifest),
+    /// `check-credential`'s account, or why there is none.
+    Account(Result<wit_types::Account, wit_types::ConnectorError>),
+    /// `invoke`'s output as JSON text, or why there is none.
+    Output(Result<String, wit_types::ConnectorError>),
+}
+
+/// The engine, its linker, and what every call shares.
+pub(super) struct Runtime {
+    /// The engine components are compiled for and run on.
+    pub(super) engine: Engine,
+    /// Serves the imports of every component.
+    linker: Linker<HostState>,
+    /// The HTTP client, routes and limits every call shares.
+    gate: Arc<HttpGate>,
+    /// Bounds on each call.
+    limits: SandboxLimits,
+    /// Calls beyond the instance pool wait here rather than fail.
+    slots: tokio::sync::Semaphore,
+}
+
+impl Runtime {
+    /// An engine with an instance pool sized for the limits, and a linker
+    /// that serves an empty WASI and the connector imports.
+    pub(super) fn new(config: &HostConfig) -> Result<Self, PluginError> {
+        let host_err = |e: wasmtime::Error| PluginError::Host(e.to_string());
+        let limits = &config.limits;
+        if !(1..=MAX_CONCURRENT_CALLS).contains(&limits.concurrent_calls) {
+            return Err(PluginError::Host(format!(
+                "concurrent_calls must be between 1 and {MAX_CONCURRENT_CALLS}, not {}",
+                limits.concurrent_calls
+            )));
+        }
+        let mut wasm = Config::new();
+        wasm.epoch_interruption(true)
+            .max_wasm_stack(limits.stack_bytes)
+            .concurrency_support(false);
+        let calls = limits.concurrent_calls;
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(calls)
+            .total_core_instances(calls * 4)
+            .total_memories(calls * 2)
+            .total_tables(calls * 4)
+            .total_stacks(calls)
+            .max_memory_size(limits.memory_bytes)
+            // Reset a slot's first pages with memset rather than madvise, so
+            // the next call does not fault them back in one by one; a
+            // connector's data, heap and stack fit well within this.
+            .linear_memory_keep_resident(RESIDENT_MEMORY_BYTES)
+            .table_keep_resident(RESIDENT_TABLE_BYTES)
+            .pagemap_scan(wasmtime::Enabled::Auto);
+        wasm.allocation_strategy(if config.on_demand_instances {
+            InstanceAllocationStrategy::OnDemand
+        } else {
+            InstanceAllocationStrategy::Pooling(pool)
+        });
+        let engine = Engine::new(&wasm).map_err(host_err)?;
+        start_epoch_ticker(&engine).map_err(|e| PluginError::Host(e.to_string()))?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(host_err)?;
+        ConnectorPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(host_err)?;
+        let gate =
+            HttpGate::new(config.routes.clone(), limits.clone()).map_err(PluginError::Host)?;
+        Ok(Runtime {
+            engine,
+            linker,
+            gate: Arc::new(gate),
+            limits: limits.clone(),
+            slots: tokio::sync::Semaphore::new(limits.concurrent_calls as usize),
+        })
+    }
+
+    /// Links a component against the host's imports, ready to instantiate;
+    /// the error says, for its author, what is missing.
+    pub(super) fn prepare(
+        &self,
+        component: &Component,
+    ) -> Result<ConnectorPluginPre<HostState>, String> {
+        let pre = self.linker.instantiate_pre(component).map_err(|e| {
+            format!(
+                "it needs imports Switchboard does not provide: {}",
+                root_cause(&e)
+            )
+        })?;
+        ConnectorPluginPre::new(pre).map_err(|e| {
+            format!(
+                "it does not implement switchboard:connector@0.1.0: {}",
+                root_cause(&e)
+            )
+        })
+    }
+
+    /// Instantiates the component in a fresh store and makes one call, bounded
+    /// in CPU, memory, stack and wall time.
+    pub(super) async fn run(
+        &self,
+        plugin: &str,
+        pre: &ConnectorPluginPre<HostState>,
+        hosts: Arc<[HostPattern]>,
+        credential: Option<Credential>,
+        call: Call<'_>,
+    ) -> Result<Answer, PluginError> {
+        let limits = &self.limits;
+        // A call waits for a free instance at most its wall time, then gets
+        // its whole wall time to run.
+        let _slot = match tokio::time::timeout(limits.wall_time, self.slots.acquire()).await {
+            Ok(slot) => slot.map_err(|e| PluginError::Host(e.to_string()))?,
+            Err(_) => {
+                return Err(PluginError::Instantiate {
+                    plugin: plugin.to_owned(),
+                    detail: format!(
+                        "all {} sandboxes stayed busy for {} ms",
+                        limits.concurrent_calls,
+                        limits.wall_time.as_millis()
+                    ),
+                });
+            }
+        };
+        let outcome = tokio::time::timeout(limits.wall_time, async {
+            let http = CallHttp::new(self.gate.clone(), hosts, credential);
+            let mut store = Store::new(&self.engine, HostState::new(plugin, http, limits));
+            limit(&mut store);
+            let instance =
+                pre.instantiate_async(&mut store)
+                    .await
+                    .map_err(|e| PluginError::Instantiate {
+                        plugin: plugin.to_owned(),
+                        detail: root_cause(&e),
+                    })?;
+            let exports = instance.switchboard_connector_connector();
+            let answer = match call {
+                Call::Describe => exports
+                    .call_describe(&mut store)
+                    .await
+                    .map(Answer::Manifest),
+                Call::CheckCredential => exports
+                    .call_check_credential(&mut store)
+                    .await
+                    .map(Answer::Account),
+                Call::Invoke { action, input } => exports
+                    .call_invoke(&mut store, action, input)
+                    .await
+                    .map(Answer::Output),
+            };
+            answer.map_err(|e| self.stopped(plugin, &store, e))
+        })
+        .await;
+        outcome.unwrap_or_else(|_| {
+            Err(PluginError::TimedOut {
+                plugin: plugin.to_owned(),
+                wall_ms: limits.wall_time.as_millis(),
+            })
+        })
+    }
+
+    /// Says why a call trapped, in words a connector author can act on.
+    fn stopped(
+        &self,
+        plugin: &str,
+        store: &Store<HostState>,
+        error: wasmtime::Error,
+    ) -> PluginError {
+        let plugin = plugin.to_owned();
+        let limits = &self.limits;
+        match store.data().limiter.exhausted() {
+            Some(Exhausted::Cpu) => PluginError::CpuExhausted {
+                plugin,
+                budget_ms: limits.cpu_time.as_millis(),
+            },
+            Some(Exhausted::Memory) => PluginError::MemoryExhausted {
+                plugin,
+                limit_bytes: limits.memory_bytes,
+            },
+            None => match error.downcast_ref::<Trap>() {
+                Some(Trap::StackOverflow) => PluginError::StackOverflow { plugin },
+                // The trap itself, without the wasm backtrace around it.
+                Some(trap) => PluginError::Crashed {
+                    plugin,
+                    detail: trap.to_string(),
+                },
+                None => PluginError::Crashed {
+                    plugin,
+                    detail: root_cause(&error),
+                },
+            },
+        }
+    }
+}
+
+/// Applies the call's memory and CPU limits to a fresh store.
+fn limit(store: &mut Store<HostState>) {
+    store.limiter(|state| &mut state.limiter);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|mut ctx| {
+        Ok(if ctx.data_mut().limiter.tick() {
+            UpdateDeadline::Yield(1)
+        } else {
+            UpdateDeadline::Interrupt
+        })
+    });
+}
+
+/// An error and its causes, on one line.
+pub(super) fn root_cause(error: &wasmtime::Error) -> String {
+    let mut message = error.to_string();
+    for cause in error.chain().skip(1) {
+        message.push_str(&format!(": {cause}"));
+    }
+    message
+}
+
+/// A store's data: an empty WASI context, the call's limits, its HTTP gate
+/// and its log allowance.
+pub(super) struct HostState {
+    /// WASI with nothing in it.
+    wasi: WasiCtx,
+    /// WASI's resources.
+    table: ResourceTable,
+    /// The call's memory and CPU accounting.
+    limiter: Limiter,
+    /// The call's HTTP.
+    http: CallHttp,
+    /// The plugin's id, for its log lines.
+    plugin_id: String,
+    /// Log lines the call may still write.
+    log_lines_left: u32,
+}
+
+impl HostState {
+    /// The state of one call to `plugin_id`, with none of its limits spent.
+    fn new(plugin_id: &str, http: CallHttp, limits: &SandboxLimits) -> Self {
+        HostState {
+            // No preopens, no environment, no args, stdin closed, output
+            // discarded, sockets and name lookup denied.
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            limiter: Limiter::new(limits),
+            http,
+            plugin_id: plugin_id.to_owned(),
+            log_lines_left: limits.log_lines_per_call,
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl wit_types::Host for HostState {}
+
+impl wit_http::Host for HostState {
+    async fn send(
+        &mut self,
+        request: wit_http::Request,
+    ) -> wasmtime::Result<Result<wit_http::Response, wit_http::Error>> {
+        Ok(self.http.send(request).await)
+    }
+}
+
+impl wit_log::Host for HostState {
+    async fn log(&mut self, level: wit_log::Level, message: String) -> wasmtime::Result<()> {
+        if self.log_lines_left == 0 {
+            return Ok(());
+        }
+        self.log_lines_left -= 1;
+        // Plugin text may carry terminal escapes or be huge: clean and cut it.
+        let mut line: String = message
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(1000)
+            .collect();
+        line.truncate(line.trim_end().len());
+        let plugin = self.plugin_id.as_str();
+        match level {
+            wit_log::Level::Trace => tracing::trace!(plugin, "{line}"),
+            wit_log::Level::Debug => tracing::debug!(plugin, "{line}"),
+            wit_log::Level::Info => tracing::info!(plugin, "{line}"),
+            wit_log::Level::Warn => tracing::warn!(plugin, "{line}"),
+            wit_log::Level::Error => tracing::error!(plugin, "{line}"),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pool_for_no_calls_is_refused_rather_than_left_to_hang() {
+        let config = HostConfig {
+            limits: SandboxLimits {
+                concurrent_calls: 0,
+                ..SandboxLimits::default()
+            },
+            ..HostConfig::default()
+        };
+        let err = Runtime::new(&config).err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some(
+                "the plugin host could not start: concurrent_calls must be between 1 and 10000, not 0"
+            )
+        );
+    }
+}

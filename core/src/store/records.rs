@@ -1,0 +1,91 @@
+//! What the store keeps, whatever the backend: the records the engine
+//! reads and writes besides the model's own types.
+
+use crate::model::{Account, Connection, ConnectionStatus, IntegrationId, UserId, WorkspaceId};
+use crate::vault::Sealed;
+use serde::{Deserialize, Serialize};
+
+/// A workspace's shared credential, sealed, with what its check said.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredCredential {
+    /// The credential, sealed under the workspace and integration.
+    pub sealed: Sealed,
+    /// Whose account the service said it is.
+    pub account: Account,
+    /// Who set it.
+    pub set_by: UserId,
+    /// When it was set (Unix milliseconds).
+    pub set_at_ms: u64,
+    /// When the service last accepted it (Unix milliseconds).
+    pub checked_at_ms: u64,
+}
+
+/// A personal connection and its sealed credential.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredConnection {
+    /// The connection as its owner sees it.
+    pub connection: Connection,
+    /// Its credential (an API key or a token set), sealed under its owner.
+    pub sealed: Sealed,
+    /// The status to restore when a suspended connection comes back.
+    pub suspended_from: Option<ConnectionStatus>,
+}
+
+/// A connection without its credential, for pages that only show it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConnectionRecord {
+    /// The connection as its owner sees it.
+    pub connection: Connection,
+    /// The status to restore when a suspended connection comes back.
+    pub suspended_from: Option<ConnectionStatus>,
+}
+
+/// A sign-in in progress: who started it, for which integration, until
+/// when, and its sealed PKCE verifier.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Flow {
+    /// The workspace the sign-in was started in.
+    pub workspace: WorkspaceId,
+    /// The member who started it.
+    pub user: UserId,
+    /// The integration it signs in to.
+    pub integration: IntegrationId,
+    /// The PKCE verifier, sealed under the flow's `state`.
+    pub verifier: Option<Sealed>,
+    /// When the `state` stops being accepted (Unix milliseconds).
+    pub expires_at_ms: u64,
+}
+
+/// A stored secret, by where it lives, with its sealed bytes as read.
+#[derive(Debug, Clone)]
+pub enum SealedRef {
+    /// A workspace's shared credential.
+    Workspace {
+        /// The workspace it belongs to.
+        workspace: String,
+        /// The integration it is for.
+        integration: String,
+        /// Its sealed bytes.
+        sealed: Sealed,
+    },
+    /// A member's personal connection.
+    Connection {
+        /// The workspace it belongs to.
+        workspace: String,
+        /// The integration it is for.
+        integration: String,
+        /// The member who owns it.
+        owner: String,
+        /// Its sealed bytes.
+        sealed: Sealed,
+    },
+}
+
+impl SealedRef {
+    /// The sealed bytes, wherever they live.
+    pub fn sealed(&self) -> &Sealed {
+        match self {
+            SealedRef::Workspace { sealed, .. } | SealedRef::Connection { sealed, .. } => sealed,
+        }
+    }
+}
