@@ -1,12 +1,13 @@
 //! Switchboard: the integration-governance engine a SaaS product embeds.
 //!
-//! [`Engine`] is the façade: it keeps state in a redb file ([`store`]),
-//! seals every secret ([`vault`]) and runs each integration as a sandboxed
-//! WASM component ([`plugins`]). See `DESIGN.md` for the shape of it.
+//! [`Engine`] is the façade: it asks the Cedar policies ([`policy`]) before
+//! every operation, keeps state in one store (redb by default), seals every
+//! secret ([`vault`]) and runs each integration as a sandboxed WASM
+//! component ([`plugins`]). `ARCHITECTURE.md` at the repository's root maps
+//! the modules, their invariants and the path of one integration call.
+#![warn(missing_docs)]
 
 pub mod audit;
-#[cfg(feature = "server")]
-pub mod cli;
 pub mod engine;
 mod error;
 pub mod maintenance;
@@ -17,11 +18,12 @@ pub mod oauth;
 pub mod pages;
 pub mod plugins;
 pub mod policy;
-pub mod redact;
-#[cfg(feature = "server")]
-pub mod server;
+mod redact;
+#[cfg(feature = "test-support")]
 pub mod store;
-pub mod usage;
+#[cfg(not(feature = "test-support"))]
+mod store;
+mod usage;
 pub mod vault;
 
 pub use engine::{Engine, EngineConfig};

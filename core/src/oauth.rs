@@ -1,18 +1,30 @@
 //! OAuth 2.0 authorization code with PKCE (S256), for personal connections
-//! (RFC 6749, RFC 7636, RFC 9700): building the authorize URL, exchanging
-//! the code, refreshing with rotation, revoking. The client registration
-//! (id, secret, redirect URI) belongs to the host application, never to a
-//! plugin; the endpoints come from the plugin's manifest.
+//! (RFC 6749, RFC 7636, RFC 9700, RFC 7009), on the `oauth2` crate: it
+//! builds the authorize URL and the token and revocation requests and reads
+//! the answers; every request goes out through [`Guarded`], over the `net`
+//! client (no redirects, public addresses only, declared hosts routed to
+//! local mocks). The client registration (id, secret, redirect URI) belongs
+//! to the host application, never to a plugin; the endpoints come from the
+//! plugin's manifest.
 
 use crate::net::Routes;
 use crate::redact::redact_text;
 use crate::vault::Secret;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use reqwest::header::HeaderMap;
+use oauth2::basic::{BasicClient, BasicTokenResponse};
+use oauth2::{
+    AsyncHttpClient, AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+    ErrorResponseType, HttpRequest, HttpResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    RefreshToken, RequestTokenError, RevocationUrl, Scope, StandardErrorResponse, TokenResponse,
+    TokenUrl,
+};
+use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 use url::Url;
 
@@ -45,7 +57,7 @@ pub enum OAuthError {
 /// The host application's registration with a provider.
 #[derive(Debug, Clone)]
 pub struct Client {
-    /// The client id the provider issued.
+    /// The id the provider gave the host application.
     pub client_id: String,
     /// For confidential clients; sent in the token request body.
     pub client_secret: Option<Secret>,
@@ -59,28 +71,27 @@ pub struct Pkce {
     /// Kept (sealed) until the code is exchanged.
     pub verifier: Secret,
     /// Sent in the authorize URL.
-    pub challenge: String,
+    pub challenge: PkceCodeChallenge,
 }
 
+/// 256 random bits from the OS, URL-safe: 43 characters.
 fn random_token() -> Result<String, OAuthError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(OAuthError::Random)?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// A fresh verifier and its challenge.
+/// A fresh verifier and its challenge (drawn here rather than by the
+/// crate, whose generator panics where the OS source fails).
 pub fn pkce() -> Result<Pkce, OAuthError> {
     let verifier = random_token()?;
-    let challenge = challenge_of(&verifier);
+    // 43 characters: within the 43..=128 the crate requires.
+    let challenge =
+        PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier.clone()));
     Ok(Pkce {
         verifier: Secret::new(verifier),
         challenge,
     })
-}
-
-/// `BASE64URL(SHA256(verifier))`, without padding.
-pub fn challenge_of(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
 /// A one-time `state`: 256 random bits.
@@ -94,36 +105,32 @@ pub fn authorize_url(
     client: &Client,
     scopes: &[String],
     state: &str,
-    challenge: Option<&str>,
+    pkce: Option<&Pkce>,
 ) -> Result<Url, OAuthError> {
-    let mut url = Url::parse(endpoint).map_err(|reason| OAuthError::InvalidEndpoint {
-        which: "authorize",
-        reason,
-    })?;
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("client_id", &client.client_id)
-            .append_pair("response_type", "code")
-            .append_pair("redirect_uri", &client.redirect_uri)
-            .append_pair("response_mode", "query")
-            .append_pair("scope", &scopes.join(" "))
-            .append_pair("state", state);
-        if let Some(challenge) = challenge {
-            q.append_pair("code_challenge", challenge)
-                .append_pair("code_challenge_method", "S256");
-        }
+    let invalid = |which| move |reason| OAuthError::InvalidEndpoint { which, reason };
+    let oauth = BasicClient::new(ClientId::new(client.client_id.clone()))
+        .set_redirect_uri(
+            RedirectUrl::new(client.redirect_uri.clone()).map_err(invalid("redirect"))?,
+        )
+        .set_auth_uri(AuthUrl::new(endpoint.to_owned()).map_err(invalid("authorize"))?);
+    let mut request = oauth
+        .authorize_url(|| CsrfToken::new(state.to_owned()))
+        .add_scopes(scopes.iter().cloned().map(Scope::new))
+        .add_extra_param("response_mode", "query");
+    if let Some(pkce) = pkce {
+        request = request.set_pkce_challenge(pkce.challenge.clone());
     }
-    Ok(url)
+    Ok(request.url().0)
 }
 
 /// Tokens of a connection. Sealed as a whole; never printed.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Tokens {
-    /// Sent with each call as a bearer token.
+    /// Sent to the service as a bearer token.
     pub access_token: String,
-    /// Exchanged for a fresh access token; absent if the provider gave none.
+    /// Absent when the provider gave none: the member then signs in again.
     pub refresh_token: Option<String>,
-    /// When the access token expires (Unix milliseconds).
+    /// When the access token stops working, in ms since the epoch.
     pub expires_at_ms: u64,
     /// What the provider granted (may differ from what was asked).
     pub scopes: Vec<String>,
@@ -139,13 +146,13 @@ impl fmt::Debug for Tokens {
 }
 
 impl Tokens {
-    /// The token set as one secret, to be sealed.
+    /// The tokens as one secret, to seal.
     pub fn to_secret(&self) -> Secret {
         // Plain strings and numbers serialise without failure.
         Secret::new(serde_json::to_string(self).unwrap_or_default())
     }
 
-    /// The token set a secret holds.
+    /// The tokens from an opened secret.
     pub fn from_secret(secret: &Secret) -> Result<Tokens, OAuthError> {
         serde_json::from_str(secret.expose()).map_err(|_| OAuthError::UnreadableTokens)
     }
@@ -166,28 +173,14 @@ pub enum TokenError {
     Misconfigured(String),
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    refresh_token: Option<String>,
-    expires_in: Option<u64>,
-    scope: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ErrorResponse {
-    error: String,
-    error_description: Option<String>,
-}
-
-/// Talks to token endpoints.
+/// Talks to token and revocation endpoints.
 pub struct TokenClient {
     http: reqwest::Client,
     routes: Routes,
 }
 
 impl TokenClient {
-    /// A client for token endpoints, with declared hosts routed as `routes` say.
+    /// A client over the guarded `net` client, 15 seconds a request.
     pub fn new(routes: Routes) -> Result<Self, OAuthError> {
         let http = crate::net::client(Duration::from_secs(15)).map_err(OAuthError::Client)?;
         Ok(TokenClient { http, routes })
@@ -202,15 +195,23 @@ impl TokenClient {
         verifier: Option<&Secret>,
         now_ms: u64,
     ) -> Result<Tokens, TokenError> {
-        let mut form = vec![
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", client.redirect_uri.as_str()),
-        ];
+        let oauth = registered(client)
+            .set_redirect_uri(redirect_uri(client)?)
+            .set_token_uri(token_uri(token_url)?);
+        let mut request = oauth.exchange_code(AuthorizationCode::new(code.to_owned()));
         if let Some(verifier) = verifier {
-            form.push(("code_verifier", verifier.expose()));
+            request =
+                request.set_pkce_verifier(PkceCodeVerifier::new(verifier.expose().to_owned()));
         }
-        self.request(token_url, client, form, None, now_ms).await
+        let http = self.guarded();
+        let answer = request.request_async(&http).await;
+        let sent = secrets(
+            client,
+            &[code, verifier.map(Secret::expose).unwrap_or_default()],
+        );
+        answer
+            .map(|t| tokens_of(&t, None, now_ms))
+            .map_err(|e| token_error(e, http.status(), &sent))
     }
 
     /// Refreshes. A provider that rotates refresh tokens sends a new one;
@@ -227,15 +228,19 @@ impl TokenClient {
                 "the provider gave no refresh token; sign in again".into(),
             ));
         };
-        let scopes = tokens.scopes.join(" ");
-        let form = vec![
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-            ("scope", scopes.as_str()),
-        ];
-        let mut fresh = self
-            .request(token_url, client, form, Some(tokens), now_ms)
-            .await?;
+        let oauth = registered(client).set_token_uri(token_uri(token_url)?);
+        let held = RefreshToken::new(refresh_token.to_owned());
+        let http = self.guarded();
+        // No `scope` goes out when none was granted (RFC 6749 §6: the grant's own).
+        let answer = oauth
+            .exchange_refresh_token(&held)
+            .add_scopes(tokens.scopes.iter().cloned().map(Scope::new))
+            .request_async(&http)
+            .await;
+        let sent = secrets(client, &[refresh_token]);
+        let mut fresh = answer
+            .map(|t| tokens_of(&t, Some(tokens), now_ms))
+            .map_err(|e| token_error(e, http.status(), &sent))?;
         if fresh.refresh_token.is_none() {
             fresh.refresh_token = tokens.refresh_token.clone();
         }
@@ -247,102 +252,163 @@ impl TokenClient {
         let Some(token) = tokens.refresh_token.as_deref() else {
             return;
         };
-        let mut form = vec![
-            ("token", token),
-            ("token_type_hint", "refresh_token"),
-            ("client_id", client.client_id.as_str()),
-        ];
-        if let Some(secret) = &client.client_secret {
-            form.push(("client_secret", secret.expose()));
-        }
-        if let Err(e) = self.post(revocation_url, &form).await {
+        if let Err(e) = self.try_revoke(revocation_url, client, token).await {
             tracing::warn!("revoking a token at the provider failed: {e}");
         }
     }
 
-    async fn request(
+    /// Revokes a refresh token; the provider's refusal comes back redacted.
+    async fn try_revoke(
         &self,
-        token_url: &str,
+        revocation_url: &str,
         client: &Client,
-        mut form: Vec<(&str, &str)>,
-        previous: Option<&Tokens>,
-        now_ms: u64,
-    ) -> Result<Tokens, TokenError> {
-        form.push(("client_id", &client.client_id));
-        if let Some(secret) = &client.client_secret {
-            form.push(("client_secret", secret.expose()));
-        }
-        let response = self.post(token_url, &form).await?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(|e| {
-            TokenError::Transient(format!("reading the token response: {}", e.without_url()))
-        })?;
-        if status.is_success() {
-            let t: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
-                TokenError::Transient(format!(
-                    "the token endpoint answered HTTP {status} with no token"
-                ))
-            })?;
-            let scopes = match t.scope {
-                Some(scope) => scope.split_whitespace().map(str::to_owned).collect(),
-                None => previous.map(|p| p.scopes.clone()).unwrap_or_default(),
-            };
-            return Ok(Tokens {
-                access_token: t.access_token,
-                refresh_token: t.refresh_token,
-                expires_at_ms: expiry(now_ms, t.expires_in),
-                scopes,
-            });
-        }
-        let sent: Vec<&str> = form
-            .iter()
-            .filter(|(name, _)| SECRET_FIELDS.contains(name))
-            .map(|(_, value)| *value)
-            .collect();
-        Err(refused(status, &body, &sent))
+        token: &str,
+    ) -> Result<(), TokenError> {
+        let url = RevocationUrl::new(revocation_url.to_owned())
+            .map_err(|e| TokenError::Misconfigured(format!("invalid revocation URL: {e}")))?;
+        let oauth = registered(client).set_revocation_url(url);
+        // Refuses a revocation URL that is not https (`ConfigurationError::InsecureUrl`).
+        let request = oauth
+            .revoke_token(RefreshToken::new(token.to_owned()).into())
+            .map_err(|e| TokenError::Misconfigured(e.to_string()))?;
+        let http = self.guarded();
+        let answer = request.request_async(&http).await;
+        answer.map_err(|e| token_error(e, http.status(), &secrets(client, &[token])))
     }
 
-    async fn post(
-        &self,
-        url: &str,
-        form: &[(&str, &str)],
-    ) -> Result<reqwest::Response, TokenError> {
-        let mut url = Url::parse(url)
-            .map_err(|e| TokenError::Misconfigured(format!("invalid token URL: {e}")))?;
-        let mut headers = HeaderMap::new();
-        self.routes.apply(&mut url, &mut headers);
-        if url.scheme() != "https" && headers.get(reqwest::header::HOST).is_none() {
-            return Err(TokenError::Misconfigured(
-                "token endpoints must be https".into(),
-            ));
+    /// An HTTP client for one request.
+    fn guarded(&self) -> Guarded<'_> {
+        Guarded {
+            http: &self.http,
+            routes: &self.routes,
+            status: AtomicU16::new(0),
         }
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(form)
-            .finish();
-        headers.insert(
-            reqwest::header::CONTENT_TYPE,
-            reqwest::header::HeaderValue::from_static("application/x-www-form-urlencoded"),
-        );
-        headers.insert(
-            reqwest::header::ACCEPT,
-            reqwest::header::HeaderValue::from_static("application/json"),
-        );
-        self.http
-            .post(url)
-            .headers(headers)
-            .body(body)
-            .send()
+    }
+}
+
+/// The registration as the crate wants it: id and secret in the request
+/// body, as the providers we serve expect (the crate's default is HTTP
+/// Basic).
+fn registered(client: &Client) -> BasicClient {
+    let oauth = BasicClient::new(ClientId::new(client.client_id.clone()))
+        .set_auth_type(AuthType::RequestBody);
+    match &client.client_secret {
+        Some(secret) => oauth.set_client_secret(ClientSecret::new(secret.expose().to_owned())),
+        None => oauth,
+    }
+}
+
+/// The registered redirect URI, sent as written.
+fn redirect_uri(client: &Client) -> Result<RedirectUrl, TokenError> {
+    RedirectUrl::new(client.redirect_uri.clone())
+        .map_err(|e| TokenError::Misconfigured(format!("invalid redirect URI: {e}")))
+}
+
+/// A manifest's token endpoint.
+fn token_uri(url: &str) -> Result<TokenUrl, TokenError> {
+    TokenUrl::new(url.to_owned())
+        .map_err(|e| TokenError::Misconfigured(format!("invalid token URL: {e}")))
+}
+
+/// The secrets a request carries, to redact should the provider echo them.
+fn secrets<'a>(client: &'a Client, sent: &[&'a str]) -> Vec<&'a str> {
+    sent.iter()
+        .copied()
+        .chain(client.client_secret.as_ref().map(Secret::expose))
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Our record of a token response. A provider that does not say which
+/// scopes it granted granted the ones it had.
+fn tokens_of(answer: &BasicTokenResponse, previous: Option<&Tokens>, now_ms: u64) -> Tokens {
+    let scopes = match answer.scopes() {
+        Some(granted) => granted
+            .iter()
+            .map(|s| s.as_str())
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => previous.map(|p| p.scopes.clone()).unwrap_or_default(),
+    };
+    Tokens {
+        access_token: answer.access_token().secret().clone(),
+        refresh_token: answer.refresh_token().map(|t| t.secret().clone()),
+        expires_at_ms: expiry(now_ms, answer.expires_in().map(|d| d.as_secs())),
+        scopes,
+    }
+}
+
+/// The crate's HTTP client for one request: the guarded `net` client, with
+/// declared hosts routed and anything else held to https. It never follows
+/// a redirect (the `net` client has no redirect policy) and keeps the
+/// answer's status, which the crate's errors do not carry.
+struct Guarded<'a> {
+    http: &'a reqwest::Client,
+    routes: &'a Routes,
+    status: AtomicU16,
+}
+
+/// Why a request got no answer.
+#[derive(Debug, thiserror::Error)]
+enum Unreached {
+    #[error("token endpoints must be https")]
+    NotHttps,
+    #[error("the token endpoint did not answer in time")]
+    Timeout,
+    #[error("the token endpoint could not be reached: {0}")]
+    Unreachable(String),
+    #[error("reading the token response: {0}")]
+    Unreadable(String),
+    #[error("the token request could not be built: {0}")]
+    Unbuildable(String),
+}
+
+impl Guarded<'_> {
+    /// The status of the answer, if one came.
+    fn status(&self) -> Option<StatusCode> {
+        StatusCode::from_u16(self.status.load(Ordering::Relaxed)).ok()
+    }
+
+    /// Sends one request the crate built, routed or over https.
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, Unreached> {
+        let mut request = reqwest::Request::try_from(request)
+            .map_err(|e| Unreached::Unbuildable(e.without_url().to_string()))?;
+        // The crate sets no `Host`: one here means the host is routed.
+        let mut headers = std::mem::take(request.headers_mut());
+        self.routes.apply(request.url_mut(), &mut headers);
+        let routed = headers.contains_key(reqwest::header::HOST);
+        *request.headers_mut() = headers;
+        if request.url().scheme() != "https" && !routed {
+            return Err(Unreached::NotHttps);
+        }
+        let response = self.http.execute(request).await.map_err(|e| {
+            if e.is_timeout() {
+                Unreached::Timeout
+            } else {
+                Unreached::Unreachable(e.without_url().to_string())
+            }
+        })?;
+        let status = response.status();
+        self.status.store(status.as_u16(), Ordering::Relaxed);
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
             .await
-            .map_err(|e| {
-                TokenError::Transient(if e.is_timeout() {
-                    "the token endpoint did not answer in time".to_owned()
-                } else {
-                    format!(
-                        "the token endpoint could not be reached: {}",
-                        e.without_url()
-                    )
-                })
-            })
+            .map_err(|e| Unreached::Unreadable(e.without_url().to_string()))?;
+        let mut answer = HttpResponse::new(body.to_vec());
+        *answer.status_mut() = status;
+        *answer.headers_mut() = headers;
+        Ok(answer)
+    }
+}
+
+impl<'c, 'a: 'c> AsyncHttpClient<'c> for Guarded<'a> {
+    type Error = Unreached;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, Unreached>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(self.send(request))
     }
 }
 
@@ -357,27 +423,54 @@ fn expiry(now_ms: u64, expires_in: Option<u64>) -> u64 {
     now_ms.saturating_add(lifetime_s * 1000)
 }
 
-/// Form fields whose values are secrets, should a provider echo them.
-const SECRET_FIELDS: &[&str] = &["code", "code_verifier", "refresh_token", "client_secret"];
+/// A failed token or revocation request in our terms, with whatever secret
+/// of the request the provider quotes redacted.
+fn token_error<T>(
+    error: RequestTokenError<Unreached, StandardErrorResponse<T>>,
+    status: Option<StatusCode>,
+    sent: &[&str],
+) -> TokenError
+where
+    T: ErrorResponseType + AsRef<str> + fmt::Display + 'static,
+{
+    match error {
+        RequestTokenError::ServerResponse(refusal) => {
+            refused(status.map_or(0, |s| s.as_u16()), &refusal, sent)
+        }
+        RequestTokenError::Request(unreached) => TokenError::Transient(unreached.to_string()),
+        // The request could not be built: nothing was sent.
+        RequestTokenError::Other(why) if status.is_none() => TokenError::Misconfigured(why),
+        // No token and no readable refusal (HTML, empty, not JSON): the
+        // status tells. The body may hold a token: it is never shown.
+        RequestTokenError::Parse(..) | RequestTokenError::Other(_) => match status {
+            Some(s) if s.is_server_error() => {
+                TokenError::Transient(format!("the token endpoint answered HTTP {s}"))
+            }
+            Some(s) if s.is_success() => TokenError::Transient(format!(
+                "the token endpoint answered HTTP {s} with no token"
+            )),
+            Some(s) => TokenError::Misconfigured(format!("the token endpoint answered HTTP {s}")),
+            None => TokenError::Transient("the token endpoint gave no answer".into()),
+        },
+    }
+}
 
 /// A token endpoint's refusal, with whatever secret of the request it
 /// quotes redacted: some providers repeat the refresh token or code in their
 /// description, and the description reaches API callers, audit records and
 /// webhooks.
-fn refused(status: reqwest::StatusCode, body: &[u8], sent: &[&str]) -> TokenError {
-    match serde_json::from_slice::<ErrorResponse>(body) {
-        Ok(e) => classify(
-            &redact_text(&e.error, sent),
-            e.error_description
-                .map(|d| redact_text(&d, sent))
-                .as_deref(),
-            status.as_u16(),
-        ),
-        Err(_) if status.is_server_error() => {
-            TokenError::Transient(format!("the token endpoint answered HTTP {status}"))
-        }
-        Err(_) => TokenError::Misconfigured(format!("the token endpoint answered HTTP {status}")),
-    }
+fn refused<T>(status: u16, refusal: &StandardErrorResponse<T>, sent: &[&str]) -> TokenError
+where
+    T: ErrorResponseType + AsRef<str>,
+{
+    classify(
+        &redact_text(refusal.error().as_ref(), sent),
+        refusal
+            .error_description()
+            .map(|d| redact_text(d, sent))
+            .as_deref(),
+        status,
+    )
 }
 
 /// Sorts a provider's error: which ones kill the grant, which pass.
@@ -407,30 +500,177 @@ fn classify(error: &str, description: Option<&str>, status: u16) -> TokenError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oauth2::basic::BasicErrorResponse;
+    use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+    use std::collections::HashMap;
+    use std::sync::Mutex;
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
+    fn registration() -> Client {
+        Client {
+            client_id: "app-id".into(),
+            client_secret: Some(Secret::new("app-secret")),
+            redirect_uri: "https://switchboard.example/oauth/callback".into(),
+        }
+    }
+
+    /// A provider that records each request and answers `body` with `status`.
+    fn provider(
+        seen: &Mutex<Vec<HttpRequest>>,
+        status: StatusCode,
+        body: &'static [u8],
+    ) -> impl Fn(HttpRequest) -> std::future::Ready<Result<HttpResponse, Unreached>> {
+        move |request| {
+            if let Ok(mut seen) = seen.lock() {
+                seen.push(request);
+            }
+            let mut answer = HttpResponse::new(body.to_vec());
+            *answer.status_mut() = status;
+            answer
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            std::future::ready(Ok(answer))
+        }
+    }
+
+    fn form(request: &HttpRequest) -> HashMap<String, String> {
+        url::form_urlencoded::parse(request.body())
+            .into_owned()
+            .collect()
+    }
+
     #[test]
     fn the_rfc_7636_test_vector_holds() -> TestResult {
+        let verifier = PkceCodeVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into());
+        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&verifier);
         assert_eq!(
-            challenge_of("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            challenge.as_str(),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
+        assert_eq!(challenge.method().as_str(), "S256");
         Ok(())
     }
 
     #[test]
-    fn verifiers_are_43_url_safe_characters_and_fresh() -> TestResult {
+    fn verifiers_and_states_are_43_url_safe_characters_and_fresh() -> TestResult {
+        let url_safe = |s: &str| {
+            s.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        };
         let (a, b) = (pkce()?, pkce()?);
         assert_eq!(a.verifier.expose().len(), 43);
-        assert!(
-            a.verifier
-                .expose()
-                .bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-        );
+        assert!(url_safe(a.verifier.expose()));
         assert_ne!(a.verifier.expose(), b.verifier.expose());
-        assert_eq!(a.challenge, challenge_of(a.verifier.expose()));
+        let recomputed = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(
+            a.verifier.expose().to_owned(),
+        ));
+        assert_eq!(a.challenge, recomputed);
+        let (s, t) = (state()?, state()?);
+        assert_eq!(s.len(), 43);
+        assert!(url_safe(&s));
+        assert_ne!(s, t);
+        Ok(())
+    }
+
+    #[test]
+    fn the_authorize_url_carries_state_pkce_scopes_and_response_mode() -> TestResult {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let pkce = Pkce {
+            verifier: Secret::new(verifier),
+            challenge: PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(
+                verifier.into(),
+            )),
+        };
+        let url = authorize_url(
+            "https://login.example/tenant/oauth2/v2.0/authorize",
+            &registration(),
+            &["offline_access".into(), "User.Read".into()],
+            "the-state",
+            Some(&pkce),
+        )?;
+        let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["client_id"], "app-id");
+        assert_eq!(
+            q["redirect_uri"],
+            "https://switchboard.example/oauth/callback"
+        );
+        assert_eq!(q["scope"], "offline_access User.Read");
+        assert_eq!(q["state"], "the-state");
+        assert_eq!(
+            q["code_challenge"],
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["response_mode"], "query");
+        assert!(!q.contains_key("client_secret"));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn the_code_exchange_sends_the_registration_in_the_body() -> TestResult {
+        let seen = Mutex::new(Vec::new());
+        let answer = br#"{"access_token":"AT","token_type":"Bearer","expires_in":60,"scope":"User.Read","refresh_token":"RT"}"#;
+        let client = registration();
+        let oauth = registered(&client)
+            .set_redirect_uri(redirect_uri(&client)?)
+            .set_token_uri(token_uri("https://login.example/token")?);
+        let granted = oauth
+            .exchange_code(AuthorizationCode::new("the-code".into()))
+            .set_pkce_verifier(PkceCodeVerifier::new("v".repeat(43)))
+            .request_async(&provider(&seen, StatusCode::OK, answer))
+            .await?;
+        let tokens = tokens_of(&granted, None, 1_000);
+        assert_eq!(tokens.access_token, "AT");
+        assert_eq!(tokens.refresh_token.as_deref(), Some("RT"));
+        assert_eq!(tokens.expires_at_ms, 61_000);
+        assert_eq!(tokens.scopes, ["User.Read"]);
+        let seen = seen.lock().map_err(|e| e.to_string())?;
+        let [request] = seen.as_slice() else {
+            return Err("one request".into());
+        };
+        assert!(request.headers().get(AUTHORIZATION).is_none());
+        assert_eq!(request.headers()[ACCEPT], "application/json");
+        let f = form(request);
+        assert_eq!(f["grant_type"], "authorization_code");
+        assert_eq!(f["code"], "the-code");
+        assert_eq!(f["code_verifier"], "v".repeat(43));
+        assert_eq!(
+            f["redirect_uri"],
+            "https://switchboard.example/oauth/callback"
+        );
+        assert_eq!(f["client_id"], "app-id");
+        assert_eq!(f["client_secret"], "app-secret");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_refresh_asks_for_the_granted_scopes_and_only_those() -> TestResult {
+        let seen = Mutex::new(Vec::new());
+        let answer = br#"{"access_token":"AT2","token_type":"bearer"}"#;
+        let client = registration();
+        let oauth = registered(&client).set_token_uri(token_uri("https://login.example/token")?);
+        let held = RefreshToken::new("RT".into());
+        let before = Tokens {
+            access_token: "AT".into(),
+            refresh_token: Some("RT".into()),
+            expires_at_ms: 0,
+            scopes: vec!["User.Read".into(), "Files.Read.All".into()],
+        };
+        let granted = oauth
+            .exchange_refresh_token(&held)
+            .add_scopes(before.scopes.iter().cloned().map(Scope::new))
+            .request_async(&provider(&seen, StatusCode::OK, answer))
+            .await?;
+        // No `scope` in the answer: the grant keeps the scopes it had.
+        assert_eq!(tokens_of(&granted, Some(&before), 0).scopes, before.scopes);
+        let seen = seen.lock().map_err(|e| e.to_string())?;
+        let f = form(&seen[0]);
+        assert_eq!(f["grant_type"], "refresh_token");
+        assert_eq!(f["refresh_token"], "RT");
+        assert_eq!(f["scope"], "User.Read Files.Read.All");
+        assert_eq!(f["client_id"], "app-id");
         Ok(())
     }
 
@@ -459,6 +699,52 @@ mod tests {
         Ok(())
     }
 
+    #[tokio::test]
+    async fn refusals_are_sorted_by_error_then_status() -> TestResult {
+        let client = registration();
+        let oauth = registered(&client).set_token_uri(token_uri("https://login.example/token")?);
+        let held = RefreshToken::new("RT".into());
+        let seen = Mutex::new(Vec::new());
+        let cases: [(StatusCode, &'static [u8], fn(&TokenError) -> bool); 4] = [
+            // An extension error the crate does not name.
+            (
+                StatusCode::BAD_REQUEST,
+                br#"{"error":"interaction_required"}"#,
+                |e| matches!(e, TokenError::Terminal(r) if r == "interaction_required"),
+            ),
+            // An unknown error, but the provider is down.
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                br#"{"error":"weird"}"#,
+                |e| matches!(e, TokenError::Transient(_)),
+            ),
+            // A gateway's HTML page.
+            (
+                StatusCode::BAD_GATEWAY,
+                b"<html>502 Bad Gateway</html>",
+                |e| matches!(e, TokenError::Transient(r) if r == "the token endpoint answered HTTP 502 Bad Gateway"),
+            ),
+            // No body at all, and not the provider's fault.
+            (
+                StatusCode::NOT_FOUND,
+                b"",
+                |e| matches!(e, TokenError::Misconfigured(r) if r == "the token endpoint answered HTTP 404 Not Found"),
+            ),
+        ];
+        for (status, body, expected) in cases {
+            let http = provider(&seen, status, body);
+            let error = oauth
+                .exchange_refresh_token(&held)
+                .request_async(&http)
+                .await
+                .err()
+                .ok_or("a refusal")?;
+            let sorted = token_error(error, Some(status), &["RT"]);
+            assert!(expected(&sorted), "{status}: {sorted:?}");
+        }
+        Ok(())
+    }
+
     #[test]
     fn a_provider_claiming_an_endless_lifetime_gets_a_year() -> TestResult {
         let year_ms = MAX_TOKEN_LIFETIME_S * 1000;
@@ -472,11 +758,25 @@ mod tests {
     #[test]
     fn a_refusal_quoting_the_refresh_token_does_not_repeat_it() -> TestResult {
         let body = br#"{"error":"invalid_grant","error_description":"refresh token 1//0gRT-secret is revoked"}"#;
-        let refusal = refused(reqwest::StatusCode::BAD_REQUEST, body, &["1//0gRT-secret"]);
+        let refusal: BasicErrorResponse = serde_json::from_slice(body)?;
         assert_eq!(
-            refusal,
+            refused(400, &refusal, &["1//0gRT-secret"]),
             TokenError::Terminal("invalid_grant: refresh token [redacted] is revoked".into())
         );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_plain_http_endpoint_is_refused_unless_routed() -> TestResult {
+        let client = TokenClient::new(Routes::default())?;
+        let http = client.guarded();
+        let request = oauth2::http::Request::builder()
+            .method("POST")
+            .uri("http://login.example/token")
+            .body(Vec::new())?;
+        let answer = http.call(request).await.err();
+        assert!(matches!(answer, Some(Unreached::NotHttps)), "{answer:?}");
+        assert_eq!(http.status(), None);
         Ok(())
     }
 

@@ -398,7 +398,7 @@ impl Credentials {
             settings.client,
             settings.scopes,
             &state,
-            pkce.as_ref().map(|p| p.challenge.as_str()),
+            pkce.as_ref(),
         )?;
         self.store.write(|w| Ok(w.put_flow(&state, &flow, now)?))?;
         Ok(SignIn {
@@ -550,7 +550,7 @@ pub struct Rotation {
 /// Makes a new key active and re-seals every secret under it, `batch`
 /// secrets per write transaction. Calls keep working throughout: old keys
 /// stay in the keyring until retired.
-pub fn rotate(store: &Store, vault: &Vault, batch: usize) -> Result<Rotation> {
+pub(crate) fn rotate(store: &Store, vault: &Vault, batch: usize) -> Result<Rotation> {
     let key_id = vault.rotate()?;
     tracing::info!(%key_id, "master key rotated; re-sealing secrets");
     let mut resealed = 0;
@@ -580,7 +580,7 @@ pub fn rotate(store: &Store, vault: &Vault, batch: usize) -> Result<Rotation> {
 }
 
 /// Removes an old key from the keyring, once no secret is sealed under it.
-pub fn retire(store: &Store, vault: &Vault, key_id: &str) -> Result<()> {
+pub(crate) fn retire(store: &Store, vault: &Vault, key_id: &str) -> Result<()> {
     let in_use = store
         .read(|r| r.sealed_key_ids())?
         .get(key_id)
@@ -597,7 +597,7 @@ pub fn retire(store: &Store, vault: &Vault, key_id: &str) -> Result<()> {
 
 /// Opens every stored secret with the keyring; says how many opened, or
 /// fails on the first that does not.
-pub fn verify_secrets(store: &Store, vault: &Vault) -> Result<usize> {
+pub(crate) fn verify_secrets(store: &Store, vault: &Vault) -> Result<usize> {
     let secrets = store.read(|r| r.secrets_not_under("", usize::MAX))?;
     for s in &secrets {
         vault.open_secret(s.sealed(), identity_of(s))?;
@@ -606,7 +606,7 @@ pub fn verify_secrets(store: &Store, vault: &Vault) -> Result<usize> {
 }
 
 /// Key ids in the keyring, active first, with how many secrets each seals.
-pub fn keys(store: &Store, vault: &Vault) -> Result<Vec<(String, usize)>> {
+pub(crate) fn keys(store: &Store, vault: &Vault) -> Result<Vec<(String, usize)>> {
     let counts = store.read(|r| r.sealed_key_ids())?;
     Ok(vault
         .key_ids()

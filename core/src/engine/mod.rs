@@ -24,7 +24,7 @@ use crate::vault::{KeySource, Vault};
 use crate::{Error, Result};
 use credentials::Credentials;
 pub use credentials::{Callback, Rotation, SignIn};
-pub use credentials::{keys, retire, rotate, verify_secrets};
+pub(crate) use credentials::{keys, retire, rotate};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;

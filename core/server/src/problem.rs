@@ -1,11 +1,11 @@
 //! Errors as RFC 9457 problem details.
 
-use crate::Error;
-use crate::plugins::PluginError;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use switchboard::Error;
+use switchboard::plugins::PluginError;
 
 /// An RFC 9457 problem.
 #[derive(Debug)]
@@ -57,8 +57,8 @@ impl IntoResponse for Problem {
 
 impl From<Error> for Problem {
     fn from(error: Error) -> Self {
-        use crate::oauth::TokenError;
         use StatusCode as S;
+        use switchboard::oauth::TokenError;
         let (status, title) = match &error {
             Error::Denied { .. } => (S::FORBIDDEN, "Denied by policy"),
             Error::UnknownIntegration(_) => (S::NOT_FOUND, "Unknown integration"),
@@ -76,7 +76,7 @@ impl From<Error> for Problem {
             | Error::ConnectionUnusable { .. } => (S::CONFLICT, "Not possible in this state"),
             Error::CredentialRefused(_) => (S::UNPROCESSABLE_ENTITY, "Credential refused"),
             Error::Plugin(PluginError::Connector {
-                error: crate::model::ConnectorError::InvalidInput { .. },
+                error: switchboard::model::ConnectorError::InvalidInput { .. },
                 ..
             }) => (S::BAD_REQUEST, "Invalid input"),
             Error::Plugin(_)
@@ -93,9 +93,9 @@ impl From<Error> for Problem {
             Error::Policies(_) | Error::PolicyRequest(_) => {
                 (S::INTERNAL_SERVER_ERROR, "Policy error")
             }
-            Error::Store(_) | Error::Vault(_) | Error::OAuth(_) | Error::Internal(_) => {
-                (S::INTERNAL_SERVER_ERROR, "Internal error")
-            }
+            // Storage, vault and internal faults, and whatever a later
+            // engine adds.
+            _ => (S::INTERNAL_SERVER_ERROR, "Internal error"),
         };
         let (detail, policies) = match error {
             // The reason alone: the policy ids travel in their own member.

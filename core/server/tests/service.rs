@@ -71,7 +71,7 @@ async fn start_with(extra: &[&str]) -> Service {
     // Keep reading the log, so the service never writes into a closed pipe.
     std::thread::spawn(move || lines.for_each(drop));
     let base = format!("http://127.0.0.1:{port}");
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    switchboard::net::install_crypto();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

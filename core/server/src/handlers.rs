@@ -4,14 +4,6 @@
 use super::State as App;
 use super::acting::{Acting, ActingOn};
 use super::problem::Problem;
-use crate::audit::{Filter, OutcomeKind, Page};
-use crate::engine::{Callback, SignIn};
-use crate::model::{
-    Account, Connection, ConnectionId, Enablement, IntegrationId, Manifest, Mode, UserId,
-    WorkspaceId,
-};
-use crate::pages::{IntegrationUsage, IntegrationsPage, TeamIntegration};
-use crate::vault::Secret;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -21,6 +13,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
+use switchboard::audit::{Filter, OutcomeKind, Page};
+use switchboard::engine::{Callback, SignIn};
+use switchboard::model::{
+    Account, Connection, ConnectionId, Enablement, IntegrationId, Manifest, Mode, UserId,
+    WorkspaceId,
+};
+use switchboard::pages::{IntegrationUsage, IntegrationsPage, TeamIntegration};
+use switchboard::vault::Secret;
 
 type Shared = State<Arc<App>>;
 type Answer<T> = Result<Json<T>, Problem>;

@@ -1,14 +1,14 @@
 //! The `switchboard` command line.
 
-use crate::maintenance::DataFile;
-use crate::plugins::{HostConfig, LoadOutcome, PluginHost};
-use crate::policy::cases;
-use crate::server::ServiceTokens;
-use crate::{Engine, EngineConfig};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use switchboard::maintenance::DataFile;
+use switchboard::plugins::{HostConfig, LoadOutcome, PluginHost};
+use switchboard::policy::cases;
+use switchboard::{Engine, EngineConfig};
+use switchboard_server::ServiceTokens;
 
 #[derive(Parser)]
 #[command(
@@ -205,7 +205,7 @@ fn init_logging(format: LogFormat) {
 
 async fn reload(url: &str, token: &str) -> Result<ExitCode, String> {
     let endpoint = format!("{}/v1/policies/reload", url.trim_end_matches('/'));
-    crate::net::install_crypto();
+    switchboard::net::install_crypto();
     let response = reqwest::Client::new()
         .post(&endpoint)
         .bearer_auth(token)
@@ -357,8 +357,8 @@ fn audit(command: AuditCommand, data: &std::path::Path) -> Result<ExitCode, Stri
 }
 
 /// Loads a policy directory, printing every fault on a refusal.
-fn load_policies(dir: &std::path::Path) -> Result<crate::policy::PolicyBundle, ExitCode> {
-    crate::policy::load(dir).map_err(|e| {
+fn load_policies(dir: &std::path::Path) -> Result<switchboard::policy::PolicyBundle, ExitCode> {
+    switchboard::policy::load(dir).map_err(|e| {
         for fault in &e.faults {
             print(&fault.to_string());
         }
@@ -433,9 +433,9 @@ async fn serve(
         Err(_) => ServiceTokens::default(),
     };
     let mocks = if demo {
-        let mocks = crate::server::demo::start_mocks(listen).await?;
+        let mocks = switchboard_server::demo::start_mocks(listen).await?;
         mocks.configure(&mut config);
-        tokens = tokens.with_token(crate::server::demo::SERVICE_TOKEN);
+        tokens = tokens.with_token(switchboard_server::demo::SERVICE_TOKEN);
         Some(mocks)
     } else {
         None
@@ -452,7 +452,7 @@ async fn serve(
         }
     }
     if mocks.is_some() {
-        crate::server::demo::seed(&engine).await?;
+        switchboard_server::demo::seed(&engine).await?;
     }
     let webhooks = if webhooks.is_empty() {
         None
@@ -460,11 +460,11 @@ async fn serve(
         let secret = std::env::var(WEBHOOK_SECRET_ENV).map_err(|_| {
             format!("--webhook needs {WEBHOOK_SECRET_ENV}, the key that signs deliveries")
         })?;
-        Some(crate::server::webhooks::Webhooks {
+        Some(switchboard_server::webhooks::Webhooks {
             urls: webhooks,
-            secret: crate::vault::Secret::new(secret),
+            secret: switchboard::vault::Secret::new(secret),
         })
     };
-    crate::server::run(engine, listen, tokens, webhooks).await?;
+    switchboard_server::run(engine, listen, tokens, webhooks).await?;
     Ok(ExitCode::SUCCESS)
 }

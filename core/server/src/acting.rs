@@ -3,11 +3,11 @@
 //! names. Handlers take these as extractors.
 
 use super::problem::{Problem, bad_request};
-use crate::model::{Actor, IntegrationId, Role, UserId, WorkspaceId};
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use std::collections::HashMap;
+use switchboard::model::{Actor, IntegrationId, Role, UserId, WorkspaceId};
 
 /// The actor, in the workspace the path names.
 pub struct Acting(pub Actor);

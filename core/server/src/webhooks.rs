@@ -2,10 +2,10 @@
 //! URL, signed with HMAC-SHA256 over the body, and retried with backoff
 //! until the receiver answers 2xx or the attempts run out.
 
-use crate::model::Event;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::time::Duration;
+use switchboard::model::Event;
 use tokio::sync::broadcast;
 
 /// Sends after the first: 0.5 s, 1 s, 2 s, 4 s, 8 s apart.
@@ -16,7 +16,7 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 #[derive(Clone)]
 pub struct Webhooks {
     pub urls: Vec<String>,
-    pub secret: crate::vault::Secret,
+    pub secret: switchboard::vault::Secret,
 }
 
 /// `sha256=<hex>` of the body, as sent in `X-Switchboard-Signature`.
@@ -31,7 +31,7 @@ pub fn signature(secret: &str, body: &[u8]) -> Result<String, String> {
 
 /// Delivers events from `events` until the engine goes away.
 pub fn spawn(webhooks: Webhooks, mut events: broadcast::Receiver<Event>) {
-    crate::net::install_crypto();
+    switchboard::net::install_crypto();
     tokio::spawn(async move {
         let client = match reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

@@ -3,11 +3,11 @@
 //! `dev`, members `bob` and `carol`), so a newcomer with no accounts can try
 //! every scenario with curl.
 
-use crate::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
-use crate::net::Routes;
-use crate::vault::Secret;
-use crate::{Engine, EngineConfig, Error};
 use std::net::SocketAddr;
+use switchboard::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
+use switchboard::net::Routes;
+use switchboard::vault::Secret;
+use switchboard::{Engine, EngineConfig, Error};
 use switchboard_mocks::microsoft::Microsoft;
 use switchboard_mocks::semrush::Semrush;
 
@@ -69,7 +69,7 @@ impl DemoMocks {
         config.host.routes = routes;
         config.oauth_clients.insert(
             IntegrationId::new("sharepoint"),
-            crate::oauth::Client {
+            switchboard::oauth::Client {
                 client_id: CLIENT_ID.into(),
                 client_secret: Some(Secret::new(CLIENT_SECRET)),
                 redirect_uri: self.redirect_uri.clone(),

@@ -10,7 +10,6 @@ mod handlers;
 mod problem;
 pub mod webhooks;
 
-use crate::Engine;
 use api::{Api, Doc};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State as Extract};
@@ -23,6 +22,7 @@ use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
+use switchboard::Engine;
 
 /// Request bodies larger than this are refused with 413.
 const MAX_BODY_BYTES: usize = 1 << 20;
@@ -84,9 +84,9 @@ type Shared = Arc<State>;
 
 /// The routes that need the service token.
 fn protected() -> Api<Shared> {
-    use crate::audit::Page;
-    use crate::model::{Account, Connection, Enablement, Event};
-    use crate::pages::IntegrationsPage;
+    use switchboard::audit::Page;
+    use switchboard::model::{Account, Connection, Enablement, Event};
+    use switchboard::pages::IntegrationsPage;
     Api::new()
         .get("/v1/integrations", h::catalog, Doc::host("Every loaded integration's manifest").returns::<h::Catalog>())
         .post("/v1/policies/reload", h::reload_policies, Doc::host("Re-read the policy directory; a refused set answers 422 with every fault").returns::<h::Reloaded>())
@@ -102,7 +102,7 @@ fn protected() -> Api<Shared> {
         .get("/v1/workspaces/{workspace}/audit", h::audit, Doc::acting("The audit trail, newest first").query::<h::AuditQuery>().returns::<Page>())
         .get("/v1/workspaces/{workspace}/integrations", h::integrations_page, Doc::acting("The Integrations page: my connections and the workspace's integrations").returns::<IntegrationsPage>())
         .post("/v1/workspaces/{workspace}/integrations/{integration}/connect", h::connect, Doc::acting("Connect my account: with an API key, or start an OAuth 2.0 sign-in").body::<h::ConnectRequest>().returns::<h::ConnectResponse>())
-        .get("/v1/workspaces/{workspace}/integrations/{integration}/callback", h::callback, Doc::acting("Finish an OAuth 2.0 sign-in with what the provider sent back").query::<crate::engine::Callback>().returns::<Connection>())
+        .get("/v1/workspaces/{workspace}/integrations/{integration}/callback", h::callback, Doc::acting("Finish an OAuth 2.0 sign-in with what the provider sent back").query::<switchboard::engine::Callback>().returns::<Connection>())
         .get("/v1/workspaces/{workspace}/connections/{connection}", h::connection, Doc::acting("My connection").returns::<Connection>())
         .delete("/v1/workspaces/{workspace}/connections/{connection}", h::disconnect, Doc::acting("Disconnect: delete my connection and its credential").status(204))
         .post("/v1/workspaces/{workspace}/integrations/{integration}/actions/{action}", h::invoke, Doc::acting("Run one of an integration's actions; input and output follow the action's schemas").body::<serde_json::Value>().returns::<serde_json::Value>())
@@ -174,13 +174,13 @@ async fn count_request(Extract(state): Extract<Shared>, request: Request, next: 
     let metrics = state.engine.metrics();
     metrics
         .request_seconds
-        .get_or_create(&crate::metrics::RouteLabels {
+        .get_or_create(&switchboard::metrics::RouteLabels {
             route: route.clone(),
         })
         .observe(started.elapsed().as_secs_f64());
     metrics
         .requests
-        .get_or_create(&crate::metrics::RequestLabels {
+        .get_or_create(&switchboard::metrics::RequestLabels {
             method,
             route,
             status: response.status().as_u16(),

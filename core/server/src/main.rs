@@ -1,0 +1,7 @@
+//! The `switchboard` binary: the command line over the engine and its HTTP API.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}
