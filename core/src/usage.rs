@@ -1,4 +1,4 @@
-//! Usage metering (T4, R7): calls and credits per workspace, integration,
+//! Usage metering: calls and credits per workspace, integration,
 //! member and day. Counted in memory on the hot path and written to the
 //! store in one transaction at least every second and on shutdown, so a
 //! crash loses at most the last second of counters and never a state change.

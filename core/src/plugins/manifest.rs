@@ -1,7 +1,7 @@
 //! Checking what a plugin says about itself before anyone relies on it.
 
 use super::bindings::switchboard::connector::types as wit;
-use super::network::HostPattern;
+use super::network::{HostPattern, InvalidHost};
 use crate::model::{ActionSpec, Auth, IntegrationId, Manifest, Mode, ModeAuth};
 use std::collections::{HashMap, HashSet};
 
@@ -12,28 +12,94 @@ pub struct Validated {
     pub input_validators: HashMap<String, jsonschema::Validator>,
 }
 
+/// One thing wrong with a manifest, in words its author can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum Fault {
+    /// The id is not a plain identifier.
+    #[error("id `{0}` must be 1-64 lowercase letters, digits, `-` or `_`")]
+    Id(String),
+    /// The name is blank.
+    #[error("name is empty")]
+    NoName,
+    /// The version does not parse as semver.
+    #[error("version `{0}` is not semver (e.g. 1.2.0)")]
+    Version(String),
+    /// No mode is offered.
+    #[error("no mode is supported")]
+    NoMode,
+    /// A mode is offered twice.
+    #[error("mode `{0}` is listed twice")]
+    DuplicateMode(Mode),
+    /// A mode's authentication is unusable.
+    #[error("mode `{mode}`: {why}")]
+    Auth {
+        /// The mode.
+        mode: Mode,
+        /// What is wrong with how it authenticates.
+        why: AuthFault,
+    },
+    /// An allowed host does not parse.
+    #[error("allowed host {0}")]
+    Host(InvalidHost),
+    /// An action's name is not snake_case.
+    #[error("action name `{0}` must be snake_case")]
+    ActionName(String),
+    /// An action is listed twice.
+    #[error("action `{0}` is listed twice")]
+    DuplicateAction(String),
+    /// An action's input or output schema is unusable.
+    #[error("action `{action}`: {which} schema {why}")]
+    Schema {
+        /// The action.
+        action: String,
+        /// `input` or `output`.
+        which: &'static str,
+        /// What is wrong with it.
+        why: String,
+    },
+}
+
+/// What is wrong with how a mode authenticates.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthFault {
+    /// The key's query parameter is not a plain name.
+    #[error("query parameter `{0}` is not a plain name")]
+    QueryParameter(String),
+    /// The key's header is not a header name.
+    #[error("`{0}` is not a header name")]
+    HeaderName(String),
+    /// The key's header is one the host owns.
+    #[error("the key cannot go in `{0}`")]
+    HostOwnedHeader(String),
+    /// An OAuth endpoint is not https.
+    #[error("`{0}` is not an https URL")]
+    NotHttps(String),
+    /// OAuth without a scope.
+    #[error("OAuth 2.0 needs at least one scope")]
+    NoScope,
+}
+
+/// Every fault of a refused manifest.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct Faults(pub Vec<Fault>);
+
 /// Validates a manifest; the error lists every fault found.
-pub fn validate(raw: wit::Manifest) -> Result<Validated, String> {
+pub fn validate(raw: wit::Manifest) -> Result<Validated, Faults> {
     let mut faults = Vec::new();
     if !is_identifier(&raw.id, true) {
-        faults.push(format!(
-            "id `{}` must be 1-64 lowercase letters, digits, `-` or `_`",
-            raw.id
-        ));
+        faults.push(Fault::Id(raw.id.clone()));
     }
     if raw.name.trim().is_empty() {
-        faults.push("name is empty".to_owned());
+        faults.push(Fault::NoName);
     }
-    if !is_semver(&raw.version) {
-        faults.push(format!(
-            "version `{}` is not semver (e.g. 1.2.0)",
-            raw.version
-        ));
+    if semver::Version::parse(&raw.version).is_err() {
+        faults.push(Fault::Version(raw.version.clone()));
     }
 
     let mut modes = Vec::new();
     if raw.modes.is_empty() {
-        faults.push("no mode is supported".to_owned());
+        faults.push(Fault::NoMode);
     }
     for m in raw.modes {
         let mode = match m.mode {
@@ -41,11 +107,11 @@ pub fn validate(raw: wit::Manifest) -> Result<Validated, String> {
             wit::Mode::Workspace => Mode::Workspace,
         };
         if modes.iter().any(|known: &ModeAuth| known.mode == mode) {
-            faults.push(format!("mode `{mode}` is listed twice"));
+            faults.push(Fault::DuplicateMode(mode));
         }
         match auth(m.auth) {
             Ok(auth) => modes.push(ModeAuth { mode, auth }),
-            Err(fault) => faults.push(format!("mode `{mode}`: {fault}")),
+            Err(why) => faults.push(Fault::Auth { mode, why }),
         }
     }
 
@@ -53,7 +119,7 @@ pub fn validate(raw: wit::Manifest) -> Result<Validated, String> {
     for entry in &raw.allowed_hosts {
         match HostPattern::parse(entry) {
             Ok(pattern) => hosts.push(pattern),
-            Err(fault) => faults.push(format!("allowed host {fault}")),
+            Err(fault) => faults.push(Fault::Host(fault)),
         }
     }
 
@@ -62,10 +128,10 @@ pub fn validate(raw: wit::Manifest) -> Result<Validated, String> {
     let mut names = HashSet::new();
     for a in raw.actions {
         if !is_identifier(&a.name, false) {
-            faults.push(format!("action name `{}` must be snake_case", a.name));
+            faults.push(Fault::ActionName(a.name.clone()));
         }
         if !names.insert(a.name.clone()) {
-            faults.push(format!("action `{}` is listed twice", a.name));
+            faults.push(Fault::DuplicateAction(a.name.clone()));
         }
         let input = schema(&a.name, "input", &a.input_schema);
         let output = schema(&a.name, "output", &a.output_schema);
@@ -85,7 +151,7 @@ pub fn validate(raw: wit::Manifest) -> Result<Validated, String> {
     }
 
     if !faults.is_empty() {
-        return Err(faults.join("; "));
+        return Err(Faults(faults));
     }
     Ok(Validated {
         manifest: Manifest {
@@ -102,7 +168,7 @@ pub fn validate(raw: wit::Manifest) -> Result<Validated, String> {
     })
 }
 
-fn auth(raw: wit::Auth) -> Result<Auth, String> {
+fn auth(raw: wit::Auth) -> Result<Auth, AuthFault> {
     match raw {
         wit::Auth::ApiKey(wit::ApiKeyPlacement::Query(parameter)) => {
             if parameter.is_empty()
@@ -110,17 +176,17 @@ fn auth(raw: wit::Auth) -> Result<Auth, String> {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
             {
-                return Err(format!("query parameter `{parameter}` is not a plain name"));
+                return Err(AuthFault::QueryParameter(parameter));
             }
             Ok(Auth::ApiKeyQuery { parameter })
         }
         wit::Auth::ApiKey(wit::ApiKeyPlacement::Header(h)) => {
             let name = reqwest::header::HeaderName::from_bytes(h.name.as_bytes())
-                .map_err(|_| format!("`{}` is not a header name", h.name))?;
+                .map_err(|_| AuthFault::HeaderName(h.name.clone()))?;
             if matches!(name.as_str(), "authorization" | "cookie" | "host")
                 || name.as_str().starts_with("proxy-")
             {
-                return Err(format!("the key cannot go in `{}`", h.name));
+                return Err(AuthFault::HostOwnedHeader(h.name));
             }
             Ok(Auth::ApiKeyHeader {
                 header: h.name,
@@ -138,11 +204,11 @@ fn auth(raw: wit::Auth) -> Result<Auth, String> {
             {
                 match url::Url::parse(url) {
                     Ok(u) if u.scheme() == "https" && u.host_str().is_some() => {}
-                    _ => return Err(format!("`{url}` is not an https URL")),
+                    _ => return Err(AuthFault::NotHttps(url.clone())),
                 }
             }
             if o.scopes.is_empty() {
-                return Err("OAuth 2.0 needs at least one scope".to_owned());
+                return Err(AuthFault::NoScope);
             }
             Ok(Auth::OAuth2 {
                 authorize_url: o.authorize_url,
@@ -157,10 +223,14 @@ fn auth(raw: wit::Auth) -> Result<Auth, String> {
 
 fn schema(
     action: &str,
-    which: &str,
+    which: &'static str,
     text: &str,
-) -> Result<(serde_json::Value, jsonschema::Validator), String> {
-    let fault = |why: String| format!("action `{action}`: {which} schema {why}");
+) -> Result<(serde_json::Value, jsonschema::Validator), Fault> {
+    let fault = |why: String| Fault::Schema {
+        action: action.to_owned(),
+        which,
+        why,
+    };
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| fault(format!("is not JSON: {e}")))?;
     jsonschema::meta::validate(&value)
@@ -178,13 +248,4 @@ fn is_identifier(s: &str, dashes: bool) -> bool {
         && s.bytes().all(|b| {
             b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || (dashes && b == b'-')
         })
-}
-
-fn is_semver(s: &str) -> bool {
-    let core = s.split(['-', '+']).next().unwrap_or_default();
-    let parts: Vec<_> = core.split('.').collect();
-    parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }

@@ -22,7 +22,9 @@ use crate::vault::Secret;
 use bindings::{ConnectorPluginPre, connector_error};
 pub use credential::{Credential, Placement};
 pub use limits::SandboxLimits;
+pub use manifest::{AuthFault, Fault, Faults};
 use network::HostPattern;
+pub use network::InvalidHost;
 use runtime::{Answer, Call, HostState, Runtime, root_cause};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -44,7 +46,7 @@ pub enum PluginError {
         /// The component's file.
         file: PathBuf,
         /// Why, for the connector's author.
-        reason: String,
+        reason: Refusal,
     },
     /// The connector answered with an error of its own.
     #[error("{integration}: {error}")]
@@ -111,6 +113,44 @@ pub enum PluginError {
     /// The host itself failed, not a plugin.
     #[error("the plugin host could not start: {0}")]
     Host(String),
+}
+
+/// Why a component was not loaded, for its author.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The file could not be read.
+    #[error("cannot read it: {0}")]
+    Unreadable(#[source] std::io::Error),
+    /// The file is over [`MAX_COMPONENT_BYTES`].
+    #[error("it is {size} bytes, over the limit of {limit}")]
+    TooLarge {
+        /// Its size in bytes.
+        size: u64,
+        /// The most a component may weigh, in bytes.
+        limit: u64,
+    },
+    /// Not a WebAssembly component wasmtime can compile.
+    #[error("not a valid WebAssembly component: {0}")]
+    NotAComponent(String),
+    /// It imports files, sockets or raw HTTP.
+    #[error("it imports `{0}`; connectors may not use files, sockets or raw HTTP")]
+    ForbiddenImport(String),
+    /// It imports what the host does not provide.
+    #[error("it needs imports Switchboard does not provide: {0}")]
+    MissingImports(String),
+    /// It does not export the connector world.
+    #[error("it does not implement switchboard:connector@0.1.0: {0}")]
+    WrongWorld(String),
+    /// Its `describe` failed or was stopped.
+    #[error("describe failed: {0}")]
+    Describe(#[source] Box<PluginError>),
+    /// Its manifest has faults.
+    #[error("invalid manifest: {0}")]
+    InvalidManifest(#[from] manifest::Faults),
+    /// Another loaded plugin has the same id.
+    #[error("another loaded plugin already has the id `{0}`")]
+    DuplicateId(IntegrationId),
 }
 
 /// Where plugins come from and how they run.
@@ -226,7 +266,7 @@ impl PluginHost {
                 },
                 Err(e) => {
                     let reason = match e {
-                        PluginError::Refused { reason, .. } => reason,
+                        PluginError::Refused { reason, .. } => reason.to_string(),
                         other => other.to_string(),
                     };
                     tracing::warn!(file = %file.display(), "plugin refused: {reason}");
@@ -239,16 +279,14 @@ impl PluginHost {
 
     /// Loads one component and adds it to the host.
     pub async fn load_file(&mut self, file: &Path) -> Result<Arc<Plugin>, PluginError> {
-        let refuse = |reason: String| PluginError::Refused {
+        let refuse = |reason: Refusal| PluginError::Refused {
             file: file.to_owned(),
             reason,
         };
         let plugin = Arc::new(self.compile(file).await.map_err(refuse)?);
         let id = plugin.manifest.id.clone();
         if self.plugins.contains_key(&id) {
-            return Err(refuse(format!(
-                "another loaded plugin already has the id `{id}`"
-            )));
+            return Err(refuse(Refusal::DuplicateId(id)));
         }
         self.plugins.insert(id, plugin.clone());
         Ok(plugin)
@@ -256,28 +294,25 @@ impl PluginHost {
 
     /// Compiles, links and describes a component, and validates what it
     /// says; the error says why it was refused.
-    async fn compile(&self, file: &Path) -> Result<Plugin, String> {
-        let size = std::fs::metadata(file)
-            .map_err(|e| format!("cannot read it: {e}"))?
-            .len();
+    async fn compile(&self, file: &Path) -> Result<Plugin, Refusal> {
+        let size = std::fs::metadata(file).map_err(Refusal::Unreadable)?.len();
         if size > MAX_COMPONENT_BYTES {
-            return Err(format!(
-                "it is {size} bytes, over the limit of {MAX_COMPONENT_BYTES}"
-            ));
+            return Err(Refusal::TooLarge {
+                size,
+                limit: MAX_COMPONENT_BYTES,
+            });
         }
-        let bytes = std::fs::read(file).map_err(|e| format!("cannot read it: {e}"))?;
+        let bytes = std::fs::read(file).map_err(Refusal::Unreadable)?;
         let engine = &self.runtime.engine;
         let component = cache::compile(engine, &bytes, self.cache_dir.as_deref())
-            .map_err(|e| format!("not a valid WebAssembly component: {}", root_cause(&e)))?;
+            .map_err(|e| Refusal::NotAComponent(root_cause(&e)))?;
         let ty = component.component_type();
         for (name, _) in ty.imports(engine) {
             if FORBIDDEN_IMPORTS
                 .iter()
                 .any(|prefix| name.starts_with(prefix))
             {
-                return Err(format!(
-                    "it imports `{name}`; connectors may not use files, sockets or raw HTTP"
-                ));
+                return Err(Refusal::ForbiddenImport(name.to_owned()));
             }
         }
         let pre = self.runtime.prepare(&component)?;
@@ -292,11 +327,10 @@ impl PluginHost {
             .await
         {
             Ok(Answer::Manifest(m)) => m,
-            Ok(_) => return Err(mismatched(&name).to_string()),
-            Err(e) => return Err(format!("describe failed: {e}")),
+            Ok(_) => return Err(Refusal::Describe(Box::new(mismatched(&name)))),
+            Err(e) => return Err(Refusal::Describe(Box::new(e))),
         };
-        let valid =
-            manifest::validate(raw).map_err(|faults| format!("invalid manifest: {faults}"))?;
+        let valid = manifest::validate(raw)?;
         let placements = valid
             .manifest
             .modes

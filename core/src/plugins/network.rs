@@ -8,6 +8,17 @@ use crate::redact;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::{Host, Url};
 
+/// Why a manifest's host entry was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidHost {
+    /// What follows the last `:` is not a port.
+    #[error("`{0}` has an invalid port")]
+    Port(String),
+    /// Not a lowercase DNS name of two labels or more.
+    #[error("`{0}` is not a lowercase host name (IP addresses, schemes and paths are not allowed)")]
+    Name(String),
+}
+
 /// A host a manifest declares: exact, or every subdomain of a domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct HostPattern {
@@ -21,12 +32,12 @@ pub(super) struct HostPattern {
 
 impl HostPattern {
     /// Parses `host`, `host:port` or `*.domain`; refuses anything else.
-    pub(super) fn parse(entry: &str) -> Result<Self, String> {
+    pub(super) fn parse(entry: &str) -> Result<Self, InvalidHost> {
         let (name, port) = match entry.rsplit_once(':') {
             Some((name, port)) => (
                 name,
                 port.parse::<u16>()
-                    .map_err(|_| format!("`{entry}` has an invalid port"))?,
+                    .map_err(|_| InvalidHost::Port(entry.to_owned()))?,
             ),
             None => (entry, 443),
         };
@@ -50,9 +61,7 @@ impl HostPattern {
             .split('.')
             .all(|l| l.bytes().all(|b| b.is_ascii_digit()));
         if !labels_ok || all_numeric {
-            return Err(format!(
-                "`{entry}` is not a lowercase host name (IP addresses, schemes and paths are not allowed)"
-            ));
+            return Err(InvalidHost::Name(entry.to_owned()));
         }
         Ok(HostPattern {
             host: name.to_owned(),

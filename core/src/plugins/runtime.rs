@@ -10,7 +10,7 @@ use super::credential::Credential;
 use super::limits::{Exhausted, Limiter, SandboxLimits, start_epoch_ticker};
 use super::network::HostPattern;
 use super::transport::{CallHttp, HttpGate};
-use super::{HostConfig, PluginError};
+use super::{HostConfig, PluginError, Refusal};
 use std::sync::Arc;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{
@@ -108,8 +108,8 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(host_err)?;
         ConnectorPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(host_err)?;
-        let gate =
-            HttpGate::new(config.routes.clone(), limits.clone()).map_err(PluginError::Host)?;
+        let gate = HttpGate::new(config.routes.clone(), limits.clone())
+            .map_err(|e| PluginError::Host(e.to_string()))?;
         Ok(Runtime {
             engine,
             linker,
@@ -124,19 +124,12 @@ impl Runtime {
     pub(super) fn prepare(
         &self,
         component: &Component,
-    ) -> Result<ConnectorPluginPre<HostState>, String> {
-        let pre = self.linker.instantiate_pre(component).map_err(|e| {
-            format!(
-                "it needs imports Switchboard does not provide: {}",
-                root_cause(&e)
-            )
-        })?;
-        ConnectorPluginPre::new(pre).map_err(|e| {
-            format!(
-                "it does not implement switchboard:connector@0.1.0: {}",
-                root_cause(&e)
-            )
-        })
+    ) -> Result<ConnectorPluginPre<HostState>, Refusal> {
+        let pre = self
+            .linker
+            .instantiate_pre(component)
+            .map_err(|e| Refusal::MissingImports(root_cause(&e)))?;
+        ConnectorPluginPre::new(pre).map_err(|e| Refusal::WrongWorld(root_cause(&e)))
     }
 
     /// Instantiates the component in a fresh store and makes one call, bounded

@@ -30,8 +30,8 @@ pub(super) struct HttpGate {
 
 impl HttpGate {
     /// A gate with its own client, timing out requests as `limits` say.
-    pub(super) fn new(routes: Routes, limits: SandboxLimits) -> Result<Self, String> {
-        let client = crate::net::client(limits.request_timeout).map_err(|e| e.to_string())?;
+    pub(super) fn new(routes: Routes, limits: SandboxLimits) -> reqwest::Result<Self> {
+        let client = crate::net::client(limits.request_timeout)?;
         Ok(HttpGate {
             client,
             routes,
