@@ -176,14 +176,17 @@ pub enum TokenError {
 /// Talks to token and revocation endpoints.
 pub struct TokenClient {
     http: reqwest::Client,
-    routes: Routes,
+    routes: std::sync::Arc<Routes>,
 }
 
 impl TokenClient {
     /// A client over the guarded `net` client, 15 seconds a request.
     pub fn new(routes: Routes) -> Result<Self, OAuthError> {
         let http = crate::net::client(Duration::from_secs(15)).map_err(OAuthError::Client)?;
-        Ok(TokenClient { http, routes })
+        Ok(TokenClient {
+            http,
+            routes: std::sync::Arc::new(routes),
+        })
     }
 
     /// Exchanges an authorization code (with its PKCE verifier).
@@ -277,10 +280,10 @@ impl TokenClient {
     }
 
     /// An HTTP client for one request.
-    fn guarded(&self) -> Guarded<'_> {
+    fn guarded(&self) -> Guarded {
         Guarded {
-            http: &self.http,
-            routes: &self.routes,
+            http: self.http.clone(),
+            routes: self.routes.clone(),
             status: AtomicU16::new(0),
         }
     }
@@ -343,9 +346,12 @@ fn tokens_of(answer: &BasicTokenResponse, previous: Option<&Tokens>, now_ms: u64
 /// declared hosts routed and anything else held to https. It never follows
 /// a redirect (the `net` client has no redirect policy) and keeps the
 /// answer's status, which the crate's errors do not carry.
-struct Guarded<'a> {
-    http: &'a reqwest::Client,
-    routes: &'a Routes,
+// It owns its client and routes (both shared pointers): a borrowed one would
+// make the crate's request futures depend on a lifetime the `Send` and
+// `AsyncHttpClient` bounds of axum handlers cannot name.
+struct Guarded {
+    http: reqwest::Client,
+    routes: std::sync::Arc<Routes>,
     status: AtomicU16,
 }
 
@@ -364,7 +370,7 @@ enum Unreached {
     Unbuildable(String),
 }
 
-impl Guarded<'_> {
+impl Guarded {
     /// The status of the answer, if one came.
     fn status(&self) -> Option<StatusCode> {
         StatusCode::from_u16(self.status.load(Ordering::Relaxed)).ok()
@@ -403,7 +409,7 @@ impl Guarded<'_> {
     }
 }
 
-impl<'c, 'a: 'c> AsyncHttpClient<'c> for Guarded<'a> {
+impl<'c> AsyncHttpClient<'c> for Guarded {
     type Error = Unreached;
     type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, Unreached>> + Send + 'c>>;
 

@@ -429,11 +429,13 @@ async fn serve(
     let mut config =
         EngineConfig::new(&data, plugins.unwrap_or_else(default_plugins_dir), policies);
     let mut tokens = match std::env::var(SERVICE_TOKENS_ENV) {
-        Ok(digests) => ServiceTokens::from_hex_digests(&digests)?,
+        Ok(digests) => ServiceTokens::from_hex_digests(&digests).map_err(|e| e.to_string())?,
         Err(_) => ServiceTokens::default(),
     };
     let mocks = if demo {
-        let mocks = switchboard_server::demo::start_mocks(listen).await?;
+        let mocks = switchboard_server::demo::start_mocks(listen)
+            .await
+            .map_err(|e| e.to_string())?;
         mocks.configure(&mut config);
         tokens = tokens.with_token(switchboard_server::demo::SERVICE_TOKEN);
         Some(mocks)
@@ -452,7 +454,9 @@ async fn serve(
         }
     }
     if mocks.is_some() {
-        switchboard_server::demo::seed(&engine).await?;
+        switchboard_server::demo::seed(&engine)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     let webhooks = if webhooks.is_empty() {
         None
@@ -465,6 +469,8 @@ async fn serve(
             secret: switchboard::vault::Secret::new(secret),
         })
     };
-    switchboard_server::run(engine, listen, tokens, webhooks).await?;
+    switchboard_server::run(engine, listen, tokens, webhooks)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
 }

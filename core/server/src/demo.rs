@@ -25,23 +25,41 @@ pub struct DemoMocks {
     redirect_uri: String,
 }
 
-pub async fn start_mocks(listen: SocketAddr) -> Result<DemoMocks, String> {
+/// Why the demo could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// A mock could not listen.
+    #[error("cannot start the {service} mock: {source}")]
+    Mock {
+        /// `Semrush` or `Microsoft`.
+        service: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The demo workspace could not be set up.
+    #[error("seeding the demo workspace: {0}")]
+    Seed(#[from] Error),
+}
+
+/// Starts the mocks of Semrush and of Microsoft on loopback, the Microsoft
+/// one with the demo's OAuth client registered for the callback on `listen`.
+pub async fn start_mocks(listen: SocketAddr) -> Result<DemoMocks, DemoError> {
     let semrush = Semrush::new();
     semrush
         .add_key(SEMRUSH_KEY, 10_000)
         .add_key(PERSONAL_SEMRUSH_KEY, 1_000);
-    let semrush = semrush
-        .start()
-        .await
-        .map_err(|e| format!("cannot start the Semrush mock: {e}"))?;
+    let semrush = semrush.start().await.map_err(|source| DemoError::Mock {
+        service: "Semrush",
+        source,
+    })?;
     let redirect_uri =
         format!("http://{listen}/v1/workspaces/demo/integrations/sharepoint/callback");
     let ms = Microsoft::new();
     ms.register_client(CLIENT_ID, Some(CLIENT_SECRET), &redirect_uri);
-    let microsoft = ms
-        .start()
-        .await
-        .map_err(|e| format!("cannot start the Microsoft mock: {e}"))?;
+    let microsoft = ms.start().await.map_err(|source| DemoError::Mock {
+        service: "Microsoft",
+        source,
+    })?;
     tracing::info!(addr = %semrush.addr, "Semrush mock serving api.semrush.com and www.semrush.com");
     tracing::info!(addr = %microsoft.addr, "Microsoft mock serving login.microsoftonline.com, graph.microsoft.com and contoso.sharepoint.com");
     Ok(DemoMocks {
@@ -80,7 +98,7 @@ impl DemoMocks {
 
 /// The `demo` workspace: Semrush in workspace mode with a shared key
 /// (scenario 1) and SharePoint in user mode (scenario 2), enabled by `ada`.
-pub async fn seed(engine: &Engine) -> Result<(), String> {
+pub async fn seed(engine: &Engine) -> Result<(), DemoError> {
     let admin = Actor {
         user: UserId::new("ada"),
         workspace: WorkspaceId::new("demo"),
@@ -88,7 +106,6 @@ pub async fn seed(engine: &Engine) -> Result<(), String> {
         plan: "business".into(),
     };
     let semrush = IntegrationId::new("semrush");
-    let seeding = |e: Error| format!("seeding the demo workspace: {e}");
     for (integration, mode) in [
         (&semrush, Mode::Workspace),
         (&IntegrationId::new("sharepoint"), Mode::User),
@@ -96,13 +113,12 @@ pub async fn seed(engine: &Engine) -> Result<(), String> {
         match engine.enable(&admin, integration, mode) {
             // An earlier run may have switched modes; keep what it did.
             Ok(_) | Err(Error::AlreadyEnabled { .. }) => {}
-            Err(e) => return Err(seeding(e)),
+            Err(e) => return Err(e.into()),
         }
     }
     engine
         .set_workspace_credential(&admin, &semrush, Secret::new(SEMRUSH_KEY))
-        .await
-        .map_err(seeding)?;
+        .await?;
     tracing::info!(
         "demo workspace `demo` ready (service token `{SERVICE_TOKEN}`; users ada/admin, dev/developer, bob and carol/member)"
     );

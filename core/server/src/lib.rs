@@ -27,6 +27,31 @@ use switchboard::Engine;
 /// Request bodies larger than this are refused with 413.
 const MAX_BODY_BYTES: usize = 1 << 20;
 
+/// A configured service-token digest that is not one.
+#[derive(Debug, thiserror::Error)]
+#[error("service token digest {position} is not a SHA-256 digest in hex (64 characters)")]
+pub struct InvalidDigest {
+    /// Which digest of the list, from 1. The text itself is not kept: a
+    /// token put there by mistake must not be printed.
+    pub position: usize,
+}
+
+/// Why the service stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why it could not be bound.
+        source: std::io::Error,
+    },
+    /// Serving failed after it started.
+    #[error("serving failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
 /// SHA-256 digests of the service tokens the host application presents
 /// as `Authorization: Bearer <token>`; the tokens themselves are not kept.
 #[derive(Clone, Default)]
@@ -34,23 +59,18 @@ pub struct ServiceTokens(Vec<[u8; 32]>);
 
 impl ServiceTokens {
     /// From hex SHA-256 digests (`sha256sum` of each token).
-    pub fn from_hex_digests(digests: &str) -> Result<Self, String> {
+    pub fn from_hex_digests(digests: &str) -> Result<Self, InvalidDigest> {
         let parsed = digests
             .split([',', '\n', ' '])
             .filter(|d| !d.trim().is_empty())
             .enumerate()
             .map(|(i, d)| {
                 let mut digest = [0u8; 32];
-                // Not quoted: a token put here by mistake must not be printed.
-                hex::decode_to_slice(d.trim(), &mut digest).map_err(|_| {
-                    format!(
-                        "service token digest {} is not a SHA-256 digest in hex (64 characters)",
-                        i + 1
-                    )
-                })?;
+                hex::decode_to_slice(d.trim(), &mut digest)
+                    .map_err(|_| InvalidDigest { position: i + 1 })?;
                 Ok(digest)
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, InvalidDigest>>()?;
         Ok(ServiceTokens(parsed))
     }
 
@@ -224,18 +244,21 @@ pub async fn run(
     listen: SocketAddr,
     tokens: ServiceTokens,
     webhooks: Option<webhooks::Webhooks>,
-) -> Result<(), String> {
+) -> Result<(), ServeError> {
     if let Some(webhooks) = webhooks {
         webhooks::spawn(webhooks, engine.subscribe());
     }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        .map_err(|source| ServeError::Listen {
+            addr: listen,
+            source,
+        })?;
     tracing::info!(%listen, "serving");
     axum::serve(listener, router(engine, tokens))
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .map_err(|e| e.to_string())
+        .map_err(ServeError::Serve)
 }
 
 async fn shutdown_signal() {
@@ -267,6 +290,7 @@ mod tests {
         let digest = hex::encode(Sha256::digest(b"a token"));
         let err = ServiceTokens::from_hex_digests(&format!("{digest},sk-live-oops"))
             .err()
+            .map(|e| e.to_string())
             .unwrap_or_default();
         assert_eq!(
             err,
