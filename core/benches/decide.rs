@@ -14,7 +14,7 @@ use switchboard::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
 use switchboard::policy::{ConnectionFacts, IntegrationFacts, Operation, Policies, Query, Target};
 
 fn decide(c: &mut Criterion) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
     let policies = Policies::load(&dir).expect("policies");
     let actor = Actor {
         user: UserId::new("alice"),

@@ -51,7 +51,7 @@ impl Fixture {
         let mock = Semrush::new();
         mock.add_key(KEY, u64::MAX / 2);
         let running = mock.start().await.expect("mock");
-        let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+        let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
         let plugins = switchboard_plugin_artifacts::plugins_dir();
         let mut config = EngineConfig::new(dir.join("bench.redb"), plugins, policies);
         config.key = KeySource::EnvOrFile(dir.join("bench.key"));

@@ -203,7 +203,7 @@ async fn open(data: &Path, scratch: &Path) -> Engine {
     let mut config = EngineConfig::new(
         data,
         switchboard_plugin_artifacts::plugins_dir(),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies"),
     );
     config.key = key_source();
     config.host.cache_dir = Some(scratch.join("plugin-cache"));

@@ -86,7 +86,7 @@ fn inspect_of_a_missing_file_says_so() {
 }
 
 fn repo_policies() -> String {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../policies").to_owned()
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies").to_owned()
 }
 
 #[test]

@@ -49,7 +49,7 @@ async fn start_with(extra: &[&str]) -> Service {
         .args(["--data", dir.path().join("demo.redb").to_str().unwrap()])
         .args([
             "--policies",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../policies"),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies"),
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -157,8 +157,7 @@ impl Credentials {
         integration: &IntegrationId,
         secret: &Secret,
     ) -> Result<Sealed> {
-        let identity =
-            SecretIdentity::workspace_credential(workspace.as_str(), integration.as_str());
+        let identity = workspace_identity(workspace, integration);
         Ok(self.vault.seal(secret, identity)?)
     }
 
@@ -169,8 +168,7 @@ impl Credentials {
         integration: &IntegrationId,
         sealed: &Sealed,
     ) -> Result<Secret> {
-        let identity =
-            SecretIdentity::workspace_credential(workspace.as_str(), integration.as_str());
+        let identity = workspace_identity(workspace, integration);
         Ok(self.vault.open_secret(sealed, identity)?)
     }
 
@@ -518,6 +516,13 @@ pub(super) fn is_oauth(plugin: &Plugin) -> bool {
         plugin.manifest().auth(Mode::User),
         Some(Auth::OAuth2 { .. })
     )
+}
+
+fn workspace_identity<'a>(
+    workspace: &'a WorkspaceId,
+    integration: &'a IntegrationId,
+) -> SecretIdentity<'a> {
+    SecretIdentity::workspace_credential(workspace.as_str(), integration.as_str())
 }
 
 fn connection_identity<'a>(actor: &'a Actor, integration: &'a IntegrationId) -> SecretIdentity<'a> {

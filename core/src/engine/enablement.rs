@@ -7,7 +7,7 @@ use crate::model::{
     Account, Actor, Connection, ConnectionStatus, Enablement, Event, EventKind, IntegrationId, Mode,
 };
 use crate::policy::{Operation, Query, Target};
-use crate::store::StoredCredential;
+use crate::store::{StoredCredential, Write};
 use crate::vault::Secret;
 use crate::{Error, Result};
 
@@ -158,20 +158,14 @@ impl Engine {
             set_at_ms: now,
             checked_at_ms: now,
         };
-        self.audited(
-            actor,
-            OPERATION,
-            Some(integration),
-            Some(account.label.clone()),
-            |w| {
-                w.set_workspace_credential(
-                    actor.workspace.as_str(),
-                    integration.as_str(),
-                    Some(&stored),
-                )?;
-                Ok(())
-            },
-        )?;
+        self.audited_check(actor, OPERATION, integration, &account, |w| {
+            w.set_workspace_credential(
+                actor.workspace.as_str(),
+                integration.as_str(),
+                Some(&stored),
+            )?;
+            Ok(())
+        })?;
         Ok(account)
     }
 
@@ -197,25 +191,33 @@ impl Engine {
         let account = self
             .checked(actor, OPERATION, plugin, Mode::Workspace, secret)
             .await?;
-        self.audited(
-            actor,
-            OPERATION,
-            Some(integration),
-            Some(account.label.clone()),
-            |w| {
-                // Only the check's result changes; a concurrent replacement wins.
-                if let Some(mut current) = w
-                    .workspace_credential(workspace, id)?
-                    .filter(|c| c.sealed == stored.sealed)
-                {
-                    current.account = account.clone();
-                    current.checked_at_ms = now_ms();
-                    w.set_workspace_credential(workspace, id, Some(&current))?;
-                }
-                Ok(())
-            },
-        )?;
+        self.audited_check(actor, OPERATION, integration, &account, |w| {
+            // Only the check's result changes; a concurrent replacement wins.
+            if let Some(mut current) = w
+                .workspace_credential(workspace, id)?
+                .filter(|c| c.sealed == stored.sealed)
+            {
+                current.account = account.clone();
+                current.checked_at_ms = now_ms();
+                w.set_workspace_credential(workspace, id, Some(&current))?;
+            }
+            Ok(())
+        })?;
         Ok(account)
+    }
+
+    /// Records a shared credential's accepted check, and what it changes,
+    /// in one audited transaction.
+    fn audited_check(
+        &self,
+        actor: &Actor,
+        operation: &str,
+        integration: &IntegrationId,
+        account: &Account,
+        change: impl FnOnce(&mut dyn Write) -> Result<()>,
+    ) -> Result<()> {
+        let detail = Some(account.label.clone());
+        self.audited(actor, operation, Some(integration), detail, change)
     }
 
     /// Removes the shared credential.
