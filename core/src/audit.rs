@@ -15,17 +15,25 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Outcome {
+    /// It was allowed and done.
     Allowed,
+    /// A policy denied it.
     Denied {
+        /// What the denied person read (the forbid's `@reason`, filled in).
         reason: String,
+        /// The `@id`s of the policies that decided it; empty when no policy
+        /// permits it.
         policies: Vec<String>,
     },
+    /// It was not denied, but failed (e.g. the service refused the credential).
     Failed {
+        /// The error, as the engine reported it.
         message: String,
     },
 }
 
 impl Outcome {
+    /// Which of the three it is, without the details.
     pub fn kind(&self) -> OutcomeKind {
         match self {
             Outcome::Allowed => OutcomeKind::Allowed,
@@ -35,22 +43,30 @@ impl Outcome {
     }
 }
 
+/// How an attempt ended, without the details (to filter by).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeKind {
+    /// Allowed and done.
     Allowed,
+    /// Denied by a policy.
     Denied,
+    /// Not denied, but failed.
     Failed,
 }
 
 /// What happened, as the engine reports it; the store numbers and chains it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Entry {
+    /// Who acted; `(host)` for a change the host application made itself.
     pub actor: UserId,
+    /// Their role at the time.
     pub role: Role,
     /// The operation, e.g. `enable`, `set_workspace_credential`, `connect`.
     pub operation: String,
+    /// The integration concerned; `None` for a workspace-wide operation.
     pub integration: Option<IntegrationId>,
+    /// How it ended.
     pub outcome: Outcome,
     /// A detail worth keeping (e.g. the mode), never a secret.
     pub detail: Option<String>,
@@ -59,12 +75,16 @@ pub struct Entry {
 /// One record of a workspace's audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Record {
+    /// The workspace whose trail it is in.
     pub workspace: WorkspaceId,
     /// 1, 2, 3, ... within the workspace.
     pub seq: u64,
+    /// When it was recorded (Unix milliseconds).
     pub at_ms: u64,
+    /// What happened; its fields sit at the top level of the record.
     #[serde(flatten)]
     pub entry: Entry,
+    /// The previous record's `hash`; 64 zeros for the first record.
     pub prev_hash: String,
     /// SHA-256 of `prev_hash` and this record's other fields.
     pub hash: String,
@@ -139,8 +159,11 @@ impl Record {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("workspace `{workspace}`: the audit chain breaks at record {seq}: {why}")]
 pub struct Broken {
+    /// The workspace whose chain breaks.
     pub workspace: WorkspaceId,
+    /// The first record that does not verify.
     pub seq: u64,
+    /// What is wrong with it.
     pub why: String,
 }
 
@@ -175,14 +198,21 @@ pub fn verify(
 /// Which records to list (T5).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Filter {
+    /// Only records at or after this time (Unix milliseconds).
     pub from_ms: Option<u64>,
+    /// Only records before this time (Unix milliseconds).
     pub to_ms: Option<u64>,
+    /// Only records of this user.
     pub actor: Option<UserId>,
+    /// Only records about this integration.
     pub integration: Option<IntegrationId>,
+    /// Only records with this outcome.
     pub outcome: Option<OutcomeKind>,
 }
 
 impl Filter {
+    /// Whether a record meets every condition set; an unset one matches any
+    /// record.
     pub fn matches(&self, r: &Record) -> bool {
         self.from_ms.is_none_or(|from| r.at_ms >= from)
             && self.to_ms.is_none_or(|to| r.at_ms < to)
@@ -198,6 +228,7 @@ impl Filter {
 /// A page of records, newest first, and where the next page starts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Page {
+    /// The records, newest first.
     pub records: Vec<Record>,
     /// Pass as `before` to get the next (older) page.
     pub next_before: Option<u64>,

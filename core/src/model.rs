@@ -12,9 +12,11 @@ macro_rules! id_type {
         pub struct $name(pub String);
 
         impl $name {
+            /// Wraps an id as given.
             pub fn new(id: impl Into<String>) -> Self {
                 Self(id.into())
             }
+            /// The id as text.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -71,8 +73,11 @@ impl fmt::Display for Mode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// An admin: under the shipped policies, manages team integrations.
     Admin,
+    /// A developer: under the shipped policies, the same rights as an admin.
     Developer,
+    /// A member: under the shipped policies, connects and uses integrations.
     Member,
 }
 
@@ -80,40 +85,60 @@ pub enum Role {
 /// the user, their workspace, role and the workspace's plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Actor {
+    /// The user, as the host application identifies them.
     pub user: UserId,
+    /// The workspace they act in.
     pub workspace: WorkspaceId,
+    /// Their role in that workspace.
     pub role: Role,
+    /// The workspace's plan, as the host names it (the shipped policies
+    /// require `business`).
     pub plan: String,
 }
 
 /// The account a credential belongs to, as the service reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Account {
+    /// What to show for the account, e.g. the Microsoft display name or
+    /// `API units: 1,000`.
     pub label: String,
+    /// A detail worth showing beside the label; `None` if there is none.
     pub detail: Option<String>,
 }
 
 /// What a plugin says it is, validated at load.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Manifest {
+    /// Unique among the loaded plugins: lowercase letters, digits, `-` and `_`.
     pub id: IntegrationId,
+    /// Shown to people, e.g. `Semrush`.
     pub name: String,
+    /// What the integration does, for the people choosing it.
     pub description: String,
+    /// The connector's own version (semver).
     pub version: String,
+    /// The modes it supports (at least one, each once) and how each
+    /// authenticates.
     pub modes: Vec<ModeAuth>,
+    /// Every host the connector may call, as `host` or `host:port`
+    /// (`*.example.com` allows the subdomains); https only.
     pub allowed_hosts: Vec<String>,
+    /// What members can run through it.
     pub actions: Vec<ActionSpec>,
 }
 
 impl Manifest {
+    /// How `mode` authenticates; `None` if the integration does not support it.
     pub fn auth(&self, mode: Mode) -> Option<&Auth> {
         self.modes.iter().find(|m| m.mode == mode).map(|m| &m.auth)
     }
 
+    /// The modes it supports, in the manifest's order.
     pub fn supported_modes(&self) -> Vec<Mode> {
         self.modes.iter().map(|m| m.mode).collect()
     }
 
+    /// The action called `name`; `None` if there is none.
     pub fn action(&self, name: &str) -> Option<&ActionSpec> {
         self.actions.iter().find(|a| a.name == name)
     }
@@ -122,7 +147,9 @@ impl Manifest {
 /// A supported mode and how it authenticates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModeAuth {
+    /// The mode.
     pub mode: Mode,
+    /// How it authenticates in that mode.
     pub auth: Auth,
 }
 
@@ -131,19 +158,30 @@ pub struct ModeAuth {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Auth {
     /// An API key sent as a query parameter.
-    ApiKeyQuery { parameter: String },
+    ApiKeyQuery {
+        /// The query parameter's name, e.g. `key`.
+        parameter: String,
+    },
     /// An API key sent in a header, after an optional prefix.
     ApiKeyHeader {
+        /// The header's name, e.g. `X-Api-Key`.
         header: String,
+        /// Written before the key, e.g. `Apikey `; `None` sends the key alone.
         prefix: Option<String>,
     },
     /// OAuth 2.0 authorization code; the access token is sent as a bearer token.
     #[serde(rename = "oauth2")]
     OAuth2 {
+        /// The provider's authorization endpoint (`https://`).
         authorize_url: String,
+        /// The provider's token endpoint (`https://`), for the code exchange
+        /// and refreshes.
         token_url: String,
+        /// The provider's RFC 7009 revocation endpoint; `None` if it has none.
         revocation_url: Option<String>,
+        /// The scopes asked for, as the provider spells them.
         scopes: Vec<String>,
+        /// Whether sign-in uses PKCE (always S256).
         pkce: bool,
     },
 }
@@ -151,17 +189,25 @@ pub enum Auth {
 /// One action of an integration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ActionSpec {
+    /// Unique within the integration, `snake_case`, e.g. `keyword_overview`.
     pub name: String,
+    /// One sentence for the people choosing it.
     pub description: String,
+    /// JSON Schema (draft 2020-12) of the input object; every input is
+    /// validated against it before the call.
     pub input_schema: serde_json::Value,
+    /// JSON Schema of the output.
     pub output_schema: serde_json::Value,
+    /// Credits one call costs the workspace (0 for a free action).
     pub credit_cost: u32,
 }
 
 /// An integration enabled in a workspace, in exactly one mode.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Enablement {
+    /// The mode it is enabled in.
     pub mode: Mode,
+    /// Who enabled it.
     pub enabled_by: UserId,
     /// Unix time in milliseconds.
     pub enabled_at_ms: u64,
@@ -171,21 +217,46 @@ pub struct Enablement {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, thiserror::Error)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ConnectorError {
+    /// The input does not make sense for this action.
     #[error("invalid input: {message}")]
-    InvalidInput { message: String },
+    InvalidInput {
+        /// The reason, as the connector reported it; shown to people.
+        message: String,
+    },
+    /// The service refused the credential (wrong, expired or revoked).
     #[error("the service refused the credential: {message}")]
-    Unauthorized { message: String },
+    Unauthorized {
+        /// The reason, as the connector reported it; shown to people.
+        message: String,
+    },
+    /// The service asks to slow down.
     #[error("rate limited: {message}")]
     RateLimited {
+        /// The reason, as the connector reported it; shown to people.
         message: String,
+        /// How long to wait before retrying (milliseconds); `None` if the
+        /// service did not say.
         retry_after_ms: Option<u64>,
     },
+    /// What was asked for does not exist.
     #[error("not found: {message}")]
-    NotFound { message: String },
+    NotFound {
+        /// The reason, as the connector reported it; shown to people.
+        message: String,
+    },
+    /// The service failed or answered something unexpected (including quota
+    /// and plan problems).
     #[error("{message}")]
-    Upstream { message: String },
+    Upstream {
+        /// The reason, as the connector reported it; shown to people.
+        message: String,
+    },
+    /// A fault in the connector itself.
     #[error("connector fault: {message}")]
-    Internal { message: String },
+    Internal {
+        /// The reason, as the connector reported it; shown to people.
+        message: String,
+    },
 }
 
 id_type!(
@@ -197,6 +268,7 @@ id_type!(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionStatus {
+    /// Working: actions run with this account.
     Connected,
     /// The grant expired or was revoked: the member must sign in again.
     NeedsReauth,
@@ -222,37 +294,57 @@ impl ConnectionStatus {
 /// the credential.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Connection {
+    /// The connection's id; reconnecting keeps it.
     pub id: ConnectionId,
+    /// The workspace it belongs to.
     pub workspace: WorkspaceId,
+    /// The integration it connects to.
     pub integration: IntegrationId,
+    /// The member whose account it is; only they can see or change it.
     pub owner: UserId,
+    /// Where it stands; anything but `connected` stops its use.
     pub status: ConnectionStatus,
     /// Why the status is not `connected` (e.g. the provider's reason).
     pub status_reason: Option<String>,
+    /// The account connected, as the service reported it.
     pub account: Account,
+    /// The OAuth 2.0 scopes granted, as the provider spells them; empty for
+    /// an API key.
     pub scopes: Vec<String>,
+    /// When it was last connected or reconnected (Unix milliseconds).
     pub connected_at_ms: u64,
+    /// When an action last ran through it (Unix milliseconds); `None` if never.
     pub last_used_at_ms: Option<u64>,
 }
 
 /// What the engine tells the host about changes that affect members.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Event {
+    /// What changed.
     pub kind: EventKind,
+    /// The workspace it happened in.
     pub workspace: WorkspaceId,
+    /// The integration concerned.
     pub integration: IntegrationId,
     /// The members affected (e.g. whose connections were suspended).
     pub users: Vec<UserId>,
+    /// The connections affected (e.g. suspended or restored), in the same
+    /// order as `users`.
     pub connections: Vec<ConnectionId>,
+    /// Why, when known (e.g. the provider's reason for `needs_reauth`);
+    /// `None` otherwise.
     pub reason: Option<String>,
+    /// When it happened (Unix milliseconds).
     pub at_ms: u64,
 }
 
+/// What kind of change an event reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// Calls through it are refused; pause the workflows that use it.
     IntegrationDisabled,
+    /// The integration was enabled.
     IntegrationEnabled,
     /// Connections came back with the integration.
     ConnectionsRestored,

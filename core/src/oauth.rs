@@ -1,7 +1,7 @@
 //! OAuth 2.0 authorization code with PKCE (S256), for personal connections
 //! (RFC 6749, RFC 7636, RFC 9700, RFC 7009), on the `oauth2` crate: it
 //! builds the authorize URL and the token and revocation requests and reads
-//! the answers; every request goes out through [`Guarded`], over the `net`
+//! the answers; every request goes out through an adapter over the `net`
 //! client (no redirects, public addresses only, declared hosts routed to
 //! local mocks). The client registration (id, secret, redirect URI) belongs
 //! to the host application, never to a plugin; the endpoints come from the

@@ -13,18 +13,26 @@ pub const EMPTY_STATE: &str = "No integrations are enabled for this workspace ye
 /// set, whose account, when it was checked. Never the secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CredentialSummary {
+    /// Whose account it is, as the service reported at the last check.
     pub account: Account,
+    /// Who set it.
     pub set_by: UserId,
+    /// When it was set (Unix milliseconds).
     pub set_at_ms: u64,
+    /// When the service last accepted it (Unix milliseconds).
     pub checked_at_ms: u64,
 }
 
 /// One row of the Team Integrations page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TeamIntegration {
+    /// The integration's id, as used in the API's paths.
     pub id: IntegrationId,
+    /// Its display name, e.g. `Semrush`.
     pub name: String,
+    /// What it does, from its plugin's manifest.
     pub description: String,
+    /// The modes it supports.
     pub modes: Vec<Mode>,
     /// `None` when disabled.
     pub enabled: Option<Enablement>,
@@ -35,9 +43,14 @@ pub struct TeamIntegration {
 /// A user-mode integration on the Integrations page, with my connection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct UserIntegration {
+    /// The integration's id, as used in the API's paths.
     pub id: IntegrationId,
+    /// Its display name, e.g. `Semrush`.
     pub name: String,
+    /// What it does, from its plugin's manifest.
     pub description: String,
+    /// The requesting member's connection to it; `None` if they have not
+    /// connected.
     pub connection: Option<Connection>,
     /// What the page offers: `Connect`, `Reconnect`, or nothing when connected.
     pub action: Option<String>,
@@ -47,8 +60,11 @@ pub struct UserIntegration {
 /// without signing in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct WorkspaceIntegration {
+    /// The integration's id, as used in the API's paths.
     pub id: IntegrationId,
+    /// Its display name, e.g. `Semrush`.
     pub name: String,
+    /// What it does, from its plugin's manifest.
     pub description: String,
     /// False until an admin sets the shared credential.
     pub ready: bool,
@@ -57,7 +73,10 @@ pub struct WorkspaceIntegration {
 /// The Integrations page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct IntegrationsPage {
+    /// Enabled user-mode integrations, each with the requesting member's
+    /// connection.
     pub user_integrations: Vec<UserIntegration>,
+    /// Enabled workspace-mode integrations, used through the shared credential.
     pub workspace_integrations: Vec<WorkspaceIntegration>,
     /// Shown when both sections are empty.
     pub empty_state: Option<String>,
@@ -66,17 +85,25 @@ pub struct IntegrationsPage {
 /// Calls and credits of one member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct MemberUsage {
+    /// The member.
     pub user: UserId,
+    /// Actions the member ran successfully in the period.
     pub calls: u64,
+    /// Credits those calls cost.
     pub credits: u64,
 }
 
 /// Usage of one integration over a period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct IntegrationUsage {
+    /// The integration.
     pub integration: IntegrationId,
+    /// Members whose connection is connected now (not over the period).
     pub connected_members: u64,
+    /// Actions run successfully in the period, all members together.
     pub calls: u64,
+    /// Credits those calls cost, all members together.
     pub credits: u64,
+    /// Calls and credits of each member who made any.
     pub members: Vec<MemberUsage>,
 }

@@ -14,29 +14,49 @@ use zeroize::Zeroizing;
 /// The environment variable holding the master key (64 hex digits).
 pub const MASTER_KEY_ENV: &str = "SWITCHBOARD_MASTER_KEY";
 
+/// Why the vault could not load its keys, seal or open a secret, or rotate or
+/// retire a key.
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
+    /// A master key is not 64 hex digits, or none was given.
     #[error("the master key must be 32 bytes written as 64 hex digits ({0})")]
     MalformedKey(String),
+    /// The key file could not be read, created or written.
     #[error("could not read or create the key file {path}: {source}")]
     KeyFile {
+        /// The key file.
         path: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
+    /// The key file lets group or other users in; it must be mode 0600.
     #[error("the key file {0} is readable by other users; make it mode 0600")]
     KeyFileTooOpen(PathBuf),
+    /// The vault does not hold that key (a secret's, or the one to retire).
     #[error("a secret is sealed under key `{0}`, which this engine does not hold")]
     MissingKey(String),
+    /// A secret did not open: wrong key, or its record was tampered with or
+    /// moved.
     #[error("a secret failed to open: wrong key, or the record was tampered with or moved")]
     Tampered,
+    /// A key to retire still seals secrets.
     #[error("key `{key_id}` still seals {secrets} secret(s); rotate first")]
-    KeyInUse { key_id: String, secrets: usize },
+    KeyInUse {
+        /// The key's id.
+        key_id: String,
+        /// How many secrets it still seals.
+        secrets: usize,
+    },
+    /// The key to retire is the active one.
     #[error("key `{0}` is the active key; rotate to a new key before retiring it")]
     RetireActive(String),
+    /// The keys come from `SWITCHBOARD_MASTER_KEY` or the embedding
+    /// application, so there is no key file to rotate or retire in.
     #[error(
         "the master key comes from SWITCHBOARD_MASTER_KEY or the embedding application; rotate by putting the new key first there (comma-separated, then the old ones) and restarting"
     )]
     NotRotatable,
+    /// The operating system's random source failed.
     #[error("could not draw random bytes: {0}")]
     Random(String),
 }
@@ -46,6 +66,7 @@ pub enum VaultError {
 pub struct Secret(Zeroizing<String>);
 
 impl Secret {
+    /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
         Secret(Zeroizing::new(value.into()))
     }
@@ -126,8 +147,11 @@ impl<'a> SecretIdentity<'a> {
 /// A sealed secret as stored.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sealed {
+    /// The id of the key it is sealed under.
     pub key_id: String,
+    /// The random 96-bit nonce of this seal.
     pub nonce: [u8; 12],
+    /// The ciphertext with its authentication tag (base64 when serialized).
     #[serde(with = "base64_bytes")]
     pub ciphertext: Vec<u8>,
 }
@@ -217,6 +241,8 @@ impl fmt::Debug for Vault {
 }
 
 impl Vault {
+    /// Loads the keys from `source`; a missing key file is created with a new
+    /// key.
     pub fn open(source: &KeySource) -> Result<Self, VaultError> {
         let (keys, file) = match source {
             KeySource::Bytes(key) => (vec![Key::new(key)], None),
@@ -241,6 +267,7 @@ impl Vault {
         self.ring.load().keys.iter().map(|k| k.id.clone()).collect()
     }
 
+    /// Seals a secret under the active key, bound to `identity`.
     pub fn seal(
         &self,
         secret: &Secret,
@@ -268,6 +295,7 @@ impl Vault {
         })
     }
 
+    /// Opens a sealed secret; `identity` must be the one it was sealed with.
     pub fn open_secret(
         &self,
         sealed: &Sealed,

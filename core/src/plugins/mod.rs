@@ -122,7 +122,7 @@ pub enum Refusal {
     /// The file could not be read.
     #[error("cannot read it: {0}")]
     Unreadable(#[source] std::io::Error),
-    /// The file is over [`MAX_COMPONENT_BYTES`].
+    /// The file is over the most a component may weigh (64 MiB).
     #[error("it is {size} bytes, over the limit of {limit}")]
     TooLarge {
         /// Its size in bytes.

@@ -40,7 +40,10 @@ enum Expected {
 /// One case's result.
 #[derive(Debug, Clone)]
 pub struct CaseOutcome {
+    /// The case file it is in.
     pub file: PathBuf,
+    /// The case's `name`, or `case N` (its place in the file, from 1) when it
+    /// has none.
     pub name: String,
     /// Why it failed; `None` when it passed.
     pub failure: Option<String>,
@@ -49,11 +52,13 @@ pub struct CaseOutcome {
 /// What `explain` says about one request.
 #[derive(Debug, Serialize)]
 pub struct Explanation {
+    /// `allow` or `deny`.
     pub decision: &'static str,
     /// The `@id`s of the determining policies.
     pub policies: Vec<String>,
     /// Their `@reason`s, as written (placeholders unfilled).
     pub reasons: Vec<String>,
+    /// Evaluation errors, as Cedar reports them.
     pub errors: Vec<String>,
 }
 

@@ -8,14 +8,20 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// The schema's file name in a policy directory.
 pub const SCHEMA_FILE: &str = "schema.cedarschema";
 
 /// One thing wrong with a policy directory, where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyFault {
+    /// The file at fault (or the directory, when it cannot be read).
     pub file: PathBuf,
+    /// 1-based line; 0 when the fault concerns the whole file (e.g. it cannot
+    /// be read).
     pub line: usize,
+    /// 1-based column, in characters; 0 with line 0.
     pub column: usize,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -36,13 +42,17 @@ impl fmt::Display for PolicyFault {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("the policies in {dir} were refused:\n{}", faults.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n"))]
 pub struct PolicyLoadError {
+    /// The policy directory that was refused.
     pub dir: PathBuf,
+    /// Every fault found.
     pub faults: Vec<PolicyFault>,
 }
 
 /// A validated schema and policy set, policies named by their `@id`.
 pub struct PolicyBundle {
+    /// The validated Cedar schema (`schema.cedarschema`).
     pub schema: Schema,
+    /// Every policy of the directory's `.cedar` files.
     pub policies: PolicySet,
     /// The schema's action entities by id, with their groups: a request
     /// carries its own, so `action in` a group holds.

@@ -20,6 +20,8 @@ use std::time::Duration;
 /// The answer to a [`Query`], with what decided it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Decision {
+    /// Whether it is allowed: Cedar allowed it and no evaluation error
+    /// occurred.
     pub allowed: bool,
     /// The `@id`s of the policies that determined the decision.
     pub policies: Vec<String>,
@@ -53,6 +55,7 @@ impl Policies {
         })
     }
 
+    /// The policy directory the set is read from.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -14,22 +14,40 @@ const NAMESPACE: &str = "Switchboard";
 /// What the actor asks to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation<'a> {
+    /// Open the Team Integrations page (`viewTeamIntegrations`).
     ViewTeamIntegrations,
+    /// Read the usage report (`viewUsage`).
     ViewUsage,
+    /// Read the audit trail (`viewAudit`).
     ViewAudit,
+    /// Enable an integration (`enableIntegration`).
     Enable {
+        /// The mode asked for.
         mode: Mode,
     },
+    /// Disable an integration (`disableIntegration`).
     Disable,
+    /// Set, check or remove a shared credential
+    /// (`configureWorkspaceCredential`).
     ConfigureWorkspaceCredential,
+    /// Open the Integrations page (`viewIntegrations`).
     ViewIntegrations,
+    /// Connect a personal account (`connect`).
     Connect,
+    /// Read a personal connection (`viewConnection`).
     ViewConnection,
+    /// Remove a personal connection (`disconnect`).
     Disconnect,
+    /// Run one of an integration's actions (`invoke`).
     Invoke {
+        /// The action's name.
         action: &'a str,
+        /// Credits this call costs.
         credit_cost: u32,
+        /// Credits the workspace has used this month (UTC), pending usage
+        /// included.
         credits_used: u64,
+        /// The workspace's monthly credit limit; `None` for no limit.
         credit_limit: Option<u64>,
     },
 }
@@ -56,9 +74,11 @@ impl Operation<'_> {
 /// An integration as it stands in the actor's workspace.
 #[derive(Debug, Clone, Copy)]
 pub struct IntegrationFacts<'a> {
+    /// The integration's id.
     pub id: &'a IntegrationId,
     /// Shown in reasons, e.g. `Semrush`.
     pub name: &'a str,
+    /// The modes its manifest supports.
     pub supported: &'a [Mode],
     /// The enabled mode, if enabled.
     pub active: Option<Mode>,
@@ -67,25 +87,35 @@ pub struct IntegrationFacts<'a> {
 /// A personal connection, wherever it belongs.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionFacts<'a> {
+    /// The connection's id.
     pub id: &'a str,
+    /// The workspace it belongs to (not necessarily the actor's).
     pub workspace: &'a WorkspaceId,
+    /// Its integration, as it stands in that workspace.
     pub integration: IntegrationFacts<'a>,
+    /// The member whose connection it is.
     pub owner: &'a UserId,
 }
 
 /// What the operation is about.
 #[derive(Debug, Clone, Copy)]
 pub enum Target<'a> {
+    /// The actor's own workspace (its pages, usage and audit trail).
     Workspace,
+    /// An integration in the actor's workspace.
     Integration(IntegrationFacts<'a>),
+    /// A personal connection, whoever it belongs to.
     Connection(ConnectionFacts<'a>),
 }
 
 /// One question for the policies.
 #[derive(Debug, Clone, Copy)]
 pub struct Query<'a> {
+    /// Who asks.
     pub actor: &'a Actor,
+    /// What they ask to do.
     pub operation: Operation<'a>,
+    /// What it is about.
     pub target: Target<'a>,
 }
 
@@ -125,6 +155,8 @@ pub struct Built {
     pub entities: Arc<Entities>,
 }
 
+/// A query could not be turned into a Cedar request (a fault of the engine or
+/// the schema, not a denial).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("could not build the authorization request: {0}")]
 pub struct BuildError(String);
