@@ -1,4 +1,4 @@
-//! The audit trail (T5): every enable, disable, credential change, connect,
+//! The audit trail: every enable, disable, credential change, connect,
 //! disconnect and denied attempt, with who, what, when and the outcome.
 //! Records of a workspace form a hash chain, so an edited, removed or
 //! reordered record is found by [`verify`].
@@ -195,7 +195,7 @@ pub fn verify(
     Ok(count)
 }
 
-/// Which records to list (T5).
+/// Which records to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Filter {
     /// Only records at or after this time (Unix milliseconds).

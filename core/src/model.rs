@@ -81,6 +81,43 @@ pub enum Role {
     Member,
 }
 
+impl Role {
+    /// Every role, in the order the API lists them.
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Developer, Role::Member];
+
+    /// As written in the API, the policies (`Role::"admin"`) and the audit
+    /// trail; serde writes the same words.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Developer => "developer",
+            Role::Member => "member",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A role name that is none of [`Role::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role `{0}` (admin, developer or member)")]
+pub struct UnknownRole(pub String);
+
+impl std::str::FromStr for Role {
+    type Err = UnknownRole;
+
+    fn from_str(name: &str) -> Result<Self, UnknownRole> {
+        Role::ALL
+            .into_iter()
+            .find(|role| role.as_str() == name)
+            .ok_or_else(|| UnknownRole(name.to_owned()))
+    }
+}
+
 /// Who is asking: authenticated by the host application, which vouches for
 /// the user, their workspace, role and the workspace's plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -278,18 +315,6 @@ pub enum ConnectionStatus {
     Error,
 }
 
-impl ConnectionStatus {
-    /// The one action that fixes this status, as the page shows it.
-    pub fn fix(self) -> Option<&'static str> {
-        match self {
-            ConnectionStatus::Connected => None,
-            ConnectionStatus::NeedsReauth => Some("Reconnect"),
-            ConnectionStatus::Suspended => Some("Ask an admin to re-enable it"),
-            ConnectionStatus::Error => Some("Reconnect"),
-        }
-    }
-}
-
 /// A member's personal connection, as its owner sees it. Never carries
 /// the credential.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -350,4 +375,27 @@ pub enum EventKind {
     ConnectionsRestored,
     /// A member must sign in again.
     NeedsReauth,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_role_is_spelled_one_way_in_json_text_and_parsing() -> Result<(), Box<dyn std::error::Error>>
+    {
+        for role in Role::ALL {
+            assert_eq!(serde_json::to_value(role)?, role.as_str());
+            assert_eq!(role.as_str().parse::<Role>()?, role);
+        }
+        assert_eq!(
+            "owner"
+                .parse::<Role>()
+                .err()
+                .map(|e| e.to_string())
+                .as_deref(),
+            Some("unknown role `owner` (admin, developer or member)")
+        );
+        Ok(())
+    }
 }

@@ -2,9 +2,33 @@
 //! Integrations page (for admins and developers), the Integrations page
 //! (for every member), and the usage report, with the words they offer.
 
-use crate::model::{Account, Connection, Enablement, IntegrationId, Mode, UserId};
+use crate::model::{
+    Account, Connection, ConnectionStatus, Enablement, IntegrationId, Mode, UserId,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+impl ConnectionStatus {
+    /// The one action that fixes this status, as the page shows it.
+    pub fn fix(self) -> Option<&'static str> {
+        match self {
+            ConnectionStatus::Connected => None,
+            ConnectionStatus::NeedsReauth => Some("Reconnect"),
+            ConnectionStatus::Suspended => Some("Ask an admin to re-enable it"),
+            ConnectionStatus::Error => Some("Reconnect"),
+        }
+    }
+}
+
+/// What the Integrations page offers for a user-mode integration: `Connect`
+/// without a connection, else the action that fixes its status (none when
+/// connected).
+pub fn offered_action(connection: Option<&Connection>) -> Option<String> {
+    match connection {
+        None => Some("Connect".to_owned()),
+        Some(c) => c.status.fix().map(str::to_owned),
+    }
+}
 
 /// What the Integrations page says when nothing is enabled.
 pub const EMPTY_STATE: &str = "No integrations are enabled for this workspace yet. Ask an admin to enable the ones your team needs.";

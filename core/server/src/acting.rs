@@ -7,7 +7,7 @@ use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use std::collections::HashMap;
-use switchboard::model::{Actor, IntegrationId, Role, UserId, WorkspaceId};
+use switchboard::model::{Actor, IntegrationId, Role, UnknownRole, UserId, WorkspaceId};
 
 /// The actor, in the workspace the path names.
 pub struct Acting(pub Actor);
@@ -71,16 +71,9 @@ fn actor(workspace: String, headers: &HeaderMap) -> Result<Actor, Problem> {
             .map(str::to_owned)
             .ok_or_else(|| bad_request(format!("the {name} header is required")))
     };
-    let role = match header("x-switchboard-role")?.as_str() {
-        "admin" => Role::Admin,
-        "developer" => Role::Developer,
-        "member" => Role::Member,
-        other => {
-            return Err(bad_request(format!(
-                "unknown role `{other}` (admin, developer or member)"
-            )));
-        }
-    };
+    let role: Role = header("x-switchboard-role")?
+        .parse()
+        .map_err(|e: UnknownRole| bad_request(e.to_string()))?;
     Ok(Actor {
         user: UserId::new(header("x-switchboard-user")?),
         workspace: WorkspaceId::new(workspace),

@@ -251,7 +251,8 @@ async fn policy(command: PolicyCommand) -> Result<ExitCode, String> {
             let Ok(bundle) = load_policies(&dir) else {
                 return Ok(ExitCode::FAILURE);
             };
-            let outcomes = cases::run_dir(&bundle, &dir.join("tests"))?;
+            let outcomes =
+                cases::run_dir(&bundle, &dir.join("tests")).map_err(|e| e.to_string())?;
             let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
             for o in &outcomes {
                 let file = o
@@ -286,7 +287,7 @@ async fn policy(command: PolicyCommand) -> Result<ExitCode, String> {
             };
             let input =
                 serde_json::from_str(&text).map_err(|e| format!("the request is not JSON: {e}"))?;
-            let explanation = cases::explain(&bundle, input)?;
+            let explanation = cases::explain(&bundle, input).map_err(|e| e.to_string())?;
             print(&serde_json::to_string_pretty(&explanation).map_err(|e| e.to_string())?);
             Ok(ExitCode::SUCCESS)
         }

@@ -7,7 +7,7 @@ use crate::audit::{Filter, Page};
 use crate::model::{Actor, ConnectionStatus, IntegrationId, Mode, UserId};
 use crate::pages::{
     CredentialSummary, EMPTY_STATE, IntegrationUsage, IntegrationsPage, MemberUsage,
-    TeamIntegration, UserIntegration, WorkspaceIntegration,
+    TeamIntegration, UserIntegration, WorkspaceIntegration, offered_action,
 };
 use crate::policy::Operation;
 use crate::usage::{DAY_MS, Tally};
@@ -70,10 +70,7 @@ impl Engine {
                         let connection = r
                             .connection_record(workspace, m.id.as_str(), actor.user.as_str())?
                             .map(|r| r.connection);
-                        let action = match &connection {
-                            None => Some("Connect".to_owned()),
-                            Some(c) => c.status.fix().map(str::to_owned),
-                        };
+                        let action = offered_action(connection.as_ref());
                         user_integrations.push(UserIntegration {
                             id: m.id.clone(),
                             name: m.name.clone(),

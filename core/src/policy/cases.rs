@@ -37,6 +37,50 @@ enum Expected {
     Deny,
 }
 
+/// Why a case or a request could not be decided, or the cases not read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaseError {
+    /// An entity uid of the request does not parse.
+    #[error("failed to parse {what} `{text}`: {source}")]
+    Uid {
+        /// `principal`, `action` or `resource`.
+        what: &'static str,
+        /// The uid as written.
+        text: String,
+        /// Cedar's parse errors.
+        source: cedar_policy::ParseErrors,
+    },
+    /// The context does not fit the action's schema.
+    #[error("failed to parse context: {0}")]
+    Context(#[source] cedar_policy::ContextJsonError),
+    /// The request does not fit the schema.
+    #[error("failed to create request: {0}")]
+    Request(#[source] cedar_policy::RequestValidationError),
+    /// The entities do not fit the schema.
+    #[error("failed to parse entities: {0}")]
+    Entities(#[source] cedar_policy::entities_errors::EntitiesError),
+    /// The input is not a request in the cases' format.
+    #[error("malformed request: {0}")]
+    Malformed(#[source] serde_json::Error),
+    /// A directory or case file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// What could not be read.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A case file is not a JSON array of cases.
+    #[error("{}: not a JSON array of cases: {source}", path.display())]
+    NotCases {
+        /// The file.
+        path: PathBuf,
+        /// What the JSON parser said.
+        source: serde_json::Error,
+    },
+}
+
 /// One case's result.
 #[derive(Debug, Clone)]
 pub struct CaseOutcome {
@@ -63,12 +107,15 @@ pub struct Explanation {
 }
 
 /// A case's request and entities, and its action's id.
-fn prepare(bundle: &PolicyBundle, case: &Case) -> Result<(Request, Entities, String), String> {
+fn prepare(bundle: &PolicyBundle, case: &Case) -> Result<(Request, Entities, String), CaseError> {
     let schema = &bundle.schema;
     let r = &case.request;
-    let parse = |what: &str, text: &str| {
-        text.parse::<EntityUid>()
-            .map_err(|e| format!("failed to parse {what} `{text}`: {e}"))
+    let parse = |what: &'static str, text: &str| {
+        text.parse::<EntityUid>().map_err(|source| CaseError::Uid {
+            what,
+            text: text.to_owned(),
+            source,
+        })
     };
     let principal = parse("principal", &r.principal)?;
     let action = parse("action", &r.action)?;
@@ -79,18 +126,18 @@ fn prepare(bundle: &PolicyBundle, case: &Case) -> Result<(Request, Entities, Str
         r.context.clone()
     };
     let context = Context::from_json_value(context_json, Some((schema, &action)))
-        .map_err(|e| format!("failed to parse context: {e}"))?;
+        .map_err(CaseError::Context)?;
     let action_id = action.id().unescaped().to_owned();
     let request = Request::new(principal, action, resource, context, Some(schema))
-        .map_err(|e| format!("failed to create request: {e}"))?;
+        .map_err(CaseError::Request)?;
     let entities = Entities::from_json_value(case.entities.clone(), Some(schema))
-        .map_err(|e| format!("failed to parse entities: {e}"))?;
+        .map_err(CaseError::Entities)?;
     Ok((request, entities, action_id))
 }
 
 /// Decides a case as the engine decides: against the policies that can
 /// apply to its action.
-fn authorize(bundle: &PolicyBundle, case: &Case) -> Result<Response, String> {
+fn authorize(bundle: &PolicyBundle, case: &Case) -> Result<Response, CaseError> {
     let (request, entities, action) = prepare(bundle, case)?;
     Ok(Authorizer::new().is_authorized(&request, bundle.policies_for(&action), &entities))
 }
@@ -100,7 +147,7 @@ fn authorize(bundle: &PolicyBundle, case: &Case) -> Result<Response, String> {
 fn check(bundle: &PolicyBundle, case: &Case) -> Option<String> {
     let response = match authorize(bundle, case) {
         Ok(r) => r,
-        Err(e) => return Some(e),
+        Err(e) => return Some(e.to_string()),
     };
     let decision = match response.decision() {
         cedar_policy::Decision::Allow => Expected::Allow,
@@ -149,9 +196,12 @@ fn determining(response: &Response) -> Vec<String> {
 }
 
 /// The cases of every `*.json` file in `dir`, in name order, unparsed.
-fn case_files(dir: &Path) -> Result<Vec<(PathBuf, Vec<serde_json::Value>)>, String> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+fn case_files(dir: &Path) -> Result<Vec<(PathBuf, Vec<serde_json::Value>)>, CaseError> {
+    let unreadable = |path: &Path| {
+        let path = path.to_owned();
+        move |source| CaseError::Read { path, source }
+    };
+    let entries = std::fs::read_dir(dir).map_err(unreadable(dir))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
@@ -160,17 +210,18 @@ fn case_files(dir: &Path) -> Result<Vec<(PathBuf, Vec<serde_json::Value>)>, Stri
     files
         .into_iter()
         .map(|file| {
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-            let cases = serde_json::from_str(&text)
-                .map_err(|e| format!("{}: not a JSON array of cases: {e}", file.display()))?;
+            let text = std::fs::read_to_string(&file).map_err(unreadable(&file))?;
+            let cases = serde_json::from_str(&text).map_err(|source| CaseError::NotCases {
+                path: file.clone(),
+                source,
+            })?;
             Ok((file, cases))
         })
         .collect()
 }
 
 /// Runs every case of every `*.json` file in `dir`, in name order.
-pub fn run_dir(bundle: &PolicyBundle, dir: &Path) -> Result<Vec<CaseOutcome>, String> {
+pub fn run_dir(bundle: &PolicyBundle, dir: &Path) -> Result<Vec<CaseOutcome>, CaseError> {
     let mut outcomes = Vec::new();
     for (file, cases) in case_files(dir)? {
         for (index, value) in cases.into_iter().enumerate() {
@@ -190,9 +241,8 @@ pub fn run_dir(bundle: &PolicyBundle, dir: &Path) -> Result<Vec<CaseOutcome>, St
 }
 
 /// Decides one request (`{"request": ..., "entities": [...]}`) and says why.
-pub fn explain(bundle: &PolicyBundle, input: serde_json::Value) -> Result<Explanation, String> {
-    let case: Case =
-        serde_json::from_value(input).map_err(|e| format!("malformed request: {e}"))?;
+pub fn explain(bundle: &PolicyBundle, input: serde_json::Value) -> Result<Explanation, CaseError> {
+    let case: Case = serde_json::from_value(input).map_err(CaseError::Malformed)?;
     let response = authorize(bundle, &case)?;
     let policies = determining(&response);
     let reasons = response

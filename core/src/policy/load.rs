@@ -238,14 +238,15 @@ pub fn load(dir: &Path) -> Result<PolicyBundle, PolicyLoadError> {
             message,
         }])
     };
-    super::request::check_conformance(&schema).map_err(schema_fault)?;
+    super::request::check_conformance(&schema).map_err(|e| schema_fault(e.to_string()))?;
     let actions = schema
         .action_entities()
         .map_err(|e| schema_fault(e.to_string()))?
         .iter()
         .map(|action| (action.uid().id().unescaped().to_owned(), action.clone()))
         .collect();
-    let slices = super::slices::PolicySlices::new(&policies, &actions).map_err(schema_fault)?;
+    let slices = super::slices::PolicySlices::new(&policies, &actions)
+        .map_err(|e| schema_fault(e.to_string()))?;
     let reasons = policies
         .policies()
         .filter_map(|p| Some((p.id().clone(), p.annotation("reason")?.to_owned())))

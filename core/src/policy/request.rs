@@ -142,7 +142,7 @@ impl Query<'_> {
                 Operation::Invoke { action, .. } => Some(action.to_owned()),
                 _ => None,
             },
-            "role" => Some(role_id(self.actor.role).to_owned()),
+            "role" => Some(self.actor.role.to_string()),
             "plan" => Some(self.actor.plan.clone()),
             _ => None,
         }
@@ -153,6 +153,16 @@ impl Query<'_> {
 pub struct Built {
     pub request: Request,
     pub entities: Arc<Entities>,
+}
+
+/// The schema does not describe a request the engine makes.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the schema does not describe the `{action}` request the engine makes: {reason}")]
+pub struct SchemaMismatch {
+    /// The action of the request.
+    pub action: &'static str,
+    /// What Cedar found wrong, with its causes.
+    pub reason: String,
 }
 
 /// A query could not be turned into a Cedar request (a fault of the engine or
@@ -199,14 +209,6 @@ fn types() -> Result<&'static Types, BuildError> {
 
 fn uid(kind: &EntityTypeName, id: &str) -> EntityUid {
     EntityUid::from_type_name_and_id(kind.clone(), EntityId::new(id))
-}
-
-fn role_id(role: Role) -> &'static str {
-    match role {
-        Role::Admin => "admin",
-        Role::Developer => "developer",
-        Role::Member => "member",
-    }
 }
 
 fn long(n: u64) -> RestrictedExpression {
@@ -333,7 +335,7 @@ fn entities(query: &Query<'_>, types: &Types) -> Result<Vec<Entity>, BuildError>
             HashMap::from([
                 (
                     "role".to_owned(),
-                    entity_ref(uid(&types.role, role_id(actor.role))),
+                    entity_ref(uid(&types.role, actor.role.as_str())),
                 ),
                 ("workspace".to_owned(), entity_ref(workspace_uid.clone())),
             ]),
@@ -434,7 +436,7 @@ fn entity_key(query: &Query<'_>) -> Vec<u8> {
     field(query.operation.action_id());
     field(actor.workspace.as_str());
     field(actor.user.as_str());
-    field(role_id(actor.role));
+    field(actor.role.as_str());
     field(&actor.plan);
     let integration = |field: &mut dyn FnMut(&str), facts: &IntegrationFacts<'_>| {
         field(facts.id.as_str());
@@ -466,7 +468,7 @@ fn entity_key(query: &Query<'_>) -> Vec<u8> {
 /// schema (entity attributes, context, which resource each action takes),
 /// so that deciding need not validate each request: a schema edited out of
 /// step with the engine is refused when loaded, not discovered per request.
-pub fn check_conformance(schema: &Schema) -> Result<(), String> {
+pub fn check_conformance(schema: &Schema) -> Result<(), SchemaMismatch> {
     let actor = Actor {
         user: UserId::new("conformance-user"),
         workspace: WorkspaceId::new("conformance"),
@@ -528,16 +530,16 @@ pub fn check_conformance(schema: &Schema) -> Result<(), String> {
             target,
         };
         let in_schema = |e: &dyn std::error::Error| {
-            let mut message = format!(
-                "the schema does not describe the `{}` request the engine makes: {e}",
-                operation.action_id()
-            );
+            let mut reason = e.to_string();
             let mut cause = e.source();
             while let Some(c) = cause {
-                message.push_str(&format!(": {c}"));
+                reason.push_str(&format!(": {c}"));
                 cause = c.source();
             }
-            message
+            SchemaMismatch {
+                action: operation.action_id(),
+                reason,
+            }
         };
         let types = types().map_err(|e| in_schema(&e))?;
         let (principal, action, resource, context) =

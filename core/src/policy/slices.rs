@@ -4,7 +4,7 @@
 //! each action gets the set of the policies whose scope can include it, and
 //! a request is decided against that, with the same outcome as the whole.
 
-use cedar_policy::{ActionConstraint, Entity, EntityUid, PolicySet};
+use cedar_policy::{ActionConstraint, Entity, EntityUid, PolicySet, PolicySetError};
 use std::collections::{HashMap, HashSet};
 
 /// For each action of the schema, the policies that can apply to it.
@@ -15,7 +15,10 @@ pub struct PolicySlices {
 impl PolicySlices {
     /// Cuts `policies` for each of the schema's `actions` (by id, with
     /// their groups as parents).
-    pub fn new(policies: &PolicySet, actions: &HashMap<String, Entity>) -> Result<Self, String> {
+    pub fn new(
+        policies: &PolicySet,
+        actions: &HashMap<String, Entity>,
+    ) -> Result<Self, PolicySetError> {
         let mut by_action = HashMap::new();
         for (id, action) in actions {
             // The schema's action entities carry every group above them.
@@ -23,7 +26,7 @@ impl PolicySlices {
             let mut slice = PolicySet::new();
             for policy in policies.policies() {
                 if applies(&policy.action_constraint(), &uid, &groups) {
-                    slice.add(policy.clone()).map_err(|e| e.to_string())?;
+                    slice.add(policy.clone())?;
                 }
             }
             by_action.insert(id.clone(), slice);
