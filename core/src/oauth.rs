@@ -711,7 +711,8 @@ mod tests {
         let oauth = registered(&client).set_token_uri(token_uri("https://login.example/token")?);
         let held = RefreshToken::new("RT".into());
         let seen = Mutex::new(Vec::new());
-        let cases: [(StatusCode, &'static [u8], fn(&TokenError) -> bool); 4] = [
+        type Case = (StatusCode, &'static [u8], fn(&TokenError) -> bool);
+        let cases: [Case; 4] = [
             // An extension error the crate does not name.
             (
                 StatusCode::BAD_REQUEST,

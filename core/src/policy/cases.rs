@@ -49,17 +49,17 @@ pub enum CaseError {
         /// The uid as written.
         text: String,
         /// Cedar's parse errors.
-        source: cedar_policy::ParseErrors,
+        source: Box<cedar_policy::ParseErrors>,
     },
     /// The context does not fit the action's schema.
     #[error("failed to parse context: {0}")]
-    Context(#[source] cedar_policy::ContextJsonError),
+    Context(#[source] Box<cedar_policy::ContextJsonError>),
     /// The request does not fit the schema.
     #[error("failed to create request: {0}")]
-    Request(#[source] cedar_policy::RequestValidationError),
+    Request(#[source] Box<cedar_policy::RequestValidationError>),
     /// The entities do not fit the schema.
     #[error("failed to parse entities: {0}")]
-    Entities(#[source] cedar_policy::entities_errors::EntitiesError),
+    Entities(#[source] Box<cedar_policy::entities_errors::EntitiesError>),
     /// The input is not a request in the cases' format.
     #[error("malformed request: {0}")]
     Malformed(#[source] serde_json::Error),
@@ -114,7 +114,7 @@ fn prepare(bundle: &PolicyBundle, case: &Case) -> Result<(Request, Entities, Str
         text.parse::<EntityUid>().map_err(|source| CaseError::Uid {
             what,
             text: text.to_owned(),
-            source,
+            source: Box::new(source),
         })
     };
     let principal = parse("principal", &r.principal)?;
@@ -126,12 +126,12 @@ fn prepare(bundle: &PolicyBundle, case: &Case) -> Result<(Request, Entities, Str
         r.context.clone()
     };
     let context = Context::from_json_value(context_json, Some((schema, &action)))
-        .map_err(CaseError::Context)?;
+        .map_err(|e| CaseError::Context(Box::new(e)))?;
     let action_id = action.id().unescaped().to_owned();
     let request = Request::new(principal, action, resource, context, Some(schema))
-        .map_err(CaseError::Request)?;
+        .map_err(|e| CaseError::Request(Box::new(e)))?;
     let entities = Entities::from_json_value(case.entities.clone(), Some(schema))
-        .map_err(CaseError::Entities)?;
+        .map_err(|e| CaseError::Entities(Box::new(e)))?;
     Ok((request, entities, action_id))
 }
 

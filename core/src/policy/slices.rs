@@ -18,7 +18,7 @@ impl PolicySlices {
     pub fn new(
         policies: &PolicySet,
         actions: &HashMap<String, Entity>,
-    ) -> Result<Self, PolicySetError> {
+    ) -> Result<Self, Box<PolicySetError>> {
         let mut by_action = HashMap::new();
         for (id, action) in actions {
             // The schema's action entities carry every group above them.
@@ -26,7 +26,7 @@ impl PolicySlices {
             let mut slice = PolicySet::new();
             for policy in policies.policies() {
                 if applies(&policy.action_constraint(), &uid, &groups) {
-                    slice.add(policy.clone())?;
+                    slice.add(policy.clone()).map_err(Box::new)?;
                 }
             }
             by_action.insert(id.clone(), slice);
