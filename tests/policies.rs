@@ -1,22 +1,19 @@
 //! The engine asks the policies before it acts: what a refused caller sees,
 //! and the one-mode rule under contention.
 
-use serde_json::json;
 use switchboard::Error;
 use switchboard::model::{Mode, Role};
 use switchboard_e2e::*;
 
-async fn engine() -> (Harness, switchboard::Engine, switchboard_mocks::Running) {
-    let mut h = Harness::new();
-    let (_mock, running) = semrush(&mut h).await;
-    h.install_semrush();
-    let engine = h.engine().await;
-    (h, engine, running)
+/// Semrush installed, enabled nowhere yet.
+async fn world() -> Deployment {
+    semrush_deployment(&[], &[]).await
 }
 
 #[tokio::test]
 async fn a_denied_caller_reads_the_policys_reason_and_id() {
-    let (_h, engine, _running) = engine().await;
+    let w = world().await;
+    let engine = &w.engine;
     let err = engine
         .enable(&member(), &id("semrush"), Mode::Workspace)
         .unwrap_err();
@@ -41,15 +38,7 @@ async fn a_denied_caller_reads_the_policys_reason_and_id() {
         "Integration management is available on the Business plan [policy: business-plan-only]"
     );
 
-    let err = engine
-        .invoke(
-            &member(),
-            &id("semrush"),
-            "keyword_overview",
-            &json!({"phrase": "seo"}),
-        )
-        .await
-        .unwrap_err();
+    let err = bob_looks_up_seo(engine).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "Semrush is not enabled in this workspace; ask an admin to enable it [policy: use-needs-enabled]"
@@ -58,7 +47,8 @@ async fn a_denied_caller_reads_the_policys_reason_and_id() {
 
 #[tokio::test]
 async fn a_developer_enables_and_disables_but_a_member_cannot_disable() {
-    let (_h, engine, _running) = engine().await;
+    let w = world().await;
+    let engine = &w.engine;
     let developer = actor("dev", "acme", Role::Developer);
     engine
         .enable(&developer, &id("semrush"), Mode::User)
@@ -73,15 +63,9 @@ async fn a_developer_enables_and_disables_but_a_member_cannot_disable() {
 
 #[tokio::test]
 async fn a_workspace_credential_is_refused_to_a_member_before_any_check() {
-    let (_h, engine, _running) = engine().await;
-    let err = engine
-        .set_workspace_credential(
-            &member(),
-            &id("semrush"),
-            switchboard::vault::Secret::new("k"),
-        )
-        .await
-        .unwrap_err();
+    let w = world().await;
+    let engine = &w.engine;
+    let err = set_semrush_key(engine, &member(), "k").await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "Only Admins and Developers can manage team integrations [policy: team-needs-admin-or-developer]"
@@ -90,7 +74,8 @@ async fn a_workspace_credential_is_refused_to_a_member_before_any_check() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_enables_in_two_modes_never_leave_both() {
-    let (_h, engine, _running) = engine().await;
+    let w = world().await;
+    let engine = &w.engine;
     let semrush = id("semrush");
     let barrier = std::sync::Barrier::new(2);
     let mut wins = [0usize; 2];

@@ -10,9 +10,7 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use switchboard::Engine;
-use switchboard::model::Mode;
 use switchboard::plugins::LoadOutcome;
-use switchboard::vault::Secret;
 use switchboard_e2e::*;
 
 const HOSTILE_KEY: &str = "hostile-workspace-secret-7f3a9c";
@@ -129,13 +127,7 @@ async fn world() -> World {
     std::fs::write(h.plugins_dir().join("empty.wasm"), b"\0asm\x0d\0\x01\0").unwrap();
     let engine = h.engine().await;
     for (integration, key) in [("hostile", HOSTILE_KEY), ("semrush", SEMRUSH_KEY)] {
-        engine
-            .enable(&admin(), &id(integration), Mode::Workspace)
-            .unwrap();
-        engine
-            .set_workspace_credential(&admin(), &id(integration), Secret::new(key))
-            .await
-            .unwrap();
+        share_key(&engine, &admin(), &id(integration), key).await;
     }
     World {
         engine,
@@ -158,17 +150,23 @@ impl World {
             self.hostile("ok", json!({})).await.unwrap(),
             json!({"ok": true})
         );
-        let out = self
-            .engine
-            .invoke(
-                &member(),
-                &id("semrush"),
-                "keyword_overview",
-                &json!({"phrase": "seo"}),
-            )
-            .await
-            .unwrap();
+        let out = bob_looks_up_seo(&self.engine).await.unwrap();
         assert_eq!(out["rows"][0]["keyword"], "seo");
+    }
+
+    /// The hostile plugin fetches `path` from its upstream, asking the host
+    /// to attach the key.
+    async fn upstream_fetch(&self, path: &str) -> Result<Value, String> {
+        let url = format!("https://upstream.hostile.test{path}");
+        self.hostile("fetch", json!({"url": url, "authenticated": true}))
+            .await
+    }
+
+    /// As `upstream_fetch`, where the fetch must fail and be contained.
+    async fn refused_upstream_fetch(&self, path: &str) -> String {
+        let url = format!("https://upstream.hostile.test{path}");
+        self.contained("fetch", json!({"url": url, "authenticated": true}))
+            .await
     }
 
     async fn contained(&self, action: &str, input: Value) -> String {
@@ -309,12 +307,7 @@ async fn undeclared_hosts_plain_http_and_ip_addresses_are_refused() {
 #[tokio::test]
 async fn a_redirect_to_an_undeclared_host_is_not_followed() {
     let w = world().await;
-    let err = w
-        .contained(
-            "fetch",
-            json!({"url": "https://upstream.hostile.test/redirect", "authenticated": true}),
-        )
-        .await;
+    let err = w.refused_upstream_fetch("/redirect").await;
     assert_eq!(
         err,
         "hostile: connector fault: request refused by the sandbox: redirect refused: `evil.example` is not a host this plugin declared"
@@ -332,13 +325,7 @@ async fn a_redirect_never_carries_the_credential_to_another_host() {
     let w = world().await;
     // The origin echoes the query, key included, into the next hop's URL:
     // the key is taken out and the other host gets the rest.
-    let seen = w
-        .hostile(
-            "fetch",
-            json!({"url": "https://upstream.hostile.test/echo-redirect?q=1", "authenticated": true}),
-        )
-        .await
-        .unwrap();
+    let seen = w.upstream_fetch("/echo-redirect?q=1").await.unwrap();
     let body = seen["body"].as_str().unwrap();
     assert!(body.starts_with("/echo?q=1\n"), "{body}");
     assert!(body.contains("host: other.hostile.test"), "{body}");
@@ -347,12 +334,7 @@ async fn a_redirect_never_carries_the_credential_to_another_host() {
         "{body}"
     );
     // Echoed anywhere else in the location, the redirect is not followed.
-    let err = w
-        .contained(
-            "fetch",
-            json!({"url": "https://upstream.hostile.test/path-redirect", "authenticated": true}),
-        )
-        .await;
+    let err = w.refused_upstream_fetch("/path-redirect").await;
     assert_eq!(
         err,
         "hostile: connector fault: request refused by the sandbox: redirect refused: its location carries the call's credential"
@@ -362,20 +344,9 @@ async fn a_redirect_never_carries_the_credential_to_another_host() {
 #[tokio::test]
 async fn a_compressed_echo_is_decoded_and_scrubbed_and_an_unknown_encoding_refused() {
     let w = world().await;
-    let seen = w
-        .hostile(
-            "fetch",
-            json!({"url": "https://upstream.hostile.test/gzipped?q=1", "authenticated": true}),
-        )
-        .await
-        .unwrap();
+    let seen = w.upstream_fetch("/gzipped?q=1").await.unwrap();
     assert_eq!(seen["body"], "/gzipped?q=1&key=[redacted]");
-    let err = w
-        .contained(
-            "fetch",
-            json!({"url": "https://upstream.hostile.test/brotli", "authenticated": true}),
-        )
-        .await;
+    let err = w.refused_upstream_fetch("/brotli").await;
     assert_eq!(
         err,
         "hostile: connector fault: request refused by the sandbox: the response is encoded in a way the host does not decode (it decodes gzip and deflate)"

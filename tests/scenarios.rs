@@ -2,39 +2,34 @@
 //! the Team Integrations and Integrations pages show.
 
 use serde_json::json;
+use switchboard::Error;
 use switchboard::audit::{Filter, OutcomeKind};
-use switchboard::model::{ConnectionStatus, EventKind, Mode, Role};
+use switchboard::model::{Connection, ConnectionStatus, EventKind, Mode, Role};
 use switchboard::vault::Secret;
-use switchboard::{Engine, Error};
 use switchboard_e2e::*;
-use switchboard_mocks::semrush::Semrush;
 
 const SHARED_KEY: &str = "shared-semrush-key-9d8c7b6a";
 const BOB_KEY: &str = "bob-personal-key-1a2b3c4d";
 const CAROL_KEY: &str = "carol-personal-key-5e6f7a8b";
 
-struct World {
-    engine: Engine,
-    mock: Semrush,
-    _h: Harness,
-    _running: switchboard_mocks::Running,
+/// Semrush, whose mock knows the shared key and bob's and carol's own,
+/// with the hostile plugin installed beside it.
+async fn world() -> Deployment {
+    semrush_deployment(
+        &[(SHARED_KEY, 100_000), (BOB_KEY, 1_000), (CAROL_KEY, 1_000)],
+        &["hostile"],
+    )
+    .await
 }
 
-async fn world() -> World {
-    let mut h = Harness::new();
-    let (mock, running) = semrush(&mut h).await;
-    for (key, units) in [(SHARED_KEY, 100_000), (BOB_KEY, 1_000), (CAROL_KEY, 1_000)] {
-        mock.add_key(key, units);
-    }
-    h.install_semrush();
-    h.install(&switchboard_plugin_artifacts::test_plugin("hostile"));
-    let engine = h.engine().await;
-    World {
-        engine,
-        mock,
-        _h: h,
-        _running: running,
-    }
+/// Alice enables Semrush in user mode, and Bob connects his own key.
+async fn bob_connects_in_user_mode(w: &Deployment) -> Connection {
+    w.engine
+        .enable(&admin(), &id("semrush"), Mode::User)
+        .unwrap();
+    connect_semrush_key(&w.engine, &member(), BOB_KEY)
+        .await
+        .unwrap()
 }
 
 fn carol() -> switchboard::model::Actor {
@@ -49,13 +44,7 @@ fn developer() -> switchboard::model::Actor {
 async fn scenario_1_a_shared_semrush_key_serves_every_member_and_the_admin_sees_usage() {
     let w = world().await;
     let semrush = id("semrush");
-    w.engine
-        .enable(&admin(), &semrush, Mode::Workspace)
-        .unwrap();
-    w.engine
-        .set_workspace_credential(&admin(), &semrush, Secret::new(SHARED_KEY))
-        .await
-        .unwrap();
+    share_key(&w.engine, &admin(), &semrush, SHARED_KEY).await;
 
     // Team Integrations: Semrush enabled in workspace mode by alice, key set and checked.
     let page = w.engine.team_integrations(&admin()).unwrap();
@@ -90,14 +79,8 @@ async fn scenario_1_a_shared_semrush_key_serves_every_member_and_the_admin_sees_
 
     // Every member uses it without signing in.
     for who in [member(), carol(), member()] {
-        let out = w
-            .engine
-            .invoke(
-                &who,
-                &semrush,
-                "related_keywords",
-                &json!({"phrase": "seo", "limit": 2}),
-            )
+        let input = json!({"phrase": "seo", "limit": 2});
+        let out = run_semrush(&w.engine, &who, "related_keywords", &input)
             .await
             .unwrap();
         assert_eq!(out["rows"].as_array().unwrap().len(), 2);
@@ -220,9 +203,7 @@ async fn scenario_2_only_the_approved_user_mode_integration_is_available() {
     );
 
     // The member connects their own account and uses it.
-    let connection = w
-        .engine
-        .connect_with_api_key(&member(), &semrush, Secret::new(BOB_KEY))
+    let connection = connect_semrush_key(&w.engine, &member(), BOB_KEY)
         .await
         .unwrap();
     assert_eq!(
@@ -235,29 +216,14 @@ async fn scenario_2_only_the_approved_user_mode_integration_is_available() {
         connection.id
     );
     assert_eq!(page.user_integrations[0].action, None);
-    w.engine
-        .invoke(
-            &member(),
-            &semrush,
-            "keyword_overview",
-            &json!({"phrase": "seo"}),
-        )
-        .await
-        .unwrap();
+    bob_looks_up_seo(&w.engine).await.unwrap();
     assert_eq!(
         w.mock.requests().last().unwrap().param("key"),
         Some(BOB_KEY)
     );
 
     // Carol has not connected: she cannot use it, and sees "Connect".
-    let err = w
-        .engine
-        .invoke(
-            &carol(),
-            &semrush,
-            "keyword_overview",
-            &json!({"phrase": "seo"}),
-        )
+    let err = keyword_overview(&w.engine, &carol(), "seo")
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotConnected(_)), "{err}");
@@ -301,56 +267,23 @@ async fn scenario_2_only_the_approved_user_mode_integration_is_available() {
 async fn switching_from_workspace_to_user_mode_has_members_connect_their_own_keys() {
     let w = world().await;
     let semrush = id("semrush");
-    w.engine
-        .enable(&admin(), &semrush, Mode::Workspace)
-        .unwrap();
-    w.engine
-        .set_workspace_credential(&admin(), &semrush, Secret::new(SHARED_KEY))
-        .await
-        .unwrap();
+    share_key(&w.engine, &admin(), &semrush, SHARED_KEY).await;
     w.engine.disable(&developer(), &semrush).unwrap();
     w.engine.enable(&developer(), &semrush, Mode::User).unwrap();
 
-    let err = w
-        .engine
-        .invoke(
-            &member(),
-            &semrush,
-            "keyword_overview",
-            &json!({"phrase": "seo"}),
-        )
-        .await
-        .unwrap_err();
+    let err = bob_looks_up_seo(&w.engine).await.unwrap_err();
     assert!(
         matches!(err, Error::NotConnected(_)),
         "the shared key no longer serves: {err}"
     );
-    w.engine
-        .connect_with_api_key(&member(), &semrush, Secret::new(BOB_KEY))
+    connect_semrush_key(&w.engine, &member(), BOB_KEY)
         .await
         .unwrap();
-    w.engine
-        .connect_with_api_key(&carol(), &semrush, Secret::new(CAROL_KEY))
+    connect_semrush_key(&w.engine, &carol(), CAROL_KEY)
         .await
         .unwrap();
-    w.engine
-        .invoke(
-            &member(),
-            &semrush,
-            "keyword_overview",
-            &json!({"phrase": "seo"}),
-        )
-        .await
-        .unwrap();
-    w.engine
-        .invoke(
-            &carol(),
-            &semrush,
-            "keyword_overview",
-            &json!({"phrase": "seo"}),
-        )
-        .await
-        .unwrap();
+    bob_looks_up_seo(&w.engine).await.unwrap();
+    keyword_overview(&w.engine, &carol(), "seo").await.unwrap();
     let keys: Vec<Option<String>> = w
         .mock
         .requests()
@@ -375,15 +308,8 @@ async fn switching_from_workspace_to_user_mode_has_members_connect_their_own_key
 async fn an_admin_disabling_an_integration_i_use_suspends_my_connection_until_it_is_re_enabled() {
     let w = world().await;
     let semrush = id("semrush");
-    w.engine.enable(&admin(), &semrush, Mode::User).unwrap();
-    let bob = w
-        .engine
-        .connect_with_api_key(&member(), &semrush, Secret::new(BOB_KEY))
-        .await
-        .unwrap();
-    let carol_connection = w
-        .engine
-        .connect_with_api_key(&carol(), &semrush, Secret::new(CAROL_KEY))
+    let bob = bob_connects_in_user_mode(&w).await;
+    let carol_connection = connect_semrush_key(&w.engine, &carol(), CAROL_KEY)
         .await
         .unwrap();
     let mut events = w.engine.subscribe();
@@ -411,16 +337,7 @@ async fn an_admin_disabling_an_integration_i_use_suspends_my_connection_until_it
             "No integrations are enabled for this workspace yet. Ask an admin to enable the ones your team needs."
         )
     );
-    let err = w
-        .engine
-        .invoke(
-            &member(),
-            &semrush,
-            "keyword_overview",
-            &json!({"phrase": "seo"}),
-        )
-        .await
-        .unwrap_err();
+    let err = bob_looks_up_seo(&w.engine).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "Semrush is not enabled in this workspace; ask an admin to enable it [policy: use-needs-enabled]"
@@ -439,39 +356,16 @@ async fn an_admin_disabling_an_integration_i_use_suspends_my_connection_until_it
         w.engine.connection(&member(), &bob.id).unwrap().status,
         ConnectionStatus::Connected
     );
-    w.engine
-        .invoke(
-            &member(),
-            &semrush,
-            "keyword_overview",
-            &json!({"phrase": "seo"}),
-        )
-        .await
-        .unwrap();
+    bob_looks_up_seo(&w.engine).await.unwrap();
 }
 
 #[tokio::test]
 async fn a_revoked_personal_key_turns_the_connection_to_reconnect() {
     let w = world().await;
-    let semrush = id("semrush");
-    w.engine.enable(&admin(), &semrush, Mode::User).unwrap();
-    let connection = w
-        .engine
-        .connect_with_api_key(&member(), &semrush, Secret::new(BOB_KEY))
-        .await
-        .unwrap();
+    let connection = bob_connects_in_user_mode(&w).await;
     let mut events = w.engine.subscribe();
     w.mock.revoke_key(BOB_KEY);
-    let err = w
-        .engine
-        .invoke(
-            &member(),
-            &semrush,
-            "keyword_overview",
-            &json!({"phrase": "seo"}),
-        )
-        .await
-        .unwrap_err();
+    let err = bob_looks_up_seo(&w.engine).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "semrush: the service refused the credential: Semrush: WRONG KEY - ID PAIR (ERROR 120)"
@@ -494,9 +388,7 @@ async fn a_revoked_personal_key_turns_the_connection_to_reconnect() {
 
     // Reconnecting with a new key restores it under the same id.
     w.mock.add_key("bob-new-key-0f0e0d0c", 500);
-    let again = w
-        .engine
-        .connect_with_api_key(&member(), &semrush, Secret::new("bob-new-key-0f0e0d0c"))
+    let again = connect_semrush_key(&w.engine, &member(), "bob-new-key-0f0e0d0c")
         .await
         .unwrap();
     assert_eq!(
@@ -509,50 +401,19 @@ async fn a_revoked_personal_key_turns_the_connection_to_reconnect() {
 async fn a_credit_limit_set_by_the_host_stops_calls_at_the_limit() {
     let w = world().await;
     let semrush = id("semrush");
-    w.engine
-        .enable(&admin(), &semrush, Mode::Workspace)
-        .unwrap();
-    w.engine
-        .set_workspace_credential(&admin(), &semrush, Secret::new(SHARED_KEY))
-        .await
-        .unwrap();
+    share_key(&w.engine, &admin(), &semrush, SHARED_KEY).await;
     w.engine
         .set_credit_limit(&admin().workspace, Some(5))
         .unwrap();
     // related_keywords costs 4 credits: one call fits, the second would pass 5.
-    w.engine
-        .invoke(
-            &member(),
-            &semrush,
-            "related_keywords",
-            &json!({"phrase": "seo"}),
-        )
-        .await
-        .unwrap();
-    let err = w
-        .engine
-        .invoke(
-            &member(),
-            &semrush,
-            "related_keywords",
-            &json!({"phrase": "seo"}),
-        )
-        .await
-        .unwrap_err();
+    bob_asks_related_to_seo(&w.engine).await.unwrap();
+    let err = bob_asks_related_to_seo(&w.engine).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "This workspace has used its 5 credits for this period [policy: credit-limit]"
     );
     // A 1-credit call still fits.
-    w.engine
-        .invoke(
-            &member(),
-            &semrush,
-            "keyword_overview",
-            &json!({"phrase": "seo"}),
-        )
-        .await
-        .unwrap();
+    bob_looks_up_seo(&w.engine).await.unwrap();
 }
 
 fn now_ms() -> u64 {

@@ -5,7 +5,6 @@
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use switchboard::model::{Mode, Role};
-use switchboard::vault::Secret;
 use switchboard_e2e::*;
 
 const SHARED_KEY: &str = "SHARED-8f7e6d5c4b3a29180716";
@@ -37,91 +36,53 @@ async fn no_credential_appears_in_logs_results_errors_or_the_data_file() {
         .with_writer(move || writer.clone())
         .init();
 
-    let mut h = Harness::new();
-    let (mock, running) = semrush(&mut h).await;
-    for key in [SHARED_KEY, GLOBEX_KEY, BOB_KEY] {
-        mock.add_key(key, 10_000);
-    }
-    h.install_semrush();
-    let engine = h.engine().await;
+    let Deployment {
+        engine,
+        mock: _mock,
+        harness: h,
+        running,
+    } = semrush_deployment(
+        &[
+            (SHARED_KEY, 10_000),
+            (GLOBEX_KEY, 10_000),
+            (BOB_KEY, 10_000),
+        ],
+        &[],
+    )
+    .await;
     let semrush = id("semrush");
     let globex_admin = actor("gus", "globex", Role::Admin);
+    let hal = actor("hal", "globex", Role::Member);
     let mut seen = Vec::<String>::new();
 
     engine.enable(&admin(), &semrush, Mode::Workspace).unwrap();
     engine.enable(&globex_admin, &semrush, Mode::User).unwrap();
-    seen.push(format!(
-        "{:?}",
-        engine
-            .set_workspace_credential(&admin(), &semrush, Secret::new(SHARED_KEY))
-            .await
-    ));
-    seen.push(format!(
-        "{:?}",
-        engine
-            .set_workspace_credential(&admin(), &semrush, Secret::new(WRONG_KEY))
-            .await
-    ));
-    seen.push(format!(
-        "{:?}",
-        engine
-            .set_workspace_credential(&member(), &semrush, Secret::new(WRONG_KEY))
-            .await
-    ));
-    seen.push(format!(
-        "{:?}",
-        engine
-            .connect_with_api_key(
-                &actor("hal", "globex", Role::Member),
-                &semrush,
-                Secret::new(GLOBEX_KEY)
-            )
-            .await
-    ));
-    seen.push(format!(
-        "{:?}",
-        engine
-            .connect_with_api_key(
-                &actor("hal", "globex", Role::Member),
-                &semrush,
-                Secret::new(WRONG_KEY)
-            )
-            .await
-    ));
+    seen.push(shown(set_semrush_key(&engine, &admin(), SHARED_KEY).await));
+    seen.push(shown(set_semrush_key(&engine, &admin(), WRONG_KEY).await));
+    seen.push(shown(set_semrush_key(&engine, &member(), WRONG_KEY).await));
+    seen.push(shown(connect_semrush_key(&engine, &hal, GLOBEX_KEY).await));
+    seen.push(shown(connect_semrush_key(&engine, &hal, WRONG_KEY).await));
     for input in [
         json!({"phrase": "seo"}),
         json!({"phrase": "seo", "limit": 0}),
         json!({"phrase": "zzz"}),
     ] {
-        seen.push(format!(
-            "{:?}",
-            engine
-                .invoke(&member(), &semrush, "keyword_overview", &input)
-                .await
-        ));
-        seen.push(format!(
-            "{:?}",
-            engine
-                .invoke(
-                    &actor("hal", "globex", Role::Member),
-                    &semrush,
-                    "keyword_overview",
-                    &input
-                )
-                .await
-        ));
+        for who in [member(), hal.clone()] {
+            seen.push(shown(
+                run_semrush(&engine, &who, "keyword_overview", &input).await,
+            ));
+        }
     }
-    seen.push(format!("{:?}", engine.team_integrations(&admin())));
-    seen.push(format!("{:?}", engine.user_integrations(&member())));
-    seen.push(format!("{:?}", engine.usage(&admin(), 0, u64::MAX / 2)));
-    seen.push(format!(
-        "{:?}",
-        engine.audit(&admin(), &Default::default(), None, 100)
-    ));
-    seen.push(format!(
-        "{:?}",
-        engine.user_integrations(&actor("hal", "globex", Role::Member))
-    ));
+    seen.push(shown(engine.team_integrations(&admin())));
+    seen.push(shown(engine.user_integrations(&member())));
+    seen.push(shown(engine.usage(&admin(), 0, u64::MAX / 2)));
+    seen.push(shown(engine.audit(
+        &admin(),
+        &Default::default(),
+        None,
+        100,
+    )));
+    seen.push(shown(engine.user_integrations(&hal)));
     engine.flush_usage().unwrap();
     drop(engine);
     drop(running);
@@ -148,16 +109,19 @@ async fn no_credential_appears_in_logs_results_errors_or_the_data_file() {
     );
 }
 
+/// What a caller is shown of an answer, as text.
+fn shown(answer: impl std::fmt::Debug) -> String {
+    format!("{answer:?}")
+}
+
 fn memchr_find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_rotate_while_calls_go_on_and_the_old_key_can_then_be_retired() {
-    let mut h = Harness::new();
-    let (mock, _running) = semrush(&mut h).await;
-    h.install_semrush();
-    let engine = Arc::new(h.engine().await);
+    let w = semrush_deployment(&[], &[]).await;
+    let engine = Arc::new(w.engine);
     let semrush = id("semrush");
     // Twenty workspaces, each with its own shared key.
     let admins: Vec<_> = (0..20)
@@ -165,12 +129,8 @@ async fn keys_rotate_while_calls_go_on_and_the_old_key_can_then_be_retired() {
         .collect();
     for (i, a) in admins.iter().enumerate() {
         let key = format!("rotate-key-{i:04}-abcdef");
-        mock.add_key(&key, 1_000_000);
-        engine.enable(a, &semrush, Mode::Workspace).unwrap();
-        engine
-            .set_workspace_credential(a, &semrush, Secret::new(key))
-            .await
-            .unwrap();
+        w.mock.add_key(&key, 1_000_000);
+        share_key(&engine, a, &semrush, &key).await;
     }
     let before = engine.keys().unwrap();
     assert_eq!(before.len(), 1);
@@ -184,13 +144,7 @@ async fn keys_rotate_while_calls_go_on_and_the_old_key_can_then_be_retired() {
             let mut n = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) || n < 20 {
                 let a = &admins[n % admins.len()];
-                engine
-                    .invoke(
-                        a,
-                        &id("semrush"),
-                        "keyword_overview",
-                        &json!({"phrase": "seo"}),
-                    )
+                keyword_overview(&engine, a, "seo")
                     .await
                     .expect("an invoke during rotation");
                 n += 1;
@@ -217,31 +171,24 @@ async fn keys_rotate_while_calls_go_on_and_the_old_key_can_then_be_retired() {
     engine.retire_key(&old).unwrap();
     assert_eq!(engine.keys().unwrap(), [(rotation.key_id, 20)]);
     for a in &admins {
-        engine
-            .invoke(a, &semrush, "keyword_overview", &json!({"phrase": "seo"}))
-            .await
-            .unwrap();
+        keyword_overview(&engine, a, "seo").await.unwrap();
     }
 }
 
 #[tokio::test]
 async fn a_ciphertext_copied_onto_another_record_does_not_open() {
-    let mut h = Harness::new();
-    let (mock, _running) = semrush(&mut h).await;
-    mock.add_key(SHARED_KEY, 1_000).add_key(GLOBEX_KEY, 1_000);
-    h.install_semrush();
+    let Deployment {
+        engine,
+        mock: _mock,
+        harness: h,
+        running: _running,
+    } = semrush_deployment(&[(SHARED_KEY, 1_000), (GLOBEX_KEY, 1_000)], &[]).await;
     let semrush = id("semrush");
     let globex_admin = actor("gus", "globex", Role::Admin);
-    {
-        let engine = h.engine().await;
-        for (a, key) in [(admin(), SHARED_KEY), (globex_admin.clone(), GLOBEX_KEY)] {
-            engine.enable(&a, &semrush, Mode::Workspace).unwrap();
-            engine
-                .set_workspace_credential(&a, &semrush, Secret::new(key))
-                .await
-                .unwrap();
-        }
+    for (a, key) in [(admin(), SHARED_KEY), (globex_admin.clone(), GLOBEX_KEY)] {
+        share_key(&engine, &a, &semrush, key).await;
     }
+    drop(engine);
 
     // Someone with the data file copies globex's sealed key onto acme's record.
     {
@@ -275,27 +222,13 @@ async fn a_ciphertext_copied_onto_another_record_does_not_open() {
     }
 
     let engine = h.engine().await;
-    let err = engine
-        .invoke(
-            &member(),
-            &semrush,
-            "keyword_overview",
-            &json!({"phrase": "seo"}),
-        )
-        .await
-        .unwrap_err();
+    let err = bob_looks_up_seo(&engine).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "a secret failed to open: wrong key, or the record was tampered with or moved"
     );
     let globex_member = actor("hal", "globex", Role::Member);
-    engine
-        .invoke(
-            &globex_member,
-            &semrush,
-            "keyword_overview",
-            &json!({"phrase": "seo"}),
-        )
+    keyword_overview(&engine, &globex_member, "seo")
         .await
         .unwrap();
 }

@@ -8,32 +8,20 @@ use switchboard_e2e::*;
 
 const KEY: &str = "d1a2b3c4e5f60718293a4b5c6d7e8f90";
 
-async fn with_workspace_key(
-    units: u64,
-) -> (
-    Harness,
-    switchboard::Engine,
-    switchboard_mocks::semrush::Semrush,
-    switchboard_mocks::Running,
-) {
-    let mut h = Harness::new();
-    let (mock, running) = semrush(&mut h).await;
-    mock.add_key(KEY, units);
-    h.install_semrush();
-    let engine = h.engine().await;
-    engine
+/// Alice enables Semrush in workspace mode; Semrush knows `KEY`, with
+/// `units` API units left.
+async fn with_workspace_key(units: u64) -> Deployment {
+    let w = semrush_deployment(&[(KEY, units)], &[]).await;
+    w.engine
         .enable(&admin(), &id("semrush"), Mode::Workspace)
         .unwrap();
-    (h, engine, mock, running)
+    w
 }
 
 #[tokio::test]
 async fn the_manifest_says_what_semrush_offers() {
-    let mut h = Harness::new();
-    let _mock = semrush(&mut h).await;
-    h.install_semrush();
-    let engine = h.engine().await;
-    let manifests = engine.integrations();
+    let w = semrush_deployment(&[], &[]).await;
+    let manifests = w.engine.integrations();
     let semrush = manifests
         .iter()
         .find(|m| m.id.as_str() == "semrush")
@@ -62,40 +50,20 @@ async fn the_manifest_says_what_semrush_offers() {
 
 #[tokio::test]
 async fn a_checked_key_lets_every_member_run_each_report() {
-    let (_h, engine, mock, _running) = with_workspace_key(1_000).await;
-    let account = engine
-        .set_workspace_credential(
-            &admin(),
-            &id("semrush"),
-            switchboard::vault::Secret::new(KEY),
-        )
-        .await
-        .unwrap();
+    let w = with_workspace_key(1_000).await;
+    let account = set_semrush_key(&w.engine, &admin(), KEY).await.unwrap();
     assert_eq!(account.label, "Semrush API key");
     assert_eq!(account.detail.as_deref(), Some("1,000 API units left"));
 
-    let overview = engine
-        .invoke(
-            &member(),
-            &id("semrush"),
-            "keyword_overview",
-            &json!({"phrase": "seo"}),
-        )
-        .await
-        .unwrap();
+    let overview = bob_looks_up_seo(&w.engine).await.unwrap();
     assert_eq!(
         overview["rows"][0],
         json!({"keyword": "seo", "search_volume": 110000, "cpc": 14.82, "competition": 0.5, "results": 678000000u64,
                "trends": [0.81, 1.0, 1.0, 1.0, 1.0, 0.81, 0.81, 0.81, 0.81, 0.81, 0.81, 0.81]})
     );
 
-    let related = engine
-        .invoke(
-            &member(),
-            &id("semrush"),
-            "related_keywords",
-            &json!({"phrase": "seo", "limit": 3}),
-        )
+    let input = json!({"phrase": "seo", "limit": 3});
+    let related = run_semrush(&w.engine, &member(), "related_keywords", &input)
         .await
         .unwrap();
     let keywords: Vec<&str> = related["rows"]
@@ -107,13 +75,8 @@ async fn a_checked_key_lets_every_member_run_each_report() {
     assert_eq!(keywords, ["seo tools", "local seo", "seo meaning"]);
     assert_eq!(related["rows"][0]["serp_features"], json!([4, 6, 11, 22]));
 
-    let domain = engine
-        .invoke(
-            &member(),
-            &id("semrush"),
-            "domain_organic_keywords",
-            &json!({"domain": "seobook.com", "database": "uk"}),
-        )
+    let input = json!({"domain": "seobook.com", "database": "uk"});
+    let domain = run_semrush(&w.engine, &member(), "domain_organic_keywords", &input)
         .await
         .unwrap();
     let rows = domain["rows"].as_array().unwrap();
@@ -122,20 +85,13 @@ async fn a_checked_key_lets_every_member_run_each_report() {
     assert_eq!(rows[0]["position_difference"], 1);
 
     // 1 line of phrase_this, 3 of phrase_related, 4 of domain_organic.
-    assert_eq!(mock.units(KEY), Some(1_000 - 10 - 3 * 40 - 4 * 10));
+    assert_eq!(w.mock.units(KEY), Some(1_000 - 10 - 3 * 40 - 4 * 10));
 }
 
 #[tokio::test]
 async fn every_report_request_carries_display_limit() {
-    let (_h, engine, mock, _running) = with_workspace_key(100_000).await;
-    engine
-        .set_workspace_credential(
-            &admin(),
-            &id("semrush"),
-            switchboard::vault::Secret::new(KEY),
-        )
-        .await
-        .unwrap();
+    let w = with_workspace_key(100_000).await;
+    set_semrush_key(&w.engine, &admin(), KEY).await.unwrap();
     let calls = [
         ("keyword_overview", json!({"phrase": "seo"})),
         ("related_keywords", json!({"phrase": "seo", "limit": 2})),
@@ -143,12 +99,12 @@ async fn every_report_request_carries_display_limit() {
         ("keyword_overview", json!({"phrase": "no such keyword"})),
     ];
     for (action, input) in &calls {
-        engine
-            .invoke(&member(), &id("semrush"), action, input)
+        run_semrush(&w.engine, &member(), action, input)
             .await
             .unwrap();
     }
-    let reports: Vec<_> = mock
+    let reports: Vec<_> = w
+        .mock
         .requests()
         .into_iter()
         .filter(|r| r.host == "api.semrush.com")
@@ -164,22 +120,9 @@ async fn every_report_request_carries_display_limit() {
 
 #[tokio::test]
 async fn nothing_found_is_an_empty_page_not_an_error() {
-    let (_h, engine, _mock, _running) = with_workspace_key(1_000).await;
-    engine
-        .set_workspace_credential(
-            &admin(),
-            &id("semrush"),
-            switchboard::vault::Secret::new(KEY),
-        )
-        .await
-        .unwrap();
-    let out = engine
-        .invoke(
-            &member(),
-            &id("semrush"),
-            "keyword_overview",
-            &json!({"phrase": "qwxzv"}),
-        )
+    let w = with_workspace_key(1_000).await;
+    set_semrush_key(&w.engine, &admin(), KEY).await.unwrap();
+    let out = keyword_overview(&w.engine, &member(), "qwxzv")
         .await
         .unwrap();
     assert_eq!(out, json!({"rows": []}));
@@ -187,14 +130,9 @@ async fn nothing_found_is_an_empty_page_not_an_error() {
 
 #[tokio::test]
 async fn a_wrong_key_is_refused_with_semrushs_reason_and_not_stored() {
-    let (_h, engine, _mock, _running) = with_workspace_key(1_000).await;
+    let w = with_workspace_key(1_000).await;
     let wrong = "0000aaaa1111bbbb2222cccc3333dddd";
-    let err = engine
-        .set_workspace_credential(
-            &admin(),
-            &id("semrush"),
-            switchboard::vault::Secret::new(wrong),
-        )
+    let err = set_semrush_key(&w.engine, &admin(), wrong)
         .await
         .unwrap_err();
     assert_eq!(
@@ -202,39 +140,16 @@ async fn a_wrong_key_is_refused_with_semrushs_reason_and_not_stored() {
         "the credential was refused: Semrush refused the API key: invalid api key: [redacted]"
     );
     assert!(!format!("{err:?}").contains(wrong));
-    let err = engine
-        .invoke(
-            &member(),
-            &id("semrush"),
-            "keyword_overview",
-            &json!({"phrase": "seo"}),
-        )
-        .await
-        .unwrap_err();
+    let err = bob_looks_up_seo(&w.engine).await.unwrap_err();
     assert!(matches!(err, Error::NoWorkspaceCredential(_)), "{err}");
 }
 
 #[tokio::test]
 async fn a_key_revoked_after_saving_fails_with_semrushs_reason() {
-    let (_h, engine, mock, _running) = with_workspace_key(1_000).await;
-    engine
-        .set_workspace_credential(
-            &admin(),
-            &id("semrush"),
-            switchboard::vault::Secret::new(KEY),
-        )
-        .await
-        .unwrap();
-    mock.revoke_key(KEY);
-    let err = engine
-        .invoke(
-            &member(),
-            &id("semrush"),
-            "keyword_overview",
-            &json!({"phrase": "seo"}),
-        )
-        .await
-        .unwrap_err();
+    let w = with_workspace_key(1_000).await;
+    set_semrush_key(&w.engine, &admin(), KEY).await.unwrap();
+    w.mock.revoke_key(KEY);
+    let err = bob_looks_up_seo(&w.engine).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "semrush: the service refused the credential: Semrush: WRONG KEY - ID PAIR (ERROR 120)"
@@ -243,28 +158,13 @@ async fn a_key_revoked_after_saving_fails_with_semrushs_reason() {
 
 #[tokio::test]
 async fn a_zero_balance_key_is_accepted_with_a_warning_and_reports_fail_with_the_reason() {
-    let (_h, engine, _mock, _running) = with_workspace_key(0).await;
-    let account = engine
-        .set_workspace_credential(
-            &admin(),
-            &id("semrush"),
-            switchboard::vault::Secret::new(KEY),
-        )
-        .await
-        .unwrap();
+    let w = with_workspace_key(0).await;
+    let account = set_semrush_key(&w.engine, &admin(), KEY).await.unwrap();
     assert_eq!(
         account.detail.as_deref(),
         Some("0 API units left: reports will fail until units are added")
     );
-    let err = engine
-        .invoke(
-            &member(),
-            &id("semrush"),
-            "related_keywords",
-            &json!({"phrase": "seo"}),
-        )
-        .await
-        .unwrap_err();
+    let err = bob_asks_related_to_seo(&w.engine).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "semrush: Semrush: API UNITS BALANCE IS ZERO (ERROR 132)"
@@ -273,16 +173,9 @@ async fn a_zero_balance_key_is_accepted_with_a_warning_and_reports_fail_with_the
 
 #[tokio::test]
 async fn input_outside_the_schema_never_reaches_semrush() {
-    let (_h, engine, mock, _running) = with_workspace_key(1_000).await;
-    engine
-        .set_workspace_credential(
-            &admin(),
-            &id("semrush"),
-            switchboard::vault::Secret::new(KEY),
-        )
-        .await
-        .unwrap();
-    let before = mock.requests().len();
+    let w = with_workspace_key(1_000).await;
+    set_semrush_key(&w.engine, &admin(), KEY).await.unwrap();
+    let before = w.mock.requests().len();
     for (input, fault) in [
         (
             json!({"phrase": "seo", "limit": 5000}),
@@ -297,8 +190,7 @@ async fn input_outside_the_schema_never_reaches_semrush() {
             "/database \"../etc\" does not match",
         ),
     ] {
-        let err = engine
-            .invoke(&member(), &id("semrush"), "keyword_overview", &input)
+        let err = run_semrush(&w.engine, &member(), "keyword_overview", &input)
             .await
             .unwrap_err();
         assert!(
@@ -307,22 +199,23 @@ async fn input_outside_the_schema_never_reaches_semrush() {
             "{err}"
         );
     }
-    assert_eq!(mock.requests().len(), before);
+    assert_eq!(w.mock.requests().len(), before);
 }
 
 #[tokio::test]
 async fn switching_modes_requires_disabling_first() {
-    let (_h, engine, _mock, _running) = with_workspace_key(1_000).await;
-    let err = engine
+    let w = with_workspace_key(1_000).await;
+    let err = w
+        .engine
         .enable(&admin(), &id("semrush"), Mode::User)
         .unwrap_err();
     assert_eq!(
         err.to_string(),
         "Semrush is already enabled in workspace mode; disable it before enabling user mode [policy: one-mode-at-a-time]"
     );
-    engine.disable(&admin(), &id("semrush")).unwrap();
+    w.engine.disable(&admin(), &id("semrush")).unwrap();
     assert_eq!(
-        engine
+        w.engine
             .enable(&admin(), &id("semrush"), Mode::User)
             .unwrap()
             .mode,

@@ -100,6 +100,36 @@ impl World {
             .unwrap()
     }
 
+    /// `who` comes back to `integration`'s callback with `callback`: the
+    /// sign-in must be refused, and this is the reason given.
+    async fn refused_callback(
+        &self,
+        who: &switchboard::model::Actor,
+        integration: &switchboard::model::IntegrationId,
+        callback: &Callback,
+    ) -> String {
+        self.engine
+            .complete_connect(who, integration, callback)
+            .await
+            .unwrap_err()
+            .to_string()
+    }
+
+    /// Bob runs SharePoint's `action` with `input`.
+    async fn bob(&self, action: &str, input: Value) -> Result<Value, Error> {
+        self.run(&member(), action, input).await
+    }
+
+    /// Bob opens the document `item` in the Documents drive.
+    async fn bob_opens(&self, item: impl Into<Value>) -> Result<Value, Error> {
+        let item: Value = item.into();
+        self.bob(
+            "get_document",
+            json!({"drive_id": DRIVE_ID, "item_id": item}),
+        )
+        .await
+    }
+
     async fn run(
         &self,
         who: &switchboard::model::Actor,
@@ -110,6 +140,14 @@ impl World {
             .invoke(who, &id("sharepoint"), action, &input)
             .await
     }
+}
+
+/// How many items a listing holds, and whether it says it was cut short.
+fn items_and_truncated(listing: &Value) -> (usize, Value) {
+    (
+        listing["items"].as_array().unwrap().len(),
+        listing["truncated"].clone(),
+    )
 }
 
 #[tokio::test]
@@ -172,7 +210,7 @@ async fn a_member_signs_in_with_microsoft_then_searches_and_reads_documents() {
     );
 
     let found = w
-        .run(&member(), "search", json!({"query": "primary keyword"}))
+        .bob("search", json!({"query": "primary keyword"}))
         .await
         .unwrap();
     assert_eq!(found["total"], 1);
@@ -182,14 +220,7 @@ async fn a_member_signs_in_with_microsoft_then_searches_and_reads_documents() {
     );
     let item = found["hits"][0]["document"]["id"].as_str().unwrap();
 
-    let doc = w
-        .run(
-            &member(),
-            "get_document",
-            json!({"drive_id": DRIVE_ID, "item_id": item}),
-        )
-        .await
-        .unwrap();
+    let doc = w.bob_opens(item).await.unwrap();
     assert!(
         doc["text"]
             .as_str()
@@ -199,43 +230,27 @@ async fn a_member_signs_in_with_microsoft_then_searches_and_reads_documents() {
     assert_eq!(doc["document"]["mime_type"], "text/plain");
 
     let sites = w
-        .run(&member(), "list_sites", json!({"query": "marketing"}))
+        .bob("list_sites", json!({"query": "marketing"}))
         .await
         .unwrap();
     assert_eq!(sites["sites"][0]["id"], SITE_ID);
     let drives = w
-        .run(&member(), "list_drives", json!({"site_id": SITE_ID}))
+        .bob("list_drives", json!({"site_id": SITE_ID}))
         .await
         .unwrap();
     assert_eq!(drives["drives"][0]["name"], "Documents");
 
     // Pages of 3 are followed through @odata.nextLink up to the limit.
     let all = w
-        .run(&member(), "list_items", json!({"drive_id": DRIVE_ID}))
+        .bob("list_items", json!({"drive_id": DRIVE_ID}))
         .await
         .unwrap();
-    assert_eq!(
-        (
-            all["items"].as_array().unwrap().len(),
-            all["truncated"].clone()
-        ),
-        (6, json!(false))
-    );
+    assert_eq!(items_and_truncated(&all), (6, json!(false)));
     let some = w
-        .run(
-            &member(),
-            "list_items",
-            json!({"drive_id": DRIVE_ID, "limit": 4}),
-        )
+        .bob("list_items", json!({"drive_id": DRIVE_ID, "limit": 4}))
         .await
         .unwrap();
-    assert_eq!(
-        (
-            some["items"].as_array().unwrap().len(),
-            some["truncated"].clone()
-        ),
-        (4, json!(true))
-    );
+    assert_eq!(items_and_truncated(&some), (4, json!(true)));
     let folder = all["items"]
         .as_array()
         .unwrap()
@@ -243,8 +258,7 @@ async fn a_member_signs_in_with_microsoft_then_searches_and_reads_documents() {
         .find(|i| i["is_folder"] == true)
         .unwrap();
     let inside = w
-        .run(
-            &member(),
+        .bob(
             "list_items",
             json!({"drive_id": DRIVE_ID, "folder_id": folder["id"]}),
         )
@@ -255,40 +269,23 @@ async fn a_member_signs_in_with_microsoft_then_searches_and_reads_documents() {
     // Throttled requests are retried after Retry-After (fractional here).
     w.ms.throttle_next(2);
     assert_eq!(
-        w.run(&member(), "search", json!({"query": "budget"}))
-            .await
-            .unwrap()["total"],
+        w.bob("search", json!({"query": "budget"})).await.unwrap()["total"],
         1
     );
 
     // Graph's own errors come back typed.
-    let err = w
-        .run(
-            &member(),
-            "get_document",
-            json!({"drive_id": DRIVE_ID, "item_id": "01NOPE"}),
-        )
-        .await
-        .unwrap_err();
+    let err = w.bob_opens("01NOPE").await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "sharepoint: not found: Microsoft Graph: itemNotFound: The resource could not be found."
     );
-    let err = w
-        .run(
-            &member(),
-            "get_document",
-            json!({"drive_id": DRIVE_ID, "item_id": folder["id"]}),
-        )
-        .await
-        .unwrap_err();
+    let err = w.bob_opens(folder["id"].clone()).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "sharepoint: invalid input: `Campaigns` is a folder; list its items instead"
     );
     let err = w
-        .run(
-            &member(),
+        .bob(
             "upload_document",
             json!({"drive_id": DRIVE_ID, "folder_id": folder["id"], "name": "x.txt", "text": "hi"}),
         )
@@ -304,7 +301,6 @@ async fn a_member_signs_in_with_microsoft_then_searches_and_reads_documents() {
 async fn every_bad_callback_is_refused_and_changes_nothing() {
     let w = world_with(|c| c.oauth_flow_lifetime = std::time::Duration::from_millis(300)).await;
     let sharepoint = id("sharepoint");
-    let refused = |r: Result<switchboard::model::Connection, Error>| r.unwrap_err().to_string();
 
     // Replay: a state works once.
     let start = w.engine.begin_connect(&member(), &sharepoint).unwrap();
@@ -314,11 +310,7 @@ async fn every_bad_callback_is_refused_and_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(
-        refused(
-            w.engine
-                .complete_connect(&member(), &sharepoint, &callback)
-                .await
-        ),
+        w.refused_callback(&member(), &sharepoint, &callback).await,
         "the sign-in was refused: this sign-in is unknown or was already used; start again"
     );
     // An unknown state.
@@ -328,11 +320,7 @@ async fn every_bad_callback_is_refused_and_changes_nothing() {
         ..Callback::default()
     };
     assert_eq!(
-        refused(
-            w.engine
-                .complete_connect(&member(), &sharepoint, &forged)
-                .await
-        ),
+        w.refused_callback(&member(), &sharepoint, &forged).await,
         "the sign-in was refused: this sign-in is unknown or was already used; start again"
     );
 
@@ -341,11 +329,7 @@ async fn every_bad_callback_is_refused_and_changes_nothing() {
     let start = w.engine.begin_connect(&member(), &sharepoint).unwrap();
     let callback = w.browse(&start.authorize_url).await;
     assert_eq!(
-        refused(
-            w.engine
-                .complete_connect(&carol, &sharepoint, &callback)
-                .await
-        ),
+        w.refused_callback(&carol, &sharepoint, &callback).await,
         "the sign-in was refused: this sign-in was started by someone else"
     );
 
@@ -353,11 +337,8 @@ async fn every_bad_callback_is_refused_and_changes_nothing() {
     let start = w.engine.begin_connect(&member(), &sharepoint).unwrap();
     let callback = w.browse(&start.authorize_url).await;
     assert_eq!(
-        refused(
-            w.engine
-                .complete_connect(&member(), &id("semrush"), &callback)
-                .await
-        ),
+        w.refused_callback(&member(), &id("semrush"), &callback)
+            .await,
         "the sign-in was refused: this sign-in was started for sharepoint, not semrush"
     );
 
@@ -369,11 +350,7 @@ async fn every_bad_callback_is_refused_and_changes_nothing() {
     );
     let callback = w.browse(&start.authorize_url).await;
     assert_eq!(
-        refused(
-            w.engine
-                .complete_connect(&member(), &sharepoint, &callback)
-                .await
-        ),
+        w.refused_callback(&member(), &sharepoint, &callback).await,
         "the sign-in was refused: the provider refused: access_denied: AADSTS65004: User declined to consent to access the app."
     );
 
@@ -385,11 +362,7 @@ async fn every_bad_callback_is_refused_and_changes_nothing() {
         state: mine.state.clone(),
         ..stolen
     };
-    let err = refused(
-        w.engine
-            .complete_connect(&member(), &sharepoint, &spliced)
-            .await,
-    );
+    let err = w.refused_callback(&member(), &sharepoint, &spliced).await;
     assert_eq!(
         err,
         "the sign-in was refused: the code exchange failed: invalid_grant: AADSTS501481: The Code_Verifier does not match the code_challenge supplied in the authorization request."
@@ -400,11 +373,7 @@ async fn every_bad_callback_is_refused_and_changes_nothing() {
     let callback = w.browse(&start.authorize_url).await;
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     assert_eq!(
-        refused(
-            w.engine
-                .complete_connect(&carol, &sharepoint, &callback)
-                .await
-        ),
+        w.refused_callback(&carol, &sharepoint, &callback).await,
         "the sign-in was refused: this sign-in expired; start again"
     );
 
@@ -457,10 +426,7 @@ async fn a_revoked_grant_asks_the_member_to_reconnect_and_reconnecting_keeps_the
     let mut events = w.engine.subscribe();
     w.ms.revoke_grants(0);
     w.ms.expire_access_tokens();
-    let err = w
-        .run(&member(), "search", json!({"query": "seo"}))
-        .await
-        .unwrap_err();
+    let err = w.bob("search", json!({"query": "seo"})).await.unwrap_err();
     assert!(
         err.to_string()
             .contains("AADSTS50173: The provided grant has expired due to it being revoked"),
@@ -490,11 +456,7 @@ async fn a_revoked_grant_asks_the_member_to_reconnect_and_reconnecting_keeps_the
     assert_eq!(row.action.as_deref(), Some("Reconnect"));
     // No retry storm: the next call is refused without asking the provider.
     let refreshes = w.ms.refreshes();
-    assert!(
-        w.run(&member(), "search", json!({"query": "seo"}))
-            .await
-            .is_err()
-    );
+    assert!(w.bob("search", json!({"query": "seo"})).await.is_err());
     assert_eq!(w.ms.refreshes(), refreshes);
 
     let again = w.sign_in(&member()).await;
@@ -503,9 +465,7 @@ async fn a_revoked_grant_asks_the_member_to_reconnect_and_reconnecting_keeps_the
         (connection.id, ConnectionStatus::Connected)
     );
     assert_eq!(
-        w.run(&member(), "search", json!({"query": "litware"}))
-            .await
-            .unwrap()["total"],
+        w.bob("search", json!({"query": "litware"})).await.unwrap()["total"],
         1
     );
 }
@@ -516,7 +476,7 @@ async fn tokens_are_refreshed_before_they_expire_and_an_outage_leaves_the_connec
     // Tokens that live 30 s are inside the refresh window from the start.
     w.ms.set_access_token_lifetime(30);
     let connection = w.sign_in(&member()).await;
-    w.run(&member(), "list_sites", json!({"query": "marketing"}))
+    w.bob("list_sites", json!({"query": "marketing"}))
         .await
         .unwrap();
     assert_eq!(
@@ -527,7 +487,7 @@ async fn tokens_are_refreshed_before_they_expire_and_an_outage_leaves_the_connec
 
     w.ms.set_token_outage(true);
     let err = w
-        .run(&member(), "list_sites", json!({"query": "marketing"}))
+        .bob("list_sites", json!({"query": "marketing"}))
         .await
         .unwrap_err();
     assert!(
@@ -545,7 +505,7 @@ async fn tokens_are_refreshed_before_they_expire_and_an_outage_leaves_the_connec
 
     w.ms.set_token_outage(false);
     w.ms.set_access_token_lifetime(3599);
-    w.run(&member(), "list_sites", json!({"query": "marketing"}))
+    w.bob("list_sites", json!({"query": "marketing"}))
         .await
         .unwrap();
 }

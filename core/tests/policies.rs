@@ -84,25 +84,36 @@ fn faults_of(dir: &Path) -> Vec<String> {
     }
 }
 
+/// A security engineer adds `file`, holding `text`, to a copy of the
+/// policies: the faults loading them reports.
+fn faults_adding(file: &str, text: &str) -> Vec<String> {
+    let dir = scratch_policies();
+    std::fs::write(dir.path().join(file), text).unwrap();
+    faults_of(dir.path())
+}
+
+/// The policies were refused with exactly one fault, which starts with
+/// `at` and mentions `says`.
+fn assert_one_fault(faults: &[String], at: &str, says: &str) {
+    assert_eq!(faults.len(), 1, "{faults:?}");
+    assert!(faults[0].starts_with(at), "{faults:?}");
+    assert!(faults[0].contains(says), "{faults:?}");
+}
+
 #[test]
 fn a_syntax_error_is_refused_with_its_file_and_line() {
-    let dir = scratch_policies();
-    std::fs::write(dir.path().join("broken.cedar"), "// a comment\n@id(\"broken\")\npermit (principal, action, resource)\nwhen { principal.role == };\n").unwrap();
-    let faults = faults_of(dir.path());
-    assert_eq!(faults.len(), 1, "{faults:?}");
-    assert!(faults[0].starts_with("broken.cedar:4:"), "{faults:?}");
-    assert!(faults[0].contains("unexpected token"), "{faults:?}");
+    let text = "// a comment\n@id(\"broken\")\npermit (principal, action, resource)\nwhen { principal.role == };\n";
+    assert_one_fault(
+        &faults_adding("broken.cedar", text),
+        "broken.cedar:4:",
+        "unexpected token",
+    );
 }
 
 #[test]
 fn an_attribute_the_schema_lacks_is_refused_with_its_file_and_line() {
-    let dir = scratch_policies();
     let text = "@id(\"typo\")\n@reason(\"x\")\nforbid (principal, action, resource)\nwhen {\n  principal.workspace.plna == \"free\"\n};\n";
-    std::fs::write(dir.path().join("typo.cedar"), text).unwrap();
-    let faults = faults_of(dir.path());
-    assert_eq!(faults.len(), 1, "{faults:?}");
-    assert!(faults[0].starts_with("typo.cedar:5:"), "{faults:?}");
-    assert!(faults[0].contains("plna"), "{faults:?}");
+    assert_one_fault(&faults_adding("typo.cedar", text), "typo.cedar:5:", "plna");
 }
 
 #[test]
@@ -118,13 +129,11 @@ fn a_schema_out_of_step_with_the_engine_is_refused_at_load() {
     );
     assert!(text.contains("region: String"));
     std::fs::write(&schema, text).unwrap();
-    let faults = faults_of(dir.path());
-    assert_eq!(faults.len(), 1, "{faults:?}");
-    assert!(
-        faults[0].starts_with("schema.cedarschema:1:1: the schema does not describe the `viewTeamIntegrations` request the engine makes"),
-        "{faults:?}"
+    assert_one_fault(
+        &faults_of(dir.path()),
+        "schema.cedarschema:1:1: the schema does not describe the `viewTeamIntegrations` request the engine makes",
+        "region",
     );
-    assert!(faults[0].contains("region"), "{faults:?}");
 }
 
 #[test]

@@ -10,6 +10,9 @@ use switchboard::plugins::SandboxLimits;
 use switchboard::{Engine, EngineConfig};
 use switchboard_mocks::semrush::Semrush;
 
+mod steps;
+pub use steps::*;
+
 /// A fresh data directory and plugins directory.
 pub struct Harness {
     pub dir: tempfile::TempDir,
@@ -98,6 +101,36 @@ pub async fn semrush(harness: &mut Harness) -> (Semrush, switchboard_mocks::Runn
         .route("api.semrush.com", running.addr)
         .route("www.semrush.com", running.addr);
     (mock, running)
+}
+
+/// An engine with the Semrush plugin installed, against the running
+/// Semrush mock. The fields drop in order: the engine before its files.
+pub struct Deployment {
+    pub engine: Engine,
+    pub mock: Semrush,
+    pub harness: Harness,
+    pub running: switchboard_mocks::Running,
+}
+
+/// An operator deploys Semrush (and the test plugins named in
+/// `test_plugins`) against the Semrush mock, which knows `keys` (key, API units).
+pub async fn semrush_deployment(keys: &[(&str, u64)], test_plugins: &[&str]) -> Deployment {
+    let mut harness = Harness::new();
+    let (mock, running) = semrush(&mut harness).await;
+    for &(key, units) in keys {
+        mock.add_key(key, units);
+    }
+    harness.install_semrush();
+    for plugin in test_plugins {
+        harness.install(&switchboard_plugin_artifacts::test_plugin(plugin));
+    }
+    let engine = harness.engine().await;
+    Deployment {
+        engine,
+        mock,
+        harness,
+        running,
+    }
 }
 
 pub fn actor(user: &str, workspace: &str, role: Role) -> Actor {

@@ -14,6 +14,15 @@ fn switchboard(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// The `field` of each entry of a list in a manifest.
+fn each<'a>(list: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry[field].as_str().unwrap())
+        .collect()
+}
+
 #[test]
 fn inspect_prints_the_semrush_manifest() {
     let component = switchboard_plugin_artifacts::plugins_dir().join("semrush.wasm");
@@ -21,19 +30,9 @@ fn inspect_prints_the_semrush_manifest() {
     assert!(ok, "{stderr}");
     let manifest: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(manifest["id"], "semrush");
-    let modes: Vec<&str> = manifest["modes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["mode"].as_str().unwrap())
-        .collect();
+    let modes = each(&manifest["modes"], "mode");
     assert_eq!(modes, ["workspace", "user"]);
-    let actions: Vec<&str> = manifest["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["name"].as_str().unwrap())
-        .collect();
+    let actions = each(&manifest["actions"], "name");
     assert_eq!(
         actions,
         [

@@ -102,12 +102,60 @@ impl Service {
         user: &str,
         role: &str,
     ) -> reqwest::RequestBuilder {
-        self.http
-            .request(method, format!("{}{path}", self.base))
+        self.as_user_on(&self.http, method, path, user, role)
+    }
+
+    /// `as_user`, sent through `http` (say, on a connection of its own).
+    fn as_user_on(
+        &self,
+        http: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+        user: &str,
+        role: &str,
+    ) -> reqwest::RequestBuilder {
+        http.request(method, format!("{}{path}", self.base))
             .bearer_auth("demo-token")
             .header("X-Switchboard-User", user)
             .header("X-Switchboard-Role", role)
             .header("X-Switchboard-Plan", "business")
+    }
+
+    /// `user` (as `role`) opens the demo workspace's Team Integrations page;
+    /// the answer has `status` and is as documented.
+    async fn team_page(&self, user: &str, role: &str, status: u16) -> Value {
+        let page = "/v1/workspaces/demo/team-integrations";
+        self.expect(
+            self.as_user(reqwest::Method::GET, page, user, role),
+            status,
+            TEAM,
+        )
+        .await
+    }
+
+    /// `user`, a member, runs `integration`'s `action` in the demo workspace
+    /// with `input`; it succeeds and the answer is as documented.
+    async fn run(&self, integration: &str, action: &str, user: &str, input: Value) -> Value {
+        let path = format!("/v1/workspaces/demo/integrations/{integration}/actions/{action}");
+        let request = self.as_user(reqwest::Method::POST, &path, user, "member");
+        self.expect(request.json(&input), 200, INVOKE).await
+    }
+
+    /// The host GETs `path`, with `token` as its service token if any.
+    async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// `user` (as `role`) disables `integration` in the demo workspace;
+    /// the response is the caller's to check.
+    async fn disable(&self, integration: &str, user: &str, role: &str) -> reqwest::Response {
+        let path = format!("/v1/workspaces/demo/team-integrations/{integration}/disable");
+        let request = self.as_user(reqwest::Method::POST, &path, user, role);
+        request.send().await.unwrap()
     }
 
     /// Sends, checks the status, and checks the body against the documented schema.
@@ -153,12 +201,30 @@ impl Service {
     }
 }
 
+/// The `detail` of a problem answer.
+fn detail(problem: &Value) -> &str {
+    problem["detail"].as_str().unwrap()
+}
+
+/// The entry of a listed array whose `key` is `value`.
+fn entry<'a>(list: &'a Value, key: &str, value: &str) -> &'a Value {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e[key] == value)
+        .unwrap()
+}
+
 const WEBHOOK_SECRET: &str = "whsec-test-5f4e3d2c1b0a";
 
 const TEAM: (&str, &str) = ("get", "/v1/workspaces/{workspace}/team-integrations");
 const INVOKE: (&str, &str) = (
     "post",
     "/v1/workspaces/{workspace}/integrations/{integration}/actions/{action}",
+);
+const CALLBACK: (&str, &str) = (
+    "get",
+    "/v1/workspaces/{workspace}/integrations/{integration}/callback",
 );
 const ENABLE: (&str, &str) = (
     "post",
@@ -171,35 +237,13 @@ async fn the_demo_walks_the_help_article_over_http() {
     use reqwest::Method as M;
 
     // Without the service token nothing is touched.
-    let anonymous = s
-        .http
-        .get(format!("{}/v1/workspaces/demo/team-integrations", s.base))
-        .send()
-        .await
-        .unwrap();
+    let anonymous = s.get("/v1/workspaces/demo/team-integrations", None).await;
     assert_eq!(anonymous.status(), 401);
-    let forged = s
-        .http
-        .get(format!("{}/v1/integrations", s.base))
-        .bearer_auth("nope")
-        .send()
-        .await
-        .unwrap();
+    let forged = s.get("/v1/integrations", Some("nope")).await;
     assert_eq!(forged.status(), 401);
 
     // A member is refused the Team Integrations page, with the policy's reason.
-    let denied = s
-        .expect(
-            s.as_user(
-                M::GET,
-                "/v1/workspaces/demo/team-integrations",
-                "bob",
-                "member",
-            ),
-            403,
-            TEAM,
-        )
-        .await;
+    let denied = s.team_page("bob", "member", 403).await;
     assert_eq!(
         denied["detail"],
         "Only Admins and Developers can manage team integrations"
@@ -207,40 +251,19 @@ async fn the_demo_walks_the_help_article_over_http() {
     assert_eq!(denied["policies"], json!(["team-needs-admin-or-developer"]));
 
     // Scenario 1: Semrush with a shared key, every member uses it.
-    let team = s
-        .expect(
-            s.as_user(
-                M::GET,
-                "/v1/workspaces/demo/team-integrations",
-                "ada",
-                "admin",
-            ),
-            200,
-            TEAM,
-        )
-        .await;
-    let semrush = team["integrations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["id"] == "semrush")
-        .unwrap();
+    let team = s.team_page("ada", "admin", 200).await;
+    let semrush = entry(&team["integrations"], "id", "semrush");
     assert_eq!(semrush["enabled"]["mode"], "workspace");
     assert_eq!(
         semrush["credential"]["account"]["detail"],
         "10,000 API units left"
     );
     let rows = s
-        .expect(
-            s.as_user(
-                M::POST,
-                "/v1/workspaces/demo/integrations/semrush/actions/keyword_overview",
-                "carol",
-                "member",
-            )
-            .json(&json!({"phrase": "seo"})),
-            200,
-            INVOKE,
+        .run(
+            "semrush",
+            "keyword_overview",
+            "carol",
+            json!({"phrase": "seo"}),
         )
         .await;
     assert_eq!(rows["rows"][0]["search_volume"], 110000);
@@ -256,12 +279,7 @@ async fn the_demo_walks_the_help_article_over_http() {
             ("get", "/v1/workspaces/{workspace}/usage"),
         )
         .await;
-    let semrush_usage = usage["integrations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["integration"] == "semrush")
-        .unwrap();
+    let semrush_usage = entry(&usage["integrations"], "integration", "semrush");
     assert_eq!(
         semrush_usage["members"],
         json!([{"user": "carol", "calls": 1, "credits": 1}])
@@ -269,68 +287,32 @@ async fn the_demo_walks_the_help_article_over_http() {
 
     // Bad input: clear errors, nothing changes.
     let path = "/v1/workspaces/demo/team-integrations/semrush/enable";
-    let malformed = s
-        .expect(
-            s.as_user(M::POST, path, "ada", "admin")
-                .header("content-type", "application/json")
-                .body("{\"mode\":"),
-            400,
-            ENABLE,
-        )
-        .await;
+    let ada_enables = || s.as_user(M::POST, path, "ada", "admin");
+    let malformed = ada_enables()
+        .header("content-type", "application/json")
+        .body("{\"mode\":");
+    let malformed = s.expect(malformed, 400, ENABLE).await;
     assert!(
-        malformed["detail"]
-            .as_str()
-            .unwrap()
-            .contains("Failed to parse"),
+        detail(&malformed).contains("Failed to parse"),
         "{malformed}"
     );
-    let unknown = s
-        .expect(
-            s.as_user(M::POST, path, "ada", "admin")
-                .json(&json!({"mode": "user", "force": true})),
-            400,
-            ENABLE,
-        )
-        .await;
+    let unknown = ada_enables().json(&json!({"mode": "user", "force": true}));
+    let unknown = s.expect(unknown, 400, ENABLE).await;
     assert!(
-        unknown["detail"]
-            .as_str()
-            .unwrap()
-            .contains("unknown field `force`"),
+        detail(&unknown).contains("unknown field `force`"),
         "{unknown}"
     );
     // On its own connection: the service answers before reading the body and closes it.
-    let huge = reqwest::Client::new()
-        .post(format!("{}{path}", s.base))
-        .bearer_auth("demo-token")
-        .header("X-Switchboard-User", "ada")
-        .header("X-Switchboard-Role", "admin")
-        .header("X-Switchboard-Plan", "business")
+    let huge = s
+        .as_user_on(&reqwest::Client::new(), M::POST, path, "ada", "admin")
         .header("content-type", "application/json")
         .body(vec![b' '; 2 << 20])
         .send()
         .await;
     assert_eq!(huge.unwrap().status(), 413);
-    let team = s
-        .expect(
-            s.as_user(
-                M::GET,
-                "/v1/workspaces/demo/team-integrations",
-                "ada",
-                "admin",
-            ),
-            200,
-            TEAM,
-        )
-        .await;
+    let team = s.team_page("ada", "admin", 200).await;
     assert_eq!(
-        team["integrations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["id"] == "semrush")
-            .unwrap()["enabled"]["mode"],
+        entry(&team["integrations"], "id", "semrush")["enabled"]["mode"],
         "workspace"
     );
 
@@ -361,14 +343,7 @@ async fn the_demo_walks_the_help_article_over_http() {
     let back = url::Url::parse(redirect.headers()["location"].to_str().unwrap()).unwrap();
     let callback = format!("{}?{}", back.path(), back.query().unwrap());
     let connection = s
-        .expect(
-            s.as_user(M::GET, &callback, "bob", "member"),
-            200,
-            (
-                "get",
-                "/v1/workspaces/{workspace}/integrations/{integration}/callback",
-            ),
-        )
+        .expect(s.as_user(M::GET, &callback, "bob", "member"), 200, CALLBACK)
         .await;
     assert_eq!(
         (
@@ -378,16 +353,11 @@ async fn the_demo_walks_the_help_article_over_http() {
         (Some("Adele Vance"), Some("connected"))
     );
     let doc = s
-        .expect(
-            s.as_user(
-                M::POST,
-                "/v1/workspaces/demo/integrations/sharepoint/actions/search",
-                "bob",
-                "member",
-            )
-            .json(&json!({"query": "brand voice"})),
-            200,
-            INVOKE,
+        .run(
+            "sharepoint",
+            "search",
+            "bob",
+            json!({"query": "brand voice"}),
         )
         .await;
     assert_eq!(
@@ -395,14 +365,7 @@ async fn the_demo_walks_the_help_article_over_http() {
         "Brand voice guidelines.txt"
     );
     let replay = s
-        .expect(
-            s.as_user(M::GET, &callback, "bob", "member"),
-            400,
-            (
-                "get",
-                "/v1/workspaces/{workspace}/integrations/{integration}/callback",
-            ),
-        )
+        .expect(s.as_user(M::GET, &callback, "bob", "member"), 400, CALLBACK)
         .await;
     assert_eq!(
         replay["detail"],
@@ -410,15 +373,7 @@ async fn the_demo_walks_the_help_article_over_http() {
     );
 
     // Operators see what happened, by route, policy and plugin.
-    let metrics = s
-        .http
-        .get(format!("{}/metrics", s.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.get("/metrics", None).await.text().await.unwrap();
     for line in [
         "switchboard_decisions_total{action=\"viewTeamIntegrations\",outcome=\"deny\",policy=\"team-needs-admin-or-developer\"} 1",
         "switchboard_plugin_calls_total{integration=\"semrush\",outcome=\"ok\"} 1",
@@ -500,16 +455,7 @@ async fn a_disabled_integration_reaches_the_host_as_a_signed_webhook_retried_aft
     tokio::spawn(async move { axum::serve(listener, receiver).await });
 
     let s = start_with(&["--webhook", &hook]).await;
-    let disabled = s
-        .as_user(
-            reqwest::Method::POST,
-            "/v1/workspaces/demo/team-integrations/semrush/disable",
-            "ada",
-            "admin",
-        )
-        .send()
-        .await
-        .unwrap();
+    let disabled = s.disable("semrush", "ada", "admin").await;
     assert_eq!(disabled.status(), 204);
     for _ in 0..100 {
         if seen.lock().unwrap().len() >= 2 {
@@ -545,24 +491,9 @@ async fn a_disabled_integration_reaches_the_host_as_a_signed_webhook_retried_aft
 #[tokio::test]
 async fn events_stream_to_the_host_and_policies_reload_from_the_command_line() {
     let s = start().await;
-    let mut stream = s
-        .http
-        .get(format!("{}/v1/events", s.base))
-        .bearer_auth("demo-token")
-        .send()
-        .await
-        .unwrap();
+    let mut stream = s.get("/v1/events", Some("demo-token")).await;
     assert_eq!(stream.headers()["content-type"], "text/event-stream");
-    let disabled = s
-        .as_user(
-            reqwest::Method::POST,
-            "/v1/workspaces/demo/team-integrations/sharepoint/disable",
-            "dev",
-            "developer",
-        )
-        .send()
-        .await
-        .unwrap();
+    let disabled = s.disable("sharepoint", "dev", "developer").await;
     assert_eq!(disabled.status(), 204);
     let mut text = String::new();
     while !text.contains("\n\n") {
