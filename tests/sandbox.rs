@@ -3,13 +3,16 @@
 //! the engine goes on serving.
 
 use axum::body::Body;
+use axum::extract::Query;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use futures::StreamExt;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use switchboard::Engine;
+use switchboard::pasted::PastedKey;
 use switchboard::plugins::LoadOutcome;
 use switchboard_e2e::*;
 
@@ -89,6 +92,43 @@ fn hostile_upstream() -> axum::Router {
                     futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()))
                         .take(100);
                 Body::from_stream(chunks).into_response()
+            }),
+        )
+        .route(
+            "/reversed",
+            get(|Query(q): Query<HashMap<String, String>>| async move {
+                q.get("key")
+                    .map(|k| k.chars().rev().collect::<String>())
+                    .unwrap_or_default()
+            }),
+        )
+        .route(
+            "/json-echo",
+            // As Python's `json.dumps` quotes it: `\n`, `\t`, and `\uXXXX`
+            // beyond ASCII.
+            get(|Query(q): Query<HashMap<String, String>>| async move {
+                let key = q.get("key").cloned().unwrap_or_default();
+                let quoted = serde_json::to_string(&format!("invalid key: {key}")).unwrap();
+                let ascii: String = quoted
+                    .chars()
+                    .map(|c| match c.is_ascii() {
+                        true => c.to_string(),
+                        false => c
+                            .encode_utf16(&mut [0; 2])
+                            .iter()
+                            .map(|unit| format!("\\u{unit:04x}"))
+                            .collect(),
+                    })
+                    .collect();
+                format!(r#"{{"error":{ascii}}}"#)
+            }),
+        )
+        .route(
+            "/key-header",
+            // The key as a header's name, and the body's length tells its length.
+            get(|Query(q): Query<HashMap<String, String>>| async move {
+                let key = q.get("key").cloned().unwrap_or_default();
+                ([(format!("x-{key}"), "1".to_owned())], key)
             }),
         )
         .route(
@@ -435,5 +475,81 @@ async fn many_hostile_calls_at_once_leave_the_engine_serving() {
     ];
     let results = futures::future::join_all(calls.iter().map(|a| w.hostile(a, json!({})))).await;
     assert!(results.iter().all(|r| r.is_err()));
+    w.still_serves().await;
+}
+
+#[tokio::test]
+async fn a_key_pasted_with_a_line_break_is_trimmed_and_its_json_echo_scrubbed() {
+    let w = world().await;
+    let pasted = PastedKey::parse("hostile-pasted-key-42\n").unwrap();
+    assert_eq!(pasted.notice(), Some(PastedKey::TRIMMED));
+    w.engine
+        .set_workspace_credential(&admin(), &id("hostile"), &pasted)
+        .await
+        .unwrap();
+    let seen = w.upstream_fetch("/json-echo").await.unwrap();
+    assert_eq!(seen["body"], r#"{"error":"invalid key: [redacted]"}"#);
+    // A line break or tab inside a key refuses it, and nothing is saved.
+    let err = PastedKey::parse("hostile\tkey").unwrap_err();
+    assert_eq!(
+        switchboard::Error::from(err).to_string(),
+        "the key contains a line break, tab or other control character; paste it as a single line"
+    );
+    let seen = w.upstream_fetch("/json-echo").await.unwrap();
+    assert_eq!(seen["body"], r#"{"error":"invalid key: [redacted]"}"#);
+}
+
+#[tokio::test]
+async fn a_key_beyond_ascii_is_scrubbed_from_an_echo_in_json_unicode_escapes() {
+    let w = world().await;
+    let key = PastedKey::parse("clé-secrète-😀-7f3a9c").unwrap();
+    w.engine
+        .set_workspace_credential(&admin(), &id("hostile"), &key)
+        .await
+        .unwrap();
+    let seen = w.upstream_fetch("/json-echo").await.unwrap();
+    assert_eq!(seen["body"], r#"{"error":"invalid key: [redacted]"}"#);
+}
+
+#[tokio::test]
+async fn a_key_echoed_as_a_header_name_is_scrubbed_and_its_length_not_told() {
+    let w = world().await;
+    let seen = w.upstream_fetch("/key-header").await.unwrap();
+    let text = seen.to_string();
+    assert!(!text.contains(HOSTILE_KEY), "{text}");
+    let headers = seen["headers"].as_array().unwrap();
+    assert!(
+        headers.iter().any(|h| h[0] == "x-[redacted]"),
+        "{headers:?}"
+    );
+    assert_eq!(seen["body"], "[redacted]");
+    let length = headers.iter().find(|h| h[0] == "content-length").unwrap();
+    assert_eq!(length[1], "[redacted]".len().to_string());
+    w.still_serves().await;
+}
+
+#[tokio::test]
+async fn a_key_rebuilt_inside_the_plugin_is_scrubbed_from_its_result_error_and_log() {
+    let w = world().await;
+    let logs = captured_logs();
+    let url = "https://upstream.hostile.test/reversed";
+    let out = w
+        .hostile("leak", json!({"url": url, "via": "output"}))
+        .await
+        .unwrap();
+    assert_eq!(out, json!({"key": "[redacted]"}));
+    let err = w
+        .hostile("leak", json!({"url": url, "via": "error"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err, "hostile: the service says the key is [redacted]");
+    let out = w
+        .hostile("leak", json!({"url": url, "via": "log"}))
+        .await
+        .unwrap();
+    assert_eq!(out, json!({"logged": true}));
+    let logs = logs.text();
+    assert!(logs.contains("the key is [redacted]"), "{logs}");
+    assert!(!logs.contains(HOSTILE_KEY), "{logs}");
     w.still_serves().await;
 }

@@ -5,7 +5,7 @@ use serde_json::json;
 use switchboard::Error;
 use switchboard::audit::{Filter, OutcomeKind};
 use switchboard::model::{Connection, ConnectionStatus, EventKind, Mode, Role};
-use switchboard::vault::Secret;
+use switchboard::pasted::PastedKey;
 use switchboard_e2e::*;
 
 const SHARED_KEY: &str = "shared-semrush-key-9d8c7b6a";
@@ -185,7 +185,7 @@ async fn scenario_2_only_the_approved_user_mode_integration_is_available() {
     // The disabled integration cannot be connected or used.
     let err = w
         .engine
-        .connect_with_api_key(&member(), &id("hostile"), Secret::new("x"))
+        .connect_with_api_key(&member(), &id("hostile"), &PastedKey::parse("x").unwrap())
         .await
         .unwrap_err();
     assert_eq!(

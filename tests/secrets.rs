@@ -3,7 +3,7 @@
 //! on; a ciphertext moved to another record does not open.
 
 use serde_json::json;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use switchboard::model::{Mode, Role};
 use switchboard_e2e::*;
 
@@ -12,29 +12,9 @@ const GLOBEX_KEY: &str = "GLOBEX-0a1b2c3d4e5f60718293";
 const BOB_KEY: &str = "BOBKEY-a9b8c7d6e5f4a3b2c1d0";
 const WRONG_KEY: &str = "WRONGKEY-5555444433332222";
 
-/// Everything written through `tracing` in this test binary.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_credential_appears_in_logs_results_errors_or_the_data_file() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    // Everything Switchboard logs, at every level; the runtime's own chatter at info.
-    tracing_subscriber::fmt()
-        .with_env_filter("info,switchboard=trace")
-        .with_writer(move || writer.clone())
-        .init();
+    let logs = captured_logs();
 
     let Deployment {
         engine,
@@ -87,7 +67,7 @@ async fn no_credential_appears_in_logs_results_errors_or_the_data_file() {
     drop(engine);
     drop(running);
 
-    let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let logs = logs.text();
     assert!(logs.contains("denied"), "the capture works: {logs}");
     let data = std::fs::read(h.dir.path().join("switchboard.redb")).unwrap();
     for key in [SHARED_KEY, GLOBEX_KEY, WRONG_KEY, BOB_KEY] {

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchboard::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
 use switchboard::net::Routes;
+use switchboard::pasted::PastedKey;
 use switchboard::plugins::{Credential, HostConfig, Placement, Plugin, PluginHost};
 use switchboard::vault::{KeySource, Secret};
 use switchboard::{Engine, EngineConfig};
@@ -73,7 +74,7 @@ impl Fixture {
             .enable(&actor, &semrush, Mode::Workspace)
             .expect("enable");
         engine
-            .set_workspace_credential(&actor, &semrush, Secret::new(KEY))
+            .set_workspace_credential(&actor, &semrush, &PastedKey::parse(KEY).unwrap())
             .await
             .expect("key");
         let mut sandbox = PluginHost::new(HostConfig {

@@ -91,6 +91,9 @@ pub enum Error {
     /// A workspace-mode integration has no shared credential yet.
     #[error("{0} has no workspace credential; an admin must set one")]
     NoWorkspaceCredential(IntegrationId),
+    /// A pasted key cannot be a key; nothing was checked or stored.
+    #[error("{0}")]
+    InvalidKey(#[from] crate::pasted::InvalidKey),
     /// The service refused a credential being checked; nothing was stored.
     #[error("the credential was refused: {0}")]
     CredentialRefused(String),

@@ -16,6 +16,7 @@ pub mod model;
 pub mod net;
 pub mod oauth;
 pub mod pages;
+pub mod pasted;
 pub mod plugins;
 pub mod policy;
 mod redact;

@@ -3,11 +3,12 @@
 //!
 //! Services echo what they were sent (an error page quoting the URL, a JSON
 //! error repeating the token), each with its own escaping: percent-encoding
-//! of any set of characters in either case, `+` for a space, JSON's `\/`,
-//! `\\`, `\"` and `\u00XX`. The secret is matched byte by byte, each byte in
-//! any of those spellings, so whichever mix an encoder chose is found.
-//! Not recognised: double encoding, HTML entities, base64, or a secret cut
-//! short.
+//! of any set of characters in either case, `+` for a space, and every JSON
+//! escape (`\/ \\ \" \n \t \r \b \f`, and `\uXXXX` of any character, as a
+//! surrogate pair beyond the basic plane). The secret is matched character
+//! by character, each in any of those spellings, so whichever mix an
+//! encoder chose is found. Not recognised: double encoding, HTML entities,
+//! base64, or a secret cut short.
 
 /// What a found secret is replaced with.
 pub const REDACTED: &str = "[redacted]";
@@ -108,43 +109,106 @@ impl Iterator for Spellings<'_> {
 }
 
 /// Every length of a prefix of `text` that spells `secret`, ascending.
-/// A byte may have several spellings that start alike (`%` or `%25`, `\`
-/// or `\\`), so each step keeps every way the text could go on.
+/// A character may have several spellings that start alike (`%` or `%25`,
+/// `\\` or `\\\\`), so each step keeps every way the text could go on;
+/// `ends[i]` holds where the text can be once `secret[..i]` is spelled.
 fn spelling_ends(text: &[u8], secret: &[u8]) -> Vec<usize> {
-    let mut ends = vec![0];
-    for &wanted in secret {
-        let mut next: Vec<usize> = ends
-            .iter()
-            .flat_map(|&at| byte_spellings(&text[at..], wanted).map(move |len| at + len))
-            .collect();
-        next.sort_unstable();
-        next.dedup();
-        ends = next;
-        if ends.is_empty() {
-            break;
+    let mut ends: Vec<Vec<usize>> = vec![Vec::new(); secret.len() + 1];
+    ends[0].push(0);
+    // The furthest index of the secret spelled so far, by any way.
+    let mut furthest = 0;
+    for i in 0..secret.len() {
+        if i > furthest {
+            return Vec::new();
         }
+        let mut here = std::mem::take(&mut ends[i]);
+        here.sort_unstable();
+        here.dedup();
+        for &at in &here {
+            for len in byte_spellings(&text[at..], secret[i]) {
+                ends[i + 1].push(at + len);
+                furthest = furthest.max(i + 1);
+            }
+            if let Some((width, len)) = json_char_escape(&text[at..], &secret[i..]) {
+                ends[i + width].push(at + len);
+                furthest = furthest.max(i + width);
+            }
+        }
+        ends[i] = here;
     }
-    ends
+    let mut last = std::mem::take(&mut ends[secret.len()]);
+    last.sort_unstable();
+    last.dedup();
+    last
 }
 
-/// The lengths of the spellings of the byte `wanted` at the start of `text`.
+/// The lengths of the spellings of the byte `wanted` at the start of
+/// `text`: itself, `+` for a space, percent-encoded, or a JSON escape of an
+/// ASCII character.
 fn byte_spellings(text: &[u8], wanted: u8) -> impl Iterator<Item = usize> {
     let raw = text.first() == Some(&wanted);
     let plus = wanted == b' ' && text.first() == Some(&b'+');
     let percent = matches!(text, [b'%', hi, lo, ..] if hex_pair(*hi, *lo) == Some(wanted));
-    let json_escape =
-        matches!(wanted, b'/' | b'\\' | b'"') && matches!(text, [b'\\', c, ..] if *c == wanted);
-    let json_unicode = matches!(text,
-        [b'\\', b'u', a, b, c, d, ..]
-            if hex_pair(*a, *b) == Some(0) && hex_pair(*c, *d) == Some(wanted));
-    [
-        (raw || plus, 1),
-        (json_escape, 2),
-        (percent, 3),
-        (json_unicode, 6),
-    ]
-    .into_iter()
-    .filter_map(|(spelled, len)| spelled.then_some(len))
+    let short_escape = matches!(text, [b'\\', c, ..] if json_short_escape(*c) == Some(wanted));
+    [(raw || plus, 1), (short_escape, 2), (percent, 3)]
+        .into_iter()
+        .filter_map(|(spelled, len)| spelled.then_some(len))
+}
+
+/// The byte a JSON two-character escape `\c` stands for.
+fn json_short_escape(c: u8) -> Option<u8> {
+    Some(match c {
+        b'"' | b'\\' | b'/' => c,
+        b'n' => b'\n',
+        b't' => b'\t',
+        b'r' => b'\r',
+        b'b' => 0x08,
+        b'f' => 0x0c,
+        _ => return None,
+    })
+}
+
+/// A JSON `\uXXXX` escape (or surrogate pair) at the start of `text` that
+/// spells the character `secret` starts with: (its width in the secret,
+/// the escape's length in the text).
+fn json_char_escape(text: &[u8], secret: &[u8]) -> Option<(usize, usize)> {
+    if !text.starts_with(b"\\u") {
+        return None;
+    }
+    let width = utf8_width(secret[0]);
+    let wanted = std::str::from_utf8(secret.get(..width)?)
+        .ok()?
+        .chars()
+        .next()?;
+    let first = hex4(text.get(2..6)?)?;
+    let (unit, len) = if (0xD800..0xDC00).contains(&first) {
+        let low = text.get(6..12).filter(|t| t.starts_with(b"\\u"))?;
+        let low = hex4(&low[2..])?;
+        if !(0xDC00..0xE000).contains(&low) {
+            return None;
+        }
+        (0x10000 + ((first - 0xD800) << 10) + (low - 0xDC00), 12)
+    } else {
+        (first, 6)
+    };
+    (char::from_u32(unit)? == wanted).then_some((width, len))
+}
+
+/// How many bytes the UTF-8 character starting with `lead` takes (1 for a
+/// byte that does not start one, so such a secret is matched bytewise).
+fn utf8_width(lead: u8) -> usize {
+    match lead {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => 1,
+    }
+}
+
+/// Four hex digits, either case.
+fn hex4(digits: &[u8]) -> Option<u32> {
+    let [a, b, c, d] = digits else { return None };
+    Some(u32::from(hex_pair(*a, *b)?) << 8 | u32::from(hex_pair(*c, *d)?))
 }
 
 fn hex_pair(hi: u8, lo: u8) -> Option<u8> {
@@ -190,6 +254,29 @@ mod tests {
         ] {
             assert_eq!(redacted(&format!("<{spelled}>"), secret), "<[redacted]>");
         }
+    }
+
+    #[test]
+    fn every_json_escape_is_seen_through() {
+        let secret = "k\ny\t\r\u{8}\u{c}é😀";
+        for spelled in [
+            r"k\ny\t\r\b\fé😀",
+            r"k\u000Ay\u0009\u000d\u0008\u000c\u00e9\ud83d\ude00",
+            r"\u006b\ny\t\r\b\f\u00E9\uD83D\uDE00",
+            "k%0Ay%09%0D%08%0C%C3%A9%F0%9F%98%80",
+        ] {
+            assert_eq!(
+                redacted(&format!("<{spelled}>"), secret),
+                "<[redacted]>",
+                "{spelled}"
+            );
+        }
+        // A lone high surrogate, or a different character, is not the secret.
+        assert_eq!(
+            redacted(r"k\ny\t\r\b\f\u00e9\ud83d", secret),
+            r"k\ny\t\r\b\f\u00e9\ud83d"
+        );
+        assert_eq!(redacted(r"\u00e8", "é"), r"\u00e8");
     }
 
     #[test]

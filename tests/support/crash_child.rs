@@ -6,7 +6,8 @@
 use std::io::Write;
 use switchboard::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
 use switchboard::net::Routes;
-use switchboard::vault::{KeySource, Secret};
+use switchboard::pasted::PastedKey;
+use switchboard::vault::KeySource;
 use switchboard::{Engine, EngineConfig};
 use switchboard_mocks::semrush::Semrush;
 
@@ -50,7 +51,7 @@ async fn main() {
             .expect("enable");
         let _ = writeln!(out, "{workspace} 1");
         engine
-            .set_workspace_credential(&admin, &semrush, Secret::new("crash-key"))
+            .set_workspace_credential(&admin, &semrush, &PastedKey::parse("crash-key").unwrap())
             .await
             .expect("key");
         let _ = writeln!(out, "{workspace} 2");
@@ -61,7 +62,7 @@ async fn main() {
             .expect("enable user");
         let _ = writeln!(out, "{workspace} 4");
         engine
-            .connect_with_api_key(&member, &semrush, Secret::new("crash-key"))
+            .connect_with_api_key(&member, &semrush, &PastedKey::parse("crash-key").unwrap())
             .await
             .expect("connect");
         let _ = writeln!(out, "{workspace} 5");

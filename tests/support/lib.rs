@@ -3,6 +3,7 @@
 //! services' hosts are routed to loopback.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use switchboard::model::{Actor, IntegrationId, Role, UserId, WorkspaceId};
 use switchboard::net::Routes;
@@ -152,4 +153,44 @@ pub fn member() -> Actor {
 
 pub fn id(s: &str) -> IntegrationId {
     IntegrationId::new(s)
+}
+
+/// Everything written through `tracing` in this test binary, from the
+/// first call of [`captured_logs`] on.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// What has been logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captures everything Switchboard logs, at every level (the runtime's
+/// own chatter at info), for the rest of this test binary.
+pub fn captured_logs() -> &'static Captured {
+    static LOGS: OnceLock<Captured> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Captured::default();
+        let writer = logs.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter("info,switchboard=trace")
+            .with_writer(move || writer.clone())
+            .init();
+        logs
+    })
 }

@@ -4,7 +4,7 @@
 use crate::{id, member};
 use serde_json::{Value, json};
 use switchboard::model::{Account, Actor, Connection, IntegrationId, Mode};
-use switchboard::vault::Secret;
+use switchboard::pasted::PastedKey;
 use switchboard::{Engine, Result};
 
 /// `who` runs Semrush's `action` report with `input`.
@@ -40,14 +40,14 @@ pub async fn bob_asks_related_to_seo(engine: &Engine) -> Result<Value> {
 /// `who` saves `key` as their workspace's shared Semrush key.
 pub async fn set_semrush_key(engine: &Engine, who: &Actor, key: &str) -> Result<Account> {
     engine
-        .set_workspace_credential(who, &id("semrush"), Secret::new(key))
+        .set_workspace_credential(who, &id("semrush"), &PastedKey::parse(key)?)
         .await
 }
 
 /// `who` connects their own Semrush account with their API key `key`.
 pub async fn connect_semrush_key(engine: &Engine, who: &Actor, key: &str) -> Result<Connection> {
     engine
-        .connect_with_api_key(who, &id("semrush"), Secret::new(key))
+        .connect_with_api_key(who, &id("semrush"), &PastedKey::parse(key)?)
         .await
 }
 
@@ -56,7 +56,7 @@ pub async fn connect_semrush_key(engine: &Engine, who: &Actor, key: &str) -> Res
 pub async fn share_key(engine: &Engine, admin: &Actor, integration: &IntegrationId, key: &str) {
     engine.enable(admin, integration, Mode::Workspace).unwrap();
     engine
-        .set_workspace_credential(admin, integration, Secret::new(key))
+        .set_workspace_credential(admin, integration, &PastedKey::parse(key).unwrap())
         .await
         .unwrap();
 }

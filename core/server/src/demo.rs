@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use switchboard::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
 use switchboard::net::Routes;
+use switchboard::pasted::PastedKey;
 use switchboard::vault::Secret;
 use switchboard::{Engine, EngineConfig, Error};
 use switchboard_mocks::microsoft::Microsoft;
@@ -117,7 +118,11 @@ pub async fn seed(engine: &Engine) -> Result<(), DemoError> {
         }
     }
     engine
-        .set_workspace_credential(&admin, &semrush, Secret::new(SEMRUSH_KEY))
+        .set_workspace_credential(
+            &admin,
+            &semrush,
+            &PastedKey::parse(SEMRUSH_KEY).map_err(switchboard::Error::from)?,
+        )
         .await?;
     tracing::info!(
         "demo workspace `demo` ready (service token `{SERVICE_TOKEN}`; users ada/admin, dev/developer, bob and carol/member)"

@@ -13,6 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
+use switchboard::Error;
 use switchboard::audit::{Filter, OutcomeKind, Page};
 use switchboard::engine::{Callback, SignIn};
 use switchboard::model::{
@@ -20,7 +21,7 @@ use switchboard::model::{
     WorkspaceId,
 };
 use switchboard::pages::{IntegrationUsage, IntegrationsPage, TeamIntegration};
-use switchboard::vault::Secret;
+use switchboard::pasted::PastedKey;
 
 type Shared = State<Arc<App>>;
 type Answer<T> = Result<Json<T>, Problem>;
@@ -80,6 +81,19 @@ pub struct ConnectRequest {
 pub struct ConnectResponse {
     pub connection: Option<Connection>,
     pub sign_in: Option<SignIn>,
+    /// What was changed in the pasted key before saving it, if anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<&'static str>,
+}
+
+/// The shared credential's account, once checked and saved.
+#[derive(Serialize, JsonSchema)]
+pub struct SavedCredential {
+    #[serde(flatten)]
+    pub account: Account,
+    /// What was changed in the pasted key before saving it, if anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<&'static str>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -218,13 +232,17 @@ pub async fn set_credential(
     State(app): Shared,
     ActingOn(actor, integration): ActingOn,
     body: Result<Json<CredentialRequest>, JsonRejection>,
-) -> Answer<Account> {
+) -> Answer<SavedCredential> {
     let Json(request) = body?;
-    Ok(Json(
-        app.engine
-            .set_workspace_credential(&actor, &integration, Secret::new(request.secret))
-            .await?,
-    ))
+    let key = PastedKey::parse(request.secret).map_err(Error::from)?;
+    let account = app
+        .engine
+        .set_workspace_credential(&actor, &integration, &key)
+        .await?;
+    Ok(Json(SavedCredential {
+        account,
+        notice: key.notice(),
+    }))
 }
 
 pub async fn check_credential(
@@ -296,17 +314,22 @@ pub async fn connect(
 ) -> Answer<ConnectResponse> {
     let Json(request) = body?;
     Ok(Json(match request.api_key {
-        Some(key) => ConnectResponse {
-            connection: Some(
-                app.engine
-                    .connect_with_api_key(&actor, &integration, Secret::new(key))
-                    .await?,
-            ),
-            sign_in: None,
-        },
+        Some(key) => {
+            let key = PastedKey::parse(key).map_err(Error::from)?;
+            ConnectResponse {
+                connection: Some(
+                    app.engine
+                        .connect_with_api_key(&actor, &integration, &key)
+                        .await?,
+                ),
+                sign_in: None,
+                notice: key.notice(),
+            }
+        }
         None => ConnectResponse {
             connection: None,
             sign_in: Some(app.engine.begin_connect(&actor, &integration)?),
+            notice: None,
         },
     }))
 }

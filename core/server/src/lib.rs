@@ -115,7 +115,7 @@ fn protected() -> Api<Shared> {
         .get("/v1/workspaces/{workspace}/team-integrations", h::team_integrations, Doc::acting("The Team Integrations page (admins and developers)").returns::<h::TeamPage>())
         .post("/v1/workspaces/{workspace}/team-integrations/{integration}/enable", h::enable, Doc::acting("Enable an integration in one mode").body::<h::EnableRequest>().returns::<Enablement>())
         .post("/v1/workspaces/{workspace}/team-integrations/{integration}/disable", h::disable, Doc::acting("Disable an integration; members' connections are suspended").status(204))
-        .put("/v1/workspaces/{workspace}/team-integrations/{integration}/credential", h::set_credential, Doc::acting("Check and save the shared credential").body::<h::CredentialRequest>().returns::<Account>())
+        .put("/v1/workspaces/{workspace}/team-integrations/{integration}/credential", h::set_credential, Doc::acting("Check and save the shared credential").body::<h::CredentialRequest>().returns::<h::SavedCredential>())
         .post("/v1/workspaces/{workspace}/team-integrations/{integration}/credential/check", h::check_credential, Doc::acting("Check the saved shared credential again").returns::<Account>())
         .delete("/v1/workspaces/{workspace}/team-integrations/{integration}/credential", h::remove_credential, Doc::acting("Remove the shared credential").status(204))
         .get("/v1/workspaces/{workspace}/usage", h::usage, Doc::acting("Calls and credits per integration and member").query::<h::Period>().returns::<h::UsageReport>())

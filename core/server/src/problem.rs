@@ -75,6 +75,7 @@ impl From<Error> for Problem {
             | Error::NotConnected(_)
             | Error::ConnectionUnusable { .. } => (S::CONFLICT, "Not possible in this state"),
             Error::CredentialRefused(_) => (S::UNPROCESSABLE_ENTITY, "Credential refused"),
+            Error::InvalidKey(_) => (S::UNPROCESSABLE_ENTITY, "Invalid key"),
             Error::Plugin(PluginError::Connector {
                 error: switchboard::model::ConnectorError::InvalidInput { .. },
                 ..

@@ -226,6 +226,10 @@ const CALLBACK: (&str, &str) = (
     "get",
     "/v1/workspaces/{workspace}/integrations/{integration}/callback",
 );
+const CREDENTIAL: (&str, &str) = (
+    "put",
+    "/v1/workspaces/{workspace}/team-integrations/{integration}/credential",
+);
 const ENABLE: (&str, &str) = (
     "post",
     "/v1/workspaces/{workspace}/team-integrations/{integration}/enable",
@@ -283,6 +287,30 @@ async fn the_demo_walks_the_help_article_over_http() {
     assert_eq!(
         semrush_usage["members"],
         json!([{"user": "carol", "calls": 1, "credits": 1}])
+    );
+
+    // The admin pastes the shared key with the line break it was copied
+    // with: it is saved trimmed, and they are told; a tab inside refuses it.
+    let credential = "/v1/workspaces/demo/team-integrations/semrush/credential";
+    let paste = |key: &str| {
+        s.as_user(M::PUT, credential, "ada", "admin")
+            .json(&json!({ "secret": key }))
+    };
+    let saved = s.expect(paste("demo-semrush-key\n"), 200, CREDENTIAL).await;
+    assert_eq!(
+        saved["notice"],
+        "The spaces or line breaks around the key you pasted were removed."
+    );
+    assert!(
+        saved["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("API units left")
+    );
+    let refused = s.expect(paste("demo-semrush\tkey"), 422, CREDENTIAL).await;
+    assert_eq!(
+        detail(&refused),
+        "the key contains a line break, tab or other control character; paste it as a single line"
     );
 
     // Bad input: clear errors, nothing changes.

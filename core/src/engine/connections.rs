@@ -7,6 +7,7 @@ use super::{Callback, Engine, SignIn, now_ms};
 use crate::model::{
     Account, Actor, Connection, ConnectionId, ConnectionStatus, IntegrationId, Mode,
 };
+use crate::pasted::PastedKey;
 use crate::policy::{ConnectionFacts, IntegrationFacts, Operation, Query, Target};
 use crate::store::StoredConnection;
 use crate::vault::Secret;
@@ -102,7 +103,7 @@ impl Engine {
         &self,
         actor: &Actor,
         integration: &IntegrationId,
-        key: Secret,
+        key: &PastedKey,
     ) -> Result<Connection> {
         const OPERATION: &str = "connect";
         let plugin = self.plugin(integration)?;
@@ -111,9 +112,9 @@ impl Engine {
             return Err(Error::OAuthRequired(integration.clone()));
         }
         let account = self
-            .checked(actor, OPERATION, plugin, Mode::User, key.clone())
+            .checked(actor, OPERATION, plugin, Mode::User, key.secret().clone())
             .await?;
-        self.save_connection(actor, integration, account, Vec::new(), &key)
+        self.save_connection(actor, integration, account, Vec::new(), key.secret())
     }
 
     /// Seals a checked credential and saves my connection to an

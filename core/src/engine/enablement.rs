@@ -6,9 +6,9 @@ use super::{Engine, facts, now_ms};
 use crate::model::{
     Account, Actor, Connection, ConnectionStatus, Enablement, Event, EventKind, IntegrationId, Mode,
 };
+use crate::pasted::PastedKey;
 use crate::policy::{Operation, Query, Target};
 use crate::store::{StoredCredential, Write};
-use crate::vault::Secret;
 use crate::{Error, Result};
 
 impl Engine {
@@ -138,9 +138,10 @@ impl Engine {
         &self,
         actor: &Actor,
         integration: &IntegrationId,
-        secret: Secret,
+        key: &PastedKey,
     ) -> Result<Account> {
         const OPERATION: &str = "set_workspace_credential";
+        let secret = key.secret();
         let plugin = self.plugin(integration)?;
         self.authorize_credential_change(actor, integration, OPERATION)?;
         let account = self
@@ -151,7 +152,7 @@ impl Engine {
             sealed: self.credentials.seal_workspace_credential(
                 &actor.workspace,
                 integration,
-                &secret,
+                secret,
             )?,
             account: account.clone(),
             set_by: actor.user.clone(),

@@ -53,6 +53,38 @@ pub(super) enum Answer {
     Output(Result<String, wit_types::ConnectorError>),
 }
 
+impl Answer {
+    /// The answer with `scrub` applied to every text it hands the caller:
+    /// a plugin that somehow learnt the call's credential cannot return it.
+    fn scrubbed(self, scrub: impl Fn(String) -> String) -> Self {
+        use wit_types::ConnectorError as E;
+        let error = |e: E| match e {
+            E::InvalidInput(m) => E::InvalidInput(scrub(m)),
+            E::Unauthorized(m) => E::Unauthorized(scrub(m)),
+            E::RateLimited(r) => E::RateLimited(wit_types::RateLimited {
+                message: scrub(r.message),
+                ..r
+            }),
+            E::NotFound(m) => E::NotFound(scrub(m)),
+            E::Upstream(m) => E::Upstream(scrub(m)),
+            E::Internal(m) => E::Internal(scrub(m)),
+        };
+        match self {
+            // `describe` runs without a credential.
+            Answer::Manifest(manifest) => Answer::Manifest(manifest),
+            Answer::Account(account) => Answer::Account(
+                account
+                    .map(|a| wit_types::Account {
+                        label: scrub(a.label),
+                        detail: a.detail.map(&scrub),
+                    })
+                    .map_err(error),
+            ),
+            Answer::Output(output) => Answer::Output(output.map(&scrub).map_err(error)),
+        }
+    }
+}
+
 /// The engine, its linker, and what every call shares.
 pub(super) struct Runtime {
     /// The engine components are compiled for and run on.
@@ -184,7 +216,11 @@ impl Runtime {
                     .await
                     .map(Answer::Output),
             };
-            answer.map_err(|e| self.stopped(plugin, &store, e))
+            let http = &store.data().http;
+            match answer {
+                Ok(answer) => Ok(answer.scrubbed(|text| http.scrub(text))),
+                Err(e) => Err(self.stopped(plugin, &store, e)),
+            }
         })
         .await;
         outcome.unwrap_or_else(|_| {
@@ -222,7 +258,7 @@ impl Runtime {
                 },
                 None => PluginError::Crashed {
                     plugin,
-                    detail: root_cause(&error),
+                    detail: store.data().http.scrub(root_cause(&error)),
                 },
             },
         }
@@ -311,7 +347,9 @@ impl wit_log::Host for HostState {
         }
         self.log_lines_left -= 1;
         // Plugin text may carry terminal escapes or be huge: clean and cut it.
-        let mut line: String = message
+        let mut line: String = self
+            .http
+            .scrub(message)
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .take(1000)

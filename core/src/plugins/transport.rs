@@ -69,6 +69,17 @@ impl CallHttp {
         }
     }
 
+    /// `text` with the call's credential scrubbed out, for whatever leaves
+    /// the sandbox (the call's result, its error, its log lines).
+    pub(super) fn scrub(&self, text: String) -> String {
+        let Some(credential) = &self.credential else {
+            return text;
+        };
+        let scrubbed = redact(text.into_bytes(), &[credential.secret.expose().as_bytes()]);
+        String::from_utf8(scrubbed)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+
     /// Sends the plugin's request, following redirects that stay allowed.
     pub(super) async fn send(
         &mut self,
@@ -242,10 +253,18 @@ impl CallHttp {
         }
         if let Some(credential) = &self.credential {
             let secret = credential.secret.expose();
-            for (_, value) in &mut headers {
+            for (name, value) in &mut headers {
+                *name = redact_text(name, &[secret]);
                 *value = redact_text(value, &[secret]);
             }
             body = redact(body, &[secret.as_bytes()]);
+        }
+        // The length of what the plugin gets, not of what was sent: an
+        // echo's original length would tell the length of the key.
+        for (name, value) in &mut headers {
+            if name == "content-length" {
+                *value = body.len().to_string();
+            }
         }
         Ok(wit::Response {
             status,
