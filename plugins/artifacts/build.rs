@@ -20,6 +20,7 @@ const TEST_ONLY: &[(&str, &str)] = &[
     ("test-plugin-hostile", "hostile"),
     ("test-plugin-file-reader", "file-reader"),
     ("test-plugin-fleet", "fleet"),
+    ("test-plugin-shapeshifter", "shapeshifter"),
 ];
 
 fn main() {

@@ -1,7 +1,7 @@
 //! Checking what a plugin says about itself before anyone relies on it.
 
 use super::bindings::switchboard::connector::types as wit;
-use super::network::{HostPattern, InvalidHost};
+use super::network::{self, HostPattern, InvalidHost};
 use crate::model::{ActionSpec, Auth, IntegrationId, Manifest, Mode, ModeAuth};
 use std::collections::{HashMap, HashSet};
 
@@ -183,9 +183,9 @@ fn auth(raw: wit::Auth) -> Result<Auth, AuthFault> {
         wit::Auth::ApiKey(wit::ApiKeyPlacement::Header(h)) => {
             let name = reqwest::header::HeaderName::from_bytes(h.name.as_bytes())
                 .map_err(|_| AuthFault::HeaderName(h.name.clone()))?;
-            if matches!(name.as_str(), "authorization" | "cookie" | "host")
-                || name.as_str().starts_with("proxy-")
-            {
+            // The host sets these itself (and the user agent names the
+            // host, not the key).
+            if network::host_owned(name.as_str()) || name == reqwest::header::USER_AGENT {
                 return Err(AuthFault::HostOwnedHeader(h.name));
             }
             Ok(Auth::ApiKeyHeader {

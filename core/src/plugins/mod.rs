@@ -148,9 +148,18 @@ pub enum Refusal {
     /// Its manifest has faults.
     #[error("invalid manifest: {0}")]
     InvalidManifest(#[from] manifest::Faults),
-    /// Another loaded plugin has the same id.
-    #[error("another loaded plugin already has the id `{0}`")]
-    DuplicateId(IntegrationId),
+    /// Another component declares the same id. Each of them is refused,
+    /// so a file that sorts first cannot take over an integration.
+    #[error("`{id}` is also the id of {}; components that share an id are all refused", others.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "))]
+    DuplicateId {
+        /// The id they share.
+        id: IntegrationId,
+        /// The other components that declare it.
+        others: Vec<PathBuf>,
+    },
+    /// A plugin with this id is loaded already.
+    #[error("a plugin with the id `{0}` is loaded already")]
+    AlreadyLoaded(IntegrationId),
 }
 
 /// Where plugins come from and how they run.
@@ -242,8 +251,9 @@ impl PluginHost {
         })
     }
 
-    /// Loads every `*.wasm` file in `dir`, in name order. A file that fails
-    /// is refused with the reason and the others still load.
+    /// Loads every `*.wasm` file in `dir`. A file that fails is refused
+    /// with the reason and the others still load; components that declare
+    /// the same id are all refused, whatever their names.
     pub async fn load_dir(&mut self, dir: &Path) -> Result<Vec<LoadOutcome>, PluginError> {
         let entries = std::fs::read_dir(dir).map_err(|e| {
             PluginError::Host(format!(
@@ -256,19 +266,43 @@ impl PluginHost {
             .filter(|p| p.extension().is_some_and(|ext| ext == "wasm"))
             .collect();
         files.sort();
-        let mut outcomes = Vec::new();
+        let mut compiled = Vec::new();
         for file in files {
-            outcomes.push(match self.load_file(&file).await {
+            let plugin = self.compile(&file).await;
+            compiled.push((file, plugin));
+        }
+        let mut claimants: HashMap<IntegrationId, Vec<PathBuf>> = HashMap::new();
+        for (file, plugin) in &compiled {
+            if let Ok(plugin) = plugin {
+                let files = claimants.entry(plugin.manifest.id.clone()).or_default();
+                files.push(file.clone());
+            }
+        }
+        let mut outcomes = Vec::new();
+        for (file, plugin) in compiled {
+            let added = plugin.and_then(|plugin| {
+                let id = &plugin.manifest.id;
+                let others: Vec<PathBuf> = claimants[id]
+                    .iter()
+                    .filter(|f| **f != file)
+                    .cloned()
+                    .collect();
+                if !others.is_empty() {
+                    return Err(Refusal::DuplicateId {
+                        id: id.clone(),
+                        others,
+                    });
+                }
+                self.add(plugin)
+            });
+            outcomes.push(match added {
                 Ok(plugin) => LoadOutcome::Loaded {
                     file,
                     id: plugin.manifest.id.clone(),
                     version: plugin.manifest.version.clone(),
                 },
-                Err(e) => {
-                    let reason = match e {
-                        PluginError::Refused { reason, .. } => reason.to_string(),
-                        other => other.to_string(),
-                    };
+                Err(reason) => {
+                    let reason = reason.to_string();
                     tracing::warn!(file = %file.display(), "plugin refused: {reason}");
                     LoadOutcome::Refused { file, reason }
                 }
@@ -279,15 +313,22 @@ impl PluginHost {
 
     /// Loads one component and adds it to the host.
     pub async fn load_file(&mut self, file: &Path) -> Result<Arc<Plugin>, PluginError> {
-        let refuse = |reason: Refusal| PluginError::Refused {
-            file: file.to_owned(),
-            reason,
-        };
-        let plugin = Arc::new(self.compile(file).await.map_err(refuse)?);
+        self.compile(file)
+            .await
+            .and_then(|plugin| self.add(plugin))
+            .map_err(|reason| PluginError::Refused {
+                file: file.to_owned(),
+                reason,
+            })
+    }
+
+    /// Adds a compiled plugin, unless one with its id is loaded already.
+    fn add(&mut self, plugin: Plugin) -> Result<Arc<Plugin>, Refusal> {
         let id = plugin.manifest.id.clone();
         if self.plugins.contains_key(&id) {
-            return Err(refuse(Refusal::DuplicateId(id)));
+            return Err(Refusal::AlreadyLoaded(id));
         }
+        let plugin = Arc::new(plugin);
         self.plugins.insert(id, plugin.clone());
         Ok(plugin)
     }

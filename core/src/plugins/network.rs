@@ -120,7 +120,7 @@ pub(super) fn destination(allowed: &[HostPattern], url: &Url) -> Result<(String,
 }
 
 /// Headers the host owns, or that only make sense per connection.
-fn host_owned(name: &str) -> bool {
+pub(super) fn host_owned(name: &str) -> bool {
     matches!(
         name,
         "authorization"
