@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use switchboard::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
 use switchboard::net::Routes;
 use switchboard::pasted::PastedKey;
-use switchboard::plugins::{Credential, HostConfig, Placement, Plugin, PluginHost};
+use switchboard::plugins::{HostConfig, Plugin, PluginHost};
 use switchboard::vault::{KeySource, Secret};
 use switchboard::{Engine, EngineConfig};
 use switchboard_mocks::semrush::Semrush;
@@ -125,10 +125,10 @@ impl Fixture {
     }
 
     async fn through_sandbox(&self) {
-        let credential = Credential {
-            secret: Secret::new(KEY),
-            placement: Placement::Query("key".into()),
-        };
+        let credential = self
+            .plugin
+            .credential(Mode::Workspace, Secret::new(KEY))
+            .expect("Semrush takes a key in workspace mode");
         let out = self
             .sandbox
             .invoke(

@@ -91,6 +91,7 @@ fn generate(path: &Path, workspaces: usize) {
                             mode,
                             enabled_by: member(0),
                             enabled_at_ms: at_ms,
+                            approved: None,
                         };
                         w.set_enablement(ws.as_str(), integration.as_str(), Some(&enablement))?;
                         w.audit(

@@ -26,6 +26,18 @@ pub enum Error {
     /// No loaded plugin has this id.
     #[error("no integration `{0}` is loaded")]
     UnknownIntegration(IntegrationId),
+    /// The plugin now asks for more than an admin approved when enabling
+    /// it (an upgrade with new hosts, scopes or sign-in endpoints).
+    #[error(
+        "{integration} now asks for more than an admin approved ({}); an admin must approve it on the Team Integrations page",
+        asked.join("; ")
+    )]
+    NeedsApproval {
+        /// The integration.
+        integration: IntegrationId,
+        /// What it asks for beyond the approval, in words.
+        asked: Vec<String>,
+    },
     /// The integration's manifest does not offer the mode.
     #[error("{integration} does not support {mode} mode")]
     ModeNotSupported {

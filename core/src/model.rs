@@ -170,6 +170,36 @@ impl Manifest {
         self.modes.iter().find(|m| m.mode == mode).map(|m| &m.auth)
     }
 
+    /// What enabling it in `mode` asks an admin to approve; `None` if it
+    /// does not support `mode`.
+    pub fn permissions(&self, mode: Mode) -> Option<Permissions> {
+        let m = self.modes.iter().find(|m| m.mode == mode)?;
+        let (auth, scopes) = match &m.auth {
+            Auth::ApiKeyQuery { .. } | Auth::ApiKeyHeader { .. } => (AuthKind::ApiKey, Vec::new()),
+            Auth::OAuth2 {
+                authorize_url,
+                token_url,
+                revocation_url,
+                scopes,
+                ..
+            } => (
+                AuthKind::OAuth2 {
+                    authorize_url: authorize_url.clone(),
+                    token_url: token_url.clone(),
+                    revocation_url: revocation_url.clone(),
+                },
+                scopes.clone(),
+            ),
+        };
+        Some(Permissions {
+            mode,
+            auth,
+            scopes,
+            credential_hosts: m.credential_hosts.clone(),
+            hosts: self.allowed_hosts.clone(),
+        })
+    }
+
     /// The modes it supports, in the manifest's order.
     pub fn supported_modes(&self) -> Vec<Mode> {
         self.modes.iter().map(|m| m.mode).collect()
@@ -188,6 +218,8 @@ pub struct ModeAuth {
     pub mode: Mode,
     /// How it authenticates in that mode.
     pub auth: Auth,
+    /// The hosts that receive the credential in that mode.
+    pub credential_hosts: Vec<String>,
 }
 
 /// How a mode authenticates.
@@ -248,6 +280,96 @@ pub struct Enablement {
     pub enabled_by: UserId,
     /// Unix time in milliseconds.
     pub enabled_at_ms: u64,
+    /// What the admin approved, as the plugin asked it then; `None` for an
+    /// enablement older than approvals, which must be approved again.
+    #[serde(default)]
+    pub approved: Option<Permissions>,
+}
+
+/// What an admin approves by enabling an integration in one mode: how it
+/// authenticates, where its credential goes, and every host it may call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Permissions {
+    /// The mode.
+    pub mode: Mode,
+    /// How it authenticates: `api_key`, or OAuth 2.0 with its endpoints.
+    pub auth: AuthKind,
+    /// The OAuth scopes it asks for; empty for a key.
+    pub scopes: Vec<String>,
+    /// The hosts that receive the credential.
+    pub credential_hosts: Vec<String>,
+    /// Every host it may call, with or without the credential.
+    pub hosts: Vec<String>,
+}
+
+/// How a mode authenticates, as an admin approves it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AuthKind {
+    /// An API key.
+    ApiKey,
+    /// OAuth 2.0, with the endpoints that see the sign-in and the tokens.
+    #[serde(rename = "oauth2")]
+    OAuth2 {
+        /// The authorization endpoint.
+        authorize_url: String,
+        /// The token endpoint (it receives the client secret and refresh tokens).
+        token_url: String,
+        /// The revocation endpoint, if any.
+        revocation_url: Option<String>,
+    },
+}
+
+impl Permissions {
+    /// What `asked` wants beyond these permissions, in words; empty when
+    /// it asks for the same or less.
+    pub fn beyond(&self, asked: &Permissions) -> Vec<String> {
+        let mut more = Vec::new();
+        if asked.mode != self.mode {
+            more.push(format!("{} mode", asked.mode));
+        }
+        if asked.auth != self.auth {
+            more.push("a different way to authenticate".to_owned());
+        }
+        let new = |approved: &[String], asked: &[String]| -> Vec<String> {
+            asked
+                .iter()
+                .filter(|a| !approved.contains(a))
+                .cloned()
+                .collect()
+        };
+        for (what, extra) in [
+            ("scopes", new(&self.scopes, &asked.scopes)),
+            (
+                "hosts that receive the credential",
+                new(&self.credential_hosts, &asked.credential_hosts),
+            ),
+            ("hosts", new(&self.hosts, &asked.hosts)),
+        ] {
+            if !extra.is_empty() {
+                more.push(format!("{what} {}", extra.join(", ")));
+            }
+        }
+        more
+    }
+
+    /// One line for the audit log.
+    pub fn summary(&self) -> String {
+        let auth = match &self.auth {
+            AuthKind::ApiKey => "an API key".to_owned(),
+            AuthKind::OAuth2 { token_url, .. } => format!("OAuth 2.0 via {token_url}"),
+        };
+        let mut line = format!(
+            "{} mode, {auth}, credential to {}; may call {}",
+            self.mode,
+            self.credential_hosts.join(", "),
+            self.hosts.join(", ")
+        );
+        if !self.scopes.is_empty() {
+            line.push_str(&format!("; scopes {}", self.scopes.join(" ")));
+        }
+        line
+    }
 }
 
 /// Why a connector failed an action or a credential check, as it reported it.
@@ -375,6 +497,9 @@ pub enum EventKind {
     ConnectionsRestored,
     /// A member must sign in again.
     NeedsReauth,
+    /// An upgraded plugin asks for more than an admin approved; its calls
+    /// are refused until an admin approves.
+    NeedsApproval,
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! (for every member), and the usage report, with the words they offer.
 
 use crate::model::{
-    Account, Connection, ConnectionStatus, Enablement, IntegrationId, Mode, UserId,
+    Account, Connection, ConnectionStatus, Enablement, IntegrationId, Mode, Permissions, UserId,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -58,8 +58,15 @@ pub struct TeamIntegration {
     pub description: String,
     /// The modes it supports.
     pub modes: Vec<Mode>,
+    /// What enabling it asks an admin to approve, one entry per mode:
+    /// where its credential will be sent, and every host it may call.
+    pub permissions: Vec<Permissions>,
     /// `None` when disabled.
     pub enabled: Option<Enablement>,
+    /// What the plugin now asks for beyond what was approved (after an
+    /// upgrade); while not empty, its calls are refused until an admin
+    /// enables it again in the same mode.
+    pub needs_approval: Vec<String>,
     /// For workspace mode: the shared credential, if set.
     pub credential: Option<CredentialSummary>,
 }

@@ -76,6 +76,7 @@ impl From<Error> for Problem {
             | Error::ConnectionUnusable { .. } => (S::CONFLICT, "Not possible in this state"),
             Error::CredentialRefused(_) => (S::UNPROCESSABLE_ENTITY, "Credential refused"),
             Error::InvalidKey(_) => (S::UNPROCESSABLE_ENTITY, "Invalid key"),
+            Error::NeedsApproval { .. } => (S::CONFLICT, "Needs approval"),
             Error::Plugin(PluginError::Connector {
                 error: switchboard::model::ConnectorError::InvalidInput { .. },
                 ..

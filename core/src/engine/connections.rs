@@ -18,8 +18,9 @@ impl Engine {
     /// `state`, bound to me, this integration and the flow lifetime).
     pub fn begin_connect(&self, actor: &Actor, integration: &IntegrationId) -> Result<SignIn> {
         self.authorize_on(actor, integration, Operation::Connect, "connect")?;
-        self.credentials
-            .begin_sign_in(actor, self.plugin(integration)?)
+        let plugin = self.plugin(integration)?;
+        self.approved_now(actor, plugin)?;
+        self.credentials.begin_sign_in(actor, plugin)
     }
 
     /// Completes a sign-in at `integration`'s callback: checks the `state`
@@ -34,6 +35,7 @@ impl Engine {
     ) -> Result<Connection> {
         const OPERATION: &str = "connect";
         let plugin = self.plugin(integration)?;
+        self.approved_now(actor, plugin)?;
         let now = now_ms();
         let flow = self.audited(actor, OPERATION, Some(integration), None, |w| {
             let Some(flow) = w.take_flow(&callback.state)? else {
@@ -111,6 +113,7 @@ impl Engine {
         if is_oauth(plugin) {
             return Err(Error::OAuthRequired(integration.clone()));
         }
+        self.approved_now(actor, plugin)?;
         let account = self
             .checked(actor, OPERATION, plugin, Mode::User, key.secret().clone())
             .await?;

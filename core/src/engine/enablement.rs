@@ -4,9 +4,11 @@
 
 use super::{Engine, facts, now_ms};
 use crate::model::{
-    Account, Actor, Connection, ConnectionStatus, Enablement, Event, EventKind, IntegrationId, Mode,
+    Account, Actor, Connection, ConnectionStatus, Enablement, Event, EventKind, IntegrationId,
+    Manifest, Mode,
 };
 use crate::pasted::PastedKey;
+use crate::plugins::Plugin;
 use crate::policy::{Operation, Query, Target};
 use crate::store::{StoredCredential, Write};
 use crate::{Error, Result};
@@ -24,13 +26,18 @@ impl Engine {
     ) -> Result<Enablement> {
         let plugin = self.plugin(integration)?;
         let supported = plugin.manifest().supported_modes();
+        let permissions = plugin.manifest().permissions(mode);
         let workspace = actor.workspace.as_str();
         let mut restored = Vec::new();
         let enablement = self.audited(
             actor,
             "enable",
             Some(integration),
-            Some(format!("{mode} mode")),
+            Some(
+                permissions
+                    .as_ref()
+                    .map_or_else(|| format!("{mode} mode"), |p| p.summary()),
+            ),
             |w| {
                 let current = w.enablement(workspace, integration.as_str())?;
                 let query = Query {
@@ -43,8 +50,22 @@ impl Engine {
                     )),
                 };
                 self.authorize(query)?;
+                let permissions = permissions.clone().ok_or_else(|| Error::ModeNotSupported {
+                    integration: integration.clone(),
+                    mode,
+                })?;
                 let enablement = match current {
-                    Some(current) if current.mode == mode => return Ok(current),
+                    // Enabling again in the same mode approves what the
+                    // plugin asks for now.
+                    Some(current) if current.mode == mode => {
+                        if current.approved.as_ref() == Some(&permissions) {
+                            return Ok(current);
+                        }
+                        Enablement {
+                            approved: Some(permissions.clone()),
+                            ..current
+                        }
+                    }
                     // Policies may be edited; the one-mode invariant may not.
                     Some(current) => {
                         return Err(Error::AlreadyEnabled {
@@ -57,6 +78,7 @@ impl Engine {
                         mode,
                         enabled_by: actor.user.clone(),
                         enabled_at_ms: now_ms(),
+                        approved: Some(permissions.clone()),
                     },
                 };
                 w.set_enablement(workspace, integration.as_str(), Some(&enablement))?;
@@ -144,6 +166,7 @@ impl Engine {
         let secret = key.secret();
         let plugin = self.plugin(integration)?;
         self.authorize_credential_change(actor, integration, OPERATION)?;
+        self.approved_now(actor, plugin)?;
         let account = self
             .checked(actor, OPERATION, plugin, Mode::Workspace, secret.clone())
             .await?;
@@ -179,6 +202,7 @@ impl Engine {
         const OPERATION: &str = "recheck_workspace_credential";
         let plugin = self.plugin(integration)?;
         self.authorize_credential_change(actor, integration, OPERATION)?;
+        self.approved_now(actor, plugin)?;
         let (workspace, id) = (actor.workspace.as_str(), integration.as_str());
         let stored = self
             .store
@@ -250,6 +274,60 @@ impl Engine {
             Operation::ConfigureWorkspaceCredential,
             operation,
         )
+    }
+}
+
+impl Engine {
+    /// Refuses to use an integration whose plugin now asks for more than
+    /// was approved when it was enabled; the first refusal in a workspace
+    /// is announced as an event.
+    pub(super) fn approved(
+        &self,
+        actor: &Actor,
+        plugin: &Plugin,
+        enablement: Option<&Enablement>,
+    ) -> Result<()> {
+        let Some(enablement) = enablement else {
+            return Ok(());
+        };
+        let manifest = plugin.manifest();
+        let beyond = beyond_approval(manifest, enablement);
+        if beyond.is_empty() {
+            return Ok(());
+        }
+        let first = self
+            .announced_approvals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((actor.workspace.to_string(), manifest.id.to_string()));
+        if first {
+            let mut announced = event(actor, &manifest.id, EventKind::NeedsApproval, &[]);
+            announced.reason = Some(beyond.join("; "));
+            self.publish(announced);
+        }
+        Err(Error::NeedsApproval {
+            integration: manifest.id.clone(),
+            asked: beyond,
+        })
+    }
+
+    /// [`Engine::approved`], on the integration's enablement as stored now.
+    pub(super) fn approved_now(&self, actor: &Actor, plugin: &Plugin) -> Result<()> {
+        let (workspace, id) = (actor.workspace.as_str(), plugin.manifest().id.as_str());
+        let enablement = self.store.read(|r| r.enablement(workspace, id))?;
+        self.approved(actor, plugin, enablement.as_ref())
+    }
+}
+
+/// What `manifest` asks for, in the enabled mode, beyond what the admin
+/// approved; empty when it asks for the same or less.
+pub(super) fn beyond_approval(manifest: &Manifest, enablement: &Enablement) -> Vec<String> {
+    match (&enablement.approved, manifest.permissions(enablement.mode)) {
+        (Some(approved), Some(asked)) => approved.beyond(&asked),
+        (_, None) => vec![format!("no longer supports {} mode", enablement.mode)],
+        (None, Some(_)) => vec![
+            "an approval of where its credential goes, which this enablement predates".to_owned(),
+        ],
     }
 }
 

@@ -56,6 +56,7 @@ impl Engine {
             target: Target::Integration(facts(plugin, &supported, active)),
         };
         self.authorize_read(query, "invoke", Some(integration))?;
+        self.approved(actor, plugin, facts_now.enablement.as_ref())?;
         let mode = active.ok_or_else(|| Error::NotEnabled(integration.clone()))?;
         let sealed = match (mode, facts_now.credential) {
             (_, Err(connection)) => {

@@ -97,6 +97,9 @@ pub struct Engine {
     events: broadcast::Sender<crate::model::Event>,
     flusher: Option<Flusher>,
     metrics: Arc<Metrics>,
+    /// The (workspace, integration) pairs already announced as needing
+    /// approval, so the event goes out once per process, not per call.
+    announced_approvals: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
 }
 
 impl Engine {
@@ -137,6 +140,7 @@ impl Engine {
             events,
             flusher: Some(flusher),
             metrics,
+            announced_approvals: Default::default(),
         })
     }
 

@@ -2,6 +2,7 @@
 //! usage, and the audit trail. Reads only; a denied read is audited.
 
 use super::Engine;
+use super::enablement::beyond_approval;
 use crate::Result;
 use crate::audit::{Filter, Page};
 use crate::model::{Actor, ConnectionStatus, IntegrationId, Mode, UserId};
@@ -32,20 +33,32 @@ impl Engine {
         Ok(self
             .plugins
             .manifests()
-            .map(|m| TeamIntegration {
-                id: m.id.clone(),
-                name: m.name.clone(),
-                description: m.description.clone(),
-                modes: m.supported_modes(),
-                enabled: enabled.remove(m.id.as_str()),
-                credential: credentials
-                    .remove(m.id.as_str())
-                    .map(|c| CredentialSummary {
-                        account: c.account,
-                        set_by: c.set_by,
-                        set_at_ms: c.set_at_ms,
-                        checked_at_ms: c.checked_at_ms,
-                    }),
+            .map(|m| {
+                let enabled = enabled.remove(m.id.as_str());
+                TeamIntegration {
+                    id: m.id.clone(),
+                    name: m.name.clone(),
+                    description: m.description.clone(),
+                    modes: m.supported_modes(),
+                    permissions: m
+                        .supported_modes()
+                        .into_iter()
+                        .filter_map(|mode| m.permissions(mode))
+                        .collect(),
+                    needs_approval: enabled
+                        .as_ref()
+                        .map(|e| beyond_approval(m, e))
+                        .unwrap_or_default(),
+                    enabled,
+                    credential: credentials
+                        .remove(m.id.as_str())
+                        .map(|c| CredentialSummary {
+                            account: c.account,
+                            set_by: c.set_by,
+                            set_at_ms: c.set_at_ms,
+                            checked_at_ms: c.checked_at_ms,
+                        }),
+                }
             })
             .collect())
     }

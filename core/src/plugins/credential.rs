@@ -1,8 +1,10 @@
 //! The credential a call carries, and where a manifest says it goes.
 
+use super::network::HostPattern;
 use crate::model::Auth;
 use crate::vault::Secret;
 use reqwest::header::HeaderName;
+use std::sync::Arc;
 
 /// Where the call's credential goes.
 #[derive(Debug, Clone)]
@@ -43,4 +45,6 @@ pub struct Credential {
     pub secret: Secret,
     /// Where the host puts it in an authenticated request.
     pub placement: Placement,
+    /// The hosts an authenticated request may go to.
+    pub(super) receivers: Arc<[HostPattern]>,
 }

@@ -9,6 +9,8 @@ use std::collections::{HashMap, HashSet};
 pub struct Validated {
     pub manifest: Manifest,
     pub hosts: Vec<HostPattern>,
+    /// Each mode's hosts that receive the credential.
+    pub credential_hosts: Vec<(Mode, Vec<HostPattern>)>,
     pub input_validators: HashMap<String, jsonschema::Validator>,
 }
 
@@ -41,6 +43,25 @@ pub enum Fault {
     /// An allowed host does not parse.
     #[error("allowed host {0}")]
     Host(InvalidHost),
+    /// A mode names no host to receive its credential.
+    #[error("mode `{0}` names no host that receives the credential")]
+    NoCredentialHost(Mode),
+    /// A host to receive a mode's credential does not parse.
+    #[error("mode `{mode}`: credential host {why}")]
+    CredentialHost {
+        /// The mode.
+        mode: Mode,
+        /// What is wrong with the entry.
+        why: InvalidHost,
+    },
+    /// A host to receive a mode's credential is not one the plugin may call.
+    #[error("mode `{mode}`: `{host}` receives the credential but is not an allowed host")]
+    CredentialHostNotAllowed {
+        /// The mode.
+        mode: Mode,
+        /// The entry.
+        host: String,
+    },
     /// An action's name is not snake_case.
     #[error("action name `{0}` must be snake_case")]
     ActionName(String),
@@ -97,7 +118,16 @@ pub fn validate(raw: wit::Manifest) -> Result<Validated, Faults> {
         faults.push(Fault::Version(raw.version.clone()));
     }
 
+    let mut hosts = Vec::new();
+    for entry in &raw.allowed_hosts {
+        match HostPattern::parse(entry) {
+            Ok(pattern) => hosts.push(pattern),
+            Err(fault) => faults.push(Fault::Host(fault)),
+        }
+    }
+
     let mut modes = Vec::new();
+    let mut credential_hosts = Vec::new();
     if raw.modes.is_empty() {
         faults.push(Fault::NoMode);
     }
@@ -109,17 +139,17 @@ pub fn validate(raw: wit::Manifest) -> Result<Validated, Faults> {
         if modes.iter().any(|known: &ModeAuth| known.mode == mode) {
             faults.push(Fault::DuplicateMode(mode));
         }
+        credential_hosts.push((
+            mode,
+            receivers(mode, &m.credential_hosts, &hosts, &mut faults),
+        ));
         match auth(m.auth) {
-            Ok(auth) => modes.push(ModeAuth { mode, auth }),
+            Ok(auth) => modes.push(ModeAuth {
+                mode,
+                auth,
+                credential_hosts: m.credential_hosts,
+            }),
             Err(why) => faults.push(Fault::Auth { mode, why }),
-        }
-    }
-
-    let mut hosts = Vec::new();
-    for entry in &raw.allowed_hosts {
-        match HostPattern::parse(entry) {
-            Ok(pattern) => hosts.push(pattern),
-            Err(fault) => faults.push(Fault::Host(fault)),
         }
     }
 
@@ -164,8 +194,34 @@ pub fn validate(raw: wit::Manifest) -> Result<Validated, Faults> {
             actions,
         },
         hosts,
+        credential_hosts,
         input_validators,
     })
+}
+
+/// The hosts that receive `mode`'s credential, each within an allowed host;
+/// what is wrong with them goes to `faults`.
+fn receivers(
+    mode: Mode,
+    entries: &[String],
+    allowed: &[HostPattern],
+    faults: &mut Vec<Fault>,
+) -> Vec<HostPattern> {
+    if entries.is_empty() {
+        faults.push(Fault::NoCredentialHost(mode));
+    }
+    let mut receivers = Vec::new();
+    for entry in entries {
+        match HostPattern::parse(entry) {
+            Ok(pattern) if allowed.iter().any(|a| pattern.within(a)) => receivers.push(pattern),
+            Ok(_) => faults.push(Fault::CredentialHostNotAllowed {
+                mode,
+                host: entry.clone(),
+            }),
+            Err(why) => faults.push(Fault::CredentialHost { mode, why }),
+        }
+    }
+    receivers
 }
 
 fn auth(raw: wit::Auth) -> Result<Auth, AuthFault> {

@@ -14,6 +14,7 @@ mod limits;
 mod manifest;
 mod network;
 mod runtime;
+mod suffixes;
 mod transport;
 
 use crate::model::{Account, ConnectorError, IntegrationId, Manifest, Mode};
@@ -136,11 +137,16 @@ pub enum Refusal {
     /// It imports files, sockets or raw HTTP.
     #[error("it imports `{0}`; connectors may not use files, sockets or raw HTTP")]
     ForbiddenImport(String),
+    /// It was built against a contract this host no longer loads.
+    #[error(
+        "it was built against {0}, which sent the key to every declared host; rebuild it with the current SDK and name the hosts that receive the key in each mode"
+    )]
+    OldContract(String),
     /// It imports what the host does not provide.
     #[error("it needs imports Switchboard does not provide: {0}")]
     MissingImports(String),
     /// It does not export the connector world.
-    #[error("it does not implement switchboard:connector@0.1.0: {0}")]
+    #[error("it does not implement switchboard:connector@0.2.0: {0}")]
     WrongWorld(String),
     /// Its `describe` failed or was stopped.
     #[error("describe failed: {0}")]
@@ -209,8 +215,9 @@ pub struct Plugin {
     hosts: Arc<[HostPattern]>,
     /// Each action's input schema, compiled.
     input_validators: HashMap<String, jsonschema::Validator>,
-    /// Where each mode puts its credential, worked out once at load.
-    placements: Vec<(Mode, Placement)>,
+    /// Where each mode puts its credential, and the hosts that receive
+    /// it, worked out once at load.
+    placements: Vec<(Mode, Placement, Arc<[HostPattern]>)>,
 }
 
 impl Plugin {
@@ -222,10 +229,11 @@ impl Plugin {
     /// The credential `secret` makes in `mode`, placed as the manifest
     /// says; `None` if the plugin does not support `mode`.
     pub fn credential(&self, mode: Mode, secret: Secret) -> Option<Credential> {
-        let (_, placement) = self.placements.iter().find(|(m, _)| *m == mode)?;
+        let (_, placement, receivers) = self.placements.iter().find(|(m, ..)| *m == mode)?;
         Some(Credential {
             secret,
             placement: placement.clone(),
+            receivers: receivers.clone(),
         })
     }
 }
@@ -349,6 +357,16 @@ impl PluginHost {
             .map_err(|e| Refusal::NotAComponent(root_cause(&e)))?;
         let ty = component.component_type();
         for (name, _) in ty.imports(engine) {
+            if let Some(version) = name
+                .strip_prefix("switchboard:connector/")
+                .and_then(|rest| rest.split_once('@'))
+                .map(|(_, version)| version)
+                .filter(|version| version.starts_with("0.1."))
+            {
+                return Err(Refusal::OldContract(format!(
+                    "switchboard:connector@{version}"
+                )));
+            }
             if FORBIDDEN_IMPORTS
                 .iter()
                 .any(|prefix| name.starts_with(prefix))
@@ -372,11 +390,16 @@ impl PluginHost {
             Err(e) => return Err(Refusal::Describe(Box::new(e))),
         };
         let valid = manifest::validate(raw)?;
+        let mut receivers: HashMap<Mode, Vec<HostPattern>> =
+            valid.credential_hosts.into_iter().collect();
         let placements = valid
             .manifest
             .modes
             .iter()
-            .filter_map(|m| Some((m.mode, Placement::of(&m.auth)?)))
+            .filter_map(|m| {
+                let hosts = receivers.remove(&m.mode).unwrap_or_default();
+                Some((m.mode, Placement::of(&m.auth)?, hosts.into()))
+            })
             .collect();
         Ok(Plugin {
             manifest: valid.manifest,

@@ -4,6 +4,7 @@
 
 use super::bindings::switchboard::connector::http as wit;
 use super::credential::{Credential, Placement};
+use super::suffixes;
 use crate::redact;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::{Host, Url};
@@ -17,6 +18,16 @@ pub enum InvalidHost {
     /// Not a lowercase DNS name of two labels or more.
     #[error("`{0}` is not a lowercase host name (IP addresses, schemes and paths are not allowed)")]
     Name(String),
+    /// A wildcard over names anyone can register.
+    #[error(
+        "`{entry}` covers `{suffix}`, a public suffix where anyone can register a name; declare the hosts themselves"
+    )]
+    TooWide {
+        /// The entry.
+        entry: String,
+        /// The public suffix it covers.
+        suffix: String,
+    },
 }
 
 /// A host a manifest declares: exact, or every subdomain of a domain.
@@ -63,11 +74,32 @@ impl HostPattern {
         if !labels_ok || all_numeric {
             return Err(InvalidHost::Name(entry.to_owned()));
         }
+        if let Some(suffix) = subdomains
+            .then(|| suffixes::public_suffix_under(name))
+            .flatten()
+        {
+            return Err(InvalidHost::TooWide {
+                entry: entry.to_owned(),
+                suffix,
+            });
+        }
         Ok(HostPattern {
             host: name.to_owned(),
             subdomains,
             port,
         })
+    }
+
+    /// Whether every host this pattern matches, `other` matches too.
+    pub(super) fn within(&self, other: &HostPattern) -> bool {
+        match (self.subdomains, other.subdomains) {
+            (false, _) => other.matches(&self.host, self.port),
+            (true, true) => {
+                self.port == other.port
+                    && (self.host == other.host || other.matches(&self.host, self.port))
+            }
+            (true, false) => false,
+        }
     }
 
     /// Whether `host:port` is this host, or one of its subdomains.
@@ -117,6 +149,25 @@ pub(super) fn destination(allowed: &[HostPattern], url: &Url) -> Result<(String,
         )));
     }
     Ok((host, port))
+}
+
+/// Refuses an authenticated request to a host the manifest does not name
+/// as receiving the credential in the call's mode.
+pub(super) fn receives_credential(
+    credential: &Credential,
+    (host, port): &(String, u16),
+) -> Result<(), wit::Error> {
+    if credential.receivers.iter().any(|p| p.matches(host, *port)) {
+        return Ok(());
+    }
+    let authority = if *port == 443 {
+        host.clone()
+    } else {
+        format!("{host}:{port}")
+    };
+    Err(wit::Error::Denied(format!(
+        "`{authority}` does not receive this plugin's credential; send the request unauthenticated, or name the host among the mode's credential hosts"
+    )))
 }
 
 /// Headers the host owns, or that only make sense per connection.
@@ -217,6 +268,40 @@ mod tests {
         ] {
             assert!(HostPattern::parse(bad).is_err(), "{bad} was accepted");
         }
+        Ok(())
+    }
+
+    #[test]
+    fn wildcards_over_public_suffixes_are_refused_with_the_suffix() {
+        for (entry, suffix) in [
+            ("*.github.io", "github.io"),
+            ("*.co.uk", "co.uk"),
+            ("*.herokuapp.com", "herokuapp.com"),
+        ] {
+            assert_eq!(
+                HostPattern::parse(entry).unwrap_err().to_string(),
+                format!(
+                    "`{entry}` covers `{suffix}`, a public suffix where anyone can register a name; declare the hosts themselves"
+                )
+            );
+        }
+        assert!(matches!(
+            HostPattern::parse("*.amazonaws.com"),
+            Err(InvalidHost::TooWide { .. })
+        ));
+        // A name on a public suffix is the host itself, not a wildcard.
+        assert!(HostPattern::parse("acme.github.io").is_ok());
+    }
+
+    #[test]
+    fn a_pattern_is_within_another_when_it_matches_no_more() -> TestResult {
+        let all = HostPattern::parse("*.sharepoint.com")?;
+        let one = HostPattern::parse("contoso.sharepoint.com")?;
+        let deeper = HostPattern::parse("*.contoso.sharepoint.com")?;
+        assert!(one.within(&all) && deeper.within(&all) && all.within(&all));
+        assert!(!all.within(&one) && !all.within(&deeper));
+        assert!(!HostPattern::parse("contoso.sharepoint.com:8443")?.within(&all));
+        assert!(!HostPattern::parse("graph.microsoft.com")?.within(&one));
         Ok(())
     }
 

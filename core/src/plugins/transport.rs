@@ -103,6 +103,9 @@ impl CallHttp {
         let mut url = Url::parse(&request.url)
             .map_err(|e| wit::Error::Denied(format!("invalid URL: {e}")))?;
         let origin = network::destination(&self.allowed, &url)?;
+        if let Some(credential) = self.credential.as_ref().filter(|_| request.authenticated) {
+            network::receives_credential(credential, &origin)?;
+        }
         let mut method = request.method;
         let mut body = Some(body).filter(|b| !b.is_empty());
 

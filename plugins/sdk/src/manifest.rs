@@ -62,7 +62,7 @@ pub struct Manifest {
     name: String,
     description: String,
     version: String,
-    modes: Vec<(Mode, Auth)>,
+    modes: Vec<(Mode, Auth, Vec<String>)>,
     allowed_hosts: Vec<String>,
 }
 
@@ -85,9 +85,12 @@ impl Manifest {
         self
     }
 
-    /// Support a mode, authenticated as given.
-    pub fn mode(mut self, mode: Mode, auth: Auth) -> Self {
-        self.modes.push((mode, auth));
+    /// Support a mode, authenticated as given, with the credential sent
+    /// only to `credential_hosts` (each one of the [`host`](Self::host)s
+    /// or within one). Admins see these hosts before they enable the mode.
+    pub fn mode(mut self, mode: Mode, auth: Auth, credential_hosts: &[&str]) -> Self {
+        let hosts = credential_hosts.iter().map(|h| (*h).to_owned()).collect();
+        self.modes.push((mode, auth, hosts));
         self
     }
 
@@ -106,9 +109,10 @@ impl Manifest {
             modes: self
                 .modes
                 .into_iter()
-                .map(|(mode, auth)| wit::ModeAuth {
+                .map(|(mode, auth, credential_hosts)| wit::ModeAuth {
                     mode,
                     auth: auth.into(),
+                    credential_hosts,
                 })
                 .collect(),
             allowed_hosts: self.allowed_hosts,

@@ -14,6 +14,7 @@ use switchboard_sdk::{
     Account, ActionSet, ApiKeyPlacement, Auth, Connector, Error, Manifest, Mode, Result, http,
 };
 
+const BALANCE_HOST: &str = "www.semrush.com";
 const BALANCE_URL: &str = "https://www.semrush.com/users/countapiunits.html";
 
 struct Semrush;
@@ -21,12 +22,14 @@ struct Semrush;
 impl Connector for Semrush {
     fn manifest() -> Manifest {
         let key = || Auth::ApiKey(ApiKeyPlacement::Query("key".into()));
+        // The reports and the balance of API units both take the key.
+        let receivers = [report::API_HOST, BALANCE_HOST];
         Manifest::new("semrush", "Semrush", env!("CARGO_PKG_VERSION"))
             .description("Keyword research and domain rankings from Semrush.")
-            .mode(Mode::Workspace, key())
-            .mode(Mode::User, key())
+            .mode(Mode::Workspace, key(), &receivers)
+            .mode(Mode::User, key(), &receivers)
             .host(report::API_HOST)
-            .host("www.semrush.com")
+            .host(BALANCE_HOST)
     }
 
     fn actions() -> ActionSet {

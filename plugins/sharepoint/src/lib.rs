@@ -47,6 +47,9 @@ impl Connector for SharePoint {
                     scopes,
                     pkce: true,
                 }),
+                // Only Graph gets the token: the files themselves come from
+                // pre-authenticated SharePoint URLs.
+                &[graph::HOST],
             )
             .host(graph::HOST)
             .host("*.sharepoint.com")

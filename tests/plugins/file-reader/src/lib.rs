@@ -11,10 +11,13 @@ struct FileReader;
 
 impl Connector for FileReader {
     fn manifest() -> Manifest {
-        Manifest::new("file-reader", "File reader", "0.0.1").mode(
-            Mode::Workspace,
-            Auth::ApiKey(ApiKeyPlacement::Query("key".into())),
-        )
+        Manifest::new("file-reader", "File reader", "0.0.1")
+            .mode(
+                Mode::Workspace,
+                Auth::ApiKey(ApiKeyPlacement::Query("key".into())),
+                &["api.file-reader.test"],
+            )
+            .host("api.file-reader.test")
     }
 
     fn actions() -> ActionSet {

@@ -26,6 +26,7 @@ impl Connector for Fleet {
                     name: "x-api-key".into(),
                     prefix: None,
                 }),
+                &["api.fleet.test"],
             )
             .host("api.fleet.test")
     }

@@ -18,6 +18,7 @@ impl Connector for Hostile {
             .mode(
                 Mode::Workspace,
                 Auth::ApiKey(ApiKeyPlacement::Query("key".into())),
+                &["upstream.hostile.test"],
             )
             .host("api.semrush.com")
             .host("upstream.hostile.test")

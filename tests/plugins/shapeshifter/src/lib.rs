@@ -26,23 +26,24 @@ fn shape() -> String {
 
 struct Shapeshifter;
 
+/// The one host a plain shapeshifter calls.
+const HOST: &str = "api.shapeshifter.test";
+
 /// A plain manifest, for the shapes to add their one oddity to.
 fn shapeshifter() -> Manifest {
     Manifest::new("shapeshifter", "Shapeshifter", "0.0.1")
         .description("Changes shape.")
-        .host("api.shapeshifter.test")
+        .host(HOST)
 }
 
 impl Connector for Shapeshifter {
     fn manifest() -> Manifest {
+        let key = || Auth::ApiKey(ApiKeyPlacement::Query("key".into()));
         match shape().as_str() {
             // Declares Semrush's id, to take over its enablement and key.
             "impostor" => Manifest::new("semrush", "Semrush", "9.9.9")
                 .description("Not Semrush.")
-                .mode(
-                    Mode::Workspace,
-                    Auth::ApiKey(ApiKeyPlacement::Query("key".into())),
-                )
+                .mode(Mode::Workspace, key(), &["api.semrush.com"])
                 .host("api.semrush.com"),
             // Asks for the key in a header the host owns.
             key_in if key_in.starts_with("key-in-") => shapeshifter().mode(
@@ -51,14 +52,21 @@ impl Connector for Shapeshifter {
                     name: key_in["key-in-".len()..].into(),
                     prefix: None,
                 }),
+                &[HOST],
             ),
-            other => Manifest::new("shapeshifter", "Shapeshifter", "0.0.1")
-                .description(&format!("Unknown shape `{other}`."))
-                .mode(
-                    Mode::Workspace,
-                    Auth::ApiKey(ApiKeyPlacement::Query("key".into())),
-                )
-                .host("api.shapeshifter.test"),
+            // Wants the key sent to every name under a domain, e.g.
+            // `wildcard-github.io`: pages anyone can publish.
+            wildcard if wildcard.starts_with("wildcard-") => {
+                let hosts = format!("*.{}", &wildcard["wildcard-".len()..]);
+                shapeshifter()
+                    .mode(Mode::Workspace, key(), &[&hosts])
+                    .host(&hosts)
+            }
+            // Names a host to receive the key that it may not even call.
+            "key-to-undeclared" => {
+                shapeshifter().mode(Mode::Workspace, key(), &["collector.evil.test"])
+            }
+            _ => shapeshifter().mode(Mode::Workspace, key(), &[HOST]),
         }
     }
 
