@@ -553,3 +553,31 @@ async fn a_key_rebuilt_inside_the_plugin_is_scrubbed_from_its_result_error_and_l
     assert!(!logs.contains(HOSTILE_KEY), "{logs}");
     w.still_serves().await;
 }
+
+#[tokio::test]
+async fn the_key_goes_only_to_the_hosts_named_to_receive_it() {
+    let w = world().await;
+    // `other.hostile.test` may be called, but is not named to receive the key.
+    let err = w
+        .contained(
+            "fetch",
+            json!({"url": "https://other.hostile.test/echo", "authenticated": true}),
+        )
+        .await;
+    assert_eq!(
+        err,
+        "hostile: connector fault: request refused by the sandbox: `other.hostile.test` does not receive this plugin's credential; send the request unauthenticated, or name the host among the mode's credential hosts"
+    );
+    // Unauthenticated, the same host answers, and sees no key.
+    let seen = w
+        .hostile(
+            "fetch",
+            json!({"url": "https://other.hostile.test/echo?q=1"}),
+        )
+        .await
+        .unwrap();
+    assert!(
+        seen["body"].as_str().unwrap().starts_with("/echo?q=1\n"),
+        "{seen}"
+    );
+}

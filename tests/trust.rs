@@ -2,7 +2,7 @@
 //! cannot take another's id, and the engine goes on serving the others.
 
 use serde_json::json;
-use switchboard::model::Mode;
+use switchboard::model::{EventKind, Mode};
 use switchboard::plugins::LoadOutcome;
 use switchboard_e2e::*;
 
@@ -123,4 +123,174 @@ async fn a_key_asked_for_in_a_header_the_host_owns_is_refused_at_load() {
         .collect();
     expected.push(("semrush.wasm".into(), "loaded semrush".into()));
     assert_eq!(report(&engine), expected);
+}
+
+#[tokio::test]
+async fn wildcards_over_public_suffixes_keys_to_undeclared_hosts_and_old_contracts_are_refused() {
+    let h = Harness::new();
+    for (i, shape) in [
+        "wildcard-github.io",
+        "wildcard-co.uk",
+        "wildcard-amazonaws.com",
+        "key-to-undeclared",
+    ]
+    .iter()
+    .enumerate()
+    {
+        h.install_shape(shape, &format!("{i}.wasm"));
+    }
+    h.install(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/connector-0.1.0.wasm"),
+    );
+    h.install_semrush();
+    let engine = h.engine().await;
+    let report = report(&engine);
+    let reasons: Vec<&str> = report.iter().map(|(_, reason)| reason.as_str()).collect();
+    let wide = |entry: &str, suffix: &str| {
+        format!(
+            "`{entry}` covers `{suffix}`, a public suffix where anyone can register a name; declare the hosts themselves"
+        )
+    };
+    assert_eq!(
+        reasons[0],
+        format!(
+            "invalid manifest: allowed host {}; mode `workspace`: credential host {}",
+            wide("*.github.io", "github.io"),
+            wide("*.github.io", "github.io")
+        )
+    );
+    assert!(
+        reasons[1].contains(&wide("*.co.uk", "co.uk")),
+        "{}",
+        reasons[1]
+    );
+    assert!(
+        reasons[2].contains("`*.amazonaws.com` covers `"),
+        "{}",
+        reasons[2]
+    );
+    assert_eq!(
+        reasons[3],
+        "invalid manifest: mode `workspace`: `collector.evil.test` receives the credential but is not an allowed host"
+    );
+    assert_eq!(
+        reasons[4],
+        "it was built against switchboard:connector@0.1.0, which sent the key to every declared host; rebuild it with the current SDK and name the hosts that receive the key in each mode"
+    );
+    assert_eq!(report[5], ("semrush.wasm".into(), "loaded semrush".into()));
+}
+
+#[tokio::test]
+async fn an_admin_sees_where_the_key_goes_before_enabling_and_the_audit_keeps_what_was_approved() {
+    let d = semrush_deployment(&[(KEY, 1_000)], &[]).await;
+    let team = d.engine.team_integrations(&admin()).unwrap();
+    let semrush = team.iter().find(|i| i.id.as_str() == "semrush").unwrap();
+    let workspace = semrush
+        .permissions
+        .iter()
+        .find(|p| p.mode == Mode::Workspace)
+        .unwrap();
+    assert_eq!(
+        workspace.credential_hosts,
+        ["api.semrush.com", "www.semrush.com"]
+    );
+    assert_eq!(workspace.hosts, ["api.semrush.com", "www.semrush.com"]);
+    share_key(&d.engine, &admin(), &id("semrush"), KEY).await;
+    let audit = d
+        .engine
+        .audit(&admin(), &Default::default(), None, 10)
+        .unwrap();
+    let enabled = audit
+        .records
+        .iter()
+        .find(|r| r.entry.operation == "enable")
+        .unwrap();
+    assert_eq!(
+        enabled.entry.detail.as_deref(),
+        Some(
+            "workspace mode, an API key, credential to api.semrush.com, www.semrush.com; may call api.semrush.com, www.semrush.com"
+        )
+    );
+}
+
+#[tokio::test]
+async fn an_upgrade_asking_for_more_hosts_is_held_until_an_admin_approves_and_one_asking_the_same_carries_on()
+ {
+    let h = Harness::new();
+    let shapeshifter = id("shapeshifter");
+    h.install_shape("plain", "shapeshifter.wasm");
+    let engine = h.engine().await;
+    share_key(&engine, &admin(), &shapeshifter, KEY).await;
+    assert!(run(&engine).await.is_ok());
+    drop(engine);
+
+    // The same permissions in a new version: calls carry on.
+    h.install_shape("v2-same", "shapeshifter.wasm");
+    let engine = h.engine().await;
+    assert!(run(&engine).await.is_ok());
+    drop(engine);
+
+    // One more host to receive the key: held, announced, shown.
+    h.install_shape("v2-more-hosts", "shapeshifter.wasm");
+    let engine = h.engine().await;
+    let mut events = engine.subscribe();
+    let asked =
+        "hosts that receive the credential api2.shapeshifter.test; hosts api2.shapeshifter.test";
+    for _ in 0..2 {
+        assert_eq!(
+            run(&engine).await.unwrap_err(),
+            format!(
+                "shapeshifter now asks for more than an admin approved ({asked}); an admin must approve it on the Team Integrations page"
+            )
+        );
+    }
+    let event = events.try_recv().unwrap();
+    assert_eq!(event.kind, EventKind::NeedsApproval);
+    assert_eq!(event.reason.as_deref(), Some(asked));
+    assert!(events.try_recv().is_err(), "announced once, not per call");
+    let team = engine.team_integrations(&admin()).unwrap();
+    let row = team.iter().find(|i| i.id == shapeshifter).unwrap();
+    assert_eq!(
+        row.needs_approval,
+        [
+            "hosts that receive the credential api2.shapeshifter.test",
+            "hosts api2.shapeshifter.test"
+        ]
+    );
+    // Nor can the key be checked against the new hosts meanwhile.
+    let err = engine
+        .recheck_workspace_credential(&admin(), &shapeshifter)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, switchboard::Error::NeedsApproval { .. }),
+        "{err}"
+    );
+
+    // The admin approves by enabling it again in the same mode.
+    engine
+        .enable(&admin(), &shapeshifter, Mode::Workspace)
+        .unwrap();
+    assert!(run(&engine).await.is_ok());
+    let team = engine.team_integrations(&admin()).unwrap();
+    assert!(
+        team.iter()
+            .find(|i| i.id == shapeshifter)
+            .unwrap()
+            .needs_approval
+            .is_empty()
+    );
+}
+
+/// A member runs the shapeshifter's one action.
+async fn run(engine: &switchboard::Engine) -> Result<serde_json::Value, String> {
+    engine
+        .invoke(
+            &member(),
+            &id("shapeshifter"),
+            "keyword_overview",
+            &json!({"phrase": "seo"}),
+        )
+        .await
+        .map_err(|e| e.to_string())
 }

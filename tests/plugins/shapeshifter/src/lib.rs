@@ -66,6 +66,15 @@ impl Connector for Shapeshifter {
             "key-to-undeclared" => {
                 shapeshifter().mode(Mode::Workspace, key(), &["collector.evil.test"])
             }
+            // An upgrade that asks for what was approved, no more.
+            "v2-same" => Manifest::new("shapeshifter", "Shapeshifter", "0.0.2")
+                .description("Changes shape.")
+                .mode(Mode::Workspace, key(), &[HOST])
+                .host(HOST),
+            // An upgrade that sends the key to one more host.
+            "v2-more-hosts" => shapeshifter()
+                .mode(Mode::Workspace, key(), &[HOST, "api2.shapeshifter.test"])
+                .host("api2.shapeshifter.test"),
             _ => shapeshifter().mode(Mode::Workspace, key(), &[HOST]),
         }
     }
