@@ -95,6 +95,13 @@ fn hostile_upstream() -> axum::Router {
             }),
         )
         .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                "slow"
+            }),
+        )
+        .route(
             "/reversed",
             get(|Query(q): Query<HashMap<String, String>>| async move {
                 q.get("key")
@@ -580,4 +587,101 @@ async fn the_key_goes_only_to_the_hosts_named_to_receive_it() {
         seen["body"].as_str().unwrap().starts_with("/echo?q=1\n"),
         "{seen}"
     );
+}
+
+/// A call to the hostile upstream's slow page by `who`, and how long it took.
+async fn slow_call(
+    engine: &Engine,
+    who: &switchboard::model::Actor,
+) -> (Result<Value, String>, Duration) {
+    let started = Instant::now();
+    let out = engine
+        .invoke(
+            who,
+            &id("hostile"),
+            "fetch",
+            &json!({"url": "https://upstream.hostile.test/slow"}),
+        )
+        .await
+        .map_err(|e| e.to_string());
+    (out, started.elapsed())
+}
+
+#[tokio::test]
+async fn one_plugin_cannot_take_the_whole_pool_and_the_others_stay_fast() {
+    let w = world().await;
+    let carol = actor("carol", "acme", switchboard::model::Role::Member);
+    let bob = member();
+    let slow = futures::future::join_all((0..6).map(|_| slow_call(&w.engine, &bob)));
+    let other = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        let out = bob_looks_up_seo(&w.engine).await;
+        (
+            out.map(|v| v["rows"][0]["keyword"].clone()),
+            started.elapsed(),
+        )
+    };
+    let (slow, (other, other_took)) = tokio::join!(slow, other);
+    let refused: Vec<_> = slow.iter().filter(|(r, _)| r.is_err()).collect();
+    assert_eq!(refused.len(), 2, "{slow:?}");
+    for (err, took) in refused {
+        assert_eq!(
+            err.as_ref().unwrap_err(),
+            "plugin `hostile` is already running its most calls at once (4); try again shortly"
+        );
+        assert!(
+            *took < Duration::from_millis(1000),
+            "refused at once, not queued: {took:?}"
+        );
+    }
+    assert_eq!(other.unwrap(), "seo");
+    assert!(other_took < Duration::from_millis(1000), "{other_took:?}");
+    // Another member of the same plugin is served once a turn frees.
+    assert!(slow_call(&w.engine, &carol).await.0.is_ok());
+}
+
+#[tokio::test]
+async fn one_member_cannot_take_the_whole_workspace() {
+    let mut h = Harness::new();
+    let upstream = switchboard_mocks::serve(hostile_upstream()).await.unwrap();
+    h.route("upstream.hostile.test", upstream.addr);
+    h.install(&switchboard_plugin_artifacts::test_plugin("hostile"));
+    let mut config = h.config();
+    config.call_shares = switchboard::engine::CallShares {
+        per_member: 2,
+        per_workspace: 3,
+    };
+    let engine = Engine::open(config).await.unwrap();
+    share_key(&engine, &admin(), &id("hostile"), HOSTILE_KEY).await;
+    let carol = actor("carol", "acme", switchboard::model::Role::Member);
+    let dave = actor("dave", "acme", switchboard::model::Role::Member);
+    let bob = member();
+    let bob_calls = futures::future::join_all((0..3).map(|_| slow_call(&engine, &bob)));
+    let others = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let dave_later = async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            slow_call(&engine, &dave).await
+        };
+        tokio::join!(slow_call(&engine, &carol), dave_later)
+    };
+    let (bob_calls, (carol_call, dave_call)) = tokio::join!(bob_calls, others);
+    let refused: Vec<&String> = bob_calls
+        .iter()
+        .filter_map(|(r, _)| r.as_ref().err())
+        .collect();
+    assert_eq!(
+        refused,
+        ["you already have 2 calls running; try again when one finishes"]
+    );
+    // Carol gets the workspace's third turn; Dave, while three run, none.
+    assert!(carol_call.0.is_ok(), "{carol_call:?}");
+    assert_eq!(
+        dave_call.0.unwrap_err(),
+        "this workspace already has 3 calls running; try again when one finishes"
+    );
+    assert!(dave_call.1 < Duration::from_millis(1000), "refused at once");
+    // Once they end, Dave is served.
+    assert!(slow_call(&engine, &dave).await.0.is_ok());
 }

@@ -38,6 +38,9 @@ pub enum Error {
         /// What it asks for beyond the approval, in words.
         asked: Vec<String>,
     },
+    /// The member or the workspace has as many calls running as it may.
+    #[error("{0}")]
+    Busy(String),
     /// The integration's manifest does not offer the mode.
     #[error("{integration} does not support {mode} mode")]
     ModeNotSupported {

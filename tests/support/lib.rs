@@ -108,6 +108,7 @@ pub fn test_limits() -> SandboxLimits {
         memory_bytes: 32 << 20,
         request_timeout: Duration::from_secs(5),
         concurrent_calls: 16,
+        calls_per_plugin: 4,
         ..SandboxLimits::default()
     }
 }

@@ -46,12 +46,19 @@ impl IntoResponse for Problem {
         if !self.policies.is_empty() {
             body["policies"] = json!(self.policies);
         }
-        (
+        let mut response = (
             self.status,
             [("content-type", "application/problem+json")],
             body.to_string(),
         )
-            .into_response()
+            .into_response();
+        // A turn frees when a running call ends: try again in a second.
+        if self.status == StatusCode::TOO_MANY_REQUESTS {
+            response
+                .headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 
@@ -76,6 +83,9 @@ impl From<Error> for Problem {
             | Error::ConnectionUnusable { .. } => (S::CONFLICT, "Not possible in this state"),
             Error::CredentialRefused(_) => (S::UNPROCESSABLE_ENTITY, "Credential refused"),
             Error::InvalidKey(_) => (S::UNPROCESSABLE_ENTITY, "Invalid key"),
+            Error::Busy(_) | Error::Plugin(PluginError::Busy { .. }) => {
+                (S::TOO_MANY_REQUESTS, "Too many calls")
+            }
             Error::NeedsApproval { .. } => (S::CONFLICT, "Needs approval"),
             Error::Plugin(PluginError::Connector {
                 error: switchboard::model::ConnectorError::InvalidInput { .. },
@@ -162,4 +172,27 @@ impl From<QueryRejection> for Problem {
 
 pub fn bad_request(detail: String) -> Problem {
     Problem::new(StatusCode::BAD_REQUEST, "Invalid request", detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_over_its_share_is_429_with_a_retry_after() {
+        let busy = Error::Busy("you already have 8 calls running".into());
+        let response = Problem::from(busy).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()["retry-after"], "1");
+        let plugin_busy = Error::Plugin(PluginError::Busy {
+            plugin: "hostile".into(),
+            limit: 4,
+        });
+        let problem = Problem::from(plugin_busy);
+        assert_eq!(problem.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            problem.detail,
+            "plugin `hostile` is already running its most calls at once (4); try again shortly"
+        );
+    }
 }

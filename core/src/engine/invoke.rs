@@ -35,6 +35,7 @@ impl Engine {
         input: &serde_json::Value,
     ) -> Result<serde_json::Value> {
         let plugin = self.plugin(integration)?;
+        let _turn = self.running.enter(actor)?;
         let now = now_ms();
         let month = usage::month_of_day(now / DAY_MS);
         let facts_now = self.call_facts(actor, integration, month)?;

@@ -9,6 +9,7 @@
 mod connections;
 mod credentials;
 mod enablement;
+mod fairness;
 mod invoke;
 mod keys;
 mod reports;
@@ -25,6 +26,7 @@ use crate::{Error, Result};
 use credentials::Credentials;
 pub use credentials::{Callback, Rotation, SignIn};
 pub(crate) use credentials::{keys, retire, rotate};
+pub use fairness::CallShares;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -55,6 +57,8 @@ pub struct EngineConfig {
     pub oauth_clients: HashMap<IntegrationId, crate::oauth::Client>,
     /// How long a member has to finish signing in (10 minutes).
     pub oauth_flow_lifetime: Duration,
+    /// How many calls one member, and one workspace, may run at once.
+    pub call_shares: CallShares,
     /// How plugins are compiled, bounded and routed.
     pub host: HostConfig,
 }
@@ -74,6 +78,7 @@ impl EngineConfig {
             key: KeySource::EnvOrFile(data_file.with_extension("key")),
             oauth_clients: HashMap::new(),
             oauth_flow_lifetime: crate::oauth::FLOW_LIFETIME,
+            call_shares: CallShares::default(),
             host: HostConfig {
                 cache_dir: Some(data_file.with_extension("cache")),
                 ..HostConfig::default()
@@ -100,6 +105,8 @@ pub struct Engine {
     /// The (workspace, integration) pairs already announced as needing
     /// approval, so the event goes out once per process, not per call.
     announced_approvals: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
+    /// The calls running now, per member and workspace.
+    running: fairness::Running,
 }
 
 impl Engine {
@@ -141,6 +148,7 @@ impl Engine {
             flusher: Some(flusher),
             metrics,
             announced_approvals: Default::default(),
+            running: fairness::Running::new(config.call_shares),
         })
     }
 

@@ -21,6 +21,9 @@ pub struct SandboxLimits {
     pub stack_bytes: usize,
     /// Calls running at once across all plugins (sizes the instance pool).
     pub concurrent_calls: u32,
+    /// Calls of one plugin running at once; more are refused at once, so
+    /// one plugin cannot take the whole pool from the others.
+    pub calls_per_plugin: u32,
     /// Outgoing HTTP requests per call, redirects included.
     pub requests_per_call: u32,
     /// Largest request body a plugin may send.
@@ -43,6 +46,7 @@ impl Default for SandboxLimits {
             memory_bytes: 64 << 20,
             stack_bytes: 512 << 10,
             concurrent_calls: 64,
+            calls_per_plugin: 16,
             requests_per_call: 32,
             request_body_bytes: 4 << 20,
             response_body_bytes: 8 << 20,

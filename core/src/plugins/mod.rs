@@ -73,6 +73,16 @@ pub enum PluginError {
         /// The memory it had, in bytes.
         limit_bytes: usize,
     },
+    /// The plugin is running as many calls as it may at once.
+    #[error(
+        "plugin `{plugin}` is already running its most calls at once ({limit}); try again shortly"
+    )]
+    Busy {
+        /// The plugin's id.
+        plugin: String,
+        /// The calls it may run at once.
+        limit: u32,
+    },
     /// The call overflowed its stack.
     #[error("plugin `{plugin}` overflowed its stack and was stopped")]
     StackOverflow {
@@ -218,6 +228,8 @@ pub struct Plugin {
     /// Where each mode puts its credential, and the hosts that receive
     /// it, worked out once at load.
     placements: Vec<(Mode, Placement, Arc<[HostPattern]>)>,
+    /// Its share of the sandboxes: calls it may run at once.
+    turns: tokio::sync::Semaphore,
 }
 
 impl Plugin {
@@ -244,6 +256,8 @@ pub struct PluginHost {
     runtime: Runtime,
     /// Where compiled components are cached, if anywhere.
     cache_dir: Option<PathBuf>,
+    /// Calls of one plugin that may run at once.
+    calls_per_plugin: u32,
     /// The loaded plugins, by id.
     plugins: BTreeMap<IntegrationId, Arc<Plugin>>,
 }
@@ -255,6 +269,7 @@ impl PluginHost {
         Ok(PluginHost {
             runtime,
             cache_dir: config.cache_dir,
+            calls_per_plugin: config.limits.calls_per_plugin.max(1),
             plugins: BTreeMap::new(),
         })
     }
@@ -407,6 +422,7 @@ impl PluginHost {
             hosts: valid.hosts.into(),
             input_validators: valid.input_validators,
             placements,
+            turns: tokio::sync::Semaphore::new(self.calls_per_plugin as usize),
         })
     }
 
@@ -427,6 +443,7 @@ impl PluginHost {
         credential: Credential,
     ) -> Result<Account, PluginError> {
         let id = plugin.manifest.id.as_str();
+        let _turn = self.turn(plugin)?;
         match self
             .runtime
             .run(
@@ -484,6 +501,7 @@ impl PluginHost {
             return Err(invalid(faults.join("; ")));
         }
         let id = plugin.manifest.id.as_str();
+        let _turn = self.turn(plugin)?;
         let input = input.to_string();
         let call = Call::Invoke {
             action,
@@ -506,6 +524,20 @@ impl PluginHost {
             }),
             _ => Err(mismatched(id)),
         }
+    }
+}
+
+impl PluginHost {
+    /// One of the plugin's turns in the sandboxes, or its refusal at once
+    /// when it is running its most calls.
+    fn turn<'a>(
+        &self,
+        plugin: &'a Plugin,
+    ) -> Result<tokio::sync::SemaphorePermit<'a>, PluginError> {
+        plugin.turns.try_acquire().map_err(|_| PluginError::Busy {
+            plugin: plugin.manifest.id.to_string(),
+            limit: self.calls_per_plugin,
+        })
     }
 }
 
