@@ -94,6 +94,12 @@ impl Engine {
                 Ok(enablement)
             },
         )?;
+        // What is approved now; a later upgrade that asks for more is
+        // announced afresh.
+        self.announced_approvals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(actor.workspace.to_string(), integration.to_string()));
         self.publish(event(
             actor,
             integration,
