@@ -139,11 +139,7 @@ pub(super) fn destination(allowed: &[HostPattern], url: &Url) -> Result<(String,
     };
     let port = url.port_or_known_default().unwrap_or(443);
     if !allowed.iter().any(|p| p.matches(&host, port)) {
-        let authority = if port == 443 {
-            host
-        } else {
-            format!("{host}:{port}")
-        };
+        let authority = authority(&host, port);
         return Err(wit::Error::Denied(format!(
             "`{authority}` is not a host this plugin declared"
         )));
@@ -160,14 +156,19 @@ pub(super) fn receives_credential(
     if credential.receivers.iter().any(|p| p.matches(host, *port)) {
         return Ok(());
     }
-    let authority = if *port == 443 {
-        host.clone()
-    } else {
-        format!("{host}:{port}")
-    };
+    let authority = authority(host, *port);
     Err(wit::Error::Denied(format!(
         "`{authority}` does not receive this plugin's credential; send the request unauthenticated, or name the host among the mode's credential hosts"
     )))
+}
+
+/// `host:port` as a person writes it: the port only when it is not 443.
+fn authority(host: &str, port: u16) -> String {
+    if port == 443 {
+        host.to_owned()
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 /// Headers the host owns, or that only make sense per connection.
