@@ -294,3 +294,47 @@ async fn run(engine: &switchboard::Engine) -> Result<serde_json::Value, String> 
         .await
         .map_err(|e| e.to_string())
 }
+
+#[tokio::test]
+async fn oversized_manifests_are_refused_with_the_limit_named_and_slow_ones_in_parallel() {
+    let h = Harness::new();
+    let shapes = [
+        "huge-description",
+        "many-actions",
+        "huge-pattern",
+        "deep-schema",
+        "slow-describe",
+        "slow-describe",
+    ];
+    for (i, shape) in shapes.iter().enumerate() {
+        h.install_shape(shape, &format!("{i}.wasm"));
+    }
+    h.install_semrush();
+    let engine = h.engine().await;
+    let report = report(&engine);
+    let reasons: Vec<&str> = report.iter().map(|(_, reason)| reason.as_str()).collect();
+    assert_eq!(
+        reasons[..4],
+        [
+            "invalid manifest: the description (characters) is 10485760, over the limit of 2000",
+            "invalid manifest: the number of actions is 2000, over the limit of 100",
+            "invalid manifest: action `keyword_overview`'s input schema (bytes) is 89630, over the limit of 65536",
+            "invalid manifest: action `keyword_overview`'s input schema depth is 102, over the limit of 32",
+        ]
+    );
+    for (i, reason) in [(4, reasons[4]), (5, reasons[5])] {
+        assert_eq!(
+            reason,
+            format!("describe failed: plugin `{i}` did not finish within 2000 ms and was stopped")
+        );
+    }
+    assert_eq!(report[6], ("semrush.wasm".into(), "loaded semrush".into()));
+    // Opened again with every component compiled and cached, the two slow
+    // ones wait together: two budgets of 2 s one after the other would be 4 s.
+    drop(engine);
+    let started = std::time::Instant::now();
+    let engine = h.engine().await;
+    let took = started.elapsed();
+    assert_eq!(engine.load_report().len(), 7);
+    assert!(took < std::time::Duration::from_millis(3_500), "{took:?}");
+}

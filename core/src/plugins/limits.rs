@@ -15,6 +15,10 @@ pub struct SandboxLimits {
     pub cpu_time: Duration,
     /// Wall time per call, including time spent waiting on HTTP.
     pub wall_time: Duration,
+    /// Wall time of `describe` when a component loads: it only builds its
+    /// manifest, so a short budget keeps one slow component from holding
+    /// up start-up.
+    pub describe_time: Duration,
     /// Linear memory per memory of the component.
     pub memory_bytes: usize,
     /// The guest's stack.
@@ -43,6 +47,7 @@ impl Default for SandboxLimits {
         SandboxLimits {
             cpu_time: Duration::from_secs(2),
             wall_time: Duration::from_secs(30),
+            describe_time: Duration::from_secs(2),
             memory_bytes: 64 << 20,
             stack_bytes: 512 << 10,
             concurrent_calls: 64,

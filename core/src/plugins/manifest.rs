@@ -14,6 +14,21 @@ pub struct Validated {
     pub input_validators: HashMap<String, jsonschema::Validator>,
 }
 
+/// What one manifest may ask the host to hold and compile: it is read once
+/// per load but shown on every page and compiled into every validator.
+mod bounds {
+    pub const NAME_CHARS: usize = 100;
+    pub const DESCRIPTION_CHARS: usize = 2_000;
+    pub const ACTION_DESCRIPTION_CHARS: usize = 1_000;
+    pub const ACTIONS: usize = 100;
+    pub const HOSTS: usize = 50;
+    pub const SCOPES: usize = 50;
+    pub const SCHEMA_BYTES: usize = 64 << 10;
+    pub const SCHEMA_DEPTH: usize = 32;
+    pub const PATTERN_CHARS: usize = 1_000;
+    pub const PATTERNS: usize = 200;
+}
+
 /// One thing wrong with a manifest, in words its author can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum Fault {
@@ -68,6 +83,16 @@ pub enum Fault {
     /// An action is listed twice.
     #[error("action `{0}` is listed twice")]
     DuplicateAction(String),
+    /// Something in the manifest is larger than the host takes.
+    #[error("{what} is {size}, over the limit of {limit}")]
+    OverLimit {
+        /// What is too large, e.g. `the description (characters)`.
+        what: String,
+        /// Its size.
+        size: usize,
+        /// The most the host takes.
+        limit: usize,
+    },
     /// An action's input or output schema is unusable.
     #[error("action `{action}`: {which} schema {why}")]
     Schema {
@@ -107,6 +132,11 @@ pub struct Faults(pub Vec<Fault>);
 
 /// Validates a manifest; the error lists every fault found.
 pub fn validate(raw: wit::Manifest) -> Result<Validated, Faults> {
+    // Sizes first, so nothing oversized is parsed or compiled.
+    let oversized = over_limits(&raw);
+    if !oversized.is_empty() {
+        return Err(Faults(oversized));
+    }
     let mut faults = Vec::new();
     if !is_identifier(&raw.id, true) {
         faults.push(Fault::Id(raw.id.clone()));
@@ -156,6 +186,7 @@ pub fn validate(raw: wit::Manifest) -> Result<Validated, Faults> {
     let mut actions = Vec::new();
     let mut input_validators = HashMap::new();
     let mut names = HashSet::new();
+    let mut patterns_left = bounds::PATTERNS;
     for a in raw.actions {
         if !is_identifier(&a.name, false) {
             faults.push(Fault::ActionName(a.name.clone()));
@@ -163,8 +194,8 @@ pub fn validate(raw: wit::Manifest) -> Result<Validated, Faults> {
         if !names.insert(a.name.clone()) {
             faults.push(Fault::DuplicateAction(a.name.clone()));
         }
-        let input = schema(&a.name, "input", &a.input_schema);
-        let output = schema(&a.name, "output", &a.output_schema);
+        let input = schema(&a.name, "input", &a.input_schema, &mut patterns_left);
+        let output = schema(&a.name, "output", &a.output_schema, &mut patterns_left);
         match (input, output) {
             (Ok((input_schema, validator)), Ok((output_schema, _))) => {
                 input_validators.insert(a.name.clone(), validator);
@@ -277,10 +308,103 @@ fn auth(raw: wit::Auth) -> Result<Auth, AuthFault> {
     }
 }
 
+/// Every count and length over its bound, in the manifest's order.
+fn over_limits(raw: &wit::Manifest) -> Vec<Fault> {
+    let chars = |text: &str| text.chars().count();
+    let mut checks = vec![
+        (
+            "the name (characters)".to_owned(),
+            chars(&raw.name),
+            bounds::NAME_CHARS,
+        ),
+        (
+            "the description (characters)".to_owned(),
+            chars(&raw.description),
+            bounds::DESCRIPTION_CHARS,
+        ),
+        (
+            "the number of actions".to_owned(),
+            raw.actions.len(),
+            bounds::ACTIONS,
+        ),
+        (
+            "the number of allowed hosts".to_owned(),
+            raw.allowed_hosts.len(),
+            bounds::HOSTS,
+        ),
+    ];
+    for m in &raw.modes {
+        checks.push((
+            "a mode's number of credential hosts".to_owned(),
+            m.credential_hosts.len(),
+            bounds::HOSTS,
+        ));
+        if let wit::Auth::Oauth2(o) = &m.auth {
+            checks.push((
+                "a mode's number of scopes".to_owned(),
+                o.scopes.len(),
+                bounds::SCOPES,
+            ));
+        }
+    }
+    // Each action only once there are not too many of them to look at.
+    if raw.actions.len() <= bounds::ACTIONS {
+        for a in &raw.actions {
+            checks.push((
+                format!("action `{}`'s description (characters)", a.name),
+                chars(&a.description),
+                bounds::ACTION_DESCRIPTION_CHARS,
+            ));
+            for (which, text) in [("input", &a.input_schema), ("output", &a.output_schema)] {
+                checks.push((
+                    format!("action `{}`'s {which} schema (bytes)", a.name),
+                    text.len(),
+                    bounds::SCHEMA_BYTES,
+                ));
+            }
+        }
+    }
+    checks
+        .into_iter()
+        .filter(|(_, size, limit)| size > limit)
+        .map(|(what, size, limit)| Fault::OverLimit { what, size, limit })
+        .collect()
+}
+
+/// The depth of a JSON value and its regular expressions (`pattern`
+/// values and `patternProperties` keys), which the validator compiles.
+fn shape_of(value: &serde_json::Value) -> (usize, Vec<&str>) {
+    use serde_json::Value;
+    let mut patterns = Vec::new();
+    let mut deepest = 0;
+    let mut stack = vec![(value, 1)];
+    while let Some((value, depth)) = stack.pop() {
+        deepest = deepest.max(depth);
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map {
+                    match (key.as_str(), child) {
+                        ("pattern", Value::String(p)) => patterns.push(p.as_str()),
+                        ("patternProperties", Value::Object(props)) => {
+                            patterns.extend(props.keys().map(String::as_str))
+                        }
+                        _ => {}
+                    }
+                    stack.push((child, depth + 1));
+                }
+            }
+            Value::Array(items) => stack.extend(items.iter().map(|item| (item, depth + 1))),
+            _ => {}
+        }
+    }
+    (deepest, patterns)
+}
+
 fn schema(
     action: &str,
     which: &'static str,
     text: &str,
+    patterns_left: &mut usize,
 ) -> Result<(serde_json::Value, jsonschema::Validator), Fault> {
     let fault = |why: String| Fault::Schema {
         action: action.to_owned(),
@@ -289,6 +413,28 @@ fn schema(
     };
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| fault(format!("is not JSON: {e}")))?;
+    let (depth, patterns) = shape_of(&value);
+    let over = |what: &str, size, limit| Fault::OverLimit {
+        what: format!("action `{action}`'s {which} schema {what}"),
+        size,
+        limit,
+    };
+    if depth > bounds::SCHEMA_DEPTH {
+        return Err(over("depth", depth, bounds::SCHEMA_DEPTH));
+    }
+    if let Some(long) = patterns.iter().map(|p| p.chars().count()).max()
+        && long > bounds::PATTERN_CHARS
+    {
+        return Err(over("pattern (characters)", long, bounds::PATTERN_CHARS));
+    }
+    if patterns.len() > *patterns_left {
+        return Err(Fault::OverLimit {
+            what: "the number of patterns in all schemas".to_owned(),
+            size: bounds::PATTERNS - *patterns_left + patterns.len(),
+            limit: bounds::PATTERNS,
+        });
+    }
+    *patterns_left -= patterns.len();
     jsonschema::meta::validate(&value)
         .map_err(|e| fault(format!("is not a valid JSON Schema: {e}")))?;
     let validator =

@@ -289,11 +289,18 @@ impl PluginHost {
             .filter(|p| p.extension().is_some_and(|ext| ext == "wasm"))
             .collect();
         files.sort();
-        let mut compiled = Vec::new();
-        for file in files {
-            let plugin = self.compile(&file).await;
-            compiled.push((file, plugin));
-        }
+        // Compiling is CPU work, one file at a time; then every component
+        // describes itself at once, each within its own budget, so a slow
+        // one holds up none of the others.
+        let host = &*self;
+        let prepared: Vec<_> = files.iter().map(|f| host.prepare(f)).collect();
+        let described = prepared
+            .into_iter()
+            .zip(&files)
+            .map(|(pre, file)| async move { host.describe(file, pre?).await });
+        let plugins = futures::future::join_all(described).await;
+        let compiled: Vec<(PathBuf, Result<Plugin, Refusal>)> =
+            files.into_iter().zip(plugins).collect();
         let mut claimants: HashMap<IntegrationId, Vec<PathBuf>> = HashMap::new();
         for (file, plugin) in &compiled {
             if let Ok(plugin) = plugin {
@@ -336,8 +343,11 @@ impl PluginHost {
 
     /// Loads one component and adds it to the host.
     pub async fn load_file(&mut self, file: &Path) -> Result<Arc<Plugin>, PluginError> {
-        self.compile(file)
-            .await
+        let plugin = match self.prepare(file) {
+            Ok(pre) => self.describe(file, pre).await,
+            Err(refusal) => Err(refusal),
+        };
+        plugin
             .and_then(|plugin| self.add(plugin))
             .map_err(|reason| PluginError::Refused {
                 file: file.to_owned(),
@@ -356,9 +366,9 @@ impl PluginHost {
         Ok(plugin)
     }
 
-    /// Compiles, links and describes a component, and validates what it
-    /// says; the error says why it was refused.
-    async fn compile(&self, file: &Path) -> Result<Plugin, Refusal> {
+    /// Compiles and links a component, checking what it imports; the error
+    /// says why it was refused.
+    fn prepare(&self, file: &Path) -> Result<ConnectorPluginPre<HostState>, Refusal> {
         let size = std::fs::metadata(file).map_err(Refusal::Unreadable)?.len();
         if size > MAX_COMPONENT_BYTES {
             return Err(Refusal::TooLarge {
@@ -389,7 +399,16 @@ impl PluginHost {
                 return Err(Refusal::ForbiddenImport(name.to_owned()));
             }
         }
-        let pre = self.runtime.prepare(&component)?;
+        self.runtime.prepare(&component)
+    }
+
+    /// Asks a prepared component for its manifest and validates it; the
+    /// error says why it was refused.
+    async fn describe(
+        &self,
+        file: &Path,
+        pre: ConnectorPluginPre<HostState>,
+    ) -> Result<Plugin, Refusal> {
         let name = file
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())

@@ -190,7 +190,11 @@ impl Runtime {
                 });
             }
         };
-        let outcome = tokio::time::timeout(limits.wall_time, async {
+        let wall_time = match call {
+            Call::Describe => limits.describe_time,
+            _ => limits.wall_time,
+        };
+        let outcome = tokio::time::timeout(wall_time, async {
             let http = CallHttp::new(self.gate.clone(), hosts, credential);
             let mut store = Store::new(&self.engine, HostState::new(plugin, http, limits));
             limit(&mut store);
@@ -226,7 +230,7 @@ impl Runtime {
         outcome.unwrap_or_else(|_| {
             Err(PluginError::TimedOut {
                 plugin: plugin.to_owned(),
-                wall_ms: limits.wall_time.as_millis(),
+                wall_ms: wall_time.as_millis(),
             })
         })
     }

@@ -106,4 +106,69 @@ impl Action for KeywordOverview {
     }
 }
 
-switchboard_sdk::export_connector!(Shapeshifter);
+/// The manifest as the SDK built it, bent by shapes no SDK would let an
+/// author write: a component can answer `describe` with anything.
+#[cfg(target_family = "wasm")]
+fn distort(
+    mut manifest: switchboard_sdk::bindings::switchboard::connector::types::Manifest,
+) -> switchboard_sdk::bindings::switchboard::connector::types::Manifest {
+    match shape().as_str() {
+        // Ten megabytes shown on every workspace's page.
+        "huge-description" => manifest.description = "x".repeat(10 << 20),
+        // Two thousand actions, each with a regex to compile.
+        "many-actions" => {
+            let template = manifest.actions[0].clone();
+            manifest.actions = (0..2_000)
+                .map(|i| {
+                    let mut action = template.clone();
+                    action.name = format!("action_{i:04}");
+                    action.input_schema =
+                        format!(r#"{{"type":"string","pattern":"^(a|b{{1,{i}}})+$"}}"#);
+                    action
+                })
+                .collect();
+        }
+        // One schema whose pattern alone is 100 KB.
+        "huge-pattern" => {
+            let pattern = "(a|aa)+".repeat(100 << 10 >> 3);
+            manifest.actions[0].input_schema =
+                format!(r#"{{"type":"string","pattern":"{pattern}"}}"#);
+        }
+        // A schema nested a hundred deep.
+        "deep-schema" => {
+            let open = r#"{"type":"array","items":"#.repeat(100);
+            let close = "}".repeat(100);
+            manifest.actions[0].input_schema = format!(r#"{open}{{"type":"string"}}{close}"#);
+        }
+        // Takes its time to say what it is.
+        "slow-describe" => std::thread::sleep(std::time::Duration::from_secs(60)),
+        _ => {}
+    }
+    manifest
+}
+
+#[cfg(target_family = "wasm")]
+const _: () = {
+    use switchboard_sdk::__private;
+    use switchboard_sdk::bindings::exports::switchboard::connector::connector::Guest;
+    use switchboard_sdk::bindings::switchboard::connector::types as wit;
+
+    struct Exported;
+
+    impl Guest for Exported {
+        fn describe() -> wit::Manifest {
+            distort(__private::describe::<Shapeshifter>())
+        }
+        fn check_credential() -> std::result::Result<wit::Account, wit::ConnectorError> {
+            __private::check_credential::<Shapeshifter>()
+        }
+        fn invoke(
+            action: String,
+            input: String,
+        ) -> std::result::Result<String, wit::ConnectorError> {
+            __private::invoke::<Shapeshifter>(&action, &input)
+        }
+    }
+
+    switchboard_sdk::bindings::export_bindings!(Exported with_types_in switchboard_sdk::bindings);
+};
