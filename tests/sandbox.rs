@@ -685,3 +685,24 @@ async fn one_member_cannot_take_the_whole_workspace() {
     // Once they end, Dave is served.
     assert!(slow_call(&engine, &dave).await.0.is_ok());
 }
+
+#[tokio::test]
+async fn a_panic_tells_the_member_it_crashed_and_the_operator_why() {
+    let w = world().await;
+    let logs = captured_logs();
+    let err = w.contained("panic", json!({})).await;
+    assert_eq!(
+        err,
+        "plugin `hostile` crashed: wasm trap: wasm `unreachable` instruction executed"
+    );
+    let logs = logs.text();
+    assert!(
+        logs.contains("the plugin gave up: index out of bounds in parse_rows"),
+        "{logs}"
+    );
+    // A plugin that talks a lot on stderr is not stopped for it.
+    assert_eq!(
+        w.hostile("chatter", json!({})).await.unwrap(),
+        json!({"ok": true})
+    );
+}

@@ -223,7 +223,13 @@ impl Runtime {
             let http = &store.data().http;
             match answer {
                 Ok(answer) => Ok(answer.scrubbed(|text| http.scrub(text))),
-                Err(e) => Err(self.stopped(plugin, &store, e)),
+                Err(e) => {
+                    let stopped = self.stopped(plugin, &store, &e);
+                    if matches!(stopped, PluginError::Crashed { .. }) {
+                        Self::log_crash(plugin, &store, &e);
+                    }
+                    Err(stopped)
+                }
             }
         })
         .await;
@@ -240,7 +246,7 @@ impl Runtime {
         &self,
         plugin: &str,
         store: &Store<HostState>,
-        error: wasmtime::Error,
+        error: &wasmtime::Error,
     ) -> PluginError {
         let plugin = plugin.to_owned();
         let limits = &self.limits;
@@ -262,10 +268,20 @@ impl Runtime {
                 },
                 None => PluginError::Crashed {
                     plugin,
-                    detail: store.data().http.scrub(root_cause(&error)),
+                    detail: store.data().http.scrub(error.root_cause().to_string()),
                 },
             },
         }
+    }
+
+    /// Logs, for the operator, what a crashed call left: its error with
+    /// the wasm backtrace, and the start of what it wrote to stderr (where
+    /// a Rust panic puts its message), scrubbed and cleaned.
+    fn log_crash(plugin: &str, store: &Store<HostState>, error: &wasmtime::Error) {
+        let state = store.data();
+        let words = state.http.scrub(state.stderr.text());
+        let error = state.http.scrub(format!("{error:?}"));
+        tracing::warn!(plugin, stderr = %clean(&words), "plugin call crashed: {}", clean(&error));
     }
 }
 
@@ -280,6 +296,72 @@ fn limit(store: &mut Store<HostState>) {
             UpdateDeadline::Interrupt
         })
     });
+}
+
+/// At most this much of a call's stderr is kept.
+const STDERR_BYTES: usize = 4 << 10;
+
+/// A call's stderr: the first [`STDERR_BYTES`] kept, the rest dropped, and
+/// never an error to the guest (a chatty plugin must not crash on it).
+#[derive(Clone, Default)]
+pub(super) struct LastWords(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LastWords {
+    fn text(&self) -> String {
+        let kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&kept).into_owned()
+    }
+}
+
+impl tokio::io::AsyncWrite for LastWords {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let room = STDERR_BYTES.saturating_sub(kept.len()).min(buf.len());
+        kept.extend_from_slice(&buf[..room]);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl wasmtime_wasi::cli::IsTerminal for LastWords {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl wasmtime_wasi::cli::StdoutStream for LastWords {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+/// Plugin text for one log line: control characters (terminal escapes,
+/// line breaks) become spaces, and it is cut to a thousand characters.
+fn clean(text: &str) -> String {
+    let mut line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(1000)
+        .collect();
+    line.truncate(line.trim_end().len());
+    line
 }
 
 /// An error and its causes, on one line.
@@ -302,6 +384,8 @@ pub(super) struct HostState {
     limiter: Limiter,
     /// The call's HTTP.
     http: CallHttp,
+    /// The start of what the guest wrote to stderr: a panic's message.
+    stderr: LastWords,
     /// The plugin's id, for its log lines.
     plugin_id: String,
     /// Log lines the call may still write.
@@ -311,10 +395,12 @@ pub(super) struct HostState {
 impl HostState {
     /// The state of one call to `plugin_id`, with none of its limits spent.
     fn new(plugin_id: &str, http: CallHttp, limits: &SandboxLimits) -> Self {
+        let stderr = LastWords::default();
         HostState {
-            // No preopens, no environment, no args, stdin closed, output
-            // discarded, sockets and name lookup denied.
-            wasi: WasiCtx::builder().build(),
+            // No preopens, no environment, no args, stdin closed, stdout
+            // discarded, stderr kept short, sockets and name lookup denied.
+            wasi: WasiCtx::builder().stderr(stderr.clone()).build(),
+            stderr,
             table: ResourceTable::new(),
             limiter: Limiter::new(limits),
             http,
@@ -351,14 +437,7 @@ impl wit_log::Host for HostState {
         }
         self.log_lines_left -= 1;
         // Plugin text may carry terminal escapes or be huge: clean and cut it.
-        let mut line: String = self
-            .http
-            .scrub(message)
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .take(1000)
-            .collect();
-        line.truncate(line.trim_end().len());
+        let line = clean(&self.http.scrub(message));
         let plugin = self.plugin_id.as_str();
         match level {
             wit_log::Level::Trace => tracing::trace!(plugin, "{line}"),

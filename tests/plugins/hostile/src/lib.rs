@@ -33,6 +33,8 @@ impl Connector for Hostile {
             .with::<Recurse>()
             .with::<Fetch>()
             .with::<Leak>()
+            .with::<Panic>()
+            .with::<Chatter>()
     }
 
     fn check_credential() -> Result<Account> {
@@ -189,6 +191,35 @@ impl Action for Leak {
             }
             _ => Ok(serde_json::json!({ "key": key })),
         }
+    }
+}
+
+/// Panics, as a connector with a bug does.
+pub struct Panic;
+
+impl Action for Panic {
+    const NAME: &'static str = "panic";
+    const DESCRIPTION: &'static str = "Panics with a message.";
+    type Input = Nothing;
+    type Output = u64;
+    fn run(_: Nothing) -> Result<u64> {
+        panic!("the plugin gave up: index out of bounds in parse_rows");
+    }
+}
+
+/// Writes a megabyte to stderr, then answers.
+pub struct Chatter;
+
+impl Action for Chatter {
+    const NAME: &'static str = "chatter";
+    const DESCRIPTION: &'static str = "Talks a lot on stderr.";
+    type Input = Nothing;
+    type Output = serde_json::Value;
+    fn run(_: Nothing) -> Result<serde_json::Value> {
+        for _ in 0..1024 {
+            eprintln!("{}", "chatter ".repeat(128));
+        }
+        Ok(serde_json::json!({ "ok": true }))
     }
 }
 
