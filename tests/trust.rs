@@ -4,6 +4,7 @@
 use serde_json::json;
 use switchboard::model::{EventKind, Mode};
 use switchboard::plugins::LoadOutcome;
+use switchboard::plugins::pins::{self, Pin, PublisherKey};
 use switchboard_e2e::*;
 
 const KEY: &str = "semrush-shared-key-4e5f6a";
@@ -337,4 +338,91 @@ async fn oversized_manifests_are_refused_with_the_limit_named_and_slow_ones_in_p
     let took = started.elapsed();
     assert_eq!(engine.load_report().len(), 7);
     assert!(took < std::time::Duration::from_millis(3_500), "{took:?}");
+}
+
+/// What the load report says of the shapeshifter, pinned to `pin`.
+async fn shapeshifter_pinned(h: &Harness, pin: Pin) -> String {
+    let mut config = h.config();
+    config.host.pins.insert(id("shapeshifter"), pin);
+    let engine = switchboard::Engine::open(config).await.unwrap();
+    let report = report(&engine);
+    report
+        .iter()
+        .find(|(file, _)| file == "shapeshifter.wasm")
+        .map(|(_, outcome)| outcome.clone())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_pinned_id_loads_only_from_its_publishers_signed_or_its_exact_component() {
+    let h = Harness::new();
+    let publisher = PublisherKey::generate().unwrap();
+    let other = PublisherKey::generate().unwrap();
+    let component = h.plugins_dir().join("shapeshifter.wasm");
+    let sign = |key: &PublisherKey| {
+        let signature = key.sign(&std::fs::read(&component).unwrap());
+        std::fs::write(pins::signature_path(&component), signature).unwrap();
+    };
+    h.install_shape("plain", "shapeshifter.wasm");
+
+    // Unsigned, then signed by the pinned publisher.
+    assert_eq!(
+        shapeshifter_pinned(&h, publisher.pin()).await,
+        format!(
+            "it declares `shapeshifter` but does not match that id's pin: `shapeshifter` is pinned to a publisher, and {} is missing or not a signature",
+            pins::signature_path(&component).display()
+        )
+    );
+    sign(&publisher);
+    assert_eq!(
+        shapeshifter_pinned(&h, publisher.pin()).await,
+        "loaded shapeshifter"
+    );
+
+    // Another publisher's signature, or a copy changed after signing.
+    let refused = "it declares `shapeshifter` but does not match that id's pin: its signature does not verify with the pinned publisher key: the component was changed after signing, or another publisher signed it";
+    sign(&other);
+    assert_eq!(shapeshifter_pinned(&h, publisher.pin()).await, refused);
+    sign(&publisher);
+    h.install_shape("v2-same", "shapeshifter.wasm");
+    assert_eq!(shapeshifter_pinned(&h, publisher.pin()).await, refused);
+
+    // Pinned to one exact build.
+    let built = pins::digest(&std::fs::read(&component).unwrap());
+    assert_eq!(
+        shapeshifter_pinned(&h, Pin::Sha256(built)).await,
+        "loaded shapeshifter"
+    );
+    h.install_shape("plain", "shapeshifter.wasm");
+    let found = hex(&pins::digest(&std::fs::read(&component).unwrap()));
+    assert_eq!(
+        shapeshifter_pinned(&h, Pin::Sha256(built)).await,
+        format!(
+            "it declares `shapeshifter` but does not match that id's pin: its SHA-256 is {found}, not the pinned {}",
+            hex(&built)
+        )
+    );
+}
+
+#[tokio::test]
+async fn with_semrush_pinned_an_impostor_is_refused_and_semrush_still_loads() {
+    let h = Harness::new();
+    h.install_semrush();
+    h.install_shape("impostor", "0-semrush.wasm");
+    let real = pins::digest(&std::fs::read(h.plugins_dir().join("semrush.wasm")).unwrap());
+    let mut config = h.config();
+    config.host.pins.insert(id("semrush"), Pin::Sha256(real));
+    let engine = switchboard::Engine::open(config).await.unwrap();
+    let report = report(&engine);
+    assert!(
+        report[0]
+            .1
+            .starts_with("it declares `semrush` but does not match that id's pin: its SHA-256 is "),
+        "{report:?}"
+    );
+    assert_eq!(report[1], ("semrush.wasm".into(), "loaded semrush".into()));
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

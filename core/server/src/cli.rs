@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use switchboard::maintenance::DataFile;
+use switchboard::model::IntegrationId;
+use switchboard::plugins::pins::Pin;
 use switchboard::plugins::{HostConfig, LoadOutcome, PluginHost};
 use switchboard::policy::cases;
 use switchboard::{Engine, EngineConfig};
@@ -50,6 +52,10 @@ enum Command {
         /// every scenario can be tried with curl and no accounts.
         #[arg(long)]
         demo: bool,
+        /// Pin an integration's id to one component (ID=sha256:<hex>) or to
+        /// a publisher (ID=ed25519:<key>); repeatable.
+        #[arg(long = "pin", value_name = "ID=PIN", value_parser = crate::publisher::parse_pin)]
+        pins: Vec<(IntegrationId, Pin)>,
         /// POST every event, signed with HMAC-SHA256 (key in
         /// SWITCHBOARD_WEBHOOK_SECRET), to this URL; repeatable.
         #[arg(long = "webhook")]
@@ -147,7 +153,30 @@ enum PluginCommand {
     /// Print a component's manifest as JSON (modes, hosts, actions and their schemas).
     Inspect { component: PathBuf },
     /// Load every component of a directory and say which load and why others are refused.
-    Check { dir: Option<PathBuf> },
+    Check {
+        dir: Option<PathBuf>,
+        /// Pin an id to a component or a publisher, as `serve --pin` does.
+        #[arg(long = "pin", value_name = "ID=PIN", value_parser = crate::publisher::parse_pin)]
+        pins: Vec<(IntegrationId, Pin)>,
+    },
+    /// Make a publisher's signing key; prints the pin operators write for it.
+    Keygen {
+        /// Where to write the key (created, readable by its owner only).
+        key_file: PathBuf,
+    },
+    /// Sign a component with a publisher key, writing <component>.sig beside it.
+    Sign {
+        /// The publisher's signing key.
+        #[arg(long)]
+        key: PathBuf,
+        component: PathBuf,
+    },
+    /// Check a component against a pin (sha256:<hex> or ed25519:<key>) as the engine would.
+    Verify {
+        #[arg(long)]
+        pin: String,
+        component: PathBuf,
+    },
 }
 
 /// SHA-256 digests (hex, comma-separated) of the accepted service tokens.
@@ -170,14 +199,10 @@ pub fn main() -> ExitCode {
                 policies,
                 listen,
                 demo,
+                pins,
                 webhooks,
-            } => serve(data, plugins, policies, listen, demo, webhooks).await,
-            Command::Plugin {
-                command: PluginCommand::Inspect { component },
-            } => inspect(component).await,
-            Command::Plugin {
-                command: PluginCommand::Check { dir },
-            } => check(dir).await,
+            } => serve(data, plugins, policies, listen, demo, pins, webhooks).await,
+            Command::Plugin { command } => plugin(command).await,
             Command::Policy { command } => policy(command).await,
             Command::Keys { command, data } => keys(command, &data),
             Command::Audit { command, data } => audit(command, &data),
@@ -381,6 +406,16 @@ fn default_plugins_dir() -> PathBuf {
     switchboard_plugin_artifacts::plugins_dir().to_owned()
 }
 
+async fn plugin(command: PluginCommand) -> Result<ExitCode, String> {
+    match command {
+        PluginCommand::Inspect { component } => inspect(component).await,
+        PluginCommand::Check { dir, pins } => check(dir, pins).await,
+        PluginCommand::Keygen { key_file } => crate::publisher::keygen(&key_file),
+        PluginCommand::Sign { key, component } => crate::publisher::sign(&key, &component),
+        PluginCommand::Verify { pin, component } => crate::publisher::verify(&pin, &component),
+    }
+}
+
 async fn inspect(component: PathBuf) -> Result<ExitCode, String> {
     let mut host = PluginHost::new(HostConfig::default()).map_err(|e| e.to_string())?;
     let plugin = host
@@ -392,9 +427,13 @@ async fn inspect(component: PathBuf) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn check(dir: Option<PathBuf>) -> Result<ExitCode, String> {
+async fn check(dir: Option<PathBuf>, pins: Vec<(IntegrationId, Pin)>) -> Result<ExitCode, String> {
     let dir = dir.unwrap_or_else(default_plugins_dir);
-    let mut host = PluginHost::new(HostConfig::default()).map_err(|e| e.to_string())?;
+    let config = HostConfig {
+        pins: pins.into_iter().collect(),
+        ..HostConfig::default()
+    };
+    let mut host = PluginHost::new(config).map_err(|e| e.to_string())?;
     let outcomes = host.load_dir(&dir).await.map_err(|e| e.to_string())?;
     let mut refused = 0;
     for outcome in &outcomes {
@@ -425,10 +464,12 @@ async fn serve(
     policies: PathBuf,
     listen: SocketAddr,
     demo: bool,
+    pins: Vec<(IntegrationId, Pin)>,
     webhooks: Vec<String>,
 ) -> Result<ExitCode, String> {
     let mut config =
         EngineConfig::new(&data, plugins.unwrap_or_else(default_plugins_dir), policies);
+    config.host.pins = pins.into_iter().collect();
     let mut tokens = match std::env::var(SERVICE_TOKENS_ENV) {
         Ok(digests) => ServiceTokens::from_hex_digests(&digests).map_err(|e| e.to_string())?,
         Err(_) => ServiceTokens::default(),

@@ -252,3 +252,54 @@ fn keys_list_rotate_and_retire_from_the_command_line() {
     assert_eq!(listed.lines().count(), 1);
     assert!(!listed.contains(&old));
 }
+
+#[test]
+fn a_publisher_signs_a_component_and_an_operator_pins_and_checks_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    std::fs::copy(
+        switchboard_plugin_artifacts::plugins_dir().join("semrush.wasm"),
+        path("semrush.wasm"),
+    )
+    .unwrap();
+
+    let (ok, pin, stderr) = switchboard(&["plugin", "keygen", &path("publisher.key")]);
+    assert!(ok, "{stderr}");
+    let pin = pin.trim().to_owned();
+    assert!(pin.starts_with("ed25519:"), "{pin}");
+    // A key is never overwritten.
+    let (ok, _, stderr) = switchboard(&["plugin", "keygen", &path("publisher.key")]);
+    assert!(!ok && stderr.contains("File exists"), "{stderr}");
+
+    let (ok, stdout, stderr) = switchboard(&[
+        "plugin",
+        "sign",
+        "--key",
+        &path("publisher.key"),
+        &path("semrush.wasm"),
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains(&format!("as {pin}")), "{stdout}");
+    assert!(std::path::Path::new(&path("semrush.wasm.sig")).exists());
+
+    let (ok, stdout, _) = switchboard(&["plugin", "verify", "--pin", &pin, &path("semrush.wasm")]);
+    assert!(ok, "{stdout}");
+    let pinned = format!("semrush={pin}");
+    let (ok, stdout, _) = switchboard(&["plugin", "check", &path(""), "--pin", &pinned]);
+    assert!(ok, "{stdout}");
+    assert!(stdout.contains("loaded   semrush"), "{stdout}");
+
+    // One byte changed after signing: refused, and check fails.
+    let mut bytes = std::fs::read(path("semrush.wasm")).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(path("semrush.wasm"), bytes).unwrap();
+    let (ok, stdout, _) = switchboard(&["plugin", "verify", "--pin", &pin, &path("semrush.wasm")]);
+    assert!(!ok);
+    assert!(
+        stdout.contains("its signature does not verify with the pinned publisher key"),
+        "{stdout}"
+    );
+    let (ok, _, stderr) = switchboard(&["plugin", "check", &path(""), "--pin", "semrush=md5:00"]);
+    assert!(!ok && stderr.contains("`md5:00` is not a pin"), "{stderr}");
+}

@@ -13,6 +13,7 @@ mod credential;
 mod limits;
 mod manifest;
 mod network;
+pub mod pins;
 mod runtime;
 mod suffixes;
 mod transport;
@@ -164,6 +165,14 @@ pub enum Refusal {
     /// Its manifest has faults.
     #[error("invalid manifest: {0}")]
     InvalidManifest(#[from] manifest::Faults),
+    /// The component is not the one its id is pinned to.
+    #[error("it declares `{id}` but does not match that id's pin: {mismatch}")]
+    Pin {
+        /// The id it declares.
+        id: IntegrationId,
+        /// How it differs from the pin.
+        mismatch: pins::PinMismatch,
+    },
     /// Another component declares the same id. Each of them is refused,
     /// so a file that sorts first cannot take over an integration.
     #[error("`{id}` is also the id of {}; components that share an id are all refused", others.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "))]
@@ -187,6 +196,8 @@ pub struct HostConfig {
     pub limits: SandboxLimits,
     /// Declared hosts whose requests go elsewhere (local mocks).
     pub routes: Routes,
+    /// The operator's pins: an id loads only from a component matching its pin.
+    pub pins: HashMap<IntegrationId, pins::Pin>,
     /// Allocate each call's instance on demand instead of from the pool:
     /// slower, but reserves no address space up front (for hosts under a
     /// tight virtual-memory limit, and for comparison).
@@ -213,6 +224,13 @@ pub enum LoadOutcome {
         /// Why, for the connector's author.
         reason: String,
     },
+}
+
+/// A component compiled and linked, not yet described.
+struct Prepared {
+    pre: ConnectorPluginPre<HostState>,
+    /// The SHA-256 of its file, for its id's pin.
+    digest: [u8; 32],
 }
 
 /// A loaded connector, ready to be called.
@@ -258,6 +276,8 @@ pub struct PluginHost {
     cache_dir: Option<PathBuf>,
     /// Calls of one plugin that may run at once.
     calls_per_plugin: u32,
+    /// The operator's pins, by id.
+    pins: HashMap<IntegrationId, pins::Pin>,
     /// The loaded plugins, by id.
     plugins: BTreeMap<IntegrationId, Arc<Plugin>>,
 }
@@ -270,6 +290,7 @@ impl PluginHost {
             runtime,
             cache_dir: config.cache_dir,
             calls_per_plugin: config.limits.calls_per_plugin.max(1),
+            pins: config.pins,
             plugins: BTreeMap::new(),
         })
     }
@@ -368,7 +389,7 @@ impl PluginHost {
 
     /// Compiles and links a component, checking what it imports; the error
     /// says why it was refused.
-    fn prepare(&self, file: &Path) -> Result<ConnectorPluginPre<HostState>, Refusal> {
+    fn prepare(&self, file: &Path) -> Result<Prepared, Refusal> {
         let size = std::fs::metadata(file).map_err(Refusal::Unreadable)?.len();
         if size > MAX_COMPONENT_BYTES {
             return Err(Refusal::TooLarge {
@@ -399,7 +420,10 @@ impl PluginHost {
                 return Err(Refusal::ForbiddenImport(name.to_owned()));
             }
         }
-        self.runtime.prepare(&component)
+        Ok(Prepared {
+            pre: self.runtime.prepare(&component)?,
+            digest: pins::digest(&bytes),
+        })
     }
 
     /// Asks a prepared component for its manifest and validates it; the
@@ -407,7 +431,7 @@ impl PluginHost {
     async fn describe(
         &self,
         file: &Path,
-        pre: ConnectorPluginPre<HostState>,
+        Prepared { pre, digest }: Prepared,
     ) -> Result<Plugin, Refusal> {
         let name = file
             .file_stem()
@@ -424,6 +448,13 @@ impl PluginHost {
             Err(e) => return Err(Refusal::Describe(Box::new(e))),
         };
         let valid = manifest::validate(raw)?;
+        let id = &valid.manifest.id;
+        if let Some(pin) = self.pins.get(id) {
+            pins::check(id.as_str(), pin, file, &digest).map_err(|mismatch| Refusal::Pin {
+                id: id.clone(),
+                mismatch,
+            })?;
+        }
         let mut receivers: HashMap<Mode, Vec<HostPattern>> =
             valid.credential_hosts.into_iter().collect();
         let placements = valid
