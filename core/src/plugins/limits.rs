@@ -105,6 +105,11 @@ impl Limiter {
         !self.cpu_exhausted
     }
 
+    /// Epoch ticks the guest has run for so far.
+    pub(super) fn ticks_spent(&self) -> u64 {
+        self.cpu_ticks_spent
+    }
+
     /// What stopped the call, if a limit did.
     pub(super) fn exhausted(&self) -> Option<Exhausted> {
         self.cpu_exhausted

@@ -97,6 +97,9 @@ pub(super) struct Runtime {
     limits: SandboxLimits,
     /// Calls beyond the instance pool wait here rather than fail.
     slots: tokio::sync::Semaphore,
+    /// Turns on the CPU for calls that keep it past their first ticks:
+    /// fewer than the machine's cores, so short calls always find one.
+    long_runners: Arc<tokio::sync::Semaphore>,
 }
 
 impl Runtime {
@@ -148,6 +151,7 @@ impl Runtime {
             gate: Arc::new(gate),
             limits: limits.clone(),
             slots: tokio::sync::Semaphore::new(limits.concurrent_calls as usize),
+            long_runners: Arc::new(tokio::sync::Semaphore::new(long_runner_turns())),
         })
     }
 
@@ -197,7 +201,7 @@ impl Runtime {
         let outcome = tokio::time::timeout(wall_time, async {
             let http = CallHttp::new(self.gate.clone(), hosts, credential);
             let mut store = Store::new(&self.engine, HostState::new(plugin, http, limits));
-            limit(&mut store);
+            limit(&mut store, self.long_runners.clone());
             let instance =
                 pre.instantiate_async(&mut store)
                     .await
@@ -285,16 +289,43 @@ impl Runtime {
     }
 }
 
-/// Applies the call's memory and CPU limits to a fresh store.
-fn limit(store: &mut Store<HostState>) {
+/// Epoch ticks a call may run before it must take turns with the other
+/// long runners (a short call that merely saw a tick go by never does).
+const SHORT_CALL_TICKS: u64 = 2;
+
+/// How many long-running calls may hold the CPU at once: one core fewer
+/// than the machine has, at least one.
+fn long_runner_turns() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+}
+
+/// Applies the call's memory and CPU limits to a fresh store. At every
+/// tick the call yields; past its first ticks it gives up its turn on the
+/// CPU and waits for the next one, so spinning calls share fewer workers
+/// than there are and never starve the short calls of other plugins.
+fn limit(store: &mut Store<HostState>, long_runners: Arc<tokio::sync::Semaphore>) {
     store.limiter(|state| &mut state.limiter);
     store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(|mut ctx| {
-        Ok(if ctx.data_mut().limiter.tick() {
-            UpdateDeadline::Yield(1)
-        } else {
-            UpdateDeadline::Interrupt
-        })
+    store.epoch_deadline_callback(move |mut ctx| {
+        let state = ctx.data_mut();
+        if !state.limiter.tick() {
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        if state.limiter.ticks_spent() < SHORT_CALL_TICKS {
+            return Ok(UpdateDeadline::Yield(1));
+        }
+        let turn = state.cpu_turn.clone();
+        drop(turn.lock().unwrap_or_else(|e| e.into_inner()).take());
+        let long_runners = long_runners.clone();
+        Ok(UpdateDeadline::YieldCustom(
+            1,
+            Box::pin(async move {
+                // The semaphore is never closed; without a permit the call
+                // would simply run unthrottled.
+                let permit = long_runners.acquire_owned().await.ok();
+                *turn.lock().unwrap_or_else(|e| e.into_inner()) = permit;
+            }),
+        ))
     });
 }
 
@@ -386,6 +417,8 @@ pub(super) struct HostState {
     http: CallHttp,
     /// The start of what the guest wrote to stderr: a panic's message.
     stderr: LastWords,
+    /// A long-running call's turn on the CPU, while it has one.
+    cpu_turn: Arc<std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>>,
     /// The plugin's id, for its log lines.
     plugin_id: String,
     /// Log lines the call may still write.
@@ -401,6 +434,7 @@ impl HostState {
             // discarded, stderr kept short, sockets and name lookup denied.
             wasi: WasiCtx::builder().stderr(stderr.clone()).build(),
             stderr,
+            cpu_turn: Arc::default(),
             table: ResourceTable::new(),
             limiter: Limiter::new(limits),
             http,
@@ -426,6 +460,13 @@ impl wit_http::Host for HostState {
         &mut self,
         request: wit_http::Request,
     ) -> wasmtime::Result<Result<wit_http::Response, wit_http::Error>> {
+        // Waiting on the network is no use of the CPU: give the turn back.
+        drop(
+            self.cpu_turn
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
         Ok(self.http.send(request).await)
     }
 }
