@@ -46,17 +46,7 @@ impl Harness {
     /// Puts a copy of the shapeshifter component into the plugins directory
     /// as `file`, describing the manifest named `shape`.
     pub fn install_shape(&self, shape: &str, file: &str) -> &Self {
-        let mut bytes = std::fs::read(switchboard_plugin_artifacts::test_plugin("shapeshifter"))
-            .expect("shapeshifter");
-        let marker = b"shape:..........................";
-        let at = bytes
-            .windows(marker.len())
-            .position(|w| w == marker)
-            .expect("the shapeshifter component lost its marker");
-        assert!(shape.len() <= marker.len() - 6, "shape name too long");
-        let slot = &mut bytes[at + 6..at + marker.len()];
-        slot.fill(b'.');
-        slot[..shape.len()].copy_from_slice(shape.as_bytes());
+        let bytes = switchboard_plugin_artifacts::shapeshifter(shape);
         std::fs::write(self.plugins_dir().join(file), bytes).expect("write the shape");
         self
     }

@@ -11,6 +11,7 @@ use switchboard::plugins::{HostConfig, LoadOutcome, PluginHost};
 use switchboard::policy::cases;
 use switchboard::{Engine, EngineConfig};
 use switchboard_server::ServiceTokens;
+use switchboard_server::starting::{Listener, Starting};
 
 #[derive(Parser)]
 #[command(
@@ -402,6 +403,19 @@ fn print(line: &str) {
     let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
+/// The component files of a plugins directory, by name.
+fn component_files(dir: &std::path::Path) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".wasm"))
+        .collect();
+    files.sort();
+    files
+}
+
 fn default_plugins_dir() -> PathBuf {
     switchboard_plugin_artifacts::plugins_dir().to_owned()
 }
@@ -489,6 +503,10 @@ async fn serve(
             "no service token is configured: set {SERVICE_TOKENS_ENV} to the SHA-256 (hex) of each token the host application will send"
         ));
     }
+    // Listen before anything slow, and say what is loading meanwhile.
+    let listener = Listener::bind(listen).map_err(|e| e.to_string())?;
+    let loading = component_files(&config.plugins_dir);
+    let starting = Starting::serve(&listener, loading).map_err(|e| e.to_string())?;
     let engine = Engine::open(config).await.map_err(|e| e.to_string())?;
     for outcome in engine.load_report() {
         if let LoadOutcome::Loaded { id, version, .. } = outcome {
@@ -511,7 +529,8 @@ async fn serve(
             secret: switchboard::vault::Secret::new(secret),
         })
     };
-    switchboard_server::run(engine, listen, tokens, webhooks)
+    starting.finish().await;
+    switchboard_server::run(engine, listener, tokens, webhooks)
         .await
         .map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)

@@ -22,6 +22,7 @@ use switchboard::model::{
 };
 use switchboard::pages::{IntegrationUsage, IntegrationsPage, TeamIntegration};
 use switchboard::pasted::PastedKey;
+use switchboard::plugins::LoadOutcome;
 
 type Shared = State<Arc<App>>;
 type Answer<T> = Result<Json<T>, Problem>;
@@ -31,10 +32,25 @@ pub struct Catalog {
     pub integrations: Vec<Manifest>,
 }
 
-#[derive(Serialize, JsonSchema)]
+#[derive(Clone, Serialize, JsonSchema)]
 pub struct Ready {
+    /// Plugins loaded.
     pub plugins: usize,
+    /// Policies in force.
     pub policies: usize,
+    /// Component files still loading (while the service starts).
+    pub loading: Vec<String>,
+    /// Components refused, and why.
+    pub refused: Vec<RefusedPlugin>,
+}
+
+/// A component that was not loaded.
+#[derive(Clone, Serialize, JsonSchema)]
+pub struct RefusedPlugin {
+    /// Its file.
+    pub file: String,
+    /// Why, for its author.
+    pub reason: String,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -129,9 +145,23 @@ pub async fn healthz() -> &'static str {
 }
 
 pub async fn readyz(State(app): Shared) -> Json<Ready> {
+    let refused = app
+        .engine
+        .load_report()
+        .iter()
+        .filter_map(|outcome| match outcome {
+            LoadOutcome::Refused { file, reason } => Some(RefusedPlugin {
+                file: file.display().to_string(),
+                reason: reason.clone(),
+            }),
+            LoadOutcome::Loaded { .. } => None,
+        })
+        .collect();
     Json(Ready {
         plugins: app.engine.integrations().len(),
         policies: app.engine.policies().current().policies.policies().count(),
+        loading: Vec::new(),
+        refused,
     })
 }
 

@@ -8,6 +8,7 @@ mod api;
 pub mod demo;
 mod handlers;
 mod problem;
+pub mod starting;
 pub mod webhooks;
 
 use api::{Api, Doc};
@@ -241,21 +242,17 @@ async fn require_service_token(
 /// Serves until SIGINT or SIGTERM, then writes pending usage.
 pub async fn run(
     engine: Engine,
-    listen: SocketAddr,
+    listener: starting::Listener,
     tokens: ServiceTokens,
     webhooks: Option<webhooks::Webhooks>,
 ) -> Result<(), ServeError> {
     if let Some(webhooks) = webhooks {
         webhooks::spawn(webhooks, engine.subscribe());
     }
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|source| ServeError::Listen {
-            addr: listen,
-            source,
-        })?;
+    let socket = listener.tokio()?;
+    let listen = socket.local_addr().map_err(ServeError::Serve)?;
     tracing::info!(%listen, "serving");
-    axum::serve(listener, router(engine, tokens))
+    axum::serve(socket, router(engine, tokens))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(ServeError::Serve)

@@ -594,3 +594,79 @@ async fn sigterm_stops_the_service_gracefully_and_keeps_the_usage() {
         .collect();
     assert_eq!(calls, [("semrush/bob".to_owned(), 1, 4)]);
 }
+
+#[tokio::test]
+async fn the_service_listens_at_once_and_says_what_is_still_loading() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    for first_party in ["semrush.wasm", "sharepoint.wasm"] {
+        std::fs::copy(
+            switchboard_plugin_artifacts::plugins_dir().join(first_party),
+            plugins.join(first_party),
+        )
+        .unwrap();
+    }
+    // A component that takes its time to describe itself.
+    std::fs::write(
+        plugins.join("slow.wasm"),
+        switchboard_plugin_artifacts::shapeshifter("slow-describe"),
+    )
+    .unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["--log-format", "json", "serve", "--demo"])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--data", dir.path().join("d.redb").to_str().unwrap()])
+        .args(["--plugins", plugins.to_str().unwrap()])
+        .args([
+            "--policies",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("listening; loading plugins") {
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    let base = format!("http://127.0.0.1:{port}");
+    switchboard::net::install_crypto();
+    let http = reqwest::Client::new();
+    let readyz = http.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(readyz.status(), 503);
+    let loading: Value = readyz.json().await.unwrap();
+    assert_eq!(
+        loading["loading"],
+        json!(["semrush.wasm", "sharepoint.wasm", "slow.wasm"])
+    );
+    let early = http
+        .get(format!("{base}/v1/integrations"))
+        .bearer_auth("demo-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(early.status(), 503);
+    assert_eq!(early.headers()["retry-after"], "1");
+
+    // Once loaded: ready, with the refused component and why.
+    let ready = loop {
+        let readyz = http.get(format!("{base}/readyz")).send().await.unwrap();
+        if readyz.status() == 200 {
+            break readyz.json::<Value>().await.unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(ready["plugins"], 2);
+    assert_eq!(ready["loading"], json!([]));
+    assert_eq!(
+        ready["refused"][0]["reason"],
+        "describe failed: plugin `slow` did not finish within 2000 ms and was stopped"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -12,3 +12,24 @@ pub fn plugins_dir() -> &'static Path {
 pub fn test_plugin(stem: &str) -> PathBuf {
     Path::new(env!("SWITCHBOARD_BUILT_TEST_PLUGINS")).join(format!("{stem}.wasm"))
 }
+
+/// The shapeshifter test component, describing the manifest named `shape`
+/// (see `tests/plugins/shapeshifter`): its fixed-width marker rewritten.
+pub fn shapeshifter(shape: &str) -> Vec<u8> {
+    const MARKER: &[u8] = b"shape:..........................";
+    let path = test_plugin("shapeshifter");
+    let mut bytes =
+        std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let at = bytes
+        .windows(MARKER.len())
+        .position(|w| w == MARKER)
+        .expect("the shapeshifter component lost its marker");
+    assert!(
+        shape.len() <= MARKER.len() - 6,
+        "shape name too long: {shape}"
+    );
+    let slot = &mut bytes[at + 6..at + MARKER.len()];
+    slot.fill(b'.');
+    slot[..shape.len()].copy_from_slice(shape.as_bytes());
+    bytes
+}
