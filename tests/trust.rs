@@ -99,7 +99,7 @@ async fn a_component_declaring_semrushs_id_refuses_both_and_inherits_nothing() {
 
 #[tokio::test]
 async fn a_key_asked_for_in_a_header_the_host_owns_is_refused_at_load() {
-    let h = Harness::new();
+    let (h, _semrush) = with_semrush().await;
     let headers = [
         "content-length",
         "transfer-encoding",
@@ -110,7 +110,6 @@ async fn a_key_asked_for_in_a_header_the_host_owns_is_refused_at_load() {
     for (i, header) in headers.iter().enumerate() {
         h.install_shape(&format!("key-in-{header}"), &format!("{i}.wasm"));
     }
-    h.install_semrush();
     let engine = h.engine().await;
     let mut expected: Vec<(String, String)> = headers
         .iter()
@@ -124,11 +123,12 @@ async fn a_key_asked_for_in_a_header_the_host_owns_is_refused_at_load() {
         .collect();
     expected.push(("semrush.wasm".into(), "loaded semrush".into()));
     assert_eq!(report(&engine), expected);
+    semrush_serves(&engine).await;
 }
 
 #[tokio::test]
 async fn wildcards_over_public_suffixes_keys_to_undeclared_hosts_and_old_contracts_are_refused() {
-    let h = Harness::new();
+    let (h, _semrush) = with_semrush().await;
     for (i, shape) in [
         "wildcard-github.io",
         "wildcard-co.uk",
@@ -143,7 +143,6 @@ async fn wildcards_over_public_suffixes_keys_to_undeclared_hosts_and_old_contrac
     h.install(
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/connector-0.1.0.wasm"),
     );
-    h.install_semrush();
     let engine = h.engine().await;
     let report = report(&engine);
     let reasons: Vec<&str> = report.iter().map(|(_, reason)| reason.as_str()).collect();
@@ -179,6 +178,7 @@ async fn wildcards_over_public_suffixes_keys_to_undeclared_hosts_and_old_contrac
         "it was built against switchboard:connector@0.1.0, which sent the key to every declared host; rebuild it with the current SDK and name the hosts that receive the key in each mode"
     );
     assert_eq!(report[5], ("semrush.wasm".into(), "loaded semrush".into()));
+    semrush_serves(&engine).await;
 }
 
 #[tokio::test]
@@ -298,7 +298,7 @@ async fn run(engine: &switchboard::Engine) -> Result<serde_json::Value, String> 
 
 #[tokio::test]
 async fn oversized_manifests_are_refused_with_the_limit_named_and_slow_ones_in_parallel() {
-    let h = Harness::new();
+    let (h, _semrush) = with_semrush().await;
     let shapes = [
         "huge-description",
         "many-actions",
@@ -310,7 +310,6 @@ async fn oversized_manifests_are_refused_with_the_limit_named_and_slow_ones_in_p
     for (i, shape) in shapes.iter().enumerate() {
         h.install_shape(shape, &format!("{i}.wasm"));
     }
-    h.install_semrush();
     let engine = h.engine().await;
     let report = report(&engine);
     let reasons: Vec<&str> = report.iter().map(|(_, reason)| reason.as_str()).collect();
@@ -330,6 +329,7 @@ async fn oversized_manifests_are_refused_with_the_limit_named_and_slow_ones_in_p
         );
     }
     assert_eq!(report[6], ("semrush.wasm".into(), "loaded semrush".into()));
+    semrush_serves(&engine).await;
     // Opened again with every component compiled and cached, the two slow
     // ones wait together: two budgets of 2 s one after the other would be 4 s.
     drop(engine);
@@ -406,8 +406,7 @@ async fn a_pinned_id_loads_only_from_its_publishers_signed_or_its_exact_componen
 
 #[tokio::test]
 async fn with_semrush_pinned_an_impostor_is_refused_and_semrush_still_loads() {
-    let h = Harness::new();
-    h.install_semrush();
+    let (h, _semrush) = with_semrush().await;
     h.install_shape("impostor", "0-semrush.wasm");
     let real = pins::digest(&std::fs::read(h.plugins_dir().join("semrush.wasm")).unwrap());
     let mut config = h.config();
@@ -421,8 +420,31 @@ async fn with_semrush_pinned_an_impostor_is_refused_and_semrush_still_loads() {
         "{report:?}"
     );
     assert_eq!(report[1], ("semrush.wasm".into(), "loaded semrush".into()));
+    semrush_serves(&engine).await;
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A deployment with Semrush installed against its mock, which knows `KEY`.
+async fn with_semrush() -> (
+    Harness,
+    (
+        switchboard_mocks::semrush::Semrush,
+        switchboard_mocks::Running,
+    ),
+) {
+    let mut h = Harness::new();
+    let (mock, running) = semrush(&mut h).await;
+    mock.add_key(KEY, 1_000);
+    h.install_semrush();
+    (h, (mock, running))
+}
+
+/// Beside whatever was refused, Semrush is enabled and a member's call succeeds.
+async fn semrush_serves(engine: &switchboard::Engine) {
+    share_key(engine, &admin(), &id("semrush"), KEY).await;
+    let out = bob_looks_up_seo(engine).await.unwrap();
+    assert_eq!(out["rows"][0]["keyword"], "seo");
 }
