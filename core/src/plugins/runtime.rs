@@ -7,7 +7,7 @@ use super::bindings::switchboard::connector::{
 };
 use super::bindings::{ConnectorPlugin, ConnectorPluginPre};
 use super::credential::Credential;
-use super::limits::{Exhausted, Limiter, SandboxLimits, start_epoch_ticker};
+use super::limits::{EPOCH_TICK, Exhausted, Limiter, SandboxLimits, start_epoch_ticker};
 use super::network::HostPattern;
 use super::transport::{CallHttp, HttpGate};
 use super::{HostConfig, PluginError, Refusal};
@@ -99,7 +99,7 @@ pub(super) struct Runtime {
     slots: tokio::sync::Semaphore,
     /// Turns on the CPU for calls that keep it past their first ticks:
     /// fewer than the machine's cores, so short calls always find one.
-    long_runners: Arc<tokio::sync::Semaphore>,
+    long_runners: Arc<CpuShares>,
 }
 
 impl Runtime {
@@ -151,7 +151,7 @@ impl Runtime {
             gate: Arc::new(gate),
             limits: limits.clone(),
             slots: tokio::sync::Semaphore::new(limits.concurrent_calls as usize),
-            long_runners: Arc::new(tokio::sync::Semaphore::new(long_runner_turns())),
+            long_runners: Arc::new(CpuShares::new()),
         })
     }
 
@@ -198,6 +198,7 @@ impl Runtime {
             Call::Describe => limits.describe_time,
             _ => limits.wall_time,
         };
+        let _running = self.long_runners.enter();
         let outcome = tokio::time::timeout(wall_time, async {
             let http = CallHttp::new(self.gate.clone(), hosts, credential);
             let mut store = Store::new(&self.engine, HostState::new(plugin, http, limits));
@@ -293,17 +294,67 @@ impl Runtime {
 /// long runners (a short call that merely saw a tick go by never does).
 const SHORT_CALL_TICKS: u64 = 2;
 
-/// How many long-running calls may hold the CPU at once: one core fewer
-/// than the machine has, at least one.
-fn long_runner_turns() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+/// The CPU as long-running calls share it: fewer turns than the machine
+/// has cores, and while other calls run, a pause after each slice, so
+/// spinning calls never starve the short calls of other plugins.
+pub(super) struct CpuShares {
+    /// Turns on the CPU for long runners.
+    turns: Arc<tokio::sync::Semaphore>,
+    /// Calls running, long or not.
+    calls: std::sync::atomic::AtomicUsize,
+    /// Long runners among them.
+    long_calls: std::sync::atomic::AtomicUsize,
+}
+
+/// A count in [`CpuShares`], taken back when dropped.
+pub(super) struct Counted(
+    Arc<CpuShares>,
+    fn(&CpuShares) -> &std::sync::atomic::AtomicUsize,
+);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        (self.1)(&self.0).fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl CpuShares {
+    fn new() -> Self {
+        // One core fewer than the machine has, at least one.
+        let turns =
+            std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1));
+        CpuShares {
+            turns: Arc::new(tokio::sync::Semaphore::new(turns)),
+            calls: Default::default(),
+            long_calls: Default::default(),
+        }
+    }
+
+    fn count(
+        self: &Arc<Self>,
+        which: fn(&CpuShares) -> &std::sync::atomic::AtomicUsize,
+    ) -> Counted {
+        which(self).fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Counted(self.clone(), which)
+    }
+
+    /// Counts a call while it runs.
+    fn enter(self: &Arc<Self>) -> Counted {
+        self.count(|shares| &shares.calls)
+    }
+
+    /// Whether calls other than long runners are running.
+    fn others_running(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.calls.load(Relaxed) > self.long_calls.load(Relaxed)
+    }
 }
 
 /// Applies the call's memory and CPU limits to a fresh store. At every
-/// tick the call yields; past its first ticks it gives up its turn on the
-/// CPU and waits for the next one, so spinning calls share fewer workers
-/// than there are and never starve the short calls of other plugins.
-fn limit(store: &mut Store<HostState>, long_runners: Arc<tokio::sync::Semaphore>) {
+/// tick the call yields; past [`SHORT_CALL_TICKS`] it becomes a long runner:
+/// it gives up its turn on the CPU at each tick, pauses for a tick while
+/// other calls run, and waits for its next turn.
+fn limit(store: &mut Store<HostState>, shares: Arc<CpuShares>) {
     store.limiter(|state| &mut state.limiter);
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |mut ctx| {
@@ -314,15 +365,21 @@ fn limit(store: &mut Store<HostState>, long_runners: Arc<tokio::sync::Semaphore>
         if state.limiter.ticks_spent() < SHORT_CALL_TICKS {
             return Ok(UpdateDeadline::Yield(1));
         }
+        if state.long_runner.is_none() {
+            state.long_runner = Some(shares.count(|shares| &shares.long_calls));
+        }
         let turn = state.cpu_turn.clone();
         drop(turn.lock().unwrap_or_else(|e| e.into_inner()).take());
-        let long_runners = long_runners.clone();
+        let (turns, give_way) = (shares.turns.clone(), shares.others_running());
         Ok(UpdateDeadline::YieldCustom(
             1,
             Box::pin(async move {
+                if give_way {
+                    tokio::time::sleep(EPOCH_TICK).await;
+                }
                 // The semaphore is never closed; without a permit the call
                 // would simply run unthrottled.
-                let permit = long_runners.acquire_owned().await.ok();
+                let permit = turns.acquire_owned().await.ok();
                 *turn.lock().unwrap_or_else(|e| e.into_inner()) = permit;
             }),
         ))
@@ -417,6 +474,8 @@ pub(super) struct HostState {
     http: CallHttp,
     /// The start of what the guest wrote to stderr: a panic's message.
     stderr: LastWords,
+    /// Counts the call among the long runners, once it is one.
+    long_runner: Option<Counted>,
     /// A long-running call's turn on the CPU, while it has one.
     cpu_turn: Arc<std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>>,
     /// The plugin's id, for its log lines.
@@ -435,6 +494,7 @@ impl HostState {
             wasi: WasiCtx::builder().stderr(stderr.clone()).build(),
             stderr,
             cpu_turn: Arc::default(),
+            long_runner: None,
             table: ResourceTable::new(),
             limiter: Limiter::new(limits),
             http,
@@ -460,7 +520,8 @@ impl wit_http::Host for HostState {
         &mut self,
         request: wit_http::Request,
     ) -> wasmtime::Result<Result<wit_http::Response, wit_http::Error>> {
-        // Waiting on the network is no use of the CPU: give the turn back.
+        // Waiting on the network is no use of the CPU: a long runner gives
+        // its turn back.
         drop(
             self.cpu_turn
                 .lock()
