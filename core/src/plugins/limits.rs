@@ -5,7 +5,7 @@ use std::time::Duration;
 use wasmtime::ResourceLimiter;
 
 /// How often the engine's epoch advances: the granularity of CPU budgets.
-pub(super) const EPOCH_TICK: Duration = Duration::from_millis(10);
+pub(super) const EPOCH_TICK: Duration = Duration::from_millis(2);
 
 /// Bounds on one plugin call. The defaults suit connectors that make a few
 /// HTTP requests and parse their answers.

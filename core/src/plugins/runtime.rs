@@ -290,6 +290,10 @@ impl Runtime {
     }
 }
 
+/// Ticks a long runner pauses after each tick it runs while other calls
+/// run: it then takes at most a quarter of a core from them.
+const GIVE_WAY: u32 = 3;
+
 /// Epoch ticks a call may run before it must take turns with the other
 /// long runners (a short call that merely saw a tick go by never does).
 const SHORT_CALL_TICKS: u64 = 2;
@@ -375,7 +379,7 @@ fn limit(store: &mut Store<HostState>, shares: Arc<CpuShares>) {
             1,
             Box::pin(async move {
                 if give_way {
-                    tokio::time::sleep(EPOCH_TICK).await;
+                    tokio::time::sleep(GIVE_WAY * EPOCH_TICK).await;
                 }
                 // The semaphore is never closed; without a permit the call
                 // would simply run unthrottled.
