@@ -153,6 +153,9 @@ fn hostile_upstream() -> axum::Router {
         )
 }
 
+/// The hosts the hostile plugin calls, served by the hostile upstream.
+const HOSTILE_HOSTS: &[&str] = &["upstream.hostile.test", "other.hostile.test"];
+
 struct World {
     engine: Engine,
     _h: Harness,
@@ -163,7 +166,9 @@ async fn world() -> World {
     let mut h = Harness::new();
     let (mock, semrush_running) = semrush(&mut h).await;
     mock.add_key(SEMRUSH_KEY, 1_000_000);
-    let upstream = switchboard_mocks::serve(hostile_upstream()).await.unwrap();
+    let upstream = switchboard_mocks::serve(hostile_upstream(), HOSTILE_HOSTS)
+        .await
+        .unwrap();
     h.route("upstream.hostile.test", upstream.addr);
     h.route("other.hostile.test", upstream.addr);
     h.install_semrush();
@@ -644,7 +649,9 @@ async fn one_plugin_cannot_take_the_whole_pool_and_the_others_stay_fast() {
 #[tokio::test]
 async fn one_member_cannot_take_the_whole_workspace() {
     let mut h = Harness::new();
-    let upstream = switchboard_mocks::serve(hostile_upstream()).await.unwrap();
+    let upstream = switchboard_mocks::serve(hostile_upstream(), HOSTILE_HOSTS)
+        .await
+        .unwrap();
     h.route("upstream.hostile.test", upstream.addr);
     h.install(&switchboard_plugin_artifacts::test_plugin("hostile"));
     let mut config = h.config();

@@ -6,6 +6,7 @@ use futures::future::join_all;
 use serde_json::{Value, json};
 use switchboard::engine::Callback;
 use switchboard::model::{ConnectionStatus, EventKind, Mode, Role};
+use switchboard::oauth::{ClientAuth, MicrosoftTenant, Provider, Registration};
 use switchboard::{Engine, Error};
 use switchboard_e2e::*;
 use switchboard_mocks::microsoft::{DRIVE_ID, Microsoft, SITE_ID};
@@ -26,23 +27,20 @@ async fn world_with(configure: impl FnOnce(&mut switchboard::EngineConfig)) -> W
     ms.register_client(CLIENT_ID, Some("client-secret-value"), REDIRECT);
     ms.set_page_size(3);
     let running = ms.start().await.unwrap();
-    for host in [
-        "login.microsoftonline.com",
-        "graph.microsoft.com",
-        "contoso.sharepoint.com",
-    ] {
+    for host in switchboard_mocks::microsoft::HOSTS {
         h.route(host, running.addr);
     }
     let (_semrush, semrush_running) = semrush(&mut h).await;
     h.install_semrush();
     h.install(&switchboard_plugin_artifacts::plugins_dir().join("sharepoint.wasm"));
     let mut config = h.config();
-    config.oauth_clients.insert(
+    config.oauth.insert(
         id("sharepoint"),
-        switchboard::oauth::Client {
+        Registration {
             client_id: CLIENT_ID.into(),
-            client_secret: Some(switchboard::vault::Secret::new("client-secret-value")),
+            auth: ClientAuth::SecretPost(switchboard::vault::Secret::new("client-secret-value")),
             redirect_uri: REDIRECT.into(),
+            provider: Provider::Microsoft(MicrosoftTenant::parse("common").unwrap()),
         },
     );
     configure(&mut config);
@@ -66,14 +64,7 @@ impl World {
     /// The browser: follows the authorize URL to the mock and reads the
     /// redirect back to the app.
     async fn browse(&self, authorize_url: &str) -> Callback {
-        let mut url = url::Url::parse(authorize_url).unwrap();
-        let mut headers = reqwest::header::HeaderMap::new();
-        self.h.routes.apply(&mut url, &mut headers);
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let response = client.get(url).headers(headers).send().await.unwrap();
+        let response = self.h.browser().get(authorize_url).send().await.unwrap();
         assert_eq!(response.status(), 302);
         let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
         assert!(location.as_str().starts_with(REDIRECT), "{location}");
@@ -92,7 +83,10 @@ impl World {
     }
 
     async fn sign_in(&self, who: &switchboard::model::Actor) -> switchboard::model::Connection {
-        let start = self.engine.begin_connect(who, &id("sharepoint")).unwrap();
+        let start = self
+            .engine
+            .begin_connect(who, &id("sharepoint"), None)
+            .unwrap();
         let callback = self.browse(&start.authorize_url).await;
         self.engine
             .complete_connect(who, &id("sharepoint"), &callback)
@@ -155,7 +149,7 @@ async fn a_member_signs_in_with_microsoft_then_searches_and_reads_documents() {
     let w = world().await;
     let start = w
         .engine
-        .begin_connect(&member(), &id("sharepoint"))
+        .begin_connect(&member(), &id("sharepoint"), None)
         .unwrap();
     let url = url::Url::parse(&start.authorize_url).unwrap();
     let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
@@ -303,7 +297,10 @@ async fn every_bad_callback_is_refused_and_changes_nothing() {
     let sharepoint = id("sharepoint");
 
     // Replay: a state works once.
-    let start = w.engine.begin_connect(&member(), &sharepoint).unwrap();
+    let start = w
+        .engine
+        .begin_connect(&member(), &sharepoint, None)
+        .unwrap();
     let callback = w.browse(&start.authorize_url).await;
     w.engine
         .complete_connect(&member(), &sharepoint, &callback)
@@ -326,7 +323,10 @@ async fn every_bad_callback_is_refused_and_changes_nothing() {
 
     // Another member's state.
     let carol = actor("carol", "acme", Role::Member);
-    let start = w.engine.begin_connect(&member(), &sharepoint).unwrap();
+    let start = w
+        .engine
+        .begin_connect(&member(), &sharepoint, None)
+        .unwrap();
     let callback = w.browse(&start.authorize_url).await;
     assert_eq!(
         w.refused_callback(&carol, &sharepoint, &callback).await,
@@ -334,7 +334,10 @@ async fn every_bad_callback_is_refused_and_changes_nothing() {
     );
 
     // Mix-up: a SharePoint state at another integration's callback.
-    let start = w.engine.begin_connect(&member(), &sharepoint).unwrap();
+    let start = w
+        .engine
+        .begin_connect(&member(), &sharepoint, None)
+        .unwrap();
     let callback = w.browse(&start.authorize_url).await;
     assert_eq!(
         w.refused_callback(&member(), &id("semrush"), &callback)
@@ -343,7 +346,10 @@ async fn every_bad_callback_is_refused_and_changes_nothing() {
     );
 
     // The provider's error redirect.
-    let start = w.engine.begin_connect(&member(), &sharepoint).unwrap();
+    let start = w
+        .engine
+        .begin_connect(&member(), &sharepoint, None)
+        .unwrap();
     w.ms.deny_next_sign_in(
         "access_denied",
         "AADSTS65004: User declined to consent to access the app.",
@@ -355,8 +361,14 @@ async fn every_bad_callback_is_refused_and_changes_nothing() {
     );
 
     // A code bound to another sign-in's PKCE challenge fails at the token endpoint.
-    let mine = w.engine.begin_connect(&member(), &sharepoint).unwrap();
-    let other = w.engine.begin_connect(&member(), &sharepoint).unwrap();
+    let mine = w
+        .engine
+        .begin_connect(&member(), &sharepoint, None)
+        .unwrap();
+    let other = w
+        .engine
+        .begin_connect(&member(), &sharepoint, None)
+        .unwrap();
     let stolen = w.browse(&other.authorize_url).await;
     let spliced = Callback {
         state: mine.state.clone(),
@@ -369,7 +381,7 @@ async fn every_bad_callback_is_refused_and_changes_nothing() {
     );
 
     // Expiry.
-    let start = w.engine.begin_connect(&carol, &sharepoint).unwrap();
+    let start = w.engine.begin_connect(&carol, &sharepoint, None).unwrap();
     let callback = w.browse(&start.authorize_url).await;
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     assert_eq!(
@@ -481,9 +493,15 @@ async fn a_revoked_grant_asks_the_member_to_reconnect_and_reconnecting_keeps_the
 #[tokio::test]
 async fn tokens_are_refreshed_before_they_expire_and_an_outage_leaves_the_connection_alone() {
     let w = world().await;
-    // Tokens that live 30 s are inside the refresh window from the start.
-    w.ms.set_access_token_lifetime(30);
+    // A three-second token is used for most of its life, then refreshed
+    // in its last tenth, before the service would refuse it.
+    w.ms.set_access_token_lifetime(3);
     let connection = w.sign_in(&member()).await;
+    w.bob("list_sites", json!({"query": "marketing"}))
+        .await
+        .unwrap();
+    assert_eq!(w.ms.refreshes(), 0, "a fresh token is used as it is");
+    tokio::time::sleep(std::time::Duration::from_millis(2_750)).await;
     w.bob("list_sites", json!({"query": "marketing"}))
         .await
         .unwrap();
@@ -494,6 +512,7 @@ async fn tokens_are_refreshed_before_they_expire_and_an_outage_leaves_the_connec
     );
 
     w.ms.set_token_outage(true);
+    w.ms.expire_access_tokens();
     let err = w
         .bob("list_sites", json!({"query": "marketing"}))
         .await

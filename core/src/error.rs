@@ -93,6 +93,9 @@ pub enum Error {
     /// `state`, or the provider's own refusal.
     #[error("the sign-in was refused: {0}")]
     SignIn(String),
+    /// A sign-in's `return_to` is not on an origin the operator allows.
+    #[error("the sign-in was refused: {0}")]
+    ReturnUrlRefused(String),
     /// The provider would not exchange the sign-in's code for tokens.
     #[error("the sign-in was refused: the code exchange failed: {0}")]
     CodeExchange(TokenError),
@@ -100,6 +103,10 @@ pub enum Error {
     /// whether to retry or to fix the client registration.
     #[error("the access token could not be refreshed: {0}")]
     TokenRefresh(TokenError),
+    /// The provider did not revoke a removed connection's grant (the
+    /// connection is deleted all the same).
+    #[error("the provider did not revoke the grant: {0}")]
+    Revocation(TokenError),
     /// A sign-in could not be prepared, or stored tokens not read.
     #[error(transparent)]
     OAuth(#[from] OAuthError),

@@ -1,57 +1,92 @@
-//! Outbound HTTP shared by the plugin sandbox and the OAuth client: routing
-//! of declared hosts to local mocks, and a client that never follows
-//! redirects, ignores proxies and reaches public addresses only.
+//! Outbound HTTP shared by the plugin sandbox and the OAuth client: a
+//! client that never follows redirects, reaches public addresses only, goes
+//! through the operator's proxy where the environment names one, and, for
+//! tests and the demo only, routes declared hosts to local mocks with TLS
+//! kept.
 
-use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
-/// Routes declared hosts to other addresses, as curl's `--connect-to` does:
-/// tests and the demo reach local mocks this way, with the plugin's URLs and
-/// allow-list untouched. A routed request goes over plain HTTP to the
-/// address, with the original `Host`.
+/// Sends declared hosts to other addresses, as curl's `--connect-to` does:
+/// tests and the demo reach local mocks this way, with the plugin's URLs,
+/// allow-list and TLS untouched (the mock presents a certificate for the
+/// real host name, issued by a root added with [`Routes::trust`]). Only
+/// code can build routes: no configuration file or flag reaches them.
 #[derive(Debug, Clone, Default)]
-pub struct Routes(HashMap<(String, u16), SocketAddr>);
-
-impl Routes {
-    /// Send requests for `https://{host}` to `to`.
-    pub fn route(mut self, host: &str, to: SocketAddr) -> Self {
-        self.0.insert((host.to_ascii_lowercase(), 443), to);
-        self
-    }
-
-    fn get(&self, host: &str, port: u16) -> Option<SocketAddr> {
-        self.0.get(&(host.to_owned(), port)).copied()
-    }
+pub struct Routes {
+    hosts: HashMap<String, SocketAddr>,
+    roots: Vec<String>,
 }
 
 impl Routes {
-    /// Rewrites a request for a routed host to go to its address over plain
-    /// HTTP, keeping the original `Host`.
-    pub fn apply(&self, url: &mut Url, headers: &mut HeaderMap) {
-        let (Some(host), Some(port)) = (
-            url.host_str().map(str::to_owned),
-            url.port_or_known_default(),
-        ) else {
-            return;
-        };
-        let Some(to) = self.get(&host, port) else {
-            return;
-        };
-        let authority = if port == 443 {
-            host
+    /// Connect to `to` for `https://{host}` (port 443).
+    pub fn route(mut self, host: &str, to: SocketAddr) -> Self {
+        self.hosts.insert(host.to_ascii_lowercase(), to);
+        self
+    }
+
+    /// Also trust certificates issued by this root (PEM), as the mocks'.
+    pub fn trust(mut self, root_pem: &str) -> Self {
+        self.roots.push(root_pem.to_owned());
+        self
+    }
+
+    /// Every routed host and where it goes.
+    pub fn hosts(&self) -> impl Iterator<Item = (&str, SocketAddr)> {
+        self.hosts.iter().map(|(host, to)| (host.as_str(), *to))
+    }
+
+    /// The roots added with [`Routes::trust`], as PEM.
+    pub fn roots(&self) -> impl Iterator<Item = &str> {
+        self.roots.iter().map(String::as_str)
+    }
+
+    /// Where a routed host goes.
+    fn get(&self, host: &str) -> Option<SocketAddr> {
+        self.hosts.get(&host.to_ascii_lowercase()).copied()
+    }
+}
+
+/// Why an outbound client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// A root given to [`Routes::trust`] is not a PEM certificate.
+    #[error("a trusted root is not a PEM certificate: {0}")]
+    InvalidRoot(String),
+    /// `HTTPS_PROXY` does not name a proxy.
+    #[error("HTTPS_PROXY is not a proxy URL: {0}")]
+    InvalidProxy(String),
+    /// The HTTP client could not start.
+    #[error("the HTTP client could not start: {}", cause_chain(.0))]
+    Build(#[source] reqwest::Error),
+}
+
+/// Why a request was not sent or got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The destination resolves to an address inside the network.
+    #[error("{0} resolves to a private address")]
+    Private(String),
+    /// No answer in time.
+    #[error("{0} did not answer in time")]
+    Timeout(String),
+    /// Anything else: DNS, TCP, TLS, HTTP; with every cause.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl SendError {
+    /// A failure talking to `host`, without its URL (which may carry a key).
+    pub fn of(host: &str, error: reqwest::Error) -> SendError {
+        if error.is_timeout() {
+            SendError::Timeout(host.to_owned())
         } else {
-            format!("{host}:{port}")
-        };
-        if let Ok(value) = HeaderValue::from_str(&authority) {
-            headers.insert(reqwest::header::HOST, value);
+            SendError::Failed(cause_chain(&error.without_url()))
         }
-        let _ = url.set_scheme("http");
-        let _ = url.set_ip_host(to.ip());
-        let _ = url.set_port(Some(to.port()));
     }
 }
 
@@ -62,36 +97,156 @@ pub fn install_crypto() {
 }
 
 /// A client for untrusted destinations: no redirects (callers check each
-/// hop), no proxy, public addresses only, bounded time.
-pub fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
-    install_crypto();
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(5)))
-        .dns_resolver(Arc::new(PublicOnly))
-        .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
-        .build()
+/// hop), public addresses only, bounded time, and the proxy named by
+/// `HTTPS_PROXY` (with `NO_PROXY`), if any.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    /// Set when requests may go through a proxy, which resolves names
+    /// itself: the address guard then resolves them here first.
+    proxied: bool,
+    routes: Arc<Routes>,
 }
 
-/// Resolves names to public addresses only, so a declared host whose DNS
-/// points inside the network (rebinding) reaches nothing. Routed hosts are
-/// dialled by address and never resolved.
-struct PublicOnly;
+impl Client {
+    /// A client whose requests time out after `timeout`.
+    pub fn new(timeout: Duration, routes: &Routes) -> Result<Client, ClientError> {
+        install_crypto();
+        let proxy = proxy_from_env()?;
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")));
+        let mut proxy_host = None;
+        if let Some((proxy, host)) = proxy {
+            builder = builder.proxy(proxy);
+            proxy_host = Some(host);
+        }
+        for pem in &routes.roots {
+            let root = reqwest::Certificate::from_pem(pem.as_bytes())
+                .map_err(|e| ClientError::InvalidRoot(cause_chain(&e)))?;
+            builder = builder.tls_certs_merge([root]);
+        }
+        let routes = Arc::new(routes.clone());
+        let resolver = Resolver {
+            routes: routes.clone(),
+            proxy_host: proxy_host.clone(),
+        };
+        let http = builder
+            .dns_resolver(Arc::new(resolver))
+            .build()
+            .map_err(ClientError::Build)?;
+        Ok(Client {
+            http,
+            proxied: proxy_host.is_some(),
+            routes,
+        })
+    }
 
-impl reqwest::dns::Resolve for PublicOnly {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+    /// Sends one request; never follows a redirect.
+    pub async fn execute(&self, request: reqwest::Request) -> Result<reqwest::Response, SendError> {
+        let host = request.url().host_str().unwrap_or_default().to_owned();
+        if self.proxied && self.routes.get(&host).is_none() {
+            guard_proxied(&host).await?;
+        }
+        self.http
+            .execute(request)
+            .await
+            .map_err(|e| SendError::of(&host, e))
+    }
+
+    /// A request builder on this client.
+    pub fn request(&self, method: reqwest::Method, url: Url) -> reqwest::RequestBuilder {
+        self.http.request(method, url)
+    }
+}
+
+/// An error with every cause after it, as `a: b: c` (reqwest's own text
+/// alone says only "error sending request").
+pub fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.ends_with(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+/// The proxy for https requests named by the environment, with its host.
+fn proxy_from_env() -> Result<Option<(reqwest::Proxy, String)>, ClientError> {
+    let Some(url) = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    else {
+        return Ok(None);
+    };
+    // A proxy URL may carry credentials: say what is wrong, not what it is.
+    let parsed = Url::parse(url.trim()).map_err(|e| ClientError::InvalidProxy(e.to_string()))?;
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| ClientError::InvalidProxy("it has no host".into()))?
+        .to_ascii_lowercase();
+    let proxy = reqwest::Proxy::https(parsed.as_str())
+        .map_err(|e| ClientError::InvalidProxy(cause_chain(&e)))?
+        .no_proxy(reqwest::NoProxy::from_env());
+    Ok(Some((proxy, host)))
+}
+
+/// Behind a proxy the proxy resolves the destination: a name that
+/// resolves here to an address inside the network is refused all the same.
+/// A name that does not resolve here is left to the proxy (networks behind
+/// a proxy often resolve only internal names).
+async fn guard_proxied(host: &str) -> Result<(), SendError> {
+    if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
+        return match is_public(ip) {
+            true => Ok(()),
+            false => Err(SendError::Private(host.to_owned())),
+        };
+    }
+    match tokio::net::lookup_host((host, 443)).await {
+        Ok(addrs) => {
+            let addrs: Vec<_> = addrs.collect();
+            match addrs.iter().all(|a| is_public(a.ip())) {
+                true => Ok(()),
+                false => Err(SendError::Private(host.to_owned())),
+            }
+        }
+        Err(_) => Ok(()),
+    }
+}
+
+/// Resolves routed hosts to their mocks, the proxy to wherever it is, and
+/// every other name to public addresses only, so a declared host whose
+/// DNS points inside the network (rebinding) reaches nothing.
+struct Resolver {
+    routes: Arc<Routes>,
+    proxy_host: Option<String>,
+}
+
+impl Resolve for Resolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_ascii_lowercase();
+        // A non-zero port is kept for a URL with no port of its own.
+        if let Some(to) = self.routes.get(&host) {
+            return Box::pin(async move { Ok(Box::new(std::iter::once(to)) as Addrs) });
+        }
+        let internal_allowed = self.proxy_host.as_deref() == Some(host.as_str());
         Box::pin(async move {
-            let host = name.as_str().to_owned();
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
                 .await?
-                .filter(|a| is_public(a.ip()))
+                .filter(|a| internal_allowed || is_public(a.ip()))
                 .collect();
             if addrs.is_empty() {
                 return Err(format!("{host} resolves to no public address").into());
             }
-            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+            Ok(Box::new(addrs.into_iter()) as Addrs)
         })
     }
 }
@@ -148,17 +303,39 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn a_routed_host_goes_to_its_address_with_its_own_host_header() -> TestResult {
-        let routes = Routes::default().route("api.semrush.com", "127.0.0.1:4567".parse()?);
-        let mut url = Url::parse("https://api.semrush.com/?type=phrase_this")?;
-        let mut headers = HeaderMap::new();
-        routes.apply(&mut url, &mut headers);
-        assert_eq!(url.as_str(), "http://127.0.0.1:4567/?type=phrase_this");
-        assert_eq!(headers["host"], "api.semrush.com");
-        let mut other = Url::parse("https://graph.microsoft.com/v1.0/me")?;
-        routes.apply(&mut other, &mut headers);
-        assert_eq!(other.as_str(), "https://graph.microsoft.com/v1.0/me");
+    #[tokio::test]
+    async fn a_routed_host_resolves_to_its_mock_and_others_to_public_addresses() -> TestResult {
+        let routes =
+            Arc::new(Routes::default().route("API.semrush.com", "127.0.0.1:4567".parse()?));
+        let resolver = Resolver {
+            routes,
+            proxy_host: None,
+        };
+        let routed: Vec<_> = resolver
+            .resolve("api.semrush.com".parse()?)
+            .await
+            .map_err(|e| e.to_string())?
+            .collect();
+        assert_eq!(routed, ["127.0.0.1:4567".parse::<SocketAddr>()?]);
+        let refused = resolver.resolve("localhost".parse()?).await.err();
+        assert!(
+            refused.is_some_and(|e| e.to_string().contains("no public address")),
+            "localhost must not resolve"
+        );
         Ok(())
+    }
+
+    #[test]
+    fn a_chain_names_every_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("error sending request")]
+        struct Outer(#[source] std::io::Error);
+        let e = Outer(std::io::Error::other(
+            "invalid peer certificate: UnknownIssuer",
+        ));
+        assert_eq!(
+            cause_chain(&e),
+            "error sending request: invalid peer certificate: UnknownIssuer"
+        );
     }
 }

@@ -27,7 +27,7 @@ impl Harness {
         std::fs::create_dir(dir.path().join("plugins")).expect("plugins directory");
         Harness {
             dir,
-            routes: Routes::default(),
+            routes: Routes::default().trust(switchboard_mocks::tls::ca().pem()),
             limits: test_limits(),
         }
     }
@@ -59,6 +59,24 @@ impl Harness {
     pub fn route(&mut self, host: &str, to: std::net::SocketAddr) -> &mut Self {
         self.routes = std::mem::take(&mut self.routes).route(host, to);
         self
+    }
+
+    /// A person's browser on this machine: it reaches the routed hosts'
+    /// mocks by their real names over TLS, trusting the mocks' authority,
+    /// and leaves redirects for the test to follow one hop at a time.
+    pub fn browser(&self) -> reqwest::Client {
+        switchboard::net::install_crypto();
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy();
+        for (host, to) in self.routes.hosts() {
+            builder = builder.resolve(host, to);
+        }
+        for root in self.routes.roots() {
+            let root = reqwest::Certificate::from_pem(root.as_bytes()).expect("a PEM root");
+            builder = builder.tls_certs_merge([root]);
+        }
+        builder.build().expect("a browser")
     }
 
     pub fn config(&self) -> EngineConfig {
@@ -107,9 +125,9 @@ pub fn test_limits() -> SandboxLimits {
 pub async fn semrush(harness: &mut Harness) -> (Semrush, switchboard_mocks::Running) {
     let mock = Semrush::new();
     let running = mock.start().await.expect("semrush mock starts");
-    harness
-        .route("api.semrush.com", running.addr)
-        .route("www.semrush.com", running.addr);
+    for host in switchboard_mocks::semrush::HOSTS {
+        harness.route(host, running.addr);
+    }
     (mock, running)
 }
 

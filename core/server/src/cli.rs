@@ -1,5 +1,6 @@
 //! The `switchboard` command line.
 
+use crate::config::ServeConfig;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,18 +38,13 @@ enum LogFormat {
 enum Command {
     /// Run the HTTP API over the data file and the plugins directory.
     Serve {
-        /// The redb data file (created if missing); the master key is read
-        /// from SWITCHBOARD_MASTER_KEY, or from <data>.key (created, 0600).
-        #[arg(long, default_value = "switchboard.redb")]
-        data: PathBuf,
-        /// The directory of connector components; defaults to the ones this build made.
-        #[arg(long)]
-        plugins: Option<PathBuf>,
-        /// The Cedar schema and policies; reloaded when they change.
-        #[arg(long, default_value = "policies")]
-        policies: PathBuf,
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
+        /// A TOML configuration file (see README); every key may also be
+        /// set as SWITCHBOARD_<KEY> (nested keys joined by `__`), and flags
+        /// override both.
+        #[arg(long, env = "SWITCHBOARD_CONFIG")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        flags: ServeFlags,
         /// Also start local mocks of the services and a demo workspace, so
         /// every scenario can be tried with curl and no accounts.
         #[arg(long)]
@@ -61,6 +57,11 @@ enum Command {
         /// SWITCHBOARD_WEBHOOK_SECRET), to this URL; repeatable.
         #[arg(long = "webhook")]
         webhooks: Vec<String>,
+    },
+    /// Check a configuration as `serve` would read it, without starting.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
     },
     /// Look at connector components as the engine sees them.
     Plugin {
@@ -86,6 +87,50 @@ enum Command {
         command: AuditCommand,
         #[arg(long, default_value = "switchboard.redb", global = true)]
         data: PathBuf,
+    },
+}
+
+/// Where `serve` keeps its state and finds its parts; each flag overrides
+/// the configuration file and the environment.
+#[derive(clap::Args)]
+struct ServeFlags {
+    /// The redb data file (created if missing; default switchboard.redb);
+    /// the master key is read from SWITCHBOARD_MASTER_KEY, or from
+    /// <data>.key (created, 0600).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// The directory of connector components; defaults to the ones this build made.
+    #[arg(long)]
+    plugins: Option<PathBuf>,
+    /// The Cedar schema and policies (default policies/); reloaded when they change.
+    #[arg(long)]
+    policies: Option<PathBuf>,
+    /// Where to listen (default 127.0.0.1:8080).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+}
+
+impl From<ServeFlags> for crate::config::Flags {
+    fn from(f: ServeFlags) -> Self {
+        crate::config::Flags {
+            listen: f.listen,
+            data: f.data,
+            plugins: f.plugins,
+            policies: f.policies,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Read the file, the environment and the flags as `serve` would; say
+    /// every fault, or what each OAuth registration resolves to (an
+    /// issuer's discovery document is fetched). Secrets are never printed.
+    Check {
+        #[arg(long, env = "SWITCHBOARD_CONFIG")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        flags: ServeFlags,
     },
 }
 
@@ -195,14 +240,21 @@ pub fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         match cli.command {
             Command::Serve {
-                data,
-                plugins,
-                policies,
-                listen,
+                config,
+                flags,
                 demo,
                 pins,
                 webhooks,
-            } => serve(data, plugins, policies, listen, demo, pins, webhooks).await,
+            } => {
+                let mut config = crate::config::load(config.as_deref(), flags.into())
+                    .map_err(|e| e.to_string())?;
+                config.pins.extend(pins);
+                config.webhooks.extend(webhooks);
+                serve(config, demo).await
+            }
+            Command::Config {
+                command: ConfigCommand::Check { config, flags },
+            } => check_config(config.as_deref(), flags.into()).await,
             Command::Plugin { command } => plugin(command).await,
             Command::Policy { command } => policy(command).await,
             Command::Keys { command, data } => keys(command, &data),
@@ -472,18 +524,13 @@ async fn check(dir: Option<PathBuf>, pins: Vec<(IntegrationId, Pin)>) -> Result<
     })
 }
 
-async fn serve(
-    data: PathBuf,
-    plugins: Option<PathBuf>,
-    policies: PathBuf,
-    listen: SocketAddr,
-    demo: bool,
-    pins: Vec<(IntegrationId, Pin)>,
-    webhooks: Vec<String>,
-) -> Result<ExitCode, String> {
-    let mut config =
-        EngineConfig::new(&data, plugins.unwrap_or_else(default_plugins_dir), policies);
-    config.host.pins = pins.into_iter().collect();
+async fn serve(settings: ServeConfig, demo: bool) -> Result<ExitCode, String> {
+    let plugins = settings.plugins.clone().unwrap_or_else(default_plugins_dir);
+    let mut config = EngineConfig::new(&settings.data, plugins, &settings.policies);
+    config.host.pins = settings.pins;
+    config.oauth = settings.oauth;
+    config.return_urls = settings.return_urls;
+    let listen = settings.listen;
     let mut tokens = match std::env::var(SERVICE_TOKENS_ENV) {
         Ok(digests) => ServiceTokens::from_hex_digests(&digests).map_err(|e| e.to_string())?,
         Err(_) => ServiceTokens::default(),
@@ -492,7 +539,7 @@ async fn serve(
         let mocks = switchboard_server::demo::start_mocks(listen)
             .await
             .map_err(|e| e.to_string())?;
-        mocks.configure(&mut config);
+        mocks.configure(&mut config).map_err(|e| e.to_string())?;
         tokens = tokens.with_token(switchboard_server::demo::SERVICE_TOKEN);
         Some(mocks)
     } else {
@@ -518,14 +565,14 @@ async fn serve(
             .await
             .map_err(|e| e.to_string())?;
     }
-    let webhooks = if webhooks.is_empty() {
+    let webhooks = if settings.webhooks.is_empty() {
         None
     } else {
         let secret = std::env::var(WEBHOOK_SECRET_ENV).map_err(|_| {
-            format!("--webhook needs {WEBHOOK_SECRET_ENV}, the key that signs deliveries")
+            format!("webhooks need {WEBHOOK_SECRET_ENV}, the key that signs deliveries")
         })?;
         Some(switchboard_server::webhooks::Webhooks {
-            urls: webhooks,
+            urls: settings.webhooks,
             secret: switchboard::vault::Secret::new(secret),
         })
     };
@@ -534,4 +581,77 @@ async fn serve(
         .await
         .map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `config check`: every fault, or what each registration resolves to.
+async fn check_config(
+    file: Option<&std::path::Path>,
+    flags: crate::config::Flags,
+) -> Result<ExitCode, String> {
+    let config = match crate::config::load(file, flags) {
+        Ok(config) => config,
+        Err(e) => {
+            print(&e.to_string());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    print(&format!(
+        "listen {}; data {}; policies {}; plugins {}",
+        config.listen,
+        config.data.display(),
+        config.policies.display(),
+        config
+            .plugins
+            .as_ref()
+            .map_or_else(|| "the built ones".to_owned(), |p| p.display().to_string())
+    ));
+    if let Some(url) = &config.public_url {
+        print(&format!("public URL {url}"));
+    }
+    let http = switchboard::net::Client::new(
+        std::time::Duration::from_secs(15),
+        &switchboard::net::Routes::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut failed = false;
+    let registrations: std::collections::BTreeMap<_, _> = config.oauth.iter().collect();
+    for (id, registration) in registrations {
+        let secret = config
+            .secret_sources
+            .get(id.as_str())
+            .map_or(String::new(), |s| format!(", secret {s}"));
+        print(&format!(
+            "oauth {id}: client {} ({}{secret}); redirect URI {}",
+            registration.client_id,
+            registration.auth.method(),
+            registration.redirect_uri
+        ));
+        match registration
+            .provider
+            .endpoints(&http, &registration.auth)
+            .await
+        {
+            Ok(endpoints) => {
+                print(&format!("  authorize  {}", endpoints.authorize));
+                print(&format!("  token      {}", endpoints.token));
+                if let Some(revocation) = &endpoints.revocation {
+                    print(&format!("  revocation {revocation}"));
+                }
+            }
+            Err(e) => {
+                failed = true;
+                print(&format!("  {e}"));
+            }
+        }
+    }
+    print(if failed {
+        "the configuration is readable, but a registration cannot be resolved"
+    } else {
+        "the configuration is valid"
+    });
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

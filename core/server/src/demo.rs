@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use switchboard::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
 use switchboard::net::Routes;
+use switchboard::oauth::{ClientAuth, MicrosoftTenant, Provider, Registration};
 use switchboard::pasted::PastedKey;
 use switchboard::vault::Secret;
 use switchboard::{Engine, EngineConfig, Error};
@@ -29,10 +30,10 @@ pub struct DemoMocks {
 /// Why the demo could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
-    /// A mock could not listen.
+    /// A mock could not listen, or its authority not be written.
     #[error("cannot start the {service} mock: {source}")]
     Mock {
-        /// `Semrush` or `Microsoft`.
+        /// `Semrush`, `Microsoft` or `certificate authority`.
         service: &'static str,
         /// Why.
         source: std::io::Error,
@@ -53,16 +54,16 @@ pub async fn start_mocks(listen: SocketAddr) -> Result<DemoMocks, DemoError> {
         service: "Semrush",
         source,
     })?;
-    let redirect_uri =
-        format!("http://{listen}/v1/workspaces/demo/integrations/sharepoint/callback");
+    // The public callback: the provider sends the member's browser there.
+    let redirect_uri = format!("http://{listen}/oauth/sharepoint/callback");
     let ms = Microsoft::new();
     ms.register_client(CLIENT_ID, Some(CLIENT_SECRET), &redirect_uri);
     let microsoft = ms.start().await.map_err(|source| DemoError::Mock {
         service: "Microsoft",
         source,
     })?;
-    tracing::info!(addr = %semrush.addr, "Semrush mock serving api.semrush.com and www.semrush.com");
-    tracing::info!(addr = %microsoft.addr, "Microsoft mock serving login.microsoftonline.com, graph.microsoft.com and contoso.sharepoint.com");
+    tracing::info!(addr = %semrush.addr, "Semrush mock serving api.semrush.com and www.semrush.com over TLS");
+    tracing::info!(addr = %microsoft.addr, "Microsoft mock serving login.microsoftonline.com, graph.microsoft.com and contoso.sharepoint.com over TLS");
     Ok(DemoMocks {
         semrush,
         microsoft,
@@ -71,29 +72,38 @@ pub async fn start_mocks(listen: SocketAddr) -> Result<DemoMocks, DemoError> {
 }
 
 impl DemoMocks {
-    /// Routes the services' hosts to the mocks and registers the demo's
-    /// OAuth client.
-    pub fn configure(&self, config: &mut EngineConfig) {
-        let mut routes = Routes::default();
-        for host in ["api.semrush.com", "www.semrush.com"] {
+    /// Routes the services' hosts to the mocks (over TLS, trusting the
+    /// mocks' certificate authority) and registers the demo's OAuth client
+    /// with Microsoft's `common` authority.
+    /// The mocks' certificate authority is written beside the data file,
+    /// for a browser or curl (`--cacert`) to trust.
+    pub fn configure(&self, config: &mut EngineConfig) -> Result<(), DemoError> {
+        let ca = switchboard_mocks::tls::ca().pem();
+        let ca_file = config.data_file.with_extension("demo-ca.pem");
+        std::fs::write(&ca_file, ca).map_err(|source| DemoError::Mock {
+            service: "certificate authority",
+            source,
+        })?;
+        tracing::info!(ca = %ca_file.display(), "the mocks' certificates are issued by the demo's certificate authority");
+        let mut routes = Routes::default().trust(ca);
+        for host in switchboard_mocks::semrush::HOSTS {
             routes = routes.route(host, self.semrush.addr);
         }
-        for host in [
-            "login.microsoftonline.com",
-            "graph.microsoft.com",
-            "contoso.sharepoint.com",
-        ] {
+        for host in switchboard_mocks::microsoft::HOSTS {
             routes = routes.route(host, self.microsoft.addr);
         }
         config.host.routes = routes;
-        config.oauth_clients.insert(
+        let tenant = MicrosoftTenant::parse("common").map_err(|e| DemoError::Seed(e.into()))?;
+        config.oauth.insert(
             IntegrationId::new("sharepoint"),
-            switchboard::oauth::Client {
+            Registration {
                 client_id: CLIENT_ID.into(),
-                client_secret: Some(Secret::new(CLIENT_SECRET)),
+                auth: ClientAuth::SecretPost(Secret::new(CLIENT_SECRET)),
                 redirect_uri: self.redirect_uri.clone(),
+                provider: Provider::Microsoft(tenant),
             },
         );
+        Ok(())
     }
 }
 

@@ -90,6 +90,9 @@ pub struct ConnectRequest {
     /// A personal API key, for integrations that take one. Leave it out to
     /// start an OAuth 2.0 sign-in instead.
     pub api_key: Option<String>,
+    /// Where the member's browser goes when the sign-in ends; its origin
+    /// must be one the operator allows (else the operator's default).
+    pub return_to: Option<String>,
 }
 
 /// Either the new connection (API key) or where to sign in (OAuth 2.0).
@@ -358,7 +361,11 @@ pub async fn connect(
         }
         None => ConnectResponse {
             connection: None,
-            sign_in: Some(app.engine.begin_connect(&actor, &integration)?),
+            sign_in: Some(app.engine.begin_connect(
+                &actor,
+                &integration,
+                request.return_to.as_deref(),
+            )?),
             notice: None,
         },
     }))

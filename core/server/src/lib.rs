@@ -5,6 +5,7 @@
 
 mod acting;
 mod api;
+mod browser;
 pub mod demo;
 mod handlers;
 mod problem;
@@ -143,6 +144,15 @@ fn public() -> Api<Shared> {
             "/readyz",
             h::readyz,
             Doc::public("Ready: plugins and policies loaded").returns::<h::Ready>(),
+        )
+        .get(
+            "/oauth/{integration}/callback",
+            browser::callback,
+            Doc::public("Where the provider sends a member's browser after signing in; answers 303 to the return URL with integration, status and reason")
+                .query::<switchboard::engine::Callback>()
+                .returns::<String>()
+                .content("text/html")
+                .status(303),
         )
         .get(
             "/openapi.json",

@@ -1,6 +1,7 @@
 //! The `switchboard` binary: the command line over the engine and its HTTP API.
 
 mod cli;
+mod config;
 mod publisher;
 
 fn main() -> std::process::ExitCode {

@@ -8,7 +8,6 @@ use std::process::{Child, Command, Stdio};
 struct Service {
     child: Child,
     base: String,
-    microsoft: String,
     http: reqwest::Client,
     openapi: Value,
     _dir: tempfile::TempDir,
@@ -55,14 +54,19 @@ async fn start_with(extra: &[&str]) -> Service {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The log says where the Microsoft mock listens and when serving starts.
-    let mut microsoft = String::new();
+    // The log says where the Microsoft mock listens, which authority issued
+    // its certificates, and when serving starts.
+    let mut microsoft = None;
+    let mut ca = None;
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     for line in lines.by_ref() {
         let line: Value = serde_json::from_str(&line.unwrap()).unwrap_or_default();
         let message = line["fields"]["message"].as_str().unwrap_or_default();
         if message.starts_with("Microsoft mock") {
-            microsoft = format!("http://{}", line["fields"]["addr"].as_str().unwrap());
+            microsoft = line["fields"]["addr"].as_str().map(str::to_owned);
+        }
+        if let Some(file) = line["fields"]["ca"].as_str() {
+            ca = Some(std::fs::read(file).unwrap());
         }
         if message == "serving" {
             break;
@@ -72,8 +76,15 @@ async fn start_with(extra: &[&str]) -> Service {
     std::thread::spawn(move || lines.for_each(drop));
     let base = format!("http://127.0.0.1:{port}");
     switchboard::net::install_crypto();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
+    // A person's browser: it finds the Microsoft mock by its real names and
+    // trusts the demo's authority, as the demo's log tells.
+    let microsoft: std::net::SocketAddr = microsoft.unwrap().parse().unwrap();
+    let mut browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    for host in switchboard_mocks::microsoft::HOSTS {
+        browser = browser.resolve(host, microsoft);
+    }
+    let http = browser
+        .tls_certs_merge([reqwest::Certificate::from_pem(&ca.unwrap()).unwrap()])
         .build()
         .unwrap();
     let openapi = http
@@ -87,7 +98,6 @@ async fn start_with(extra: &[&str]) -> Service {
     Service {
         child,
         base,
-        microsoft,
         http,
         openapi,
         _dir: dir,
@@ -221,10 +231,6 @@ const TEAM: (&str, &str) = ("get", "/v1/workspaces/{workspace}/team-integrations
 const INVOKE: (&str, &str) = (
     "post",
     "/v1/workspaces/{workspace}/integrations/{integration}/actions/{action}",
-);
-const CALLBACK: (&str, &str) = (
-    "get",
-    "/v1/workspaces/{workspace}/integrations/{integration}/callback",
 );
 const CREDENTIAL: (&str, &str) = (
     "put",
@@ -362,17 +368,34 @@ async fn the_demo_walks_the_help_article_over_http() {
             connect,
         )
         .await;
-    let authorize = started["sign_in"]["authorize_url"]
-        .as_str()
-        .unwrap()
-        .replace("https://login.microsoftonline.com", &s.microsoft);
+    // Bob's browser follows the authorize URL to Microsoft and is sent back
+    // to the public callback, which it calls with no token of its own.
+    let authorize = started["sign_in"]["authorize_url"].as_str().unwrap();
     let redirect = s.http.get(authorize).send().await.unwrap();
     assert_eq!(redirect.status(), 302);
-    let back = url::Url::parse(redirect.headers()["location"].to_str().unwrap()).unwrap();
-    let callback = format!("{}?{}", back.path(), back.query().unwrap());
-    let connection = s
-        .expect(s.as_user(M::GET, &callback, "bob", "member"), 200, CALLBACK)
-        .await;
+    let callback = redirect.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        callback.starts_with(&format!("{}/oauth/sharepoint/callback?", s.base)),
+        "{callback}"
+    );
+    let landed = s.http.get(&callback).send().await.unwrap();
+    assert_eq!(landed.status(), 200);
+    assert_eq!(landed.headers()["cache-control"], "no-store");
+    assert_eq!(landed.headers()["referrer-policy"], "no-referrer");
+    let page = landed.text().await.unwrap();
+    assert!(
+        page.contains("Connected to sharepoint as Adele Vance."),
+        "{page}"
+    );
+    let bobs: Value = s
+        .as_user(M::GET, "/v1/workspaces/demo/integrations", "bob", "member")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let connection = &entry(&bobs["user_integrations"], "id", "sharepoint")["connection"];
     assert_eq!(
         (
             connection["account"]["label"].as_str(),
@@ -392,12 +415,15 @@ async fn the_demo_walks_the_help_article_over_http() {
         doc["hits"][0]["document"]["name"],
         "Brand voice guidelines.txt"
     );
-    let replay = s
-        .expect(s.as_user(M::GET, &callback, "bob", "member"), 400, CALLBACK)
-        .await;
-    assert_eq!(
-        replay["detail"],
-        "the sign-in was refused: this sign-in is unknown or was already used; start again"
+    // The same answer again (a reload, a replay) is refused, and says so.
+    let replay = s.http.get(&callback).send().await.unwrap();
+    assert_eq!(replay.status(), 400);
+    let page = replay.text().await.unwrap();
+    assert!(
+        page.contains(
+            "the sign-in was refused: this sign-in is unknown or was already used; start again"
+        ),
+        "{page}"
     );
 
     // Operators see what happened, by route, policy and plugin.

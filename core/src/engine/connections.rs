@@ -3,81 +3,135 @@
 //! connection's owner may see or change it.
 
 use super::credentials::is_oauth;
-use super::{Callback, Engine, SignIn, now_ms};
+use super::{Callback, Engine, SignIn, entry, now_ms, outcome_of};
 use crate::model::{
     Account, Actor, Connection, ConnectionId, ConnectionStatus, IntegrationId, Mode,
 };
 use crate::pasted::PastedKey;
 use crate::policy::{ConnectionFacts, IntegrationFacts, Operation, Query, Target};
-use crate::store::StoredConnection;
+use crate::store::{Flow, StoredConnection};
 use crate::vault::Secret;
 use crate::{Error, Result};
 
 impl Engine {
     /// Starts a sign-in: the authorize URL (PKCE S256 and a one-time
-    /// `state`, bound to me, this integration and the flow lifetime).
-    pub fn begin_connect(&self, actor: &Actor, integration: &IntegrationId) -> Result<SignIn> {
+    /// `state`, bound to me, this integration and the flow lifetime), and
+    /// where my browser returns when it ends (`return_to`, which must be on
+    /// an origin the operator allows; else the operator's default).
+    pub fn begin_connect(
+        &self,
+        actor: &Actor,
+        integration: &IntegrationId,
+        return_to: Option<&str>,
+    ) -> Result<SignIn> {
         self.authorize_on(actor, integration, Operation::Connect, "connect")?;
         let plugin = self.plugin(integration)?;
         self.approved_now(actor, plugin)?;
-        self.credentials.begin_sign_in(actor, plugin)
+        let return_to = return_to
+            .map(|url| self.return_urls.check(url))
+            .transpose()?;
+        self.credentials
+            .begin_sign_in(actor, plugin, return_to.map(String::from))
     }
 
-    /// Completes a sign-in at `integration`'s callback: checks the `state`
-    /// (once only, mine, this integration's, in time), exchanges the code,
-    /// asks the plugin whose account it is, and saves the connection
-    /// (reconnecting keeps its id). Any refusal changes nothing.
+    /// Completes a sign-in at `integration`'s callback, for the host that
+    /// vouches for `actor`: checks the `state` (once only, mine, this
+    /// integration's, in time), exchanges the code, asks the plugin whose
+    /// account it is, and saves the connection (reconnecting keeps its
+    /// id). Any refusal changes nothing.
     pub async fn complete_connect(
         &self,
         actor: &Actor,
         integration: &IntegrationId,
         callback: &Callback,
     ) -> Result<Connection> {
+        self.complete(Some(actor), integration, callback).await.1
+    }
+
+    /// Completes a sign-in at the public callback, which a member's browser
+    /// reaches from the provider with no credential of its own: the
+    /// one-time `state` authenticates it, and the member, role and plan are
+    /// the ones the host vouched for when the sign-in began. Says where the
+    /// browser goes next.
+    pub async fn finish_sign_in(
+        &self,
+        integration: &IntegrationId,
+        callback: &Callback,
+    ) -> SignInEnd {
+        let (flow, result) = self.complete(None, integration, callback).await;
+        let return_to = flow
+            .and_then(|f| f.return_to)
+            .and_then(|url| url::Url::parse(&url).ok())
+            .or_else(|| self.return_urls.default_url().cloned());
+        SignInEnd { result, return_to }
+    }
+
+    /// Where browsers go when a sign-in names no return URL.
+    pub fn default_return_url(&self) -> Option<&url::Url> {
+        self.return_urls.default_url()
+    }
+
+    /// Takes the sign-in's flow, checks it and the callback, and connects.
+    /// `member` is who the host says is calling; `None` for a browser.
+    async fn complete(
+        &self,
+        member: Option<&Actor>,
+        integration: &IntegrationId,
+        callback: &Callback,
+    ) -> (Option<Flow>, Result<Connection>) {
+        const OPERATION: &str = "connect";
+        let now = now_ms();
+        // A refused callback still uses up the state: the refusal is
+        // audited and committed with the flow taken.
+        let taken = self.store.write(|w| {
+            let flow = w.take_flow(&callback.state)?;
+            let actor = match (member, &flow) {
+                (Some(actor), _) => Some(actor.clone()),
+                (None, Some(flow)) => flow.actor(),
+                (None, None) => None,
+            };
+            let refusal = refusal(member, flow.as_ref(), integration, callback, now);
+            if let (Some(actor), Some(why)) = (&actor, &refusal) {
+                let outcome = outcome_of(&Error::SignIn(why.clone()));
+                let record = entry(actor, OPERATION, Some(integration), outcome, None);
+                w.audit(&actor.workspace, now, record)?;
+            }
+            Ok((flow, actor, refusal))
+        });
+        let (flow, actor) = match taken {
+            Err(e) => return (None, Err(e)),
+            Ok((flow, _, Some(why))) => return (flow, Err(Error::SignIn(why))),
+            Ok((Some(flow), Some(actor), None)) => (flow, actor),
+            // No refusal means a flow and its actor were found.
+            Ok((flow, _, None)) => {
+                return (
+                    flow,
+                    Err(Error::Internal("a sign-in without its member".into())),
+                );
+            }
+        };
+        let connected = self
+            .connect_signed_in(&actor, integration, &flow, callback)
+            .await;
+        (Some(flow), connected)
+    }
+
+    /// Exchanges a checked callback's code, asks the plugin whose account
+    /// it is, and saves the connection.
+    async fn connect_signed_in(
+        &self,
+        actor: &Actor,
+        integration: &IntegrationId,
+        flow: &Flow,
+        callback: &Callback,
+    ) -> Result<Connection> {
         const OPERATION: &str = "connect";
         let plugin = self.plugin(integration)?;
         self.approved_now(actor, plugin)?;
-        let now = now_ms();
-        let flow = self.audited(actor, OPERATION, Some(integration), None, |w| {
-            let Some(flow) = w.take_flow(&callback.state)? else {
-                return Err(Error::SignIn(
-                    "this sign-in is unknown or was already used; start again".into(),
-                ));
-            };
-            let refusal = if flow.expires_at_ms <= now {
-                Some("this sign-in expired; start again".to_owned())
-            } else if flow.user != actor.user || flow.workspace != actor.workspace {
-                Some("this sign-in was started by someone else".to_owned())
-            } else if flow.integration != *integration {
-                Some(format!(
-                    "this sign-in was started for {}, not {integration}",
-                    flow.integration
-                ))
-            } else {
-                callback
-                    .error
-                    .as_ref()
-                    .map(|e| match &callback.error_description {
-                        Some(d) => format!(
-                            "the provider refused: {e}: {}",
-                            d.lines().next().unwrap_or_default()
-                        ),
-                        None => format!("the provider refused: {e}"),
-                    })
-            };
-            // A refused callback still uses up the state: the refusal is
-            // audited and committed with the flow taken.
-            match refusal {
-                Some(why) => Err(Error::SignIn(why)),
-                None if callback.code.is_none() => {
-                    Err(Error::SignIn("the provider sent no code".into()))
-                }
-                None => Ok(flow),
-            }
-        })?;
         let code = callback.code.as_deref().unwrap_or_default();
         let tokens = self
             .credentials
-            .exchange(plugin, &flow, &callback.state, code)
+            .exchange(plugin, flow, &callback.state, code)
             .await
             .inspect_err(|e| self.audit_attempt(actor, OPERATION, Some(integration), e))?;
         let account = self
@@ -193,8 +247,17 @@ impl Engine {
             w.remove_connection(&stored)?;
             Ok(stored)
         })?;
-        if let Ok(plugin) = self.plugin(&removed.connection.integration) {
-            self.credentials.revoke(plugin, &removed).await;
+        let integration = &removed.connection.integration;
+        if let Ok(plugin) = self.plugin(integration)
+            && let Err(refused) = self.credentials.revoke(plugin, &removed).await
+        {
+            tracing::warn!(%integration, "revoking a removed connection's grant failed: {refused}");
+            self.audit_attempt(
+                actor,
+                "revoke",
+                Some(integration),
+                &Error::Revocation(refused),
+            );
         }
         Ok(())
     }
@@ -231,6 +294,64 @@ impl Engine {
 }
 
 const USER_ONLY: &[Mode] = &[Mode::User];
+
+/// How a sign-in at the public callback ended, and where the browser goes.
+#[derive(Debug)]
+pub struct SignInEnd {
+    /// The connection, or why the sign-in was refused.
+    pub result: Result<Connection>,
+    /// The sign-in's checked `return_to`, or the operator's default.
+    pub return_to: Option<url::Url>,
+}
+
+/// Why a callback is refused, if it is: an unknown or used `state`, an
+/// expired one, another member's (when the host says who calls), another
+/// integration's (mix-up), a sign-in no host vouched for, or the
+/// provider's own refusal.
+fn refusal(
+    member: Option<&Actor>,
+    flow: Option<&Flow>,
+    integration: &IntegrationId,
+    callback: &Callback,
+    now: u64,
+) -> Option<String> {
+    let Some(flow) = flow else {
+        return Some("this sign-in is unknown or was already used; start again".into());
+    };
+    if flow.expires_at_ms <= now {
+        return Some("this sign-in expired; start again".into());
+    }
+    match member {
+        Some(actor) if flow.user != actor.user || flow.workspace != actor.workspace => {
+            return Some("this sign-in was started by someone else".into());
+        }
+        None if flow.vouched.is_none() => {
+            return Some(
+                "this sign-in was started before browser sign-ins were kept; start again".into(),
+            );
+        }
+        _ => {}
+    }
+    if flow.integration != *integration {
+        return Some(format!(
+            "this sign-in was started for {}, not {integration}",
+            flow.integration
+        ));
+    }
+    if let Some(error) = &callback.error {
+        return Some(match &callback.error_description {
+            Some(d) => format!(
+                "the provider refused: {error}: {}",
+                d.lines().next().unwrap_or_default()
+            ),
+            None => format!("the provider refused: {error}"),
+        });
+    }
+    callback
+        .code
+        .is_none()
+        .then(|| "the provider sent no code".to_owned())
+}
 
 fn new_connection_id() -> ConnectionId {
     let mut bytes = [0u8; 12];

@@ -10,7 +10,7 @@ use crate::model::{
     Account, Actor, Auth, ConnectionId, ConnectionStatus, ConnectorError, Event, EventKind,
     IntegrationId, Mode, WorkspaceId,
 };
-use crate::oauth::{self, TokenClient, TokenError, Tokens};
+use crate::oauth::{self, Registered, TokenClient, TokenError, Tokens};
 use crate::plugins::{Credential, Plugin, PluginError, PluginHost};
 use crate::store::{Flow, SealedRef, Store, StoredConnection};
 use crate::vault::{Sealed, Secret, SecretIdentity, Vault, VaultError};
@@ -20,9 +20,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast;
-
-/// Tokens this close to expiry are refreshed before use.
-const REFRESH_AHEAD_MS: u64 = 60_000;
 
 /// Where to send the member to sign in.
 #[derive(Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -85,8 +82,8 @@ pub(super) struct Credentials {
     store: Arc<Store>,
     vault: Vault,
     tokens: TokenClient,
-    /// The host application's OAuth client registration per integration.
-    oauth_clients: HashMap<IntegrationId, oauth::Client>,
+    /// The operator's OAuth registration per integration, with its endpoints.
+    registrations: HashMap<IntegrationId, Registered>,
     flow_lifetime: Duration,
     /// One refresh at a time per connection.
     refresh_locks: Mutex<HashMap<ConnectionId, Arc<tokio::sync::Mutex<()>>>>,
@@ -94,13 +91,10 @@ pub(super) struct Credentials {
     events: broadcast::Sender<Event>,
 }
 
-/// An integration's OAuth 2.0 settings: the manifest's endpoints and
-/// scopes, the host's client registration.
+/// An integration's OAuth 2.0 settings: the operator's registration and
+/// its endpoints, the manifest's scopes.
 struct OAuthSettings<'a> {
-    client: &'a oauth::Client,
-    authorize_url: &'a str,
-    token_url: &'a str,
-    revocation_url: Option<&'a str>,
+    client: &'a Registered,
     scopes: &'a [String],
     pkce: bool,
 }
@@ -111,7 +105,7 @@ impl Credentials {
         store: Arc<Store>,
         vault: Vault,
         tokens: TokenClient,
-        oauth_clients: HashMap<IntegrationId, oauth::Client>,
+        registrations: HashMap<IntegrationId, Registered>,
         flow_lifetime: Duration,
         metrics: Arc<Metrics>,
         events: broadcast::Sender<Event>,
@@ -120,7 +114,7 @@ impl Credentials {
             store,
             vault,
             tokens,
-            oauth_clients,
+            registrations,
             flow_lifetime,
             refresh_locks: Mutex::default(),
             metrics,
@@ -268,8 +262,7 @@ impl Credentials {
             Ok((stored, tokens))
         };
         let usable = |stored: &StoredConnection, tokens: &Tokens| {
-            stale.is_none_or(|s| *s != stored.sealed)
-                && tokens.expires_at_ms > now_ms() + REFRESH_AHEAD_MS
+            stale.is_none_or(|s| *s != stored.sealed) && !tokens.due_for_refresh(now_ms())
         };
         let (stored, tokens) = read()?;
         if usable(&stored, &tokens) {
@@ -285,7 +278,7 @@ impl Credentials {
         let settings = self.oauth_settings(plugin)?;
         let refreshed = self
             .tokens
-            .refresh(settings.token_url, settings.client, &tokens, now_ms())
+            .refresh(settings.client, &tokens, now_ms())
             .await;
         let outcome = match &refreshed {
             Ok(_) => "ok",
@@ -366,7 +359,12 @@ impl Credentials {
     /// Starts a sign-in: a one-time `state`, a PKCE verifier sealed under
     /// it, and the provider's authorize URL, saved as a flow bound to me,
     /// this integration and the flow lifetime.
-    pub(super) fn begin_sign_in(&self, actor: &Actor, plugin: &Plugin) -> Result<SignIn> {
+    pub(super) fn begin_sign_in(
+        &self,
+        actor: &Actor,
+        plugin: &Plugin,
+        return_to: Option<String>,
+    ) -> Result<SignIn> {
         let settings = self.oauth_settings(plugin)?;
         let integration = &plugin.manifest().id;
         let state = oauth::state()?;
@@ -390,10 +388,14 @@ impl Credentials {
             integration: integration.clone(),
             verifier,
             expires_at_ms: now.saturating_add(lifetime_ms),
+            vouched: Some((actor.role, actor.plan.clone())),
+            return_to,
         };
+        let registration = &settings.client.registration;
         let url = oauth::authorize_url(
-            settings.authorize_url,
-            settings.client,
+            &settings.client.endpoints.authorize,
+            &registration.client_id,
+            &registration.redirect_uri,
             settings.scopes,
             &state,
             pkce.as_ref(),
@@ -429,10 +431,10 @@ impl Credentials {
             .transpose()?;
         self.tokens
             .exchange(
-                settings.token_url,
                 settings.client,
                 code,
                 verifier.as_ref(),
+                settings.scopes,
                 now_ms(),
             )
             .await
@@ -440,13 +442,15 @@ impl Credentials {
     }
 
     /// Tells the provider to revoke a removed connection's grant, where
-    /// the manifest names a revocation endpoint (best effort).
-    pub(super) async fn revoke(&self, plugin: &Plugin, removed: &StoredConnection) {
+    /// the registration names a revocation endpoint. The connection is gone
+    /// either way; a refusal is for the caller to log and audit.
+    pub(super) async fn revoke(
+        &self,
+        plugin: &Plugin,
+        removed: &StoredConnection,
+    ) -> std::result::Result<(), TokenError> {
         let Ok(settings) = self.oauth_settings(plugin) else {
-            return;
-        };
-        let Some(url) = settings.revocation_url else {
-            return;
+            return Ok(());
         };
         let c = &removed.connection;
         let identity = SecretIdentity::connection(
@@ -454,36 +458,27 @@ impl Credentials {
             c.integration.as_str(),
             c.owner.as_str(),
         );
-        if let Ok(Ok(tokens)) = self
+        match self
             .vault
             .open_secret(&removed.sealed, identity)
             .map(|s| Tokens::from_secret(&s))
         {
-            self.tokens.revoke(url, settings.client, &tokens).await;
+            Ok(Ok(tokens)) => self.tokens.revoke(settings.client, &tokens, now_ms()).await,
+            _ => Ok(()),
         }
     }
 
     fn oauth_settings<'a>(&'a self, plugin: &'a Plugin) -> Result<OAuthSettings<'a>> {
         let integration = &plugin.manifest().id;
-        let Some(Auth::OAuth2 {
-            authorize_url,
-            token_url,
-            revocation_url,
-            scopes,
-            pkce,
-        }) = plugin.manifest().auth(Mode::User)
-        else {
+        let Some(Auth::OAuth2 { scopes, pkce, .. }) = plugin.manifest().auth(Mode::User) else {
             return Err(Error::NotOAuth(integration.clone()));
         };
         let client = self
-            .oauth_clients
+            .registrations
             .get(integration)
             .ok_or_else(|| Error::NoOAuthClient(integration.clone()))?;
         Ok(OAuthSettings {
             client,
-            authorize_url,
-            token_url,
-            revocation_url: revocation_url.as_deref(),
             scopes,
             pkce: *pkce,
         })

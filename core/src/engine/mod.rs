@@ -13,6 +13,7 @@ mod fairness;
 mod invoke;
 mod keys;
 mod reports;
+mod returns;
 
 use crate::audit::{Entry, Outcome};
 use crate::metrics::Metrics;
@@ -23,10 +24,12 @@ use crate::store::{Store, Write};
 use crate::usage::Meter;
 use crate::vault::{KeySource, Vault};
 use crate::{Error, Result};
+pub use connections::SignInEnd;
 use credentials::Credentials;
 pub use credentials::{Callback, Rotation, SignIn};
 pub(crate) use credentials::{keys, retire, rotate};
 pub use fairness::CallShares;
+pub use returns::{InvalidReturnUrl, ReturnUrls};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,10 +56,13 @@ pub struct EngineConfig {
     pub watch_policies: bool,
     /// The master keys that seal secrets.
     pub key: KeySource,
-    /// The host application's OAuth client registration per integration.
-    pub oauth_clients: HashMap<IntegrationId, crate::oauth::Client>,
+    /// The operator's OAuth registration per integration: the client, how
+    /// it authenticates, and the provider its endpoints come from.
+    pub oauth: HashMap<IntegrationId, crate::oauth::Registration>,
     /// How long a member has to finish signing in (10 minutes).
     pub oauth_flow_lifetime: Duration,
+    /// Where browsers may be sent back to when a sign-in ends.
+    pub return_urls: ReturnUrls,
     /// How many calls one member, and one workspace, may run at once.
     pub call_shares: CallShares,
     /// How plugins are compiled, bounded and routed.
@@ -76,8 +82,9 @@ impl EngineConfig {
             policies_dir: policies_dir.into(),
             watch_policies: true,
             key: KeySource::EnvOrFile(data_file.with_extension("key")),
-            oauth_clients: HashMap::new(),
+            oauth: HashMap::new(),
             oauth_flow_lifetime: crate::oauth::FLOW_LIFETIME,
+            return_urls: ReturnUrls::default(),
             call_shares: CallShares::default(),
             host: HostConfig {
                 cache_dir: Some(data_file.with_extension("cache")),
@@ -96,6 +103,8 @@ pub struct Engine {
     policies: Arc<Policies>,
     store: Arc<Store>,
     credentials: Credentials,
+    /// Where browsers may be sent back to when a sign-in ends.
+    return_urls: ReturnUrls,
     plugins: PluginHost,
     load_report: Vec<LoadOutcome>,
     meter: Arc<Meter>,
@@ -120,8 +129,11 @@ impl Engine {
         }
         let vault = Vault::open(&config.key)?;
         let store = Arc::new(Store::open(&config.data_file)?);
-        let tokens = crate::oauth::TokenClient::new(config.host.routes.clone())?;
-        let mut plugins = PluginHost::new(config.host)?;
+        let tokens = crate::oauth::TokenClient::new(&config.host.routes)?;
+        let (registrations, endpoints) = resolve_registrations(&tokens, config.oauth).await;
+        let mut host = config.host;
+        host.oauth_endpoints = endpoints;
+        let mut plugins = PluginHost::new(host)?;
         let load_report = plugins.load_dir(&config.plugins_dir).await?;
         let meter = Arc::new(Meter::default());
         let flusher = Flusher::start(store.clone(), meter.clone())
@@ -132,7 +144,7 @@ impl Engine {
             store.clone(),
             vault,
             tokens,
-            config.oauth_clients,
+            registrations,
             config.oauth_flow_lifetime,
             metrics.clone(),
             events.clone(),
@@ -149,6 +161,7 @@ impl Engine {
             metrics,
             announced_approvals: Default::default(),
             running: fairness::Running::new(config.call_shares),
+            return_urls: config.return_urls,
         })
     }
 
@@ -450,6 +463,57 @@ fn entry(
         outcome,
         detail,
     }
+}
+
+/// Resolves each registration's endpoints (an issuer's discovery document
+/// is fetched once, however many integrations share it). A registration
+/// that cannot be resolved is logged and its plugin refused at load.
+async fn resolve_registrations(
+    tokens: &crate::oauth::TokenClient,
+    registrations: HashMap<IntegrationId, crate::oauth::Registration>,
+) -> (
+    HashMap<IntegrationId, crate::oauth::Registered>,
+    HashMap<IntegrationId, crate::plugins::RegisteredEndpoints>,
+) {
+    let mut discovered: HashMap<String, crate::plugins::RegisteredEndpoints> = HashMap::new();
+    let mut resolved = HashMap::new();
+    let mut endpoints = HashMap::new();
+    for (id, registration) in registrations {
+        let key = match &registration.provider {
+            crate::oauth::Provider::Issuer(issuer) => {
+                format!("{issuer} {}", registration.auth.method())
+            }
+            _ => String::new(),
+        };
+        let found = match discovered.get(&key).filter(|_| !key.is_empty()) {
+            Some(found) => found.clone(),
+            None => {
+                let found = registration
+                    .provider
+                    .endpoints(tokens.http(), &registration.auth)
+                    .await
+                    .map_err(|e| e.to_string());
+                if !key.is_empty() {
+                    discovered.insert(key, found.clone());
+                }
+                found
+            }
+        };
+        match &found {
+            Ok(ends) => {
+                resolved.insert(
+                    id.clone(),
+                    crate::oauth::Registered {
+                        registration,
+                        endpoints: ends.clone(),
+                    },
+                );
+            }
+            Err(why) => tracing::error!(integration = %id, "OAuth registration unusable: {why}"),
+        }
+        endpoints.insert(id, found);
+    }
+    (resolved, endpoints)
 }
 
 fn outcome_of(error: &Error) -> Outcome {

@@ -1,7 +1,10 @@
-//! The credential a call carries, and where a manifest says it goes.
+//! The credential a call carries, where a manifest says it goes, and
+//! whether the manifest's sign-in endpoints agree with the operator's.
 
+use super::Refusal;
 use super::network::HostPattern;
 use crate::model::Auth;
+use crate::oauth::Endpoints;
 use crate::vault::Secret;
 use reqwest::header::HeaderName;
 use std::sync::Arc;
@@ -47,4 +50,65 @@ pub struct Credential {
     pub placement: Placement,
     /// The hosts an authenticated request may go to.
     pub(super) receivers: Arc<[HostPattern]>,
+}
+
+/// The operator's word on an integration's OAuth endpoints: where its
+/// registration sends codes, refresh tokens and the client's credential,
+/// or why the registration could not be resolved (discovery failed).
+pub type RegisteredEndpoints = Result<Endpoints, String>;
+
+/// A manifest's OAuth endpoints are only a proposal: each must be on the
+/// host the operator's registration names, or the plugin is refused, so
+/// that no plugin update can move where secrets are sent. A revocation
+/// endpoint the registration lacks is simply not used.
+pub(super) fn confirm_endpoints(
+    auth: Option<&Auth>,
+    registered: Option<&RegisteredEndpoints>,
+) -> Result<(), Refusal> {
+    let (Some(auth), Some(registered)) = (auth, registered) else {
+        return Ok(());
+    };
+    let Auth::OAuth2 {
+        authorize_url,
+        token_url,
+        revocation_url,
+        ..
+    } = auth
+    else {
+        return Ok(());
+    };
+    let registered = registered
+        .as_ref()
+        .map_err(|why| Refusal::OAuthRegistration(why.clone()))?;
+    let proposed = [
+        (
+            "authorize",
+            Some(authorize_url),
+            Some(&registered.authorize),
+        ),
+        ("token", Some(token_url), Some(&registered.token)),
+        (
+            "revocation",
+            revocation_url.as_ref(),
+            registered.revocation.as_ref(),
+        ),
+    ];
+    for (which, manifest, registered) in proposed {
+        let (Some(manifest), Some(registered)) = (manifest, registered) else {
+            continue;
+        };
+        let manifest_host = url::Url::parse(manifest)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .unwrap_or_default();
+        let registered_host = registered.host_str().unwrap_or_default();
+        if manifest_host != registered_host {
+            return Err(Refusal::OAuthEndpoint {
+                which,
+                manifest: manifest_host,
+                registered: registered_host.to_owned(),
+            });
+        }
+    }
+    Ok(())
 }

@@ -22,7 +22,7 @@ use crate::model::{Account, ConnectorError, IntegrationId, Manifest, Mode};
 use crate::net::Routes;
 use crate::vault::Secret;
 use bindings::{ConnectorPluginPre, connector_error};
-pub use credential::{Credential, Placement};
+pub use credential::{Credential, Placement, RegisteredEndpoints};
 pub use limits::SandboxLimits;
 pub use manifest::{AuthFault, Fault, Faults};
 use network::HostPattern;
@@ -185,6 +185,22 @@ pub enum Refusal {
     /// A plugin with this id is loaded already.
     #[error("a plugin with the id `{0}` is loaded already")]
     AlreadyLoaded(IntegrationId),
+    /// Its manifest proposes an OAuth endpoint on another host than the
+    /// operator's registration names.
+    #[error(
+        "its manifest sends {which} requests to `{manifest}`, but the operator's OAuth registration names `{registered}`; secrets go only where the registration says: fix the manifest or the registration"
+    )]
+    OAuthEndpoint {
+        /// `authorize`, `token` or `revocation`.
+        which: &'static str,
+        /// The manifest's host.
+        manifest: String,
+        /// The registration's host.
+        registered: String,
+    },
+    /// The operator's OAuth registration for it could not be resolved.
+    #[error("the operator's OAuth registration for it cannot be used: {0}")]
+    OAuthRegistration(String),
 }
 
 /// Where plugins come from and how they run.
@@ -198,6 +214,9 @@ pub struct HostConfig {
     pub routes: Routes,
     /// The operator's pins: an id loads only from a component matching its pin.
     pub pins: HashMap<IntegrationId, pins::Pin>,
+    /// The operator's OAuth endpoints: an id whose manifest proposes
+    /// others is refused.
+    pub oauth_endpoints: HashMap<IntegrationId, RegisteredEndpoints>,
     /// Allocate each call's instance on demand instead of from the pool:
     /// slower, but reserves no address space up front (for hosts under a
     /// tight virtual-memory limit, and for comparison).
@@ -278,6 +297,8 @@ pub struct PluginHost {
     calls_per_plugin: u32,
     /// The operator's pins, by id.
     pins: HashMap<IntegrationId, pins::Pin>,
+    /// The operator's OAuth endpoints, by id.
+    oauth_endpoints: HashMap<IntegrationId, RegisteredEndpoints>,
     /// The loaded plugins, by id.
     plugins: BTreeMap<IntegrationId, Arc<Plugin>>,
 }
@@ -291,6 +312,7 @@ impl PluginHost {
             cache_dir: config.cache_dir,
             calls_per_plugin: config.limits.calls_per_plugin.max(1),
             pins: config.pins,
+            oauth_endpoints: config.oauth_endpoints,
             plugins: BTreeMap::new(),
         })
     }
@@ -455,6 +477,10 @@ impl PluginHost {
                 mismatch,
             })?;
         }
+        credential::confirm_endpoints(
+            valid.manifest.auth(Mode::User),
+            self.oauth_endpoints.get(id),
+        )?;
         let mut receivers: HashMap<Mode, Vec<HostPattern>> =
             valid.credential_hosts.into_iter().collect();
         let placements = valid

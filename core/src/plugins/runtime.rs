@@ -143,7 +143,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(host_err)?;
         ConnectorPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(host_err)?;
-        let gate = HttpGate::new(config.routes.clone(), limits.clone())
+        let gate = HttpGate::new(&config.routes, limits.clone())
             .map_err(|e| PluginError::Host(e.to_string()))?;
         Ok(Runtime {
             engine,

@@ -12,31 +12,25 @@ use super::bindings::switchboard::connector::http::{self as wit, Method};
 use super::credential::{Credential, Placement};
 use super::limits::SandboxLimits;
 use super::network::{self, HostPattern};
-use crate::net::Routes;
+use crate::net::{self, Routes, SendError};
 use crate::redact::{redact, redact_text};
 use reqwest::header::{HeaderMap, HeaderValue};
 use std::sync::Arc;
 use url::Url;
 
-/// What every call shares: the client, the routes and the limits.
+/// What every call shares: the client and the limits.
 pub(super) struct HttpGate {
     /// The client every request goes through.
-    client: reqwest::Client,
-    /// Declared hosts whose requests go elsewhere (local mocks).
-    routes: Routes,
+    client: net::Client,
     /// Bounds on each call's requests.
     limits: SandboxLimits,
 }
 
 impl HttpGate {
     /// A gate with its own client, timing out requests as `limits` say.
-    pub(super) fn new(routes: Routes, limits: SandboxLimits) -> reqwest::Result<Self> {
-        let client = crate::net::client(limits.request_timeout)?;
-        Ok(HttpGate {
-            client,
-            routes,
-            limits,
-        })
+    pub(super) fn new(routes: &Routes, limits: SandboxLimits) -> Result<Self, net::ClientError> {
+        let client = net::Client::new(limits.request_timeout, routes)?;
+        Ok(HttpGate { client, limits })
     }
 }
 
@@ -188,7 +182,6 @@ impl CallHttp {
         if let Some(credential) = credential {
             inject(credential, &mut url, &mut headers);
         }
-        self.gate.routes.apply(&mut url, &mut headers);
         let mut builder = self
             .gate
             .client
@@ -197,7 +190,14 @@ impl CallHttp {
         if let Some(body) = body {
             builder = builder.body(body);
         }
-        builder.send().await.map_err(|e| transport_error(host, e))
+        let request = builder
+            .build()
+            .map_err(|e| wit::Error::Transport(format!("{host}: {}", e.without_url())))?;
+        self.gate
+            .client
+            .execute(request)
+            .await
+            .map_err(|e| transport_error(host, e))
     }
 
     /// Reads a response whole, within the size limit, with the credential
@@ -242,7 +242,7 @@ impl CallHttp {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| transport_error(&host, e))?
+            .map_err(|e| transport_error(&host, SendError::of(&host, e)))?
         {
             if body.len() + chunk.len() > cap {
                 return Err(too_large());
@@ -322,16 +322,10 @@ fn reqwest_method(method: Method) -> reqwest::Method {
 }
 
 /// A transport failure, described without its URL (which may carry the key).
-fn transport_error(host: &str, error: reqwest::Error) -> wit::Error {
-    if error.is_timeout() {
-        return wit::Error::Timeout(format!("{host} did not answer in time"));
+fn transport_error(host: &str, error: SendError) -> wit::Error {
+    match error {
+        SendError::Timeout(_) => wit::Error::Timeout(format!("{host} did not answer in time")),
+        SendError::Private(_) => wit::Error::Denied(error.to_string()),
+        SendError::Failed(why) => wit::Error::Transport(format!("{host}: {why}")),
     }
-    let error = error.without_url();
-    let mut message = format!("{host}: {error}");
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    wit::Error::Transport(message)
 }

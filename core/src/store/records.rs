@@ -1,7 +1,9 @@
 //! What the store keeps, whatever the backend: the records the engine
 //! reads and writes besides the model's own types.
 
-use crate::model::{Account, Connection, ConnectionStatus, IntegrationId, UserId, WorkspaceId};
+use crate::model::{
+    Account, Actor, Connection, ConnectionStatus, IntegrationId, Role, UserId, WorkspaceId,
+};
 use crate::vault::Sealed;
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +56,28 @@ pub struct Flow {
     pub verifier: Option<Sealed>,
     /// When the `state` stops being accepted (Unix milliseconds).
     pub expires_at_ms: u64,
+    /// The member's role and the workspace's plan as the host vouched for
+    /// them when the sign-in began: a browser finishing it carries neither
+    /// (absent in flows stored before they were kept).
+    #[serde(default)]
+    pub vouched: Option<(Role, String)>,
+    /// Where the member's browser goes when the sign-in ends, checked
+    /// against the operator's allowed origins when it began.
+    #[serde(default)]
+    pub return_to: Option<String>,
+}
+
+impl Flow {
+    /// The member who began the sign-in, as the host vouched for them.
+    pub fn actor(&self) -> Option<Actor> {
+        let (role, plan) = self.vouched.clone()?;
+        Some(Actor {
+            user: self.user.clone(),
+            workspace: self.workspace.clone(),
+            role,
+            plan,
+        })
+    }
 }
 
 /// A stored secret, by where it lives, with its sealed bytes as read.

@@ -1,12 +1,26 @@
 //! Loopback mocks of the services Switchboard's connectors call. They answer
 //! as the real services do (bodies, status codes, error shapes, billing),
 //! so tests and `switchboard serve --demo` exercise the real connectors.
+//!
+//! A mock serves HTTPS under the real host names (each module's `HOSTS`),
+//! with a certificate from this process's test CA ([`tls::ca`]): a client
+//! connects to [`Running::addr`] with the real name as SNI and trusts
+//! [`tls::TestCa::pem`]. [`serve_plain`] serves plain HTTP for tests that
+//! want it.
 
 pub mod microsoft;
 pub mod semrush;
+pub mod tls;
 
+use axum::Router;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use std::io;
 use std::net::SocketAddr;
-use tokio::task::JoinHandle;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
 
 /// A mock listening on a loopback port; it stops when dropped.
 pub struct Running {
@@ -20,9 +34,50 @@ impl Drop for Running {
     }
 }
 
-/// Serves `app` on a free loopback port.
-pub async fn serve(app: axum::Router) -> std::io::Result<Running> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+/// Serves `app` over HTTPS on a free loopback port, with a leaf certificate
+/// for `names` (plus `localhost` and `127.0.0.1`) signed by [`tls::ca`].
+/// A connection whose TLS handshake fails is closed and the mock goes on.
+/// Dropping the [`Running`] closes open connections too.
+pub async fn serve(app: Router, names: &[&str]) -> io::Result<Running> {
+    let acceptor = TlsAcceptor::from(tls::ca().server_config(names)?);
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(accept_loop(listener, acceptor, app));
+    Ok(Running { addr, task })
+}
+
+/// Accepts connections until the task is aborted; each is served in a task
+/// of `connections`, so aborting this one closes them all.
+async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, app: Router) {
+    let mut connections = JoinSet::new();
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // Out of file descriptors or the like: wait, don't spin.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        while connections.try_join_next().is_some() {}
+        connections.spawn(connection(acceptor.clone(), app.clone(), stream));
+    }
+}
+
+/// One HTTPS connection: the TLS handshake, then HTTP/1.1 until either side
+/// closes. Errors only end this connection.
+async fn connection(acceptor: TlsAcceptor, app: Router, stream: TcpStream) {
+    let Ok(tls) = acceptor.accept(stream).await else {
+        return;
+    };
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
+        .await;
+}
+
+/// Serves `app` over plain HTTP on a free loopback port.
+pub async fn serve_plain(app: Router) -> io::Result<Running> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;

@@ -1,10 +1,23 @@
 //! The Microsoft identity platform (`login.microsoftonline.com`), Microsoft
 //! Graph (`graph.microsoft.com`) and SharePoint's pre-authenticated
-//! downloads (`contoso.sharepoint.com`), on one loopback port.
+//! downloads (`contoso.sharepoint.com`), on one loopback port, over HTTPS
+//! under those names ([`HOSTS`]).
 //!
-//! Faithful where connectors and the engine depend on it: authorization
-//! code with exact redirect URIs, single-use codes, PKCE S256 checked at the
-//! token endpoint, refresh with a new refresh token each time, `invalid_grant`
+//! Faithful where connectors and the engine depend on it: one directory
+//! (Contoso: [`TENANT_ID`], [`TENANT_DOMAIN`]) reached through `common`,
+//! `organizations` or its own id or domain, `AADSTS90002` for an unknown
+//! tenant, `consumers` refused (the apps are work-and-school only),
+//! single-tenant apps refused on `common` and `organizations` with
+//! `AADSTS50194`; OIDC discovery in Entra's shape, with no
+//! `revocation_endpoint`; client authentication by exactly one of
+//! `client_secret_post`, `client_secret_basic` and `private_key_jwt`
+//! (certificate named by `x5t#S256`, RS256 or PS256 signature, audience,
+//! issuer, subject, a lifetime of at most 10 minutes and a single-use `jti`
+//! checked), `invalid_client` for a missing or wrong credential;
+//! authorization code with exact redirect URIs, single-use codes, PKCE S256
+//! checked at the token endpoint, refresh with a new refresh token each time
+//! (unless rotation is switched off; the old one stays valid either way), an
+//! empty `scope` on refresh refused with `invalid_scope`, `invalid_grant`
 //! with AADSTS codes and Microsoft's error body, `Cache-Control: no-store`;
 //! Graph JSON shapes, `@odata.nextLink` paging, the 302 download redirect,
 //! 429 with a fractional `Retry-After`, 401 `InvalidAuthenticationToken` for
@@ -16,17 +29,40 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// The host names the mock answers for, as its certificate names them: route
+/// each of them to [`crate::Running::addr`].
+pub const HOSTS: &[&str] = &[
+    "login.microsoftonline.com",
+    "graph.microsoft.com",
+    "contoso.sharepoint.com",
+];
+/// The directory's tenant id.
+pub const TENANT_ID: &str = "b4f1c2d3-5e6f-4a7b-8c9d-0e1f2a3b4c5d";
+/// The directory's verified domain, which names it as well as its id.
+pub const TENANT_DOMAIN: &str = "contoso.onmicrosoft.com";
 pub const SITE_ID: &str = "contoso.sharepoint.com,da60e844-ba1d-49bc-b4d4-d5e36bae9019,712a596e-90a1-49e3-9b48-bfa80bee8740";
 pub const DRIVE_ID: &str = "b!-RIj2DuyvEyV1T4NlOaMHk8XkS_I8MdFlUCq1BlcjgmhRfAj3-Z8RY2VpuvV_tpd";
 const GRAPH: &str = "https://graph.microsoft.com/v1.0";
 const FOLDER_ID: &str = "01NKDM7HCAMPAIGNSFOLDER0000000001";
+/// The tenant of personal Microsoft accounts, behind `consumers`.
+const CONSUMERS_TENANT_ID: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// The longest client assertion accepted, `exp` minus `nbf` (or `iat`):
+/// ten minutes and a few seconds of leeway.
+const MAX_ASSERTION_LIFETIME_S: u64 = 600 + 5;
+/// How far in the future an assertion's `nbf` may lie (clock skew).
+const MAX_ASSERTION_SKEW_S: u64 = 300;
+const CONSUMERS_REFUSED: &str = "The client does not exist or is not enabled for consumers. If you are the application developer, configure a new application through the App Registrations in the Azure Portal at https://go.microsoft.com/fwlink/?linkid=2083908.";
 
 /// A signed-in Microsoft user.
 #[derive(Debug, Clone)]
@@ -34,6 +70,19 @@ pub struct User {
     pub id: String,
     pub display_name: String,
     pub mail: String,
+}
+
+/// One token-endpoint request as the mock received it; never its secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRequest {
+    /// The `{tenant}` path segment, as sent.
+    pub tenant: String,
+    pub grant_type: String,
+    /// `None` when the field is absent, `Some("")` when it was sent empty.
+    pub scope: Option<String>,
+    /// `"client_secret_post"`, `"client_secret_basic"`, `"private_key_jwt"`
+    /// or `"none"`; `"multiple"` for a request using more than one (refused).
+    pub auth_method: &'static str,
 }
 
 /// A file or folder in the site's document library.
@@ -45,6 +94,59 @@ struct Item {
     content: Option<String>,
     modified: String,
     author: String,
+}
+
+/// A registered application.
+#[derive(Clone)]
+struct App {
+    secret: Option<String>,
+    redirect_uri: String,
+    single_tenant: bool,
+    certificates: Vec<Credential>,
+}
+
+impl App {
+    /// Whether it has a credential (a secret or a certificate) to present.
+    fn confidential(&self) -> bool {
+        self.secret.is_some() || !self.certificates.is_empty()
+    }
+}
+
+/// A certificate credential of an app.
+#[derive(Clone)]
+struct Credential {
+    /// `x5t#S256`; `None` when the certificate could not be read, and then
+    /// no assertion names it.
+    thumbprint: Option<String>,
+    public_key_pem: String,
+}
+
+/// What the `{tenant}` path segment names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Authority {
+    /// `common` or `organizations`: any work or school account.
+    Multi,
+    /// This directory, by id or by domain.
+    Home,
+    /// `consumers`: personal Microsoft accounts only.
+    Consumers,
+    /// Any other tenant: not found.
+    Unknown,
+}
+
+impl Authority {
+    fn of(segment: &str) -> Self {
+        let is = |name: &str| segment.eq_ignore_ascii_case(name);
+        if is("common") || is("organizations") {
+            Authority::Multi
+        } else if is(TENANT_ID) || is(TENANT_DOMAIN) {
+            Authority::Home
+        } else if is("consumers") {
+            Authority::Consumers
+        } else {
+            Authority::Unknown
+        }
+    }
 }
 
 struct Grant {
@@ -59,7 +161,9 @@ struct Grant {
 struct Access {
     user: usize,
     scopes: String,
-    expires_at: u64,
+    /// In milliseconds: a token stops working when its lifetime is up, not
+    /// at the next whole second.
+    expires_at_ms: u64,
 }
 
 struct Refresh {
@@ -71,7 +175,7 @@ struct Refresh {
 
 #[derive(Default)]
 struct Tenant {
-    clients: HashMap<String, (Option<String>, String)>,
+    clients: HashMap<String, App>,
     users: Vec<User>,
     signed_in: usize,
     deny_next: Option<(String, String)>,
@@ -86,6 +190,14 @@ struct Tenant {
     page_size: usize,
     items: Vec<Item>,
     downloads: HashMap<String, String>,
+    authorize_tenants: Vec<String>,
+    token_requests: Vec<TokenRequest>,
+    discoveries: u64,
+    /// Every client assertion `jti` accepted so far.
+    assertion_ids: HashSet<String>,
+    omit_scope: bool,
+    /// Refresh grants answer with a new refresh token (on by default).
+    rotate_refresh_tokens: bool,
 }
 
 /// The mock's state; clone it freely.
@@ -105,6 +217,12 @@ fn now_s() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
         .as_secs()
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn random() -> String {
@@ -133,6 +251,7 @@ impl Microsoft {
             access_lifetime_s: 3599,
             page_size: 200,
             items: library(),
+            rotate_refresh_tokens: true,
             ..Tenant::default()
         };
         Microsoft {
@@ -144,7 +263,8 @@ impl Microsoft {
         self.tenant.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Registers an app: its id, secret (confidential client) and redirect URI.
+    /// Registers a multi-tenant app: its id, secret (confidential client) and
+    /// redirect URI. Registering an id again replaces the app.
     pub fn register_client(
         &self,
         client_id: &str,
@@ -153,8 +273,44 @@ impl Microsoft {
     ) -> &Self {
         self.tenant().clients.insert(
             client_id.into(),
-            (secret.map(Into::into), redirect_uri.into()),
+            App {
+                secret: secret.map(Into::into),
+                redirect_uri: redirect_uri.into(),
+                single_tenant: false,
+                certificates: Vec::new(),
+            },
         );
+        self
+    }
+
+    /// Makes a registered app single-tenant: `common` and `organizations`
+    /// then refuse it with AADSTS50194. Does nothing for an unknown app.
+    pub fn single_tenant(&self, client_id: &str) -> &Self {
+        if let Some(app) = self.tenant().clients.get_mut(client_id) {
+            app.single_tenant = true;
+        }
+        self
+    }
+
+    /// Adds a certificate credential to a registered app, for
+    /// `private_key_jwt`: an assertion names it by `x5t#S256` (base64url,
+    /// unpadded, SHA-256 of the certificate's DER) and is signed with the
+    /// private key of `public_key_pem` (an RSA `PUBLIC KEY` or
+    /// `RSA PUBLIC KEY`). A certificate PEM that cannot be read matches no
+    /// assertion. Does nothing for an unknown app.
+    pub fn register_certificate(
+        &self,
+        client_id: &str,
+        certificate_pem: &str,
+        public_key_pem: &str,
+    ) -> &Self {
+        let credential = Credential {
+            thumbprint: thumbprint(certificate_pem),
+            public_key_pem: public_key_pem.to_owned(),
+        };
+        if let Some(app) = self.tenant().clients.get_mut(client_id) {
+            app.certificates.push(credential);
+        }
         self
     }
 
@@ -177,7 +333,7 @@ impl Microsoft {
     /// Makes every access token issued so far expired.
     pub fn expire_access_tokens(&self) {
         for access in self.tenant().access.values_mut() {
-            access.expires_at = 0;
+            access.expires_at_ms = 0;
         }
     }
 
@@ -198,9 +354,37 @@ impl Microsoft {
         self.tenant().token_outage = on;
     }
 
+    /// While on, token responses have no `scope` field (RFC 6749 §5.1: the
+    /// requested scopes were granted).
+    pub fn omit_scope_in_token_responses(&self, on: bool) {
+        self.tenant().omit_scope = on;
+    }
+
+    /// On (the default), every token response carries a new refresh token.
+    /// Off, a refresh grant answers without `refresh_token` and the one
+    /// presented stays valid, as many providers do.
+    pub fn set_refresh_token_rotation(&self, on: bool) {
+        self.tenant().rotate_refresh_tokens = on;
+    }
+
     /// How many refresh-token grants the token endpoint served.
     pub fn refreshes(&self) -> u64 {
         self.tenant().refreshes
+    }
+
+    /// The `{tenant}` path segment of every authorize request, oldest first.
+    pub fn authorize_tenants(&self) -> Vec<String> {
+        self.tenant().authorize_tenants.clone()
+    }
+
+    /// Every token-endpoint request, oldest first, refused ones included.
+    pub fn token_requests(&self) -> Vec<TokenRequest> {
+        self.tenant().token_requests.clone()
+    }
+
+    /// How many OIDC discovery documents were fetched.
+    pub fn discoveries(&self) -> u64 {
+        self.tenant().discoveries
     }
 
     /// Answer the next `n` Graph requests with 429.
@@ -217,6 +401,10 @@ impl Microsoft {
         Router::new()
             .route("/{tenant}/oauth2/v2.0/authorize", get(authorize))
             .route("/{tenant}/oauth2/v2.0/token", post(token))
+            .route(
+                "/{tenant}/v2.0/.well-known/openid-configuration",
+                get(discovery),
+            )
             .route("/v1.0/me", get(me))
             .route("/v1.0/sites", get(sites))
             .route("/v1.0/sites/{site}/drives", get(drives))
@@ -230,9 +418,23 @@ impl Microsoft {
             .with_state(self.clone())
     }
 
+    /// Starts it over HTTPS for [`HOSTS`] on a free loopback port.
     pub async fn start(&self) -> std::io::Result<crate::Running> {
-        crate::serve(self.router()).await
+        crate::serve(self.router(), HOSTS).await
     }
+}
+
+/// `x5t#S256` of a PEM certificate: base64url, unpadded, SHA-256 of its DER.
+fn thumbprint(certificate_pem: &str) -> Option<String> {
+    let body: String = certificate_pem
+        .lines()
+        .map(str::trim)
+        .skip_while(|line| !line.starts_with("-----BEGIN CERTIFICATE-----"))
+        .skip(1)
+        .take_while(|line| !line.starts_with("-----END CERTIFICATE-----"))
+        .collect();
+    let der = STANDARD.decode(body).ok().filter(|der| !der.is_empty())?;
+    Some(URL_SAFE_NO_PAD.encode(Sha256::digest(der)))
 }
 
 fn aad_error(status: StatusCode, error: &str, code: u32, message: &str) -> Response {
@@ -249,20 +451,114 @@ fn aad_error(status: StatusCode, error: &str, code: u32, message: &str) -> Respo
     (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
+fn tenant_not_found(tenant: &str) -> String {
+    format!(
+        "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+    )
+}
+
+fn not_multi_tenant(client_id: &str) -> String {
+    format!(
+        "Application '{client_id}'(Switchboard) is not configured as a multi-tenant application. Usage of the /common endpoint is not supported for such applications created after '10/15/2018'. Use a tenant-specific endpoint or configure the application to be multi-tenant."
+    )
+}
+
+/// `GET /{tenant}/v2.0/.well-known/openid-configuration`, as Entra answers.
+async fn discovery(State(ms): State<Microsoft>, Path(tenant): Path<String>) -> Response {
+    ms.tenant().discoveries += 1;
+    // Entra names the tenant in `issuer` only for a specific tenant; for
+    // `common` and `organizations` it leaves the `{tenantid}` template.
+    let (issuer_tenant, region) = match Authority::of(&tenant) {
+        Authority::Multi => ("{tenantid}", Value::Null),
+        Authority::Home => (TENANT_ID, json!("EU")),
+        Authority::Consumers => (CONSUMERS_TENANT_ID, Value::Null),
+        Authority::Unknown => {
+            return aad_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_tenant",
+                90002,
+                &tenant_not_found(&tenant),
+            );
+        }
+    };
+    let login = format!("https://login.microsoftonline.com/{tenant}");
+    let body = json!({
+        "token_endpoint": format!("{login}/oauth2/v2.0/token"),
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "jwks_uri": format!("{login}/discovery/v2.0/keys"),
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "issuer": format!("https://login.microsoftonline.com/{issuer_tenant}/v2.0"),
+        "request_uri_parameter_supported": false,
+        "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
+        "authorization_endpoint": format!("{login}/oauth2/v2.0/authorize"),
+        "device_authorization_endpoint": format!("{login}/oauth2/v2.0/devicecode"),
+        "http_logout_supported": true,
+        "frontchannel_logout_supported": true,
+        "end_session_endpoint": format!("{login}/oauth2/v2.0/logout"),
+        "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email"],
+        "kerberos_endpoint": format!("{login}/kerberos"),
+        "tenant_region_scope": region,
+        "cloud_instance_name": "microsoftonline.com",
+        "cloud_graph_host_name": "graph.windows.net",
+        "msgraph_host": "graph.microsoft.com",
+        "rbac_url": "https://pas.windows.net",
+    });
+    (
+        [(header::CACHE_CONTROL, "max-age=86400, private")],
+        Json(body),
+    )
+        .into_response()
+}
+
 async fn authorize(
     State(ms): State<Microsoft>,
+    Path(tenant): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let mut t = ms.tenant();
+    t.authorize_tenants.push(tenant.clone());
     let param = |k: &str| q.get(k).cloned().unwrap_or_default();
-    let Some((_, registered)) = t.clients.get(&param("client_id")).cloned() else {
-        return (StatusCode::BAD_REQUEST, format!("AADSTS700016: Application with identifier '{}' was not found in the directory 'Contoso'.", param("client_id"))).into_response();
+    let authority = Authority::of(&tenant);
+    if authority == Authority::Unknown {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("AADSTS90002: {}", tenant_not_found(&tenant)),
+        )
+            .into_response();
+    }
+    let client_id = param("client_id");
+    let Some(app) = t.clients.get(&client_id).cloned() else {
+        return (StatusCode::BAD_REQUEST, format!("AADSTS700016: Application with identifier '{client_id}' was not found in the directory 'Contoso'.")).into_response();
     };
+    let registered = app.redirect_uri;
     if param("redirect_uri") != registered {
         return (StatusCode::BAD_REQUEST, "AADSTS50011: The redirect URI specified in the request does not match the redirect URIs configured for the application.").into_response();
     }
     let state = param("state");
-    let target = if let Some((error, description)) = t.deny_next.take() {
+    let target = if authority == Authority::Consumers {
+        url_with(
+            &registered,
+            &[
+                ("error", "unauthorized_client"),
+                ("error_description", CONSUMERS_REFUSED),
+                ("state", &state),
+            ],
+        )
+    } else if app.single_tenant && authority == Authority::Multi {
+        let description = format!("AADSTS50194: {}", not_multi_tenant(&client_id));
+        url_with(
+            &registered,
+            &[
+                ("error", "invalid_request"),
+                ("error_description", &description),
+                ("state", &state),
+            ],
+        )
+    } else if let Some((error, description)) = t.deny_next.take() {
         url_with(
             &registered,
             &[
@@ -283,7 +579,7 @@ async fn authorize(
         t.codes.insert(
             code.clone(),
             Grant {
-                client_id: param("client_id"),
+                client_id,
                 redirect_uri: registered.clone(),
                 challenge,
                 scopes: param("scope"),
@@ -335,9 +631,205 @@ fn enc(s: &str) -> String {
         .collect()
 }
 
-async fn token(State(ms): State<Microsoft>, Form(f): Form<HashMap<String, String>>) -> Response {
+/// The credentials of an `Authorization: Basic` header, if the request has one.
+fn basic_header(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credentials) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("basic")
+        .then_some(credentials.trim())
+}
+
+/// Decodes Basic credentials, `base64(urlencode(id) ":" urlencode(secret))`
+/// (RFC 6749 §2.3.1), into the id and the secret.
+fn basic_credentials(encoded: &str) -> Option<(String, String)> {
+    let decoded = String::from_utf8(STANDARD.decode(encoded).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some((form_decode(id)?, form_decode(secret)?))
+}
+
+/// Undoes `application/x-www-form-urlencoded` encoding of one value.
+fn form_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = s.get(i + 1..i + 3)?;
+                if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return None;
+                }
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The claims of a client assertion that the mock checks itself; jsonwebtoken
+/// checks the signature, `exp`, `aud`, `iss` and `sub`.
+#[derive(Deserialize)]
+struct AssertionClaims {
+    exp: Option<u64>,
+    nbf: Option<u64>,
+    iat: Option<u64>,
+    jti: Option<String>,
+}
+
+/// Checks a `private_key_jwt` client assertion as Entra does.
+#[allow(clippy::result_large_err)]
+fn check_assertion(
+    t: &mut Tenant,
+    app: &App,
+    client_id: &str,
+    tenant: &str,
+    f: &HashMap<String, String>,
+) -> Result<(), Response> {
+    let refuse = |code: u32, message: &str| {
+        aad_error(StatusCode::UNAUTHORIZED, "invalid_client", code, message)
+    };
+    let malformed = || {
+        aad_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            50027,
+            "JWT token is invalid or malformed.",
+        )
+    };
+    let signature_failed = || refuse(700027, "Client assertion failed signature validation.");
+    let time_range = || {
+        refuse(
+            700024,
+            "Client assertion is not within its valid time range.",
+        )
+    };
+    if f.get("client_assertion_type").map(String::as_str) != Some(JWT_BEARER) {
+        return Err(aad_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            9002313,
+            &format!(
+                "Invalid request. Request is malformed or invalid. 'client_assertion_type' must be '{JWT_BEARER}'."
+            ),
+        ));
+    }
+    let Some(assertion) = f.get("client_assertion").filter(|a| !a.is_empty()) else {
+        return Err(aad_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'client_assertion'.",
+        ));
+    };
+    let header = decode_header(assertion).map_err(|_| malformed())?;
+    // Only `x5t#S256` names a certificate here; an assertion with only the
+    // SHA-1 `x5t` is answered as naming an unknown one.
+    let credential = header.x5t_s256.as_deref().and_then(|named| {
+        let named = named.trim_end_matches('=');
+        app.certificates
+            .iter()
+            .find(|c| c.thumbprint.as_deref() == Some(named))
+    });
+    let Some(credential) = credential else {
+        let named = header
+            .x5t_s256
+            .as_deref()
+            .or(header.x5t.as_deref())
+            .unwrap_or_default();
+        return Err(refuse(
+            700027,
+            &format!(
+                "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{named}']"
+            ),
+        ));
+    };
+    let key = DecodingKey::from_rsa_pem(credential.public_key_pem.as_bytes())
+        .map_err(|_| signature_failed())?;
+    let audience = format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token");
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.algorithms = vec![Algorithm::RS256, Algorithm::PS256];
+    validation.leeway = 0;
+    validation.set_audience(&[audience.as_str()]);
+    validation.set_issuer(&[client_id]);
+    validation.sub = Some(client_id.to_owned());
+    validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+    let claims = decode::<AssertionClaims>(assertion, &key, &validation)
+        .map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => time_range(),
+            ErrorKind::InvalidAudience => refuse(
+                700023,
+                "Client assertion audience claim does not match Realm issuer.",
+            ),
+            ErrorKind::InvalidIssuer | ErrorKind::InvalidSubject => refuse(
+                700021,
+                "Client assertion application identifier doesn't match 'client_id' parameter.",
+            ),
+            ErrorKind::InvalidToken
+            | ErrorKind::MissingRequiredClaim(_)
+            | ErrorKind::Base64(_)
+            | ErrorKind::Json(_)
+            | ErrorKind::Utf8(_) => malformed(),
+            _ => signature_failed(),
+        })?
+        .claims;
+    let now = now_s();
+    if claims
+        .nbf
+        .is_some_and(|nbf| nbf > now + MAX_ASSERTION_SKEW_S)
+    {
+        return Err(time_range());
+    }
+    let start = claims.nbf.or(claims.iat).unwrap_or(now);
+    if claims.exp.unwrap_or_default().saturating_sub(start) > MAX_ASSERTION_LIFETIME_S {
+        return Err(time_range());
+    }
+    let Some(jti) = claims.jti.filter(|jti| !jti.is_empty()) else {
+        return Err(malformed());
+    };
+    if !t.assertion_ids.insert(jti) {
+        return Err(refuse(
+            700024,
+            "Client assertion has already been used: its 'jti' was seen before. Each client assertion must be unique.",
+        ));
+    }
+    Ok(())
+}
+
+async fn token(
+    State(ms): State<Microsoft>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
     let mut t = ms.tenant();
     let param = |k: &str| f.get(k).cloned().unwrap_or_default();
+    let basic = basic_header(&headers);
+    let posted = f.contains_key("client_secret");
+    let asserted = f.contains_key("client_assertion") || f.contains_key("client_assertion_type");
+    let methods: Vec<&'static str> = [
+        (basic.is_some(), "client_secret_basic"),
+        (posted, "client_secret_post"),
+        (asserted, "private_key_jwt"),
+    ]
+    .into_iter()
+    .filter_map(|(used, method)| used.then_some(method))
+    .collect();
+    let auth_method = match methods.as_slice() {
+        [] => "none",
+        [method] => *method,
+        _ => "multiple",
+    };
+    t.token_requests.push(TokenRequest {
+        tenant: tenant.clone(),
+        grant_type: param("grant_type"),
+        scope: f.get("scope").cloned(),
+        auth_method,
+    });
     if t.token_outage {
         return aad_error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -346,8 +838,66 @@ async fn token(State(ms): State<Microsoft>, Form(f): Form<HashMap<String, String
             "The server is temporarily too busy to handle the request.",
         );
     }
-    let client_id = param("client_id");
-    let Some((secret, _)) = t.clients.get(&client_id).cloned() else {
+    let authority = Authority::of(&tenant);
+    if authority == Authority::Unknown {
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            90002,
+            &tenant_not_found(&tenant),
+        );
+    }
+    if methods.len() > 1 {
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            9002313,
+            "Invalid request. Request is malformed or invalid. The request authenticates the client more than once: use exactly one of client_secret_basic, client_secret_post and private_key_jwt.",
+        );
+    }
+    let basic = match basic.map(basic_credentials) {
+        Some(None) => {
+            return aad_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                9002313,
+                "Invalid request. Request is malformed or invalid. The Authorization header does not hold valid Basic credentials.",
+            );
+        }
+        decoded => decoded.flatten(),
+    };
+    let body_id = f.get("client_id").filter(|id| !id.is_empty());
+    let client_id = match (&basic, body_id) {
+        (Some((id, _)), Some(body)) if id != body => {
+            return aad_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                9002313,
+                "Invalid request. Request is malformed or invalid. The client_id in the request body does not match the client of the Authorization header.",
+            );
+        }
+        (Some((id, _)), _) => id.clone(),
+        (None, Some(body)) => body.clone(),
+        (None, None) => {
+            return aad_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                900144,
+                "The request body must contain the following parameter: 'client_id'.",
+            );
+        }
+    };
+    if authority == Authority::Consumers {
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            700016,
+            &format!(
+                "Application with identifier '{client_id}' was not found in the directory '{CONSUMERS_TENANT_ID}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
+            ),
+        );
+    }
+    let Some(app) = t.clients.get(&client_id).cloned() else {
         return aad_error(
             StatusCode::BAD_REQUEST,
             "unauthorized_client",
@@ -357,15 +907,49 @@ async fn token(State(ms): State<Microsoft>, Form(f): Form<HashMap<String, String
             ),
         );
     };
-    if secret.is_some_and(|s| s != param("client_secret")) {
+    if app.single_tenant && authority == Authority::Multi {
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            50194,
+            &not_multi_tenant(&client_id),
+        );
+    }
+    let secret = basic
+        .map(|(_, secret)| secret)
+        .or_else(|| f.get("client_secret").cloned());
+    if (secret.is_some() || asserted) && !app.confidential() {
         return aad_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
-            7000215,
-            "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
+            700025,
+            "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
         );
     }
-    let (user, scopes) = match param("grant_type").as_str() {
+    if let Some(secret) = secret {
+        if app.secret.as_deref() != Some(secret.as_str()) {
+            return aad_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
+            );
+        }
+    } else if asserted {
+        if let Err(refused) = check_assertion(&mut t, &app, &client_id, &tenant, &f) {
+            return refused;
+        }
+    } else if app.confidential() {
+        return aad_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        );
+    }
+    // The scopes of the access token, those the new refresh token carries,
+    // and whether this is a refresh grant.
+    let (user, scopes, refresh_scopes, refreshing) = match param("grant_type").as_str() {
         "authorization_code" => {
             let code = param("code");
             if t.redeemed.contains(&code) {
@@ -412,9 +996,20 @@ async fn token(State(ms): State<Microsoft>, Form(f): Form<HashMap<String, String
                     );
                 }
             }
-            (grant.user, grant.scopes)
+            (grant.user, grant.scopes.clone(), grant.scopes, false)
         }
         "refresh_token" => {
+            // Absent, the refresh token's scopes are granted; present, what
+            // it names (without checking it is a subset); empty, refused.
+            let requested = f.get("scope").map(|s| s.trim());
+            if requested.is_some_and(str::is_empty) {
+                return aad_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_scope",
+                    70011,
+                    "The provided request must include a 'scope' input parameter.",
+                );
+            }
             let Some(refresh) = t.refresh.get(&param("refresh_token")) else {
                 return aad_error(
                     StatusCode::BAD_REQUEST,
@@ -439,9 +1034,10 @@ async fn token(State(ms): State<Microsoft>, Form(f): Form<HashMap<String, String
                     "The refresh token was issued to a different client.",
                 );
             }
-            let granted = (refresh.user, refresh.scopes.clone());
+            let (user, original) = (refresh.user, refresh.scopes.clone());
             t.refreshes += 1;
-            granted
+            let granted = requested.map_or_else(|| original.clone(), str::to_owned);
+            (user, granted, original, true)
         }
         other => {
             return aad_error(
@@ -458,32 +1054,36 @@ async fn token(State(ms): State<Microsoft>, Form(f): Form<HashMap<String, String
         .filter(|s| *s != "offline_access")
         .map(|s| s.trim_start_matches("https://graph.microsoft.com/"))
         .collect();
-    let (access_token, refresh_token) = (
-        format!("eyJ0eXAiOiJKV1Qi.{}", random()),
-        format!("0.AXoA{}", random()),
-    );
+    let access_token = format!("eyJ0eXAiOiJKV1Qi.{}", random());
     let expires_in = t.access_lifetime_s;
     t.access.insert(
         access_token.clone(),
         Access {
             user,
             scopes: granted.join(" "),
-            expires_at: now_s() + expires_in,
+            expires_at_ms: now_ms() + expires_in * 1000,
         },
     );
-    t.refresh.insert(
-        refresh_token.clone(),
-        Refresh {
-            user,
-            client_id,
-            scopes: scopes.clone(),
-            revoked: false,
-        },
-    );
-    let body = json!({
-        "token_type": "Bearer", "scope": granted.join(" "), "expires_in": expires_in, "ext_expires_in": expires_in,
-        "access_token": access_token, "refresh_token": refresh_token, "id_token": format!("eyJ0eXAiOiJKV1Qi.{}", random()),
+    let mut body = json!({
+        "token_type": "Bearer", "expires_in": expires_in, "ext_expires_in": expires_in,
+        "access_token": access_token, "id_token": format!("eyJ0eXAiOiJKV1Qi.{}", random()),
     });
+    if !t.omit_scope {
+        body["scope"] = json!(granted.join(" "));
+    }
+    if t.rotate_refresh_tokens || !refreshing {
+        let refresh_token = format!("0.AXoA{}", random());
+        t.refresh.insert(
+            refresh_token.clone(),
+            Refresh {
+                user,
+                client_id,
+                scopes: refresh_scopes,
+                revoked: false,
+            },
+        );
+        body["refresh_token"] = json!(refresh_token);
+    }
     (
         [
             (header::CACHE_CONTROL, "no-store"),
@@ -535,7 +1135,7 @@ fn caller(ms: &Microsoft, headers: &HeaderMap) -> Result<(User, String), Respons
         None => Err(unauthenticated(
             "Access token validation failure. Invalid audience.",
         )),
-        Some(a) if a.expires_at <= now_s() => Err(unauthenticated(
+        Some(a) if a.expires_at_ms <= now_ms() => Err(unauthenticated(
             "Lifetime validation failed, the token is expired.",
         )),
         Some(a) => Ok((t.users[a.user].clone(), a.scopes.clone())),

@@ -1,5 +1,6 @@
 //! Semrush Analytics API v3 (`api.semrush.com`) and the API units balance
-//! (`www.semrush.com/users/countapiunits.html`), on one loopback port.
+//! (`www.semrush.com/users/countapiunits.html`), on one loopback port,
+//! over HTTPS under those names (and `oauth.semrush.com`).
 //!
 //! Faithful where the connector depends on it: the key in the query string,
 //! `;`-separated CSV with full column names and `\r\n` line ends, only the
@@ -15,6 +16,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The host names the mock answers for, as its certificate names them: route
+/// each of them to [`crate::Running::addr`].
+pub const HOSTS: &[&str] = &["api.semrush.com", "www.semrush.com", "oauth.semrush.com"];
 
 /// One request as the mock received it.
 #[derive(Debug, Clone)]
@@ -85,9 +90,9 @@ impl Semrush {
             .with_state(self.clone())
     }
 
-    /// Starts it on a free loopback port.
+    /// Starts it over HTTPS for [`HOSTS`] on a free loopback port.
     pub async fn start(&self) -> std::io::Result<crate::Running> {
-        crate::serve(self.router()).await
+        crate::serve(self.router(), HOSTS).await
     }
 
     fn record(&self, headers: &HeaderMap, path: &str, query: &[(String, String)]) {

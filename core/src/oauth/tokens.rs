@@ -1,21 +1,16 @@
-//! OAuth 2.0 authorization code with PKCE (S256), for personal connections
-//! (RFC 6749, RFC 7636, RFC 9700, RFC 7009), on the `oauth2` crate: it
-//! builds the authorize URL and the token and revocation requests and reads
-//! the answers; every request goes out through an adapter over the `net`
-//! client (no redirects, public addresses only, declared hosts routed to
-//! local mocks). The client registration (id, secret, redirect URI) belongs
-//! to the host application, never to a plugin; the endpoints come from the
-//! plugin's manifest.
+//! Token and revocation requests: code exchange, refresh, revocation, with
+//! the registration's client authentication, and the provider's refusals
+//! sorted into what kills a grant and what passes.
 
-use crate::net::Routes;
+use super::OAuthError;
+use super::registration::{ClientAuth, Endpoints, Registration};
+use crate::net::{self, Routes, SendError};
 use crate::redact::redact_text;
 use crate::vault::Secret;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use oauth2::basic::{BasicClient, BasicTokenResponse};
 use oauth2::{
-    AsyncHttpClient, AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
-    ErrorResponseType, HttpRequest, HttpResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    AsyncHttpClient, AuthType, AuthorizationCode, ClientId, ClientSecret, EndpointNotSet,
+    EndpointSet, ErrorResponseType, HttpRequest, HttpResponse, PkceCodeVerifier, RedirectUrl,
     RefreshToken, RequestTokenError, RevocationUrl, Scope, StandardErrorResponse, TokenResponse,
     TokenUrl,
 };
@@ -26,102 +21,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
-use url::Url;
-
-/// How long a sign-in may take, from `begin` to the callback.
-pub const FLOW_LIFETIME: Duration = Duration::from_secs(10 * 60);
-
-/// Why a sign-in could not be prepared, or stored tokens not read.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum OAuthError {
-    /// The OS random source failed.
-    #[error("could not draw random bytes: {0}")]
-    Random(getrandom::Error),
-    /// A manifest's endpoint does not parse.
-    #[error("invalid {which} URL: {reason}")]
-    InvalidEndpoint {
-        /// Which endpoint (`authorize`, `token`).
-        which: &'static str,
-        /// What is wrong with it.
-        reason: url::ParseError,
-    },
-    /// A connection's sealed token set opened but is not a token set.
-    #[error("stored tokens are unreadable")]
-    UnreadableTokens,
-    /// The HTTP client for token endpoints could not be built.
-    #[error("the token client could not start: {0}")]
-    Client(#[source] reqwest::Error),
-}
-
-/// The host application's registration with a provider.
-#[derive(Debug, Clone)]
-pub struct Client {
-    /// The id the provider gave the host application.
-    pub client_id: String,
-    /// For confidential clients; sent in the token request body.
-    pub client_secret: Option<Secret>,
-    /// Registered with the provider; one per integration, which also
-    /// defends against mix-up between providers.
-    pub redirect_uri: String,
-}
-
-/// A PKCE verifier (43 URL-safe characters) and its S256 challenge.
-pub struct Pkce {
-    /// Kept (sealed) until the code is exchanged.
-    pub verifier: Secret,
-    /// Sent in the authorize URL.
-    pub challenge: PkceCodeChallenge,
-}
-
-/// 256 random bits from the OS, URL-safe: 43 characters.
-fn random_token() -> Result<String, OAuthError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(OAuthError::Random)?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
-}
-
-/// A fresh verifier and its challenge (drawn here rather than by the
-/// crate, whose generator panics where the OS source fails).
-pub fn pkce() -> Result<Pkce, OAuthError> {
-    let verifier = random_token()?;
-    // 43 characters: within the 43..=128 the crate requires.
-    let challenge =
-        PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier.clone()));
-    Ok(Pkce {
-        verifier: Secret::new(verifier),
-        challenge,
-    })
-}
-
-/// A one-time `state`: 256 random bits.
-pub fn state() -> Result<String, OAuthError> {
-    random_token()
-}
-
-/// The provider's authorize URL for this sign-in.
-pub fn authorize_url(
-    endpoint: &str,
-    client: &Client,
-    scopes: &[String],
-    state: &str,
-    pkce: Option<&Pkce>,
-) -> Result<Url, OAuthError> {
-    let invalid = |which| move |reason| OAuthError::InvalidEndpoint { which, reason };
-    let oauth = BasicClient::new(ClientId::new(client.client_id.clone()))
-        .set_redirect_uri(
-            RedirectUrl::new(client.redirect_uri.clone()).map_err(invalid("redirect"))?,
-        )
-        .set_auth_uri(AuthUrl::new(endpoint.to_owned()).map_err(invalid("authorize"))?);
-    let mut request = oauth
-        .authorize_url(|| CsrfToken::new(state.to_owned()))
-        .add_scopes(scopes.iter().cloned().map(Scope::new))
-        .add_extra_param("response_mode", "query");
-    if let Some(pkce) = pkce {
-        request = request.set_pkce_challenge(pkce.challenge.clone());
-    }
-    Ok(request.url().0)
-}
 
 /// Tokens of a connection. Sealed as a whole; never printed.
 #[derive(Clone, Serialize, Deserialize)]
@@ -134,6 +33,10 @@ pub struct Tokens {
     pub expires_at_ms: u64,
     /// What the provider granted (may differ from what was asked).
     pub scopes: Vec<String>,
+    /// When the access token was issued, in ms since the epoch (0 in
+    /// token sets stored before it was kept).
+    #[serde(default)]
+    pub issued_at_ms: u64,
 }
 
 impl fmt::Debug for Tokens {
@@ -156,7 +59,20 @@ impl Tokens {
     pub fn from_secret(secret: &Secret) -> Result<Tokens, OAuthError> {
         serde_json::from_str(secret.expose()).map_err(|_| OAuthError::UnreadableTokens)
     }
+
+    /// Whether the access token should be refreshed before use at `now_ms`:
+    /// within a tenth of its lifetime of expiry, and never more than a
+    /// minute early, so a short-lived token is still used for most of its
+    /// life (a one-minute token for 54 seconds).
+    pub fn due_for_refresh(&self, now_ms: u64) -> bool {
+        let lifetime = self.expires_at_ms.saturating_sub(self.issued_at_ms);
+        let margin = (lifetime / 10).min(REFRESH_AHEAD_MAX_MS);
+        self.expires_at_ms <= now_ms.saturating_add(margin)
+    }
 }
+
+/// The most a token is refreshed ahead of its expiry.
+const REFRESH_AHEAD_MAX_MS: u64 = 60_000;
 
 /// Why a token request failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -173,38 +89,52 @@ pub enum TokenError {
     Misconfigured(String),
 }
 
+/// A registration with the endpoints its provider resolved to: what every
+/// token request is made with.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    /// The operator's registration.
+    pub registration: Registration,
+    /// Where its sign-ins, codes and tokens go.
+    pub endpoints: Endpoints,
+}
+
 /// Talks to token and revocation endpoints.
 pub struct TokenClient {
-    http: reqwest::Client,
-    routes: std::sync::Arc<Routes>,
+    http: net::Client,
 }
 
 impl TokenClient {
     /// A client over the guarded `net` client, 15 seconds a request.
-    pub fn new(routes: Routes) -> Result<Self, OAuthError> {
-        let http = crate::net::client(Duration::from_secs(15)).map_err(OAuthError::Client)?;
-        Ok(TokenClient {
-            http,
-            routes: std::sync::Arc::new(routes),
-        })
+    pub fn new(routes: &Routes) -> Result<Self, OAuthError> {
+        let http = net::Client::new(Duration::from_secs(15), routes).map_err(OAuthError::Client)?;
+        Ok(TokenClient { http })
     }
 
-    /// Exchanges an authorization code (with its PKCE verifier).
+    /// The HTTP client, for discovery.
+    pub fn http(&self) -> &net::Client {
+        &self.http
+    }
+
+    /// Exchanges an authorization code (with its PKCE verifier). A
+    /// response that names no scopes granted the `requested` ones (RFC
+    /// 6749 §5.1).
     pub async fn exchange(
         &self,
-        token_url: &str,
-        client: &Client,
+        client: &Registered,
         code: &str,
         verifier: Option<&Secret>,
+        requested: &[String],
         now_ms: u64,
     ) -> Result<Tokens, TokenError> {
-        let oauth = registered(client)
-            .set_redirect_uri(redirect_uri(client)?)
-            .set_token_uri(token_uri(token_url)?);
+        let oauth = oauth_client(client).set_redirect_uri(redirect_uri(client)?);
         let mut request = oauth.exchange_code(AuthorizationCode::new(code.to_owned()));
         if let Some(verifier) = verifier {
             request =
                 request.set_pkce_verifier(PkceCodeVerifier::new(verifier.expose().to_owned()));
+        }
+        for (name, value) in assertion(client, now_ms)? {
+            request = request.add_extra_param(name, value);
         }
         let http = self.guarded();
         let answer = request.request_async(&http).await;
@@ -213,16 +143,16 @@ impl TokenClient {
             &[code, verifier.map(Secret::expose).unwrap_or_default()],
         );
         answer
-            .map(|t| tokens_of(&t, None, now_ms))
+            .map(|t| tokens_of(&t, requested, now_ms))
             .map_err(|e| token_error(e, http.status(), &sent))
     }
 
-    /// Refreshes. A provider that rotates refresh tokens sends a new one;
-    /// otherwise the old one stays.
+    /// Refreshes, asking for the scopes the grant has (none when it has
+    /// none: `scope` is then left out, never sent empty). A provider that
+    /// rotates refresh tokens sends a new one; otherwise the old one stays.
     pub async fn refresh(
         &self,
-        token_url: &str,
-        client: &Client,
+        client: &Registered,
         tokens: &Tokens,
         now_ms: u64,
     ) -> Result<Tokens, TokenError> {
@@ -231,18 +161,19 @@ impl TokenClient {
                 "the provider gave no refresh token; sign in again".into(),
             ));
         };
-        let oauth = registered(client).set_token_uri(token_uri(token_url)?);
+        let oauth = oauth_client(client);
         let held = RefreshToken::new(refresh_token.to_owned());
-        let http = self.guarded();
-        // No `scope` goes out when none was granted (RFC 6749 §6: the grant's own).
-        let answer = oauth
+        let mut request = oauth
             .exchange_refresh_token(&held)
-            .add_scopes(tokens.scopes.iter().cloned().map(Scope::new))
-            .request_async(&http)
-            .await;
+            .add_scopes(tokens.scopes.iter().cloned().map(Scope::new));
+        for (name, value) in assertion(client, now_ms)? {
+            request = request.add_extra_param(name, value);
+        }
+        let http = self.guarded();
+        let answer = request.request_async(&http).await;
         let sent = secrets(client, &[refresh_token]);
         let mut fresh = answer
-            .map(|t| tokens_of(&t, Some(tokens), now_ms))
+            .map(|t| tokens_of(&t, &tokens.scopes, now_ms))
             .map_err(|e| token_error(e, http.status(), &sent))?;
         if fresh.refresh_token.is_none() {
             fresh.refresh_token = tokens.refresh_token.clone();
@@ -250,30 +181,28 @@ impl TokenClient {
         Ok(fresh)
     }
 
-    /// RFC 7009 revocation, best effort: a failure is only logged.
-    pub async fn revoke(&self, revocation_url: &str, client: &Client, tokens: &Tokens) {
-        let Some(token) = tokens.refresh_token.as_deref() else {
-            return;
-        };
-        if let Err(e) = self.try_revoke(revocation_url, client, token).await {
-            tracing::warn!("revoking a token at the provider failed: {e}");
-        }
-    }
-
-    /// Revokes a refresh token; the provider's refusal comes back redacted.
-    async fn try_revoke(
+    /// RFC 7009 revocation of a connection's refresh token, where the
+    /// provider has an endpoint; the provider's refusal comes back redacted.
+    pub async fn revoke(
         &self,
-        revocation_url: &str,
-        client: &Client,
-        token: &str,
+        client: &Registered,
+        tokens: &Tokens,
+        now_ms: u64,
     ) -> Result<(), TokenError> {
-        let url = RevocationUrl::new(revocation_url.to_owned())
-            .map_err(|e| TokenError::Misconfigured(format!("invalid revocation URL: {e}")))?;
-        let oauth = registered(client).set_revocation_url(url);
+        let (Some(url), Some(token)) = (
+            client.endpoints.revocation.as_ref(),
+            tokens.refresh_token.as_deref(),
+        ) else {
+            return Ok(());
+        };
+        let oauth = oauth_client(client).set_revocation_url(RevocationUrl::from_url(url.clone()));
         // Refuses a revocation URL that is not https (`ConfigurationError::InsecureUrl`).
-        let request = oauth
+        let mut request = oauth
             .revoke_token(RefreshToken::new(token.to_owned()).into())
             .map_err(|e| TokenError::Misconfigured(e.to_string()))?;
+        for (name, value) in assertion(client, now_ms)? {
+            request = request.add_extra_param(name, value);
+        }
         let http = self.guarded();
         let answer = request.request_async(&http).await;
         answer.map_err(|e| token_error(e, http.status(), &secrets(client, &[token])))
@@ -283,48 +212,75 @@ impl TokenClient {
     fn guarded(&self) -> Guarded {
         Guarded {
             http: self.http.clone(),
-            routes: self.routes.clone(),
             status: AtomicU16::new(0),
         }
     }
 }
 
-/// The registration as the crate wants it: id and secret in the request
-/// body, as the providers we serve expect (the crate's default is HTTP
-/// Basic).
-fn registered(client: &Client) -> BasicClient {
-    let oauth = BasicClient::new(ClientId::new(client.client_id.clone()))
-        .set_auth_type(AuthType::RequestBody);
-    match &client.client_secret {
-        Some(secret) => oauth.set_client_secret(ClientSecret::new(secret.expose().to_owned())),
-        None => oauth,
+/// The registration as the crate wants it: the client id, the token
+/// endpoint, and the secret where the client authenticates with one.
+fn oauth_client(client: &Registered) -> TokenEndpointClient {
+    let registration = &client.registration;
+    let oauth = BasicClient::new(ClientId::new(registration.client_id.clone()))
+        .set_token_uri(TokenUrl::from_url(client.endpoints.token.clone()));
+    match &registration.auth {
+        ClientAuth::SecretPost(secret) => oauth
+            .set_auth_type(AuthType::RequestBody)
+            .set_client_secret(ClientSecret::new(secret.expose().to_owned())),
+        ClientAuth::SecretBasic(secret) => oauth
+            .set_auth_type(AuthType::BasicAuth)
+            .set_client_secret(ClientSecret::new(secret.expose().to_owned())),
+        // The id goes in the body; an assertion, if any, beside it.
+        ClientAuth::None | ClientAuth::PrivateKeyJwt(_) => {
+            oauth.set_auth_type(AuthType::RequestBody)
+        }
     }
 }
 
+/// The crate's client with its token endpoint set.
+type TokenEndpointClient =
+    BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+/// The `private_key_jwt` fields of a token request (RFC 7523 §2.2), with a
+/// fresh assertion whose audience is the token endpoint.
+fn assertion(client: &Registered, now_ms: u64) -> Result<Vec<(&'static str, String)>, TokenError> {
+    let ClientAuth::PrivateKeyJwt(key) = &client.registration.auth else {
+        return Ok(Vec::new());
+    };
+    let jwt = key
+        .sign(
+            &client.registration.client_id,
+            client.endpoints.token.as_str(),
+            now_ms / 1000,
+        )
+        .map_err(|e| TokenError::Misconfigured(e.to_string()))?;
+    Ok(vec![
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
+        ),
+        ("client_assertion", jwt),
+    ])
+}
+
 /// The registered redirect URI, sent as written.
-fn redirect_uri(client: &Client) -> Result<RedirectUrl, TokenError> {
-    RedirectUrl::new(client.redirect_uri.clone())
+fn redirect_uri(client: &Registered) -> Result<RedirectUrl, TokenError> {
+    RedirectUrl::new(client.registration.redirect_uri.clone())
         .map_err(|e| TokenError::Misconfigured(format!("invalid redirect URI: {e}")))
 }
 
-/// A manifest's token endpoint.
-fn token_uri(url: &str) -> Result<TokenUrl, TokenError> {
-    TokenUrl::new(url.to_owned())
-        .map_err(|e| TokenError::Misconfigured(format!("invalid token URL: {e}")))
-}
-
 /// The secrets a request carries, to redact should the provider echo them.
-fn secrets<'a>(client: &'a Client, sent: &[&'a str]) -> Vec<&'a str> {
+fn secrets<'a>(client: &'a Registered, sent: &[&'a str]) -> Vec<&'a str> {
     sent.iter()
         .copied()
-        .chain(client.client_secret.as_ref().map(Secret::expose))
+        .chain(client.registration.auth.secret())
         .filter(|s| !s.is_empty())
         .collect()
 }
 
 /// Our record of a token response. A provider that does not say which
-/// scopes it granted granted the ones it had.
-fn tokens_of(answer: &BasicTokenResponse, previous: Option<&Tokens>, now_ms: u64) -> Tokens {
+/// scopes it granted granted the ones asked for (RFC 6749 §5.1).
+fn tokens_of(answer: &BasicTokenResponse, asked: &[String], now_ms: u64) -> Tokens {
     let scopes = match answer.scopes() {
         Some(granted) => granted
             .iter()
@@ -332,26 +288,26 @@ fn tokens_of(answer: &BasicTokenResponse, previous: Option<&Tokens>, now_ms: u64
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect(),
-        None => previous.map(|p| p.scopes.clone()).unwrap_or_default(),
+        None => asked.to_vec(),
     };
     Tokens {
         access_token: answer.access_token().secret().clone(),
         refresh_token: answer.refresh_token().map(|t| t.secret().clone()),
         expires_at_ms: expiry(now_ms, answer.expires_in().map(|d| d.as_secs())),
         scopes,
+        issued_at_ms: now_ms,
     }
 }
 
-/// The crate's HTTP client for one request: the guarded `net` client, with
-/// declared hosts routed and anything else held to https. It never follows
-/// a redirect (the `net` client has no redirect policy) and keeps the
-/// answer's status, which the crate's errors do not carry.
-// It owns its client and routes (both shared pointers): a borrowed one would
-// make the crate's request futures depend on a lifetime the `Send` and
+/// The crate's HTTP client for one request: the guarded `net` client,
+/// https only. It never follows a redirect (the `net` client has no
+/// redirect policy) and keeps the answer's status, which the crate's errors
+/// do not carry.
+// It owns its client (a shared pointer): a borrowed one would make the
+// crate's request futures depend on a lifetime the `Send` and
 // `AsyncHttpClient` bounds of axum handlers cannot name.
 struct Guarded {
-    http: reqwest::Client,
-    routes: std::sync::Arc<Routes>,
+    http: net::Client,
     status: AtomicU16,
 }
 
@@ -360,10 +316,8 @@ struct Guarded {
 enum Unreached {
     #[error("token endpoints must be https")]
     NotHttps,
-    #[error("the token endpoint did not answer in time")]
-    Timeout,
     #[error("the token endpoint could not be reached: {0}")]
-    Unreachable(String),
+    Unreachable(#[from] SendError),
     #[error("reading the token response: {0}")]
     Unreadable(String),
     #[error("the token request could not be built: {0}")]
@@ -376,32 +330,21 @@ impl Guarded {
         StatusCode::from_u16(self.status.load(Ordering::Relaxed)).ok()
     }
 
-    /// Sends one request the crate built, routed or over https.
+    /// Sends one request the crate built, over https.
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, Unreached> {
-        let mut request = reqwest::Request::try_from(request)
+        let request = reqwest::Request::try_from(request)
             .map_err(|e| Unreached::Unbuildable(e.without_url().to_string()))?;
-        // The crate sets no `Host`: one here means the host is routed.
-        let mut headers = std::mem::take(request.headers_mut());
-        self.routes.apply(request.url_mut(), &mut headers);
-        let routed = headers.contains_key(reqwest::header::HOST);
-        *request.headers_mut() = headers;
-        if request.url().scheme() != "https" && !routed {
+        if request.url().scheme() != "https" {
             return Err(Unreached::NotHttps);
         }
-        let response = self.http.execute(request).await.map_err(|e| {
-            if e.is_timeout() {
-                Unreached::Timeout
-            } else {
-                Unreached::Unreachable(e.without_url().to_string())
-            }
-        })?;
+        let response = self.http.execute(request).await?;
         let status = response.status();
         self.status.store(status.as_u16(), Ordering::Relaxed);
         let headers = response.headers().clone();
         let body = response
             .bytes()
             .await
-            .map_err(|e| Unreached::Unreadable(e.without_url().to_string()))?;
+            .map_err(|e| Unreached::Unreadable(net::cause_chain(&e.without_url())))?;
         let mut answer = HttpResponse::new(body.to_vec());
         *answer.status_mut() = status;
         *answer.headers_mut() = headers;
@@ -505,6 +448,7 @@ fn classify(error: &str, description: Option<&str>, status: u16) -> TokenError {
 
 #[cfg(test)]
 mod tests {
+    use super::super::AssertionKey;
     use super::*;
     use oauth2::basic::BasicErrorResponse;
     use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
@@ -513,12 +457,25 @@ mod tests {
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-    fn registration() -> Client {
-        Client {
-            client_id: "app-id".into(),
-            client_secret: Some(Secret::new("app-secret")),
-            redirect_uri: "https://switchboard.example/oauth/callback".into(),
+    fn registration(auth: ClientAuth) -> Registered {
+        Registered {
+            registration: Registration {
+                client_id: "app-id".into(),
+                auth,
+                redirect_uri: "https://switchboard.example/oauth/callback".into(),
+                provider: super::super::Provider::Endpoints(endpoints()),
+            },
+            endpoints: endpoints(),
         }
+    }
+
+    fn endpoints() -> Endpoints {
+        Endpoints::new(
+            "https://login.example/authorize",
+            "https://login.example/token",
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// A provider that records each request and answers `body` with `status`.
@@ -546,88 +503,18 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn the_rfc_7636_test_vector_holds() -> TestResult {
-        let verifier = PkceCodeVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into());
-        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&verifier);
-        assert_eq!(
-            challenge.as_str(),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        );
-        assert_eq!(challenge.method().as_str(), "S256");
-        Ok(())
-    }
-
-    #[test]
-    fn verifiers_and_states_are_43_url_safe_characters_and_fresh() -> TestResult {
-        let url_safe = |s: &str| {
-            s.bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-        };
-        let (a, b) = (pkce()?, pkce()?);
-        assert_eq!(a.verifier.expose().len(), 43);
-        assert!(url_safe(a.verifier.expose()));
-        assert_ne!(a.verifier.expose(), b.verifier.expose());
-        let recomputed = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(
-            a.verifier.expose().to_owned(),
-        ));
-        assert_eq!(a.challenge, recomputed);
-        let (s, t) = (state()?, state()?);
-        assert_eq!(s.len(), 43);
-        assert!(url_safe(&s));
-        assert_ne!(s, t);
-        Ok(())
-    }
-
-    #[test]
-    fn the_authorize_url_carries_state_pkce_scopes_and_response_mode() -> TestResult {
-        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-        let pkce = Pkce {
-            verifier: Secret::new(verifier),
-            challenge: PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(
-                verifier.into(),
-            )),
-        };
-        let url = authorize_url(
-            "https://login.example/tenant/oauth2/v2.0/authorize",
-            &registration(),
-            &["offline_access".into(), "User.Read".into()],
-            "the-state",
-            Some(&pkce),
-        )?;
-        let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
-        assert_eq!(q["response_type"], "code");
-        assert_eq!(q["client_id"], "app-id");
-        assert_eq!(
-            q["redirect_uri"],
-            "https://switchboard.example/oauth/callback"
-        );
-        assert_eq!(q["scope"], "offline_access User.Read");
-        assert_eq!(q["state"], "the-state");
-        assert_eq!(
-            q["code_challenge"],
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        );
-        assert_eq!(q["code_challenge_method"], "S256");
-        assert_eq!(q["response_mode"], "query");
-        assert!(!q.contains_key("client_secret"));
-        Ok(())
-    }
-
     #[tokio::test]
     async fn the_code_exchange_sends_the_registration_in_the_body() -> TestResult {
         let seen = Mutex::new(Vec::new());
         let answer = br#"{"access_token":"AT","token_type":"Bearer","expires_in":60,"scope":"User.Read","refresh_token":"RT"}"#;
-        let client = registration();
-        let oauth = registered(&client)
-            .set_redirect_uri(redirect_uri(&client)?)
-            .set_token_uri(token_uri("https://login.example/token")?);
+        let client = registration(ClientAuth::SecretPost(Secret::new("app-secret")));
+        let oauth = oauth_client(&client).set_redirect_uri(redirect_uri(&client)?);
         let granted = oauth
             .exchange_code(AuthorizationCode::new("the-code".into()))
             .set_pkce_verifier(PkceCodeVerifier::new("v".repeat(43)))
             .request_async(&provider(&seen, StatusCode::OK, answer))
             .await?;
-        let tokens = tokens_of(&granted, None, 1_000);
+        let tokens = tokens_of(&granted, &[], 1_000);
         assert_eq!(tokens.access_token, "AT");
         assert_eq!(tokens.refresh_token.as_deref(), Some("RT"));
         assert_eq!(tokens.expires_at_ms, 61_000);
@@ -655,14 +542,15 @@ mod tests {
     async fn a_refresh_asks_for_the_granted_scopes_and_only_those() -> TestResult {
         let seen = Mutex::new(Vec::new());
         let answer = br#"{"access_token":"AT2","token_type":"bearer"}"#;
-        let client = registration();
-        let oauth = registered(&client).set_token_uri(token_uri("https://login.example/token")?);
+        let client = registration(ClientAuth::SecretPost(Secret::new("app-secret")));
+        let oauth = oauth_client(&client);
         let held = RefreshToken::new("RT".into());
         let before = Tokens {
             access_token: "AT".into(),
             refresh_token: Some("RT".into()),
             expires_at_ms: 0,
             scopes: vec!["User.Read".into(), "Files.Read.All".into()],
+            issued_at_ms: 0,
         };
         let granted = oauth
             .exchange_refresh_token(&held)
@@ -670,7 +558,7 @@ mod tests {
             .request_async(&provider(&seen, StatusCode::OK, answer))
             .await?;
         // No `scope` in the answer: the grant keeps the scopes it had.
-        assert_eq!(tokens_of(&granted, Some(&before), 0).scopes, before.scopes);
+        assert_eq!(tokens_of(&granted, &before.scopes, 0).scopes, before.scopes);
         let seen = seen.lock().map_err(|e| e.to_string())?;
         let f = form(&seen[0]);
         assert_eq!(f["grant_type"], "refresh_token");
@@ -707,8 +595,8 @@ mod tests {
 
     #[tokio::test]
     async fn refusals_are_sorted_by_error_then_status() -> TestResult {
-        let client = registration();
-        let oauth = registered(&client).set_token_uri(token_uri("https://login.example/token")?);
+        let client = registration(ClientAuth::SecretPost(Secret::new("app-secret")));
+        let oauth = oauth_client(&client);
         let held = RefreshToken::new("RT".into());
         let seen = Mutex::new(Vec::new());
         type Case = (StatusCode, &'static [u8], fn(&TokenError) -> bool);
@@ -774,8 +662,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_plain_http_endpoint_is_refused_unless_routed() -> TestResult {
-        let client = TokenClient::new(Routes::default())?;
+    async fn a_plain_http_endpoint_is_refused() -> TestResult {
+        let client = TokenClient::new(&Routes::default())?;
         let http = client.guarded();
         let request = oauth2::http::Request::builder()
             .method("POST")
@@ -794,9 +682,94 @@ mod tests {
             refresh_token: Some("RT-secret".into()),
             expires_at_ms: 1,
             scopes: vec!["User.Read".into()],
+            issued_at_ms: 0,
         };
         let shown = format!("{t:?}");
         assert!(!shown.contains("secret"), "{shown}");
         Ok(())
+    }
+
+    #[tokio::test]
+    async fn client_secret_basic_goes_in_the_header_form_encoded() -> TestResult {
+        let seen = Mutex::new(Vec::new());
+        let answer = br#"{"access_token":"AT","token_type":"Bearer"}"#;
+        let client = registration(ClientAuth::SecretBasic(Secret::new("a b:c")));
+        oauth_client(&client)
+            .exchange_refresh_token(&RefreshToken::new("RT".into()))
+            .request_async(&provider(&seen, StatusCode::OK, answer))
+            .await?;
+        let seen = seen.lock().map_err(|e| e.to_string())?;
+        let basic = seen[0].headers()[AUTHORIZATION].to_str()?.to_owned();
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(basic.strip_prefix("Basic ").ok_or("Basic")?)?;
+        assert_eq!(decoded, b"app-id:a+b%3Ac");
+        let f = form(&seen[0]);
+        assert!(!f.contains_key("client_secret"), "{f:?}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_client_assertion_names_the_token_endpoint_and_the_certificate() -> TestResult {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/oauth");
+        let key = AssertionKey::from_pem(
+            &std::fs::read(format!("{dir}/client.key"))?,
+            "RS256",
+            Some(&std::fs::read(format!("{dir}/client.crt"))?),
+            None,
+        )?;
+        let client = registration(ClientAuth::PrivateKeyJwt(key));
+        let fields = assertion(&client, 1_700_000_000_000)?;
+        assert_eq!(
+            fields[0],
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned()
+            )
+        );
+        let public = std::fs::read(format!("{dir}/client.pub"))?;
+        let mut check = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        check.set_audience(&["https://login.example/token"]);
+        check.validate_exp = false;
+        let decoded = jsonwebtoken::decode::<serde_json::Value>(
+            &fields[1].1,
+            &jsonwebtoken::DecodingKey::from_rsa_pem(&public)?,
+            &check,
+        )?;
+        let claims = decoded.claims;
+        assert_eq!(claims["iss"], "app-id");
+        assert_eq!(claims["sub"], "app-id");
+        assert_eq!(claims["exp"], 1_700_000_300u64);
+        assert_eq!(decoded.header.x5t_s256.as_deref().map(str::len), Some(43));
+        let again = assertion(&client, 1_700_000_000_000)?;
+        assert_ne!(again[1].1, fields[1].1, "every assertion has its own jti");
+        Ok(())
+    }
+
+    #[test]
+    fn a_short_lived_token_is_used_for_most_of_its_life() {
+        let issued = 1_000_000;
+        let minute = Tokens {
+            access_token: String::new(),
+            refresh_token: None,
+            expires_at_ms: issued + 60_000,
+            scopes: Vec::new(),
+            issued_at_ms: issued,
+        };
+        assert!(!minute.due_for_refresh(issued));
+        assert!(!minute.due_for_refresh(issued + 53_000));
+        assert!(minute.due_for_refresh(issued + 54_000));
+        let hour = Tokens {
+            expires_at_ms: issued + 3_600_000,
+            ..minute.clone()
+        };
+        assert!(!hour.due_for_refresh(issued + 3_539_000));
+        assert!(hour.due_for_refresh(issued + 3_540_000));
+        // Stored before the issue time was kept: a minute ahead, as before.
+        let old = Tokens {
+            issued_at_ms: 0,
+            ..hour
+        };
+        assert!(old.due_for_refresh(issued + 3_540_000));
     }
 }

@@ -1,0 +1,474 @@
+//! The operator's configuration of `switchboard serve`: a TOML file
+//! (`--config`), then the environment (`SWITCHBOARD_` and the key path in
+//! capitals, `__` between parts: `SWITCHBOARD_OAUTH__SHAREPOINT__CLIENT_ID`),
+//! then flags. Client secrets come from the environment or a file only,
+//! never the config file, and are never printed. Relative paths in the
+//! file are relative to the file.
+
+use crate::publisher::parse_pin;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::magic::RelativePathBuf;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use switchboard::engine::ReturnUrls;
+use switchboard::model::IntegrationId;
+use switchboard::oauth::{
+    AssertionKey, ClientAuth, Endpoints, MicrosoftTenant, Provider, Registration,
+};
+use switchboard::plugins::pins::Pin;
+use switchboard::vault::Secret;
+use url::Url;
+
+/// The environment's prefix for configuration keys.
+const ENV_PREFIX: &str = "SWITCHBOARD_";
+/// Variables under the prefix that are secrets read elsewhere, not keys.
+const NOT_KEYS: &[&str] = &[
+    "master_key",
+    "service_tokens_sha256",
+    "service_token",
+    "webhook_secret",
+];
+
+/// The file and environment as written.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Written {
+    listen: Option<SocketAddr>,
+    data: Option<RelativePathBuf>,
+    plugins: Option<RelativePathBuf>,
+    policies: Option<RelativePathBuf>,
+    /// The service's URL as browsers reach it; redirect URIs are built on it.
+    public_url: Option<String>,
+    #[serde(default)]
+    return_origins: Vec<String>,
+    default_return_url: Option<String>,
+    #[serde(default)]
+    pins: BTreeMap<String, String>,
+    #[serde(default)]
+    webhooks: Vec<String>,
+    #[serde(default)]
+    oauth: BTreeMap<String, WrittenClient>,
+}
+
+/// One integration's OAuth client, as written.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WrittenClient {
+    client_id: Option<String>,
+    client_auth: Option<String>,
+    client_secret: Option<String>,
+    client_secret_file: Option<RelativePathBuf>,
+    private_key_file: Option<RelativePathBuf>,
+    certificate_file: Option<RelativePathBuf>,
+    key_id: Option<String>,
+    algorithm: Option<String>,
+    microsoft_tenant: Option<String>,
+    issuer: Option<String>,
+    authorize_url: Option<String>,
+    token_url: Option<String>,
+    revocation_url: Option<String>,
+    redirect_uri: Option<String>,
+}
+
+/// What flags say; only those given override the file and environment.
+#[derive(Debug, Default, Serialize)]
+pub struct Flags {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugins: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policies: Option<PathBuf>,
+}
+
+/// Everything `serve` runs with, checked.
+#[derive(Debug)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub data: PathBuf,
+    /// `None`: the components this build made.
+    pub plugins: Option<PathBuf>,
+    pub policies: PathBuf,
+    pub public_url: Option<Url>,
+    pub return_urls: ReturnUrls,
+    pub pins: HashMap<IntegrationId, Pin>,
+    pub webhooks: Vec<String>,
+    pub oauth: HashMap<IntegrationId, Registration>,
+    /// Where each client secret came from, for `config check` to say.
+    pub secret_sources: BTreeMap<String, String>,
+}
+
+/// Every fault of a configuration, each naming its key.
+#[derive(Debug, thiserror::Error)]
+#[error("the configuration is invalid:\n  {}", .0.join("\n  "))]
+pub struct ConfigError(pub Vec<String>);
+
+/// Reads the file (if any), the environment and the flags, and checks all.
+pub fn load(file: Option<&Path>, flags: Flags) -> Result<ServeConfig, ConfigError> {
+    let mut figment = Figment::from(Serialized::defaults(Written::default()));
+    if let Some(file) = file {
+        if !file.is_file() {
+            return Err(ConfigError(vec![format!(
+                "{}: no such configuration file",
+                file.display()
+            )]));
+        }
+        figment = figment.merge(Toml::file_exact(file));
+    }
+    let figment = figment
+        .merge(
+            Env::prefixed(ENV_PREFIX)
+                .split("__")
+                .ignore(NOT_KEYS)
+                .lowercase(true),
+        )
+        .merge(Serialized::globals(flags));
+    let written: Written = figment
+        .extract()
+        .map_err(|e| ConfigError(e.into_iter().map(|e| e.to_string()).collect()))?;
+    check(&figment, written)
+}
+
+/// Turns what is written into what `serve` runs with, gathering every fault.
+fn check(figment: &Figment, written: Written) -> Result<ServeConfig, ConfigError> {
+    let mut faults = Vec::new();
+    let public_url = written
+        .public_url
+        .as_deref()
+        .and_then(|url| match Url::parse(url.trim()) {
+            Ok(url) if matches!(url.scheme(), "https" | "http") && url.host_str().is_some() => {
+                Some(url)
+            }
+            _ => {
+                faults.push(format!("public_url: `{url}` is not an http(s) URL"));
+                None
+            }
+        });
+    let return_urls = ReturnUrls::new(
+        &written.return_origins,
+        written.default_return_url.as_deref(),
+    )
+    .unwrap_or_else(|e| {
+        faults.push(format!("return_origins / default_return_url: {e}"));
+        ReturnUrls::default()
+    });
+    let mut pins = HashMap::new();
+    for (id, pin) in &written.pins {
+        match parse_pin(&format!("{id}={pin}")) {
+            Ok((id, pin)) => drop(pins.insert(id, pin)),
+            Err(e) => faults.push(format!("pins.{id}: {e}")),
+        }
+    }
+    let mut oauth = HashMap::new();
+    let mut secret_sources = BTreeMap::new();
+    for (id, client) in written.oauth {
+        let key = format!("oauth.{id}");
+        let secret_in_file = figment
+            .find_metadata(&format!("{key}.client_secret"))
+            .and_then(|m| m.source.as_ref())
+            .and_then(|s| s.file_path())
+            .is_some();
+        if secret_in_file {
+            faults.push(format!(
+                "{key}.client_secret: a secret is not written in the config file; set {} or client_secret_file",
+                env_name(&format!("{key}.client_secret"))
+            ));
+            continue;
+        }
+        let source = match (&client.client_secret, &client.client_secret_file) {
+            (Some(_), _) => Some(format!(
+                "from {}",
+                env_name(&format!("{key}.client_secret"))
+            )),
+            (None, Some(file)) => Some(format!("from {}", file.relative().display())),
+            (None, None) => None,
+        };
+        match registration(&id, client, public_url.as_ref()) {
+            Ok(registration) => {
+                if let Some(source) = source {
+                    secret_sources.insert(id.clone(), source);
+                }
+                oauth.insert(IntegrationId::new(&id), registration);
+            }
+            Err(why) => faults.extend(why.into_iter().map(|w| format!("{key}.{w}"))),
+        }
+    }
+    if !faults.is_empty() {
+        return Err(ConfigError(faults));
+    }
+    Ok(ServeConfig {
+        listen: written
+            .listen
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+        data: written
+            .data
+            .map_or_else(|| PathBuf::from("switchboard.redb"), |p| p.relative()),
+        plugins: written.plugins.map(|p| p.relative()),
+        policies: written
+            .policies
+            .map_or_else(|| PathBuf::from("policies"), |p| p.relative()),
+        public_url,
+        return_urls,
+        pins,
+        webhooks: written.webhooks,
+        oauth,
+        secret_sources,
+    })
+}
+
+/// The environment variable that sets a key.
+fn env_name(key: &str) -> String {
+    format!(
+        "{ENV_PREFIX}{}",
+        key.replace('.', "__").to_ascii_uppercase()
+    )
+}
+
+/// One integration's registration, or its faults (each `field: why`).
+fn registration(
+    id: &str,
+    client: WrittenClient,
+    public_url: Option<&Url>,
+) -> Result<Registration, Vec<String>> {
+    let mut faults = Vec::new();
+    let client_id = client
+        .client_id
+        .clone()
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty());
+    if client_id.is_none() {
+        faults.push("client_id: missing".to_owned());
+    }
+    let auth = client_auth(&client).map_err(|why| faults.push(why)).ok();
+    let provider = provider(&client).map_err(|why| faults.push(why)).ok();
+    let redirect_uri = match (&client.redirect_uri, public_url) {
+        (Some(uri), _) => match Url::parse(uri.trim()) {
+            Ok(url) => Some(url.to_string()),
+            Err(e) => {
+                faults.push(format!("redirect_uri: {e}"));
+                None
+            }
+        },
+        (None, Some(base)) => Some(format!(
+            "{}/oauth/{id}/callback",
+            base.as_str().trim_end_matches('/')
+        )),
+        (None, None) => {
+            faults.push(
+                "redirect_uri: set public_url (the service's URL as browsers reach it), or this redirect_uri".into(),
+            );
+            None
+        }
+    };
+    match (client_id, auth, provider, redirect_uri) {
+        (Some(client_id), Some(auth), Some(provider), Some(redirect_uri)) => Ok(Registration {
+            client_id,
+            auth,
+            redirect_uri,
+            provider,
+        }),
+        _ => Err(faults),
+    }
+}
+
+/// How the client authenticates, with its secret or key read.
+fn client_auth(client: &WrittenClient) -> Result<ClientAuth, String> {
+    let method = client
+        .client_auth
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or("client_secret_post");
+    let secret = || -> Result<Secret, String> {
+        match (&client.client_secret, &client.client_secret_file) {
+            (Some(secret), _) => non_empty(secret.trim(), "client_secret"),
+            (None, Some(file)) => {
+                let path = file.relative();
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    format!("client_secret_file: cannot read {}: {e}", path.display())
+                })?;
+                non_empty(text.trim(), "client_secret_file")
+            }
+            (None, None) => Err(format!(
+                "client_secret: {method} needs the secret, from the environment or client_secret_file"
+            )),
+        }
+    };
+    match method {
+        "client_secret_post" => Ok(ClientAuth::SecretPost(secret()?)),
+        "client_secret_basic" => Ok(ClientAuth::SecretBasic(secret()?)),
+        "none" => Ok(ClientAuth::None),
+        "private_key_jwt" => {
+            let read = |field: &str, file: &Option<RelativePathBuf>| {
+                file.as_ref()
+                    .map(|f| {
+                        let path = f.relative();
+                        std::fs::read(&path)
+                            .map_err(|e| format!("{field}: cannot read {}: {e}", path.display()))
+                    })
+                    .transpose()
+            };
+            let key = read("private_key_file", &client.private_key_file)?
+                .ok_or("private_key_file: private_key_jwt needs the client's private key (PEM)")?;
+            let certificate = read("certificate_file", &client.certificate_file)?;
+            let algorithm = client.algorithm.as_deref().unwrap_or("RS256");
+            AssertionKey::from_pem(
+                &key,
+                algorithm,
+                certificate.as_deref(),
+                client.key_id.clone(),
+            )
+            .map(ClientAuth::PrivateKeyJwt)
+            .map_err(|e| format!("private_key_file: {e}"))
+        }
+        other => Err(format!(
+            "client_auth: `{other}` is not one of client_secret_post, client_secret_basic, private_key_jwt, none"
+        )),
+    }
+}
+
+fn non_empty(text: &str, field: &str) -> Result<Secret, String> {
+    match text.is_empty() {
+        true => Err(format!("{field}: the secret is empty")),
+        false => Ok(Secret::new(text)),
+    }
+}
+
+/// Where the endpoints come from: exactly one of a Microsoft tenant, an
+/// issuer, or the endpoints themselves.
+fn provider(client: &WrittenClient) -> Result<Provider, String> {
+    let explicit = client.authorize_url.is_some() || client.token_url.is_some();
+    match (&client.microsoft_tenant, &client.issuer, explicit) {
+        (Some(tenant), None, false) => MicrosoftTenant::parse(tenant)
+            .map(Provider::Microsoft)
+            .map_err(|e| format!("microsoft_tenant: {e}")),
+        (None, Some(issuer), false) => match Url::parse(issuer.trim()) {
+            Ok(url) if url.scheme() == "https" => Ok(Provider::Issuer(url)),
+            _ => Err(format!("issuer: `{issuer}` is not an https URL")),
+        },
+        (None, None, true) => {
+            let (Some(authorize), Some(token)) = (&client.authorize_url, &client.token_url) else {
+                return Err("authorize_url / token_url: name both".into());
+            };
+            Endpoints::new(authorize, token, client.revocation_url.as_deref())
+                .map(Provider::Endpoints)
+                .map_err(|e| format!("endpoints: {e}"))
+        }
+        (None, None, false) => Err(
+            "provider: name one of microsoft_tenant, issuer, or authorize_url and token_url".into(),
+        ),
+        _ => Err(
+            "provider: name only one of microsoft_tenant, issuer, or authorize_url and token_url"
+                .into(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(toml: &str) -> Result<ServeConfig, ConfigError> {
+        let figment = Figment::from(Toml::string(toml));
+        let written: Written = figment
+            .extract()
+            .map_err(|e| ConfigError(vec![e.to_string()]))?;
+        check(&figment, written)
+    }
+
+    #[test]
+    fn a_tenant_registration_builds_its_redirect_uri_on_the_public_url() {
+        let config = written(
+            r#"
+            public_url = "https://switchboard.example.com/"
+            [oauth.sharepoint]
+            client_id = " 11111111-2222-3333-4444-555555555555 "
+            client_auth = "none"
+            microsoft_tenant = "contoso.onmicrosoft.com"
+            "#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let registration = &config.oauth[&IntegrationId::new("sharepoint")];
+        assert_eq!(
+            registration.client_id,
+            "11111111-2222-3333-4444-555555555555"
+        );
+        assert_eq!(
+            registration.redirect_uri,
+            "https://switchboard.example.com/oauth/sharepoint/callback"
+        );
+        assert!(
+            matches!(&registration.provider, Provider::Microsoft(t) if t.as_str() == "contoso.onmicrosoft.com")
+        );
+    }
+
+    #[test]
+    fn every_fault_is_named_with_its_key() {
+        let faults = written(
+            r#"
+            public_url = "ftp://x"
+            [oauth.sharepoint]
+            client_auth = "client_secret_jwt"
+            microsoft_tenant = "contoso"
+            issuer = "https://login.example"
+            "#,
+        )
+        .err()
+        .map(|e| e.0)
+        .unwrap_or_default();
+        let text = faults.join("\n");
+        for expected in [
+            "public_url: `ftp://x` is not an http(s) URL",
+            "oauth.sharepoint.client_id: missing",
+            "oauth.sharepoint.client_auth: `client_secret_jwt` is not one of",
+            "oauth.sharepoint.provider: name only one of",
+            "oauth.sharepoint.redirect_uri: set public_url",
+        ] {
+            assert!(text.contains(expected), "{expected} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_secret_written_in_the_file_is_refused_without_being_repeated() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("switchboard.toml");
+        std::fs::write(
+            &file,
+            "public_url = \"https://sb.example\"\n[oauth.sharepoint]\nclient_id = \"x\"\nclient_secret = \"hunter2-very-secret\"\nmicrosoft_tenant = \"common\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let error = load(Some(&file), Flags::default())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.contains("oauth.sharepoint.client_secret: a secret is not written in the config file; set SWITCHBOARD_OAUTH__SHAREPOINT__CLIENT_SECRET"),
+            "{error}"
+        );
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn a_secret_file_is_read_trimmed_and_relative_to_the_config() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.path().join("secret"), "s3cret \n").unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("switchboard.toml");
+        std::fs::write(
+            &file,
+            "data = \"state/sb.redb\"\npublic_url = \"https://sb.example\"\n[oauth.sharepoint]\nclient_id = \"x\"\nclient_auth = \"client_secret_basic\"\nclient_secret_file = \"secret\"\nmicrosoft_tenant = \"common\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let config = load(Some(&file), Flags::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.data, dir.path().join("state/sb.redb"));
+        let auth = &config.oauth[&IntegrationId::new("sharepoint")].auth;
+        assert!(matches!(auth, ClientAuth::SecretBasic(s) if s.expose() == "s3cret"));
+        assert_eq!(
+            config.secret_sources["sharepoint"],
+            format!("from {}", dir.path().join("secret").display())
+        );
+    }
+}
