@@ -536,3 +536,251 @@ async fn tokens_are_refreshed_before_they_expire_and_an_outage_leaves_the_connec
         .await
         .unwrap();
 }
+
+/// The scopes SharePoint's manifest asks for, as sent.
+const REQUESTED: &str = "openid profile offline_access https://graph.microsoft.com/User.Read https://graph.microsoft.com/Sites.Read.All https://graph.microsoft.com/Files.Read.All";
+
+/// Bob and nineteen more of his calls at once; each must list the site.
+async fn twenty_calls(w: &World) {
+    let bob = member();
+    let calls = (0..20).map(|_| w.run(&bob, "list_sites", json!({"query": "marketing"})));
+    for result in join_all(calls).await {
+        assert_eq!(result.unwrap()["sites"][0]["name"], "Marketing");
+    }
+}
+
+/// Twenty calls of one member at once are allowed here, so the refresh is
+/// what is tested.
+fn twenty_at_once(config: &mut switchboard::EngineConfig) {
+    config.call_shares.per_member = 20;
+    config.call_shares.per_workspace = 20;
+    config.host.limits.calls_per_plugin = 20;
+    config.host.limits.concurrent_calls = 20;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minute_long_tokens_are_refreshed_once_for_twenty_callers_then_not_again() {
+    let w = world_with(twenty_at_once).await;
+    w.ms.set_access_token_lifetime(60);
+    w.sign_in(&member()).await;
+    twenty_calls(&w).await;
+    assert_eq!(
+        w.ms.refreshes(),
+        0,
+        "a fresh one-minute token is used as it is"
+    );
+    w.ms.expire_access_tokens();
+    twenty_calls(&w).await;
+    assert_eq!(w.ms.refreshes(), 1, "twenty callers share one refresh");
+    twenty_calls(&w).await;
+    assert_eq!(
+        w.ms.refreshes(),
+        1,
+        "the refreshed minute-long token is fresh"
+    );
+}
+
+#[tokio::test]
+async fn a_token_response_without_scope_keeps_the_requested_scopes() {
+    let w = world().await;
+    w.ms.omit_scope_in_token_responses(true);
+    let connection = w.sign_in(&member()).await;
+    assert_eq!(connection.scopes.join(" "), REQUESTED);
+    for _ in 0..2 {
+        w.ms.expire_access_tokens();
+        w.bob("list_sites", json!({"query": "marketing"}))
+            .await
+            .unwrap();
+    }
+    let refreshes: Vec<_> =
+        w.ms.token_requests()
+            .into_iter()
+            .filter(|r| r.grant_type == "refresh_token")
+            .collect();
+    assert_eq!(refreshes.len(), 2);
+    for refresh in refreshes {
+        assert_eq!(
+            refresh.scope.as_deref(),
+            Some(REQUESTED),
+            "never an empty scope"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_provider_that_keeps_its_refresh_token_is_refreshed_again_and_again() {
+    let w = world().await;
+    w.ms.set_refresh_token_rotation(false);
+    w.sign_in(&member()).await;
+    for round in 1..=3 {
+        w.ms.expire_access_tokens();
+        w.bob("list_sites", json!({"query": "marketing"}))
+            .await
+            .unwrap();
+        assert_eq!(w.ms.refreshes(), round);
+    }
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/fixtures/oauth/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn set_auth(config: &mut switchboard::EngineConfig, auth: ClientAuth) {
+    if let Some(registration) = config.oauth.get_mut(&id("sharepoint")) {
+        registration.auth = auth;
+    }
+}
+
+#[tokio::test]
+async fn the_client_authenticates_with_basic_or_a_signed_assertion_as_entra_checks() {
+    let certificate = || {
+        switchboard::oauth::AssertionKey::from_pem(
+            &fixture("client.key"),
+            "RS256",
+            Some(&fixture("client.crt")),
+            None,
+        )
+        .unwrap()
+    };
+    let basic = ClientAuth::SecretBasic(switchboard::vault::Secret::new("client-secret-value"));
+    for (auth, method) in [
+        (basic, "client_secret_basic"),
+        (ClientAuth::PrivateKeyJwt(certificate()), "private_key_jwt"),
+    ] {
+        let w = world_with(|config| set_auth(config, auth)).await;
+        w.ms.register_certificate(
+            CLIENT_ID,
+            &String::from_utf8(fixture("client.crt")).unwrap(),
+            &String::from_utf8(fixture("client.pub")).unwrap(),
+        );
+        w.sign_in(&member()).await;
+        w.ms.expire_access_tokens();
+        w.bob("list_sites", json!({"query": "marketing"}))
+            .await
+            .unwrap();
+        let requests = w.ms.token_requests();
+        assert_eq!(requests.len(), 2, "{method}");
+        assert!(
+            requests.iter().all(|r| r.auth_method == method),
+            "{requests:?}"
+        );
+    }
+
+    // A key whose certificate Entra does not know is refused, and says so.
+    let unknown = switchboard::oauth::AssertionKey::from_pem(
+        &fixture("client.key"),
+        "RS256",
+        None,
+        Some("not-the-registered-certificate".into()),
+    )
+    .unwrap();
+    let w = world_with(|config| set_auth(config, ClientAuth::PrivateKeyJwt(unknown))).await;
+    let start = w
+        .engine
+        .begin_connect(&member(), &id("sharepoint"), None)
+        .unwrap();
+    let callback = w.browse(&start.authorize_url).await;
+    let refused = w
+        .engine
+        .complete_connect(&member(), &id("sharepoint"), &callback)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, Error::CodeExchange(switchboard::oauth::TokenError::Misconfigured(why)) if why.starts_with("invalid_client: AADSTS700027")),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn an_issuer_is_discovered_once_and_its_endpoints_used() {
+    let issuer = format!(
+        "https://login.microsoftonline.com/{}/v2.0",
+        switchboard_mocks::microsoft::TENANT_ID
+    );
+    let w = world_with(|config| {
+        if let Some(registration) = config.oauth.get_mut(&id("sharepoint")) {
+            registration.provider = Provider::Issuer(url::Url::parse(&issuer).unwrap());
+        }
+    })
+    .await;
+    w.sign_in(&member()).await;
+    w.sign_in(&member()).await;
+    assert_eq!(w.ms.discoveries(), 1);
+    assert_eq!(
+        w.ms.authorize_tenants(),
+        [switchboard_mocks::microsoft::TENANT_ID; 2]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_revocation_is_logged_and_audited_and_the_connection_still_goes() {
+    let tenant = switchboard_mocks::microsoft::TENANT_ID;
+    let w = world_with(|config| {
+        let base = format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0");
+        if let Some(registration) = config.oauth.get_mut(&id("sharepoint")) {
+            registration.provider = Provider::Endpoints(
+                switchboard::oauth::Endpoints::new(
+                    &format!("{base}/authorize"),
+                    &format!("{base}/token"),
+                    // Entra has no revocation endpoint: this one answers 404.
+                    Some(&format!("{base}/revoke")),
+                )
+                .unwrap(),
+            );
+        }
+    })
+    .await;
+    let connection = w.sign_in(&member()).await;
+    w.engine
+        .disconnect(&member(), &connection.id)
+        .await
+        .unwrap();
+    assert!(w.engine.connection(&member(), &connection.id).is_err());
+    let trail = w
+        .engine
+        .audit(&admin(), &switchboard::audit::Filter::default(), None, 10)
+        .unwrap();
+    let revoke = trail
+        .records
+        .iter()
+        .find(|r| r.entry.operation == "revoke")
+        .unwrap();
+    assert_eq!(
+        revoke.entry.outcome,
+        switchboard::audit::Outcome::Failed {
+            message: "the provider did not revoke the grant: the token endpoint answered HTTP 404 Not Found".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_certificate_nobody_trusts_is_named_in_the_error() {
+    let w = world_with(|config| {
+        // The mocks' hosts stay routed, but their authority is not trusted.
+        let mut routes = switchboard::net::Routes::default();
+        for (host, to) in config.host.routes.hosts() {
+            routes = routes.route(host, to);
+        }
+        config.host.routes = routes;
+    })
+    .await;
+    let start = w
+        .engine
+        .begin_connect(&member(), &id("sharepoint"), None)
+        .unwrap();
+    let callback = w.browse(&start.authorize_url).await;
+    let refused = w
+        .engine
+        .complete_connect(&member(), &id("sharepoint"), &callback)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("invalid peer certificate: UnknownIssuer"),
+        "{refused}"
+    );
+}
