@@ -1,0 +1,237 @@
+//! An operator configures `switchboard serve` for SharePoint: a config file
+//! and the environment, `config check` before starting, and the service
+//! that then sends members to sign in at the operator's own tenant.
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const CLIENT_ID: &str = "6731de76-14a6-49ae-97bc-6eba6914391e";
+const SECRET: &str = "Qx38Q~operator-client-secret";
+const SECRET_ENV: &str = "SWITCHBOARD_OAUTH__SHAREPOINT__CLIENT_SECRET";
+const PUBLIC_URL: &str = "https://switchboard.contoso.example";
+
+fn policies() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies")
+}
+
+/// A config file in `dir`, as an operator writes it for SharePoint.
+fn config_file(dir: &Path, extra: &str) -> std::path::PathBuf {
+    let file = dir.join("switchboard.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+# Where state lives, relative to this file.
+data = "state/switchboard.redb"
+policies = "{}"
+public_url = "{PUBLIC_URL}"
+return_origins = ["https://app.contoso.example"]
+
+[oauth.sharepoint]
+client_id = "{CLIENT_ID}"
+microsoft_tenant = "contoso.onmicrosoft.com"
+{extra}
+"#,
+            policies()
+        ),
+    )
+    .unwrap();
+    file
+}
+
+fn switchboard(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("SWITCHBOARD_CONFIG")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn config_check_says_where_sign_ins_and_secrets_go_and_never_prints_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = config_file(dir.path(), "");
+    // Pasted with a trailing space and line break.
+    let pasted = format!("{SECRET} \n");
+    let (ok, out, err) = switchboard(
+        &["config", "check", "--config", file.to_str().unwrap()],
+        &[(SECRET_ENV, &pasted)],
+    );
+    assert!(ok, "{out}{err}");
+    for line in [
+        format!(
+            "oauth sharepoint: client {CLIENT_ID} (client_secret_post, secret from {SECRET_ENV}); redirect URI {PUBLIC_URL}/oauth/sharepoint/callback"
+        ),
+        "  authorize  https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize".into(),
+        "  token      https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token".into(),
+        format!("data {}", dir.path().join("state/switchboard.redb").display()),
+        "the configuration is valid".into(),
+    ] {
+        assert!(out.contains(&line), "{line:?} not in\n{out}");
+    }
+    assert!(!out.contains(SECRET) && !err.contains(SECRET));
+}
+
+#[test]
+fn config_check_names_every_fault_by_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = config_file(
+        dir.path(),
+        &format!(
+            "client_secret = \"{SECRET}\"\n[oauth.semrush]\nclient_auth = \"client_secret_basic\"\nmicrosoft_tenant = \"../common\"\n"
+        ),
+    );
+    let (ok, out, err) = switchboard(
+        &["config", "check", "--config", file.to_str().unwrap()],
+        &[],
+    );
+    assert!(!ok);
+    for fault in [
+        format!(
+            "oauth.sharepoint.client_secret: a secret is not written in the config file; set {SECRET_ENV} or client_secret_file"
+        ),
+        "oauth.semrush.client_id: missing".into(),
+        "oauth.semrush.client_secret: client_secret_basic needs the secret".into(),
+        "oauth.semrush.microsoft_tenant: `../common` is not a Microsoft tenant".into(),
+    ] {
+        assert!(out.contains(&fault), "{fault:?} not in\n{out}");
+    }
+    assert!(!out.contains(SECRET) && !err.contains(SECRET));
+
+    // `serve` refuses to start on the same file, saying the same.
+    let (ok, _, err) = switchboard(&["serve", "--config", file.to_str().unwrap()], &[]);
+    assert!(!ok);
+    assert!(err.contains("the configuration is invalid:"), "{err}");
+    assert!(err.contains("oauth.semrush.client_id: missing"), "{err}");
+    assert!(!err.contains(SECRET));
+}
+
+#[test]
+fn the_environment_overrides_the_file_and_flags_override_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = config_file(dir.path(), "");
+    let file = file.to_str().unwrap();
+    let env = [
+        (SECRET_ENV, SECRET),
+        ("SWITCHBOARD_LISTEN", "127.0.0.1:9001"),
+    ];
+    let (_, out, _) = switchboard(&["config", "check", "--config", file], &env);
+    assert!(out.contains("listen 127.0.0.1:9001;"), "{out}");
+    let (_, out, _) = switchboard(
+        &[
+            "config",
+            "check",
+            "--config",
+            file,
+            "--listen",
+            "127.0.0.1:9002",
+        ],
+        &env,
+    );
+    assert!(out.contains("listen 127.0.0.1:9002;"), "{out}");
+}
+
+struct Service {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+#[tokio::test]
+async fn serve_with_a_config_file_sends_members_to_the_operators_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = config_file(dir.path(), "");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let token = "host-service-token";
+    let digest = hex::encode(Sha256::digest(token));
+    // Started from another directory: the file's paths are its own.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .current_dir(std::env::temp_dir())
+        .args(["--log-format", "json", "serve", "--config"])
+        .arg(&file)
+        .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
+        .env(SECRET_ENV, SECRET)
+        .env("SWITCHBOARD_SERVICE_TOKENS_SHA256", digest)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line: Value = serde_json::from_str(&line.unwrap()).unwrap_or_default();
+        if line["fields"]["message"] == "serving" {
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    let s = Service {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    switchboard::net::install_crypto();
+    let as_user = |path: &str, user: &str, role: &str| {
+        reqwest::Client::new()
+            .post(format!("{}{path}", s.base))
+            .bearer_auth(token)
+            .header("x-switchboard-user", user)
+            .header("x-switchboard-role", role)
+            .header("x-switchboard-plan", "business")
+    };
+    let enabled = as_user(
+        "/v1/workspaces/acme/team-integrations/sharepoint/enable",
+        "ada",
+        "admin",
+    )
+    .json(&json!({"mode": "user"}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(enabled.status(), 200);
+    let started: Value = as_user(
+        "/v1/workspaces/acme/integrations/sharepoint/connect",
+        "bob",
+        "member",
+    )
+    .json(&json!({"return_to": "https://app.contoso.example/integrations"}))
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let authorize = url::Url::parse(started["sign_in"]["authorize_url"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        authorize.as_str().split('?').next(),
+        Some("https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize")
+    );
+    let param = |name: &str| {
+        authorize
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    assert_eq!(param("client_id").as_deref(), Some(CLIENT_ID));
+    assert_eq!(
+        param("redirect_uri"),
+        Some(format!("{PUBLIC_URL}/oauth/sharepoint/callback"))
+    );
+    assert!(dir.path().join("state/switchboard.redb").is_file());
+}
