@@ -235,3 +235,111 @@ async fn serve_with_a_config_file_sends_members_to_the_operators_tenant() {
     );
     assert!(dir.path().join("state/switchboard.redb").is_file());
 }
+
+/// A forward proxy on loopback, as operators have in front of the
+/// internet: it records each `CONNECT` and tunnels it to `upstream`.
+async fn proxy(
+    upstream: std::net::SocketAddr,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let record = record.clone();
+            tokio::spawn(async move {
+                let mut client = tokio::io::BufReader::new(client);
+                let mut request = String::new();
+                loop {
+                    let mut line = String::new();
+                    if client.read_line(&mut line).await.unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    request.push_str(&line);
+                }
+                record
+                    .lock()
+                    .unwrap()
+                    .push(request.lines().next().unwrap_or_default().to_owned());
+                let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let mut client = client.into_inner();
+                let _ = client
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await;
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn behind_a_proxy_discovery_goes_through_it_and_inner_addresses_are_still_refused() {
+    let microsoft = switchboard_mocks::microsoft::Microsoft::new();
+    let mock = microsoft.start().await.unwrap();
+    let (proxy, seen) = proxy(mock.addr).await;
+    // The operator's machine trusts the proxy's world through its own CA
+    // bundle; here, the mocks' authority.
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("ca.pem");
+    std::fs::write(&bundle, switchboard_mocks::tls::ca().pem()).unwrap();
+    let tenant = switchboard_mocks::microsoft::TENANT_ID;
+    let file = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+public_url = "{PUBLIC_URL}"
+[oauth.sharepoint]
+client_id = "{CLIENT_ID}"
+issuer = "https://login.microsoftonline.com/{tenant}/v2.0"
+[oauth.inside]
+client_id = "{CLIENT_ID}"
+client_auth = "none"
+issuer = "https://localhost/inside"
+"#
+        ),
+    )
+    .unwrap();
+    let proxy_url = format!("http://{proxy}");
+    let (bundle, file) = (
+        bundle.to_str().unwrap().to_owned(),
+        file.to_str().unwrap().to_owned(),
+    );
+    let (ok, out, err) = tokio::task::spawn_blocking(move || {
+        switchboard(
+            &["config", "check", "--config", &file],
+            &[
+                (SECRET_ENV, SECRET),
+                ("HTTPS_PROXY", &proxy_url),
+                ("NO_PROXY", ""),
+                ("SSL_CERT_FILE", &bundle),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(!ok, "the inside issuer must fail");
+    assert!(
+        out.contains(&format!(
+            "  token      https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
+        )),
+        "{out}{err}"
+    );
+    assert!(
+        out.contains("OpenID discovery for https://localhost/inside failed: localhost resolves to a private address"),
+        "{out}"
+    );
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["CONNECT login.microsoftonline.com:443 HTTP/1.1"]
+    );
+    assert_eq!(microsoft.discoveries(), 1);
+}
