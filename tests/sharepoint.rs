@@ -64,7 +64,7 @@ impl World {
     /// The browser: follows the authorize URL to the mock and reads the
     /// redirect back to the app.
     async fn browse(&self, authorize_url: &str) -> Callback {
-        let response = self.h.browser().get(authorize_url).send().await.unwrap();
+        let response = self.h.browser().get(authorize_url).await;
         assert_eq!(response.status(), 302);
         let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
         assert!(location.as_str().starts_with(REDIRECT), "{location}");

@@ -11,7 +11,9 @@ use switchboard::plugins::SandboxLimits;
 use switchboard::{Engine, EngineConfig};
 use switchboard_mocks::semrush::Semrush;
 
+mod browser;
 mod steps;
+pub use browser::Browser;
 pub use steps::*;
 
 /// A fresh data directory and plugins directory.
@@ -61,10 +63,15 @@ impl Harness {
         self
     }
 
-    /// A person's browser on this machine: it reaches the routed hosts'
-    /// mocks by their real names over TLS, trusting the mocks' authority,
-    /// and leaves redirects for the test to follow one hop at a time.
-    pub fn browser(&self) -> reqwest::Client {
+    /// A person's browser on this machine, with its own cookies.
+    pub fn browser(&self) -> Browser {
+        Browser::new(self.http_client())
+    }
+
+    /// An HTTP client as a browser's: it reaches the routed hosts' mocks by
+    /// their real names over TLS, trusting the mocks' authority, and leaves
+    /// redirects for the test to follow one hop at a time.
+    pub fn http_client(&self) -> reqwest::Client {
         switchboard::net::install_crypto();
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

@@ -1,52 +1,143 @@
-//! The public sign-in callback: where the provider sends a member's browser
-//! back. It takes no service token: the one-time `state` authenticates it
-//! (it binds workspace, member, integration and expiry; the PKCE verifier
-//! never left the server). The browser is sent on with `303 See Other` to
-//! the sign-in's checked return URL or the operator's default, carrying the
-//! integration, `status=connected|error` and a human reason, and never the
-//! code, a token or the state; with no return URL at all, a short page says
-//! the same.
+//! What a member's browser calls, with no service token: the sign-in link,
+//! which binds a sign-in to the browser that opens it (a key in a cookie)
+//! before sending it to the provider, and the public callback, where the
+//! provider sends it back. The one-time `state` and that key authenticate
+//! the callback (the state binds workspace, member, integration and expiry;
+//! the PKCE verifier never leaves the server). The browser is then sent on
+//! with `303 See Other` to the sign-in's checked return URL or the
+//! operator's default, carrying the integration, `status=connected|error`
+//! and a human reason, never the code, a token or the state; with no
+//! return URL at all, a short page says the same.
 
 use crate::problem::Problem;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use switchboard::engine::{Callback, SignInEnd};
+use serde::Deserialize;
+use switchboard::engine::{Callback, sign_in_cookie};
 use switchboard::model::IntegrationId;
+use switchboard::{Error, engine::OpenedSignIn};
+use url::Url;
 
-/// `GET /oauth/{integration}/callback`.
+/// The sign-in link's query.
+#[derive(Deserialize, schemars::JsonSchema)]
+pub struct Start {
+    /// The sign-in's `state`, as the connect answer gave it.
+    pub state: String,
+}
+
+/// `GET /oauth/{integration}/start?state=...`.
+pub async fn start(
+    State(app): State<crate::Shared>,
+    Path(integration): Path<String>,
+    query: Result<Query<Start>, QueryRejection>,
+) -> Response {
+    let integration = IntegrationId::new(integration);
+    let opened = match query {
+        Ok(Query(Start { state })) => app.engine.open_sign_in(&integration, &state),
+        Err(_) => Err(incomplete()),
+    };
+    match opened {
+        Ok(opened) => to_provider(&integration, opened),
+        Err(error) => {
+            let landing = app.engine.default_return_url().cloned();
+            land(&integration, Err(error), landing, None)
+        }
+    }
+}
+
+/// `GET /oauth/{integration}/callback?state=...&code=...`.
 pub async fn callback(
     State(app): State<crate::Shared>,
     Path(integration): Path<String>,
+    headers: HeaderMap,
     query: Result<Query<Callback>, QueryRejection>,
 ) -> Response {
     let integration = IntegrationId::new(integration);
-    let end = match query {
-        Ok(Query(callback)) => app.engine.finish_sign_in(&integration, &callback).await,
+    let Ok(Query(callback)) = query else {
         // No `state`: nothing to finish, and nowhere of its own to return.
-        Err(_) => SignInEnd {
-            result: Err(switchboard::Error::SignIn(
-                "the provider's answer is incomplete; start again".into(),
-            )),
-            return_to: app.engine.default_return_url().cloned(),
-        },
+        let landing = app.engine.default_return_url().cloned();
+        return land(&integration, Err(incomplete()), landing, None);
     };
-    let (status, reason) = match end.result {
-        Ok(connection) => (
-            "connected",
-            format!(
-                "Connected to {integration} as {}.",
-                connection.account.label
-            ),
-        ),
+    let cookie = sign_in_cookie(&callback.state);
+    let key = cookie_value(&headers, &cookie);
+    let end = app
+        .engine
+        .finish_sign_in(&integration, &callback, key.as_deref())
+        .await;
+    let result = end.result.map(|connection| {
+        format!(
+            "Connected to {integration} as {}.",
+            connection.account.label
+        )
+    });
+    land(&integration, result, end.return_to, Some(&cookie))
+}
+
+fn incomplete() -> Error {
+    Error::SignIn("the link or the provider's answer is incomplete; start again".into())
+}
+
+/// On to the provider, holding the sign-in's key in a cookie that only
+/// this integration's callback receives.
+fn to_provider(integration: &IntegrationId, opened: OpenedSignIn) -> Response {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let max_age = opened.expires_at_ms.saturating_sub(now_ms) / 1000 + 1;
+    let cookie = format!(
+        "{}={}; {}; Max-Age={max_age}",
+        opened.cookie,
+        opened.browser_key.expose(),
+        cookie_attributes(integration)
+    );
+    let (Ok(location), Ok(cookie)) = (
+        HeaderValue::from_str(&opened.authorize_url),
+        HeaderValue::from_str(&cookie),
+    ) else {
+        return page("error", "the sign-in could not be started; start again");
+    };
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    private(response)
+}
+
+/// Where the cookie goes: to this integration's callback only, never to
+/// scripts, and on the provider's top-level redirect back.
+fn cookie_attributes(integration: &IntegrationId) -> String {
+    format!("Path=/oauth/{integration}/; HttpOnly; Secure; SameSite=Lax")
+}
+
+/// A cookie's value from the request's `Cookie` headers.
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// The browser lands: on the return URL, told how it went, or on a page.
+/// The sign-in's cookie, if any, is cleared.
+fn land(
+    integration: &IntegrationId,
+    result: Result<String, Error>,
+    return_to: Option<Url>,
+    cookie: Option<&str>,
+) -> Response {
+    let (status, reason) = match result {
+        Ok(said) => ("connected", said),
         Err(error) => {
             let problem = Problem::from(error);
             tracing::info!(%integration, "a browser sign-in was refused: {}", problem.detail);
             ("error", problem.detail)
         }
     };
-    let mut response = match end.return_to {
+    let mut response = match return_to {
         Some(mut url) => {
             url.query_pairs_mut()
                 .append_pair("integration", integration.as_str())
@@ -61,8 +152,18 @@ pub async fn callback(
         }
         None => page(status, &reason),
     };
-    // The callback's URL held the code and state: keep it out of caches
-    // and of the next page's `Referer`.
+    if let Some(name) = cookie {
+        let expired = format!("{name}=; {}; Max-Age=0", cookie_attributes(integration));
+        if let Ok(expired) = HeaderValue::from_str(&expired) {
+            response.headers_mut().insert(header::SET_COOKIE, expired);
+        }
+    }
+    private(response)
+}
+
+/// The URLs here hold a code or a state: keep them out of caches and of
+/// the next page's `Referer`.
+fn private(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(

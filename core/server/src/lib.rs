@@ -146,6 +146,15 @@ fn public() -> Api<Shared> {
             Doc::public("Ready: plugins and policies loaded").returns::<h::Ready>(),
         )
         .get(
+            "/oauth/{integration}/start",
+            browser::start,
+            Doc::public("The sign-in link a member's browser opens: binds the sign-in to that browser (a cookie) and answers 303 to the provider")
+                .query::<browser::Start>()
+                .returns::<String>()
+                .content("text/html")
+                .status(303),
+        )
+        .get(
             "/oauth/{integration}/callback",
             browser::callback,
             Doc::public("Where the provider sends a member's browser after signing in; answers 303 to the return URL with integration, status and reason")

@@ -368,9 +368,23 @@ async fn the_demo_walks_the_help_article_over_http() {
             connect,
         )
         .await;
-    // Bob's browser follows the authorize URL to Microsoft and is sent back
-    // to the public callback, which it calls with no token of its own.
-    let authorize = started["sign_in"]["authorize_url"].as_str().unwrap();
+    // Bob's browser opens the sign-in link, which keeps a key in a cookie
+    // and sends it to Microsoft; Microsoft sends it back to the public
+    // callback, which it calls with that cookie and no token of its own.
+    let link = started["sign_in"]["start_url"].as_str().unwrap();
+    assert!(link.starts_with(&format!("{}/oauth/sharepoint/start?state=", s.base)));
+    let opened = s.http.get(link).send().await.unwrap();
+    assert_eq!(opened.status(), 303);
+    let cookie = opened.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.contains("; Path=/oauth/sharepoint/; HttpOnly; Secure; SameSite=Lax"),
+        "{cookie}"
+    );
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let authorize = opened.headers()["location"].to_str().unwrap();
+    assert!(
+        authorize.starts_with("https://login.microsoftonline.com/common/oauth2/v2.0/authorize?")
+    );
     let redirect = s.http.get(authorize).send().await.unwrap();
     assert_eq!(redirect.status(), 302);
     let callback = redirect.headers()["location"].to_str().unwrap().to_owned();
@@ -378,7 +392,13 @@ async fn the_demo_walks_the_help_article_over_http() {
         callback.starts_with(&format!("{}/oauth/sharepoint/callback?", s.base)),
         "{callback}"
     );
-    let landed = s.http.get(&callback).send().await.unwrap();
+    let landed = s
+        .http
+        .get(&callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(landed.status(), 200);
     assert_eq!(landed.headers()["cache-control"], "no-store");
     assert_eq!(landed.headers()["referrer-policy"], "no-referrer");
@@ -416,7 +436,13 @@ async fn the_demo_walks_the_help_article_over_http() {
         "Brand voice guidelines.txt"
     );
     // The same answer again (a reload, a replay) is refused, and says so.
-    let replay = s.http.get(&callback).send().await.unwrap();
+    let replay = s
+        .http
+        .get(&callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(replay.status(), 400);
     let page = replay.text().await.unwrap();
     assert!(

@@ -45,20 +45,57 @@ impl Engine {
         integration: &IntegrationId,
         callback: &Callback,
     ) -> Result<Connection> {
-        self.complete(Some(actor), integration, callback).await.1
+        self.complete(&Caller::Member(actor), integration, callback)
+            .await
+            .1
+    }
+
+    /// A member's browser opens a sign-in link: the sign-in is bound to it
+    /// (once: a link opened a second time, by anyone, is refused) through a
+    /// fresh key it keeps in a cookie, and it goes on to the provider.
+    pub fn open_sign_in(&self, integration: &IntegrationId, state: &str) -> Result<OpenedSignIn> {
+        let key = crate::oauth::state()?;
+        let now = now_ms();
+        self.store.write(|w| {
+            let refused = |why: &str| Err(Error::SignIn(why.to_owned()));
+            let Some(mut flow) = w.take_flow(state)? else {
+                return refused("this sign-in link is unknown or was already used; start again");
+            };
+            if flow.expires_at_ms <= now {
+                return refused("this sign-in expired; start again");
+            }
+            let authorize_url = match (&flow.browser, &flow.authorize_url) {
+                (None, Some(url)) if flow.integration == *integration => url.clone(),
+                (Some(_), _) => {
+                    return refused("this sign-in link was already opened; start again");
+                }
+                _ => return refused("this sign-in link is not for this integration"),
+            };
+            flow.browser = Some(browser_digest(&key));
+            w.put_flow(state, &flow, now)?;
+            Ok(OpenedSignIn {
+                authorize_url,
+                browser_key: Secret::new(key.clone()),
+                cookie: sign_in_cookie(state),
+                expires_at_ms: flow.expires_at_ms,
+            })
+        })
     }
 
     /// Completes a sign-in at the public callback, which a member's browser
     /// reaches from the provider with no credential of its own: the
-    /// one-time `state` authenticates it, and the member, role and plan are
-    /// the ones the host vouched for when the sign-in began. Says where the
-    /// browser goes next.
+    /// one-time `state` authenticates it, the browser must hold the key of
+    /// the one that opened the sign-in link (`browser_key`, from its
+    /// cookie), and the member, role and plan are the ones the host vouched
+    /// for when the sign-in began. Says where the browser goes next.
     pub async fn finish_sign_in(
         &self,
         integration: &IntegrationId,
         callback: &Callback,
+        browser_key: Option<&str>,
     ) -> SignInEnd {
-        let (flow, result) = self.complete(None, integration, callback).await;
+        let caller = Caller::Browser(browser_key.map(browser_digest));
+        let (flow, result) = self.complete(&caller, integration, callback).await;
         let return_to = flow
             .and_then(|f| f.return_to)
             .and_then(|url| url::Url::parse(&url).ok())
@@ -72,10 +109,9 @@ impl Engine {
     }
 
     /// Takes the sign-in's flow, checks it and the callback, and connects.
-    /// `member` is who the host says is calling; `None` for a browser.
     async fn complete(
         &self,
-        member: Option<&Actor>,
+        caller: &Caller<'_>,
         integration: &IntegrationId,
         callback: &Callback,
     ) -> (Option<Flow>, Result<Connection>) {
@@ -85,12 +121,12 @@ impl Engine {
         // audited and committed with the flow taken.
         let taken = self.store.write(|w| {
             let flow = w.take_flow(&callback.state)?;
-            let actor = match (member, &flow) {
-                (Some(actor), _) => Some(actor.clone()),
-                (None, Some(flow)) => flow.actor(),
-                (None, None) => None,
+            let actor = match (caller, &flow) {
+                (Caller::Member(actor), _) => Some((*actor).clone()),
+                (Caller::Browser(_), Some(flow)) => flow.actor(),
+                (Caller::Browser(_), None) => None,
             };
-            let refusal = refusal(member, flow.as_ref(), integration, callback, now);
+            let refusal = refusal(caller, flow.as_ref(), integration, callback, now);
             if let (Some(actor), Some(why)) = (&actor, &refusal) {
                 let outcome = outcome_of(&Error::SignIn(why.clone()));
                 let record = entry(actor, OPERATION, Some(integration), outcome, None);
@@ -295,6 +331,41 @@ impl Engine {
 
 const USER_ONLY: &[Mode] = &[Mode::User];
 
+/// Who finishes a sign-in.
+enum Caller<'a> {
+    /// The host, vouching for this member.
+    Member(&'a Actor),
+    /// A browser at the public callback, with the digest of the key in its
+    /// sign-in cookie, if it has one.
+    Browser(Option<String>),
+}
+
+/// A sign-in link opened: where the browser goes, and the key it keeps.
+#[derive(Debug)]
+pub struct OpenedSignIn {
+    /// The provider's authorize URL.
+    pub authorize_url: String,
+    /// The browser's key, for its cookie; only its digest is stored.
+    pub browser_key: Secret,
+    /// The cookie's name (one per sign-in, so two tabs do not collide).
+    pub cookie: String,
+    /// When the sign-in stops being accepted (Unix milliseconds).
+    pub expires_at_ms: u64,
+}
+
+/// The name of the cookie that holds a sign-in's browser key.
+pub fn sign_in_cookie(state: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(state.as_bytes());
+    format!("switchboard_sign_in_{}", hex::encode(&digest[..8]))
+}
+
+/// What the flow keeps of a browser key.
+fn browser_digest(key: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(key.as_bytes()))
+}
+
 /// How a sign-in at the public callback ended, and where the browser goes.
 #[derive(Debug)]
 pub struct SignInEnd {
@@ -305,11 +376,11 @@ pub struct SignInEnd {
 }
 
 /// Why a callback is refused, if it is: an unknown or used `state`, an
-/// expired one, another member's (when the host says who calls), another
-/// integration's (mix-up), a sign-in no host vouched for, or the
-/// provider's own refusal.
+/// expired one, another member's (when the host says who calls) or
+/// another browser's (at the public callback), another integration's
+/// (mix-up), a sign-in no host vouched for, or the provider's own refusal.
 fn refusal(
-    member: Option<&Actor>,
+    caller: &Caller<'_>,
     flow: Option<&Flow>,
     integration: &IntegrationId,
     callback: &Callback,
@@ -321,22 +392,30 @@ fn refusal(
     if flow.expires_at_ms <= now {
         return Some("this sign-in expired; start again".into());
     }
-    match member {
-        Some(actor) if flow.user != actor.user || flow.workspace != actor.workspace => {
-            return Some("this sign-in was started by someone else".into());
-        }
-        None if flow.vouched.is_none() => {
-            return Some(
-                "this sign-in was started before browser sign-ins were kept; start again".into(),
-            );
-        }
-        _ => {}
-    }
     if flow.integration != *integration {
         return Some(format!(
             "this sign-in was started for {}, not {integration}",
             flow.integration
         ));
+    }
+    match caller {
+        Caller::Member(actor) if flow.user != actor.user || flow.workspace != actor.workspace => {
+            return Some("this sign-in was started by someone else".into());
+        }
+        Caller::Browser(_) if flow.vouched.is_none() => {
+            return Some(
+                "this sign-in was started before browser sign-ins were kept; start again".into(),
+            );
+        }
+        Caller::Browser(_) if flow.browser.is_none() => {
+            return Some(
+                "this sign-in was not opened through its sign-in link; start again".into(),
+            );
+        }
+        Caller::Browser(held) if *held != flow.browser => {
+            return Some("this sign-in was started in another browser; start again".into());
+        }
+        _ => {}
     }
     if let Some(error) = &callback.error {
         return Some(match &callback.error_description {

@@ -24,7 +24,13 @@ use tokio::sync::broadcast;
 /// Where to send the member to sign in.
 #[derive(Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SignIn {
-    /// The provider's authorize URL, with the PKCE challenge and `state`.
+    /// The sign-in link to open in the member's browser, when the redirect
+    /// URI is Switchboard's public callback: it binds the sign-in to that
+    /// browser, then goes on to the provider. Only that browser can finish.
+    pub start_url: Option<String>,
+    /// The provider's authorize URL, with the PKCE challenge and `state`,
+    /// for a host that finishes the sign-in itself (the callback route
+    /// under the service token).
     pub authorize_url: String,
     /// The one-time `state` the provider sends back to the callback.
     pub state: String,
@@ -50,6 +56,10 @@ pub struct Callback {
 impl std::fmt::Debug for SignIn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SignIn")
+            .field(
+                "start_url",
+                &self.start_url.as_ref().map(|_| crate::redact::REDACTED),
+            )
             .field("authorize_url", &crate::redact::REDACTED)
             .field("state", &crate::redact::REDACTED)
             .field("expires_at_ms", &self.expires_at_ms)
@@ -358,7 +368,8 @@ impl Credentials {
 
     /// Starts a sign-in: a one-time `state`, a PKCE verifier sealed under
     /// it, and the provider's authorize URL, saved as a flow bound to me,
-    /// this integration and the flow lifetime.
+    /// this integration and the flow lifetime; and the sign-in link that
+    /// binds it to the browser that opens it.
     pub(super) fn begin_sign_in(
         &self,
         actor: &Actor,
@@ -382,15 +393,6 @@ impl Credentials {
                 self.vault.seal(&p.verifier, identity)
             })
             .transpose()?;
-        let flow = Flow {
-            workspace: actor.workspace.clone(),
-            user: actor.user.clone(),
-            integration: integration.clone(),
-            verifier,
-            expires_at_ms: now.saturating_add(lifetime_ms),
-            vouched: Some((actor.role, actor.plan.clone())),
-            return_to,
-        };
         let registration = &settings.client.registration;
         let url = oauth::authorize_url(
             &settings.client.endpoints.authorize,
@@ -400,8 +402,20 @@ impl Credentials {
             &state,
             pkce.as_ref(),
         )?;
+        let flow = Flow {
+            workspace: actor.workspace.clone(),
+            user: actor.user.clone(),
+            integration: integration.clone(),
+            verifier,
+            expires_at_ms: now.saturating_add(lifetime_ms),
+            vouched: Some((actor.role, actor.plan.clone())),
+            return_to,
+            authorize_url: Some(url.to_string()),
+            browser: None,
+        };
         self.store.write(|w| Ok(w.put_flow(&state, &flow, now)?))?;
         Ok(SignIn {
+            start_url: sign_in_link(&registration.redirect_uri, integration, &state),
             authorize_url: url.to_string(),
             state,
             expires_at_ms: flow.expires_at_ms,
@@ -503,6 +517,18 @@ impl Credentials {
     pub(super) fn verify(&self) -> Result<usize> {
         verify_secrets(&self.store, &self.vault)
     }
+}
+
+/// The sign-in link beside Switchboard's public callback
+/// (`.../oauth/{integration}/start?state=...`), when the redirect URI is it.
+fn sign_in_link(redirect_uri: &str, integration: &IntegrationId, state: &str) -> Option<String> {
+    let mut url = url::Url::parse(redirect_uri).ok()?;
+    let callback = format!("/oauth/{integration}/callback");
+    let base = url.path().strip_suffix(&callback)?.to_owned();
+    url.set_path(&format!("{base}/oauth/{integration}/start"));
+    url.set_query(None);
+    url.query_pairs_mut().append_pair("state", state);
+    Some(url.to_string())
 }
 
 /// Whether a plugin's personal connections sign in with OAuth 2.0.
@@ -641,6 +667,7 @@ mod tests {
     #[test]
     fn sign_ins_and_callbacks_print_no_state_or_code() {
         let sign_in = SignIn {
+            start_url: Some("https://sb.example/oauth/x/start?state=S3CR3T".into()),
             authorize_url: "https://login.example/authorize?state=S3CR3T".into(),
             state: "S3CR3T".into(),
             expires_at_ms: 5,

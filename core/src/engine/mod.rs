@@ -24,7 +24,7 @@ use crate::store::{Store, Write};
 use crate::usage::Meter;
 use crate::vault::{KeySource, Vault};
 use crate::{Error, Result};
-pub use connections::SignInEnd;
+pub use connections::{OpenedSignIn, SignInEnd, sign_in_cookie};
 use credentials::Credentials;
 pub use credentials::{Callback, Rotation, SignIn};
 pub(crate) use credentials::{keys, retire, rotate};

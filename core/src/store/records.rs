@@ -65,6 +65,13 @@ pub struct Flow {
     /// against the operator's allowed origins when it began.
     #[serde(default)]
     pub return_to: Option<String>,
+    /// The provider's authorize URL, where the sign-in link sends the browser.
+    #[serde(default)]
+    pub authorize_url: Option<String>,
+    /// SHA-256 (hex) of the key the browser that opened the sign-in link
+    /// holds in a cookie: only that browser may finish it.
+    #[serde(default)]
+    pub browser: Option<String>,
 }
 
 impl Flow {
