@@ -71,6 +71,12 @@ pub enum SendError {
     /// The destination resolves to an address inside the network.
     #[error("{0} resolves to a private address")]
     Private(String),
+    /// Behind a proxy, the destination does not resolve here (see
+    /// `SWITCHBOARD_PROXY_DNS`).
+    #[error(
+        "{0} does not resolve here; behind a proxy, names are resolved here first to keep internal addresses out of reach (SWITCHBOARD_PROXY_DNS=proxy leaves them to the proxy)"
+    )]
+    Unresolved(String),
     /// No answer in time.
     #[error("{0} did not answer in time")]
     Timeout(String),
@@ -104,8 +110,20 @@ pub struct Client {
     http: reqwest::Client,
     /// Set when requests may go through a proxy, which resolves names
     /// itself: the address guard then resolves them here first.
-    proxied: bool,
+    proxied: Option<ProxyDns>,
     routes: Arc<Routes>,
+}
+
+/// Behind a proxy, what to do with a name that does not resolve here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProxyDns {
+    /// Refuse it: every name must resolve here to a public address
+    /// (`SWITCHBOARD_PROXY_DNS=local`, the default).
+    Local,
+    /// Leave it to the proxy, for networks that resolve only internal
+    /// names (`SWITCHBOARD_PROXY_DNS=proxy`); the proxy then decides what
+    /// such a name reaches.
+    Proxy,
 }
 
 impl Client {
@@ -120,9 +138,19 @@ impl Client {
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")));
         let mut proxy_host = None;
+        let mut proxied = None;
         if let Some((proxy, host)) = proxy {
             builder = builder.proxy(proxy);
             proxy_host = Some(host);
+            proxied = Some(match std::env::var("SWITCHBOARD_PROXY_DNS").as_deref() {
+                Ok("proxy") => ProxyDns::Proxy,
+                Ok("local") | Err(_) => ProxyDns::Local,
+                Ok(other) => {
+                    return Err(ClientError::InvalidProxy(format!(
+                        "SWITCHBOARD_PROXY_DNS is `{other}`, not `local` or `proxy`"
+                    )));
+                }
+            });
         }
         for pem in &routes.roots {
             let root = reqwest::Certificate::from_pem(pem.as_bytes())
@@ -132,7 +160,7 @@ impl Client {
         let routes = Arc::new(routes.clone());
         let resolver = Resolver {
             routes: routes.clone(),
-            proxy_host: proxy_host.clone(),
+            proxy_host,
         };
         let http = builder
             .dns_resolver(Arc::new(resolver))
@@ -140,7 +168,7 @@ impl Client {
             .map_err(ClientError::Build)?;
         Ok(Client {
             http,
-            proxied: proxy_host.is_some(),
+            proxied,
             routes,
         })
     }
@@ -148,8 +176,10 @@ impl Client {
     /// Sends one request; never follows a redirect.
     pub async fn execute(&self, request: reqwest::Request) -> Result<reqwest::Response, SendError> {
         let host = request.url().host_str().unwrap_or_default().to_owned();
-        if self.proxied && self.routes.get(&host).is_none() {
-            guard_proxied(&host).await?;
+        if let Some(dns) = self.proxied
+            && self.routes.get(&host).is_none()
+        {
+            guard_proxied(&host, dns).await?;
         }
         self.http
             .execute(request)
@@ -200,10 +230,10 @@ fn proxy_from_env() -> Result<Option<(reqwest::Proxy, String)>, ClientError> {
 }
 
 /// Behind a proxy the proxy resolves the destination: a name that
-/// resolves here to an address inside the network is refused all the same.
-/// A name that does not resolve here is left to the proxy (networks behind
-/// a proxy often resolve only internal names).
-async fn guard_proxied(host: &str) -> Result<(), SendError> {
+/// resolves here to an address inside the network is refused all the same,
+/// and so is one that does not resolve here, unless the operator leaves
+/// those to the proxy.
+async fn guard_proxied(host: &str, dns: ProxyDns) -> Result<(), SendError> {
     if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
         return match is_public(ip) {
             true => Ok(()),
@@ -218,7 +248,8 @@ async fn guard_proxied(host: &str) -> Result<(), SendError> {
                 false => Err(SendError::Private(host.to_owned())),
             }
         }
-        Err(_) => Ok(()),
+        Err(_) if dns == ProxyDns::Proxy => Ok(()),
+        Err(_) => Err(SendError::Unresolved(host.to_owned())),
     }
 }
 

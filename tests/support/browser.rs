@@ -39,18 +39,23 @@ impl Browser {
             request = request.header("cookie", cookies.join("; "));
         }
         let response = request.send().await.expect("the browser's request");
+        // With no `Path`, a cookie belongs to the request's directory.
+        let directory = match parsed.path().rsplit_once('/') {
+            Some(("", _)) | None => "/".to_owned(),
+            Some((dir, _)) => dir.to_owned(),
+        };
         for set in response.headers().get_all("set-cookie") {
-            self.keep(&host, set.to_str().unwrap_or_default());
+            self.keep(&host, &directory, set.to_str().unwrap_or_default());
         }
         response
     }
 
-    fn keep(&self, host: &str, set_cookie: &str) {
+    fn keep(&self, host: &str, directory: &str, set_cookie: &str) {
         let mut parts = set_cookie.split(';').map(str::trim);
         let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
             return;
         };
-        let mut path = "/".to_owned();
+        let mut path = directory.to_owned();
         let mut expired = false;
         for attribute in parts {
             match attribute.split_once('=') {

@@ -39,7 +39,7 @@ pub async fn start(
         Err(_) => Err(incomplete()),
     };
     match opened {
-        Ok(opened) => to_provider(&integration, opened),
+        Ok(opened) => to_provider(opened),
         Err(error) => {
             let landing = app.engine.default_return_url().cloned();
             land(&integration, Err(error), landing, None)
@@ -80,17 +80,16 @@ fn incomplete() -> Error {
 }
 
 /// On to the provider, holding the sign-in's key in a cookie that only
-/// this integration's callback receives.
-fn to_provider(integration: &IntegrationId, opened: OpenedSignIn) -> Response {
+/// this integration's sign-in paths receive.
+fn to_provider(opened: OpenedSignIn) -> Response {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let max_age = opened.expires_at_ms.saturating_sub(now_ms) / 1000 + 1;
     let cookie = format!(
-        "{}={}; {}; Max-Age={max_age}",
+        "{}={}; {COOKIE_ATTRIBUTES}; Max-Age={max_age}",
         opened.cookie,
         opened.browser_key.expose(),
-        cookie_attributes(integration)
     );
     let (Ok(location), Ok(cookie)) = (
         HeaderValue::from_str(&opened.authorize_url),
@@ -103,11 +102,11 @@ fn to_provider(integration: &IntegrationId, opened: OpenedSignIn) -> Response {
     private(response)
 }
 
-/// Where the cookie goes: to this integration's callback only, never to
-/// scripts, and on the provider's top-level redirect back.
-fn cookie_attributes(integration: &IntegrationId) -> String {
-    format!("Path=/oauth/{integration}/; HttpOnly; Secure; SameSite=Lax")
-}
+/// Where the cookie goes: never to scripts, over https only, and on the
+/// provider's top-level redirect back. With no `Path`, the browser scopes
+/// it to the link's own directory (`.../oauth/{integration}`), so it
+/// reaches this integration's callback wherever a proxy mounts the service.
+const COOKIE_ATTRIBUTES: &str = "HttpOnly; Secure; SameSite=Lax";
 
 /// A cookie's value from the request's `Cookie` headers.
 fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -153,7 +152,7 @@ fn land(
         None => page(status, &reason),
     };
     if let Some(name) = cookie {
-        let expired = format!("{name}=; {}; Max-Age=0", cookie_attributes(integration));
+        let expired = format!("{name}=; {COOKIE_ATTRIBUTES}; Max-Age=0");
         if let Ok(expired) = HeaderValue::from_str(&expired) {
             response.headers_mut().insert(header::SET_COOKIE, expired);
         }

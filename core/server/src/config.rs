@@ -26,6 +26,8 @@ use url::Url;
 const ENV_PREFIX: &str = "SWITCHBOARD_";
 /// Variables under the prefix that are secrets read elsewhere, not keys.
 const NOT_KEYS: &[&str] = &[
+    "config",
+    "proxy_dns",
     "master_key",
     "service_tokens_sha256",
     "service_token",
@@ -33,7 +35,7 @@ const NOT_KEYS: &[&str] = &[
 ];
 
 /// The file and environment as written.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Written {
     listen: Option<SocketAddr>,
@@ -53,13 +55,15 @@ struct Written {
     oauth: BTreeMap<String, WrittenClient>,
 }
 
-/// One integration's OAuth client, as written.
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// One integration's OAuth client, as written. The secret itself is never
+/// read through here (its value would be parsed, and quoted in errors):
+/// only whether a source put one, so one in the file can be refused.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WrittenClient {
     client_id: Option<String>,
     client_auth: Option<String>,
-    client_secret: Option<String>,
+    client_secret: Option<Present>,
     client_secret_file: Option<RelativePathBuf>,
     private_key_file: Option<RelativePathBuf>,
     certificate_file: Option<RelativePathBuf>,
@@ -71,6 +75,16 @@ struct WrittenClient {
     token_url: Option<String>,
     revocation_url: Option<String>,
     redirect_uri: Option<String>,
+}
+
+/// A value that is there, whatever it is; never kept.
+#[derive(Debug)]
+struct Present;
+
+impl<'de> Deserialize<'de> for Present {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(deserializer).map(|_| Present)
+    }
 }
 
 /// What flags say; only those given override the file and environment.
@@ -110,7 +124,7 @@ pub struct ConfigError(pub Vec<String>);
 
 /// Reads the file (if any), the environment and the flags, and checks all.
 pub fn load(file: Option<&Path>, flags: Flags) -> Result<ServeConfig, ConfigError> {
-    let mut figment = Figment::from(Serialized::defaults(Written::default()));
+    let mut figment = Figment::new();
     if let Some(file) = file {
         if !file.is_file() {
             return Err(ConfigError(vec![format!(
@@ -141,11 +155,13 @@ fn check(figment: &Figment, written: Written) -> Result<ServeConfig, ConfigError
         .public_url
         .as_deref()
         .and_then(|url| match Url::parse(url.trim()) {
-            Ok(url) if matches!(url.scheme(), "https" | "http") && url.host_str().is_some() => {
-                Some(url)
-            }
+            Ok(url) if url.scheme() == "https" && url.host_str().is_some() => Some(url),
+            // Browsers keep the sign-in's Secure cookie over http only on loopback.
+            Ok(url) if url.scheme() == "http" && is_loopback(&url) => Some(url),
             _ => {
-                faults.push(format!("public_url: `{url}` is not an http(s) URL"));
+                faults.push(format!(
+                    "public_url: `{url}` is not an https URL (http only on loopback)"
+                ));
                 None
             }
         });
@@ -168,11 +184,12 @@ fn check(figment: &Figment, written: Written) -> Result<ServeConfig, ConfigError
     let mut secret_sources = BTreeMap::new();
     for (id, client) in written.oauth {
         let key = format!("oauth.{id}");
-        let secret_in_file = figment
-            .find_metadata(&format!("{key}.client_secret"))
-            .and_then(|m| m.source.as_ref())
-            .and_then(|s| s.file_path())
-            .is_some();
+        let secret_in_file = client.client_secret.is_some()
+            && figment
+                .find_metadata(&format!("{key}.client_secret"))
+                .and_then(|m| m.source.as_ref())
+                .and_then(|s| s.file_path())
+                .is_some();
         if secret_in_file {
             faults.push(format!(
                 "{key}.client_secret: a secret is not written in the config file; set {} or client_secret_file",
@@ -180,17 +197,17 @@ fn check(figment: &Figment, written: Written) -> Result<ServeConfig, ConfigError
             ));
             continue;
         }
-        let source = match (&client.client_secret, &client.client_secret_file) {
-            (Some(_), _) => Some(format!(
-                "from {}",
-                env_name(&format!("{key}.client_secret"))
-            )),
-            (None, Some(file)) => Some(format!("from {}", file.relative().display())),
-            (None, None) => None,
+        // Read as it is, not parsed: a secret of digits stays a string.
+        let secret_env = env_name(&format!("{key}.client_secret"));
+        let secret = std::env::var(&secret_env).ok();
+        let source = match (&secret, &client.client_secret_file) {
+            (Some(_), _) => format!("from {secret_env}"),
+            (None, Some(file)) => format!("from {}", file.relative().display()),
+            (None, None) => String::new(),
         };
-        match registration(&id, client, public_url.as_ref()) {
+        match registration(&id, client, secret, public_url.as_ref()) {
             Ok(registration) => {
-                if let Some(source) = source {
+                if registration.auth.secret_based() {
                     secret_sources.insert(id.clone(), source);
                 }
                 oauth.insert(IntegrationId::new(&id), registration);
@@ -221,6 +238,15 @@ fn check(figment: &Figment, written: Written) -> Result<ServeConfig, ConfigError
     })
 }
 
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 /// The environment variable that sets a key.
 fn env_name(key: &str) -> String {
     format!(
@@ -233,6 +259,7 @@ fn env_name(key: &str) -> String {
 fn registration(
     id: &str,
     client: WrittenClient,
+    secret: Option<String>,
     public_url: Option<&Url>,
 ) -> Result<Registration, Vec<String>> {
     let mut faults = Vec::new();
@@ -244,7 +271,9 @@ fn registration(
     if client_id.is_none() {
         faults.push("client_id: missing".to_owned());
     }
-    let auth = client_auth(&client).map_err(|why| faults.push(why)).ok();
+    let auth = client_auth(&client, secret)
+        .map_err(|why| faults.push(why))
+        .ok();
     let provider = provider(&client).map_err(|why| faults.push(why)).ok();
     let redirect_uri = match (&client.redirect_uri, public_url) {
         (Some(uri), _) => match Url::parse(uri.trim()) {
@@ -277,14 +306,14 @@ fn registration(
 }
 
 /// How the client authenticates, with its secret or key read.
-fn client_auth(client: &WrittenClient) -> Result<ClientAuth, String> {
+fn client_auth(client: &WrittenClient, secret: Option<String>) -> Result<ClientAuth, String> {
     let method = client
         .client_auth
         .as_deref()
         .map(str::trim)
         .unwrap_or("client_secret_post");
     let secret = || -> Result<Secret, String> {
-        match (&client.client_secret, &client.client_secret_file) {
+        match (&secret, &client.client_secret_file) {
             (Some(secret), _) => non_empty(secret.trim(), "client_secret"),
             (None, Some(file)) => {
                 let path = file.relative();
@@ -315,7 +344,8 @@ fn client_auth(client: &WrittenClient) -> Result<ClientAuth, String> {
             let key = read("private_key_file", &client.private_key_file)?
                 .ok_or("private_key_file: private_key_jwt needs the client's private key (PEM)")?;
             let certificate = read("certificate_file", &client.certificate_file)?;
-            let algorithm = client.algorithm.as_deref().unwrap_or("RS256");
+            // Entra pairs the certificate's SHA-256 thumbprint with PS256.
+            let algorithm = client.algorithm.as_deref().unwrap_or("PS256");
             AssertionKey::from_pem(
                 &key,
                 algorithm,
@@ -422,7 +452,7 @@ mod tests {
         .unwrap_or_default();
         let text = faults.join("\n");
         for expected in [
-            "public_url: `ftp://x` is not an http(s) URL",
+            "public_url: `ftp://x` is not an https URL (http only on loopback)",
             "oauth.sharepoint.client_id: missing",
             "oauth.sharepoint.client_auth: `client_secret_jwt` is not one of",
             "oauth.sharepoint.provider: name only one of",

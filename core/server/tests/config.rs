@@ -79,6 +79,14 @@ fn config_check_says_where_sign_ins_and_secrets_go_and_never_prints_a_secret() {
         assert!(out.contains(&line), "{line:?} not in\n{out}");
     }
     assert!(!out.contains(SECRET) && !err.contains(SECRET));
+
+    // A secret of digits is a secret, not a number to quote in an error.
+    let (ok, out, err) = switchboard(
+        &["config", "check", "--config", file.to_str().unwrap()],
+        &[(SECRET_ENV, "20261201")],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(!out.contains("20261201") && !err.contains("20261201"));
 }
 
 #[test]
@@ -124,7 +132,20 @@ fn the_environment_overrides_the_file_and_flags_override_both() {
         (SECRET_ENV, SECRET),
         ("SWITCHBOARD_LISTEN", "127.0.0.1:9001"),
     ];
-    let (_, out, _) = switchboard(&["config", "check", "--config", file], &env);
+    // The file named by SWITCHBOARD_CONFIG, as a container would.
+    let with_file = [env[0], env[1], ("SWITCHBOARD_CONFIG", file)];
+    let (_, out, _) = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["config", "check"])
+        .envs(with_file)
+        .output()
+        .map(|o| {
+            (
+                o.status.success(),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                (),
+            )
+        })
+        .unwrap();
     assert!(out.contains("listen 127.0.0.1:9001;"), "{out}");
     let (_, out, _) = switchboard(
         &[
@@ -313,6 +334,31 @@ issuer = "https://localhost/inside"
         bundle.to_str().unwrap().to_owned(),
         file.to_str().unwrap().to_owned(),
     );
+    // By default every name must resolve here first: one that does not
+    // (`.invalid` never does) is refused, and nothing goes to the proxy.
+    let strict_file = dir.path().join("strict.toml");
+    std::fs::write(
+        &strict_file,
+        format!(
+            "public_url = \"{PUBLIC_URL}\"\n[oauth.sharepoint]\nclient_id = \"{CLIENT_ID}\"\nclient_auth = \"none\"\nissuer = \"https://idp.contoso.invalid\"\n"
+        ),
+    )
+    .unwrap();
+    let strict_proxy = proxy_url.clone();
+    let (ok, out, _) = tokio::task::spawn_blocking(move || {
+        switchboard(
+            &["config", "check", "--config", strict_file.to_str().unwrap()],
+            &[("HTTPS_PROXY", &strict_proxy), ("NO_PROXY", "")],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(!ok);
+    assert!(
+        out.contains("idp.contoso.invalid does not resolve here; behind a proxy"),
+        "{out}"
+    );
+    assert!(seen.lock().unwrap().is_empty());
     let (ok, out, err) = tokio::task::spawn_blocking(move || {
         switchboard(
             &["config", "check", "--config", &file],
@@ -320,6 +366,8 @@ issuer = "https://localhost/inside"
                 (SECRET_ENV, SECRET),
                 ("HTTPS_PROXY", &proxy_url),
                 ("NO_PROXY", ""),
+                // This machine resolves no public name: leave them to the proxy.
+                ("SWITCHBOARD_PROXY_DNS", "proxy"),
                 ("SSL_CERT_FILE", &bundle),
             ],
         )

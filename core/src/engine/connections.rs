@@ -66,10 +66,15 @@ impl Engine {
             }
             let authorize_url = match (&flow.browser, &flow.authorize_url) {
                 (None, Some(url)) if flow.integration == *integration => url.clone(),
+                // Refused, but the browser that opened it first keeps it.
                 (Some(_), _) => {
+                    w.put_flow(state, &flow, now)?;
                     return refused("this sign-in link was already opened; start again");
                 }
-                _ => return refused("this sign-in link is not for this integration"),
+                _ => {
+                    w.put_flow(state, &flow, now)?;
+                    return refused("this sign-in link is not for this integration");
+                }
             };
             flow.browser = Some(browser_digest(&key));
             w.put_flow(state, &flow, now)?;
@@ -341,7 +346,6 @@ enum Caller<'a> {
 }
 
 /// A sign-in link opened: where the browser goes, and the key it keeps.
-#[derive(Debug)]
 pub struct OpenedSignIn {
     /// The provider's authorize URL.
     pub authorize_url: String,
@@ -351,6 +355,17 @@ pub struct OpenedSignIn {
     pub cookie: String,
     /// When the sign-in stops being accepted (Unix milliseconds).
     pub expires_at_ms: u64,
+}
+
+// The authorize URL holds the state: it prints redacted, as in `SignIn`.
+impl std::fmt::Debug for OpenedSignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedSignIn")
+            .field("authorize_url", &crate::redact::REDACTED)
+            .field("browser_key", &self.browser_key)
+            .field("expires_at_ms", &self.expires_at_ms)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The name of the cookie that holds a sign-in's browser key.

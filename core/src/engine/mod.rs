@@ -488,11 +488,7 @@ async fn resolve_registrations(
         let found = match discovered.get(&key).filter(|_| !key.is_empty()) {
             Some(found) => found.clone(),
             None => {
-                let found = registration
-                    .provider
-                    .endpoints(tokens.http(), &registration.auth)
-                    .await
-                    .map_err(|e| e.to_string());
+                let found = resolve(tokens, &registration).await;
                 if !key.is_empty() {
                     discovered.insert(key, found.clone());
                 }
@@ -514,6 +510,28 @@ async fn resolve_registrations(
         endpoints.insert(id, found);
     }
     (resolved, endpoints)
+}
+
+/// A registration's endpoints; a discovery that fails is tried twice more,
+/// half a second and a second later, so a blip at start does not refuse
+/// the plugin until the next restart.
+async fn resolve(
+    tokens: &crate::oauth::TokenClient,
+    registration: &crate::oauth::Registration,
+) -> crate::plugins::RegisteredEndpoints {
+    let mut pause = Duration::from_millis(500);
+    loop {
+        let found = registration
+            .provider
+            .endpoints(tokens.http(), &registration.auth)
+            .await
+            .map_err(|e| e.to_string());
+        if found.is_ok() || pause > Duration::from_secs(1) {
+            return found;
+        }
+        tokio::time::sleep(pause).await;
+        pause *= 2;
+    }
 }
 
 fn outcome_of(error: &Error) -> Outcome {

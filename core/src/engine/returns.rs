@@ -54,6 +54,11 @@ impl ReturnUrls {
     pub(super) fn check(&self, return_to: &str) -> Result<Url> {
         let refused = |why: &str| Error::ReturnUrlRefused(format!("`{return_to}` {why}"));
         let url = Url::parse(return_to.trim()).map_err(|_| refused("is not a URL"))?;
+        // `blob:https://app/...` has its inner URL's origin: only the
+        // web's own schemes are places to return to.
+        if !matches!(url.scheme(), "https" | "http") {
+            return Err(refused("is not on an origin the operator allows"));
+        }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(refused("carries credentials"));
         }
@@ -110,6 +115,7 @@ mod tests {
             "https://app.example.com:8443/",
             "https://user:pw@app.example.com/",
             "javascript:alert(1)",
+            "blob:https://app.example.com/0b0c",
             "//evil.example/",
             "/relative",
         ] {

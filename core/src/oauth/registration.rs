@@ -57,6 +57,11 @@ impl ClientAuth {
         }
     }
 
+    /// Whether it authenticates with a shared secret.
+    pub fn secret_based(&self) -> bool {
+        self.secret().is_some()
+    }
+
     /// The secret a request carries, to redact should a provider echo it.
     pub(super) fn secret(&self) -> Option<&str> {
         match self {
@@ -314,9 +319,16 @@ async fn discover(
         issuer: issuer.to_string(),
         reason: why,
     };
-    let configured = issuer.as_str().trim_end_matches('/');
-    let url = Url::parse(&format!("{configured}/.well-known/openid-configuration"))
-        .map_err(|e| failed(e.to_string()))?;
+    // As written: the parser adds a `/` to an issuer with no path.
+    let configured = match issuer.path() {
+        "/" => issuer.as_str().trim_end_matches('/'),
+        _ => issuer.as_str(),
+    };
+    let url = Url::parse(&format!(
+        "{}/.well-known/openid-configuration",
+        configured.trim_end_matches('/')
+    ))
+    .map_err(|e| failed(e.to_string()))?;
     if url.scheme() != "https" {
         return Err(failed("the issuer must be an https URL".into()));
     }
@@ -345,16 +357,18 @@ async fn discover(
     }
     let metadata: Metadata = serde_json::from_slice(&body)
         .map_err(|e| failed(format!("the document is not provider metadata: {e}")))?;
-    if metadata.issuer.trim_end_matches('/') != configured {
+    // OpenID Connect Discovery §4.3: exactly the issuer configured.
+    if metadata.issuer != configured {
         return Err(failed(format!(
             "the document names the issuer `{}`, not the one configured",
             metadata.issuer
         )));
     }
-    if let Some(methods) = &metadata.token_endpoint_auth_methods_supported
-        && !matches!(auth, ClientAuth::None)
-        && !methods.iter().any(|m| m == auth.method())
-    {
+    // Absent, the list is `client_secret_basic` alone (RFC 8414 §2).
+    let methods = metadata
+        .token_endpoint_auth_methods_supported
+        .unwrap_or_else(|| vec!["client_secret_basic".into()]);
+    if !matches!(auth, ClientAuth::None) && !methods.iter().any(|m| m == auth.method()) {
         return Err(failed(format!(
             "it does not accept {} (it accepts {})",
             auth.method(),

@@ -325,7 +325,7 @@ fn reqwest_method(method: Method) -> reqwest::Method {
 fn transport_error(host: &str, error: SendError) -> wit::Error {
     match error {
         SendError::Timeout(_) => wit::Error::Timeout(format!("{host} did not answer in time")),
-        SendError::Private(_) => wit::Error::Denied(error.to_string()),
+        SendError::Private(_) | SendError::Unresolved(_) => wit::Error::Denied(error.to_string()),
         SendError::Failed(why) => wit::Error::Transport(format!("{host}: {why}")),
     }
 }
