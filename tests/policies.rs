@@ -109,3 +109,85 @@ async fn racing_enables_in_two_modes_never_leave_both() {
     }
     assert_eq!(wins[0] + wins[1], 1000);
 }
+
+#[tokio::test]
+async fn of_several_deciding_policies_the_same_and_most_relevant_reason_is_given_every_time() {
+    let w = world().await;
+    w.engine
+        .enable(&admin(), &id("semrush"), Mode::Workspace)
+        .unwrap();
+    // A member asking for user mode while workspace mode is on is refused
+    // by the role rule and by the one-mode rule; the role speaks, always.
+    for _ in 0..40 {
+        let refused = w
+            .engine
+            .enable(&member(), &id("semrush"), Mode::User)
+            .unwrap_err();
+        assert!(
+            matches!(&refused, Error::Denied { reason, policies }
+                if reason == "Only Admins and Developers can manage team integrations"
+                && policies == &["team-needs-admin-or-developer", "one-mode-at-a-time"]),
+            "{refused:?}"
+        );
+    }
+    // A member of a free workspace: the plan speaks before the role.
+    let free_member = switchboard::model::Actor {
+        plan: "free".into(),
+        ..member()
+    };
+    for _ in 0..40 {
+        let refused = w
+            .engine
+            .enable(&free_member, &id("semrush"), Mode::User)
+            .unwrap_err();
+        assert!(
+            matches!(&refused, Error::Denied { reason, .. }
+                if reason == "Integration management is available on the Business plan"),
+            "{refused:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn ids_that_break_the_grammar_are_refused_before_anything_is_stored() {
+    let w = world().await;
+    for (user, workspace, plan) in [
+        ("", "acme", "business"),
+        ("bob\nINFO forged", "acme", "business"),
+        ("bob", "acme\r\n", "business"),
+        ("bob", "acme\u{202e}", "business"),
+        ("bob", "ac\0me", "business"),
+        ("bob", &"w".repeat(10_000), "business"),
+        ("bob", "acme", "busi ness"),
+        ("-bob", "acme", "business"),
+    ] {
+        let who = switchboard::model::Actor {
+            user: switchboard::model::UserId::new(user),
+            workspace: switchboard::model::WorkspaceId::new(workspace),
+            role: Role::Admin,
+            plan: plan.into(),
+        };
+        let refused = w
+            .engine
+            .enable(&who, &id("semrush"), Mode::Workspace)
+            .unwrap_err();
+        assert!(
+            matches!(refused, Error::InvalidId(_)),
+            "{user:?}/{workspace:?}: {refused}"
+        );
+        assert!(
+            !refused.to_string().contains(user) || user.is_empty(),
+            "the id is not repeated: {refused}"
+        );
+    }
+    // Emails and UUIDs are ids.
+    let fine = switchboard::model::Actor {
+        user: switchboard::model::UserId::new("bob.smith+sb@example.com"),
+        workspace: switchboard::model::WorkspaceId::new("2f1c6a4e-9b7d-4c1e-8a43-0f6b2d9e5a10"),
+        role: Role::Admin,
+        plan: "business".into(),
+    };
+    w.engine
+        .enable(&fine, &id("semrush"), Mode::Workspace)
+        .unwrap();
+}

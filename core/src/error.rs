@@ -23,6 +23,9 @@ pub enum Error {
     /// A request could not be put to the policies.
     #[error(transparent)]
     PolicyRequest(#[from] crate::policy::BuildError),
+    /// A workspace, user or plan id breaks the id grammar.
+    #[error(transparent)]
+    InvalidId(#[from] crate::model::InvalidId),
     /// No loaded plugin has this id.
     #[error("no integration `{0}` is loaded")]
     UnknownIntegration(IntegrationId),

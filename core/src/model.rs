@@ -43,6 +43,30 @@ id_type!(
     IntegrationId
 );
 
+/// The grammar of workspace, user and plan ids: 1 to 128 ASCII letters,
+/// digits and `. _ @ : + -`, starting with a letter or digit (an email, a
+/// UUID, a slug). Nothing else can reach a page, a log line or the store.
+pub const ID_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}$";
+
+/// An id that breaks [`ID_PATTERN`]. It does not repeat the id, which may
+/// hold anything a client sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the {0} id must be 1 to 128 letters, digits or . _ @ : + -, starting with a letter or digit"
+)]
+pub struct InvalidId(pub &'static str);
+
+/// Checks an id of `kind` (`workspace`, `user`, `plan`) against [`ID_PATTERN`].
+pub fn check_id(kind: &'static str, id: &str) -> Result<(), InvalidId> {
+    let bytes = id.as_bytes();
+    let valid = (1..=128).contains(&bytes.len())
+        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"._@:+-".contains(b));
+    if valid { Ok(()) } else { Err(InvalidId(kind)) }
+}
+
 /// How an integration is used in a workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -131,6 +155,15 @@ pub struct Actor {
     /// The workspace's plan, as the host names it (the shipped policies
     /// require `business`).
     pub plan: String,
+}
+
+impl Actor {
+    /// Checks the user, workspace and plan against [`ID_PATTERN`].
+    pub fn check(&self) -> Result<(), InvalidId> {
+        check_id("user", self.user.as_str())?;
+        check_id("workspace", self.workspace.as_str())?;
+        check_id("plan", &self.plan)
+    }
 }
 
 /// The account a credential belongs to, as the service reports it.

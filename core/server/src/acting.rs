@@ -61,23 +61,32 @@ fn take(named: &mut HashMap<String, String>, name: &str) -> Result<String, Probl
     })
 }
 
-/// The actor the host vouches for: `X-Switchboard-User`, `-Role`, `-Plan`.
+/// The actor the host vouches for: `X-Switchboard-User`, `-Role`, `-Plan`,
+/// each exactly once (a gateway that appends its own after a client's
+/// must not leave the client's to win), each one clean id.
 fn actor(workspace: String, headers: &HeaderMap) -> Result<Actor, Problem> {
     let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-            .ok_or_else(|| bad_request(format!("the {name} header is required")))
+        let mut values = headers.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (None, _) => Err(bad_request(format!("the {name} header is required"))),
+            (Some(_), Some(_)) => Err(bad_request(format!(
+                "the {name} header is sent more than once; send it once"
+            ))),
+            (Some(value), None) => value
+                .to_str()
+                .map(str::to_owned)
+                .map_err(|_| bad_request(format!("the {name} header is not plain text"))),
+        }
     };
     let role: Role = header("x-switchboard-role")?
         .parse()
         .map_err(|e: UnknownRole| bad_request(e.to_string()))?;
-    Ok(Actor {
+    let actor = Actor {
         user: UserId::new(header("x-switchboard-user")?),
         workspace: WorkspaceId::new(workspace),
         role,
         plan: header("x-switchboard-plan")?,
-    })
+    };
+    actor.check().map_err(|e| bad_request(e.to_string()))?;
+    Ok(actor)
 }

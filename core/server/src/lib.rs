@@ -196,9 +196,29 @@ pub fn router(engine: Engine, tokens: ServiceTokens) -> Router {
     ));
     public_routes
         .merge(protected_routes)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), count_request))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// No route has this path: a problem, as every error is.
+async fn not_found() -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "no operation has this path; GET /openapi.json lists them",
+    )
+}
+
+/// The path exists, the method does not.
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not allowed",
+        "this path does not take this method; GET /openapi.json lists them",
+    )
 }
 
 /// Counts and times every request by its route pattern.
@@ -208,7 +228,13 @@ async fn count_request(Extract(state): Extract<Shared>, request: Request, next: 
         .get::<axum::extract::MatchedPath>()
         .map_or("unmatched", |p| p.as_str())
         .to_owned();
-    let method = request.method().to_string();
+    // Labels come from fixed sets: a client inventing methods must not
+    // grow the registry (routes are the matched templates already).
+    let method = match request.method().as_str() {
+        known @ ("GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS") => known,
+        _ => "other",
+    }
+    .to_owned();
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     let metrics = state.engine.metrics();

@@ -70,9 +70,10 @@ impl From<Error> for Problem {
             Error::Denied { .. } => (S::FORBIDDEN, "Denied by policy"),
             Error::UnknownIntegration(_) => (S::NOT_FOUND, "Unknown integration"),
             Error::ConnectionNotFound(_) => (S::NOT_FOUND, "Unknown connection"),
-            Error::ModeNotSupported { .. } | Error::OAuthRequired(_) | Error::NotOAuth(_) => {
-                (S::BAD_REQUEST, "Invalid request")
-            }
+            Error::ModeNotSupported { .. }
+            | Error::OAuthRequired(_)
+            | Error::NotOAuth(_)
+            | Error::InvalidId(_) => (S::BAD_REQUEST, "Invalid request"),
             Error::SignIn(_) | Error::CodeExchange(TokenError::Terminal(_)) => {
                 (S::BAD_REQUEST, "Sign-in refused")
             }

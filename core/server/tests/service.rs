@@ -722,3 +722,134 @@ async fn the_service_listens_at_once_and_says_what_is_still_loading() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// A problem document's status and detail, checking it is one.
+async fn problem(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json",
+        "{status}"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    (status, body["detail"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn a_hostile_client_gets_clear_refusals_and_cannot_spoof_or_bloat() {
+    let s = start().await;
+    let disable = "/v1/workspaces/demo/team-integrations/semrush/disable";
+
+    // Bob appends an admin role before the gateway's member one.
+    let spoofed = s
+        .http
+        .post(format!("{}{disable}", s.base))
+        .bearer_auth("demo-token")
+        .header("X-Switchboard-User", "bob")
+        .header("X-Switchboard-Role", "admin")
+        .header("X-Switchboard-Role", "member")
+        .header("X-Switchboard-Plan", "business")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(spoofed).await,
+        (
+            400,
+            "the x-switchboard-role header is sent more than once; send it once".into()
+        )
+    );
+    for (user, plan) in [("carol, bob", "business"), ("bob", "busi ness")] {
+        let odd = s
+            .http
+            .get(format!("{}/v1/workspaces/demo/integrations", s.base))
+            .bearer_auth("demo-token")
+            .header("X-Switchboard-User", user)
+            .header("X-Switchboard-Role", "member")
+            .header("X-Switchboard-Plan", plan)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(odd).await.0, 400, "{user} {plan}");
+    }
+    let team = s.team_page("ada", "admin", 200).await;
+    assert!(
+        entry(&team["integrations"], "id", "semrush")["enabled"].is_object(),
+        "Semrush is still enabled"
+    );
+
+    // A pasted key with a control character is refused before any use and
+    // never kept: not in the answer, the audit trail or the data file.
+    let pasted = "sk-live-\u{1}d3adb33f";
+    let refused = s
+        .as_user(
+            reqwest::Method::PUT,
+            "/v1/workspaces/demo/team-integrations/semrush/credential",
+            "ada",
+            "admin",
+        )
+        .json(&json!({ "secret": pasted }))
+        .send()
+        .await
+        .unwrap();
+    let (status, detail) = problem(refused).await;
+    assert_eq!(status, 422);
+    assert!(!detail.contains("d3adb33f"), "{detail}");
+    let audit = s
+        .as_user(
+            reqwest::Method::GET,
+            "/v1/workspaces/demo/audit",
+            "ada",
+            "admin",
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!audit.contains("d3adb33f"), "{audit}");
+    let file = std::fs::read(s._dir.path().join("demo.redb")).unwrap();
+    assert!(!file.windows(8).any(|w| w == b"d3adb33f"));
+
+    // A line break in a path id forges no log line and makes no workspace.
+    let forged = s
+        .as_user(
+            reqwest::Method::GET,
+            "/v1/workspaces/demo%0Aforged/integrations",
+            "bob",
+            "member",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(forged).await,
+        (
+            400,
+            "the workspace id must be 1 to 128 letters, digits or . _ @ : + -, starting with a letter or digit".into()
+        )
+    );
+
+    // Made-up methods and paths: problems, and no new metric labels.
+    for n in 0..20 {
+        let method = reqwest::Method::from_bytes(format!("BREW{n}").as_bytes()).unwrap();
+        let made_up = s
+            .http
+            .request(method, format!("{}/healthz", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(made_up).await.0, 405);
+    }
+    let (status, detail) = problem(s.get("/v2/nothing-here", None).await).await;
+    assert_eq!(status, 404);
+    assert!(detail.contains("GET /openapi.json lists them"), "{detail}");
+    let metrics = s.get("/metrics", None).await.text().await.unwrap();
+    assert!(!metrics.contains("BREW"), "{metrics}");
+    assert!(
+        metrics.contains("method=\"other\",route=\"/healthz\",status=\"405\"} 20"),
+        "{metrics}"
+    );
+}

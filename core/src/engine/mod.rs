@@ -211,6 +211,7 @@ impl Engine {
         workspace: &crate::model::WorkspaceId,
         limit: Option<u64>,
     ) -> Result<()> {
+        crate::model::check_id("workspace", workspace.as_str())?;
         let entry = Entry {
             actor: UserId::new("(host)"),
             role: Role::Admin,
@@ -234,6 +235,9 @@ impl Engine {
 
     /// Asks the policies; a denial becomes [`Error::Denied`] with its reason.
     fn authorize(&self, query: Query<'_>) -> Result<()> {
+        // Every operation asks the policies first: ids are checked here
+        // once for all of them, before anything is decided or stored.
+        query.actor.check()?;
         let decision = self.policies.decide(&query)?;
         let labels = crate::metrics::DecisionLabels {
             action: query.operation.action_id().to_owned(),

@@ -63,6 +63,11 @@ pub struct PolicyBundle {
     /// Each forbid's `@reason`, read once (reading an annotation parses its
     /// key).
     pub reasons: HashMap<PolicyId, String>,
+    /// Where each policy stands in the set: files by name, then statements
+    /// in order. Of several policies that decide a denial, the first gives
+    /// the reason, so the same request always reads the same one (the
+    /// shipped files put plan and workspace rules, then roles, then modes).
+    pub precedence: HashMap<PolicyId, (usize, usize)>,
     /// Entities of recent requests under this set.
     pub entity_cache: super::request::EntityCache,
     /// Which file each policy came from.
@@ -160,7 +165,8 @@ pub fn load(dir: &Path) -> Result<PolicyBundle, PolicyLoadError> {
     let mut policies = PolicySet::new();
     let mut files = HashMap::new();
     let mut texts = HashMap::new();
-    for (file, text) in &sources.policies {
+    let mut precedence = HashMap::new();
+    for (file_index, (file, text)) in sources.policies.iter().enumerate() {
         let parsed = match text.parse::<PolicySet>() {
             Ok(set) => set,
             Err(errors) => {
@@ -179,15 +185,17 @@ pub fn load(dir: &Path) -> Result<PolicyBundle, PolicyLoadError> {
         let starts = statement_starts(text);
         for policy in parsed.policies() {
             // `from_str` names the n-th statement `policy<n>`.
-            let start = policy
+            let statement = policy
                 .id()
                 .to_string()
                 .strip_prefix("policy")
-                .and_then(|n| n.parse::<usize>().ok())
-                .and_then(|n| starts.get(n).copied());
+                .and_then(|n| n.parse::<usize>().ok());
+            let start = statement.and_then(|n| starts.get(n).copied());
             let position = start.map(|o| line_column(text, o)).unwrap_or((1, 1));
             match named(policy, file, position, &files) {
                 Ok(policy) => {
+                    let place = (file_index, statement.unwrap_or(usize::MAX));
+                    precedence.insert(policy.id().clone(), place);
                     files.insert(policy.id().clone(), file.clone());
                     texts.insert(policy.id().clone(), text.as_str());
                     if let Err(e) = policies.add(policy) {
@@ -257,6 +265,7 @@ pub fn load(dir: &Path) -> Result<PolicyBundle, PolicyLoadError> {
         actions,
         slices,
         reasons,
+        precedence,
         entity_cache: Default::default(),
         files,
         fingerprint,

@@ -118,7 +118,15 @@ impl Policies {
             bundle.policies_for(query.operation.action_id()),
             &built.entities,
         );
-        let policies: Vec<PolicyId> = response.diagnostics().reason().cloned().collect();
+        let mut policies: Vec<PolicyId> = response.diagnostics().reason().cloned().collect();
+        // Cedar gives them as a set: order them as they stand in the files.
+        policies.sort_by_key(|id| {
+            bundle
+                .precedence
+                .get(id)
+                .copied()
+                .unwrap_or((usize::MAX, usize::MAX))
+        });
         let errors: Vec<String> = response
             .diagnostics()
             .errors()
