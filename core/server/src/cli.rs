@@ -553,7 +553,7 @@ async fn serve(settings: ServeConfig, demo: bool) -> Result<ExitCode, String> {
     // Listen before anything slow, and say what is loading meanwhile.
     let listener = Listener::bind(listen).map_err(|e| e.to_string())?;
     let loading = component_files(&config.plugins_dir);
-    let starting = Starting::serve(&listener, loading).map_err(|e| e.to_string())?;
+    let starting = Starting::serve(&listener, loading, settings.edge).map_err(|e| e.to_string())?;
     let engine = Engine::open(config).await.map_err(|e| e.to_string())?;
     for outcome in engine.load_report() {
         if let LoadOutcome::Loaded { id, version, .. } = outcome {
@@ -577,7 +577,7 @@ async fn serve(settings: ServeConfig, demo: bool) -> Result<ExitCode, String> {
         })
     };
     starting.finish().await;
-    switchboard_server::run(engine, listener, tokens, webhooks)
+    switchboard_server::run(engine, listener, tokens, webhooks, settings.edge)
         .await
         .map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)

@@ -20,6 +20,7 @@ use switchboard::oauth::{
 };
 use switchboard::plugins::pins::Pin;
 use switchboard::vault::Secret;
+use switchboard_server::edge::EdgeLimits;
 use url::Url;
 
 /// The environment's prefix for configuration keys.
@@ -51,6 +52,12 @@ struct Written {
     pins: BTreeMap<String, String>,
     #[serde(default)]
     webhooks: Vec<String>,
+    /// Connections open at once; one past it is answered 503 and closed.
+    max_connections: Option<usize>,
+    /// Seconds a request's headers may take (and an idle connection stays).
+    header_read_timeout_s: Option<u64>,
+    /// Seconds a request's body may take.
+    body_read_timeout_s: Option<u64>,
     #[serde(default)]
     oauth: BTreeMap<String, WrittenClient>,
 }
@@ -112,6 +119,7 @@ pub struct ServeConfig {
     pub return_urls: ReturnUrls,
     pub pins: HashMap<IntegrationId, Pin>,
     pub webhooks: Vec<String>,
+    pub edge: EdgeLimits,
     pub oauth: HashMap<IntegrationId, Registration>,
     /// Where each client secret came from, for `config check` to say.
     pub secret_sources: BTreeMap<String, String>,
@@ -215,10 +223,45 @@ fn check(figment: &Figment, written: Written) -> Result<ServeConfig, ConfigError
             Err(why) => faults.extend(why.into_iter().map(|w| format!("{key}.{w}"))),
         }
     }
+    let defaults = EdgeLimits::default();
+    let seconds = |value: Option<u64>, key: &str, default: std::time::Duration| match value {
+        Some(0) => Err(format!("{key}: must be at least 1 second")),
+        Some(s) => Ok(std::time::Duration::from_secs(s)),
+        None => Ok(default),
+    };
+    let edge = EdgeLimits {
+        header_read: seconds(
+            written.header_read_timeout_s,
+            "header_read_timeout_s",
+            defaults.header_read,
+        )
+        .unwrap_or_else(|f| {
+            faults.push(f);
+            defaults.header_read
+        }),
+        body_read: seconds(
+            written.body_read_timeout_s,
+            "body_read_timeout_s",
+            defaults.body_read,
+        )
+        .unwrap_or_else(|f| {
+            faults.push(f);
+            defaults.body_read
+        }),
+        max_connections: match written.max_connections {
+            Some(0) => {
+                faults.push("max_connections: must be at least 1".into());
+                defaults.max_connections
+            }
+            Some(n) => n,
+            None => defaults.max_connections,
+        },
+    };
     if !faults.is_empty() {
         return Err(ConfigError(faults));
     }
     Ok(ServeConfig {
+        edge,
         listen: written
             .listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),

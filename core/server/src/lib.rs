@@ -7,6 +7,7 @@ mod acting;
 mod api;
 mod browser;
 pub mod demo;
+pub mod edge;
 mod handlers;
 mod problem;
 pub mod starting;
@@ -290,6 +291,7 @@ pub async fn run(
     listener: starting::Listener,
     tokens: ServiceTokens,
     webhooks: Option<webhooks::Webhooks>,
+    limits: edge::EdgeLimits,
 ) -> Result<(), ServeError> {
     if let Some(webhooks) = webhooks {
         webhooks::spawn(webhooks, engine.subscribe());
@@ -297,10 +299,8 @@ pub async fn run(
     let socket = listener.tokio()?;
     let listen = socket.local_addr().map_err(ServeError::Serve)?;
     tracing::info!(%listen, "serving");
-    axum::serve(socket, router(engine, tokens))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(ServeError::Serve)
+    edge::serve(socket, router(engine, tokens), limits, shutdown_signal()).await;
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -45,7 +45,11 @@ pub struct Starting {
 
 impl Starting {
     /// Answers on `listener` while `loading` (the component files) load.
-    pub fn serve(listener: &Listener, loading: Vec<String>) -> Result<Self, ServeError> {
+    pub fn serve(
+        listener: &Listener,
+        loading: Vec<String>,
+        limits: super::edge::EdgeLimits,
+    ) -> Result<Self, ServeError> {
         let ready = Ready {
             plugins: 0,
             policies: 0,
@@ -73,15 +77,11 @@ impl Starting {
                 response
             });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(listener.tokio()?, app).with_graceful_shutdown(async {
+        let server = super::edge::serve(listener.tokio()?, app, limits, async {
             let _ = stopped.await;
         });
         tracing::info!(listen = %listener.addr, "listening; loading plugins");
-        let task = tokio::spawn(async move {
-            if let Err(e) = server.await {
-                tracing::error!("the start-up server failed: {e}");
-            }
-        });
+        let task = tokio::spawn(server);
         Ok(Starting { stop, task })
     }
 

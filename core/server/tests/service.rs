@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 struct Service {
     child: Child,
@@ -32,6 +33,11 @@ async fn start() -> Service {
 }
 
 async fn start_with(extra: &[&str]) -> Service {
+    start_configured(extra, &[]).await
+}
+
+/// The demo with `extra` flags and `env`ironment (configuration keys).
+async fn start_configured(extra: &[&str], env: &[(&str, &str)]) -> Service {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
@@ -45,6 +51,7 @@ async fn start_with(extra: &[&str]) -> Service {
         ])
         .args(extra)
         .env("SWITCHBOARD_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        .envs(env.iter().copied())
         .args(["--data", dir.path().join("demo.redb").to_str().unwrap()])
         .args([
             "--policies",
@@ -852,4 +859,93 @@ async fn a_hostile_client_gets_clear_refusals_and_cannot_spoof_or_bloat() {
         metrics.contains("method=\"other\",route=\"/healthz\",status=\"405\"} 20"),
         "{metrics}"
     );
+}
+
+/// A client that sends part of a request and stalls.
+async fn stall(base: &str, partial: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(partial.as_bytes()).await.unwrap();
+    stream
+}
+
+/// What the service says on a stalled connection, up to its closing it;
+/// `None` if it neither answers nor closes within `within`.
+async fn heard(stream: &mut tokio::net::TcpStream, within: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut said = Vec::new();
+    let read = tokio::time::timeout(within, stream.read_to_end(&mut said)).await;
+    read.ok()
+        .map(|_| String::from_utf8_lossy(&said).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_and_health_checks_still_answer() {
+    let s = start_configured(
+        &[],
+        &[
+            ("SWITCHBOARD_HEADER_READ_TIMEOUT_S", "1"),
+            ("SWITCHBOARD_BODY_READ_TIMEOUT_S", "1"),
+        ],
+    )
+    .await;
+    // Three hundred clients send half a request and wait.
+    let mut slow = Vec::new();
+    for _ in 0..300 {
+        slow.push(stall(&s.base, "GET /healthz HTTP/1.1\r\nHost: switchboard\r\n").await);
+    }
+    let healthz = s.get("/healthz", None).await;
+    assert_eq!(healthz.status(), 200, "answered during the attack");
+    // Each is closed once its header time is up, long before ten seconds.
+    for stream in &mut slow {
+        assert!(heard(stream, Duration::from_secs(10)).await.is_some());
+    }
+    // A body promised huge and sent one byte at a time is not waited for.
+    let mut promised = stall(
+        &s.base,
+        "PUT /v1/workspaces/demo/credit-limit HTTP/1.1\r\nHost: switchboard\r\nAuthorization: Bearer demo-token\r\ncontent-type: application/json\r\nContent-Length: 1000000\r\n\r\n{",
+    )
+    .await;
+    let said = heard(&mut promised, Duration::from_secs(10)).await;
+    assert!(said.is_some(), "the connection was held");
+    assert_eq!(s.get("/healthz", None).await.status(), 200);
+}
+
+#[tokio::test]
+async fn one_connection_past_the_cap_is_told_to_come_back() {
+    let s = start_configured(&[], &[("SWITCHBOARD_MAX_CONNECTIONS", "20")]).await;
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        held.push(stall(&s.base, "GET /healthz HTTP/1.1\r\n").await);
+    }
+    // Let the service take them in before the next one knocks.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut late = stall(&s.base, "").await;
+    let said = heard(&mut late, Duration::from_secs(5)).await.unwrap();
+    assert!(
+        said.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+        "{said}"
+    );
+    assert!(said.contains("retry-after: 1"), "{said}");
+    assert!(
+        said.contains("\"title\":\"Too many connections\""),
+        "{said}"
+    );
+    drop(held);
+    // The slots come back as the held connections go.
+    let mut answered = false;
+    for _ in 0..50 {
+        if s.http
+            .get(format!("{}/healthz", s.base))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(answered);
 }
