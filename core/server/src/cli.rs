@@ -1,7 +1,8 @@
 //! The `switchboard` command line.
 
 use crate::config::ServeConfig;
-use clap::{Parser, Subcommand, ValueEnum};
+use crate::logging::LogFormat;
+use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,12 +27,6 @@ struct Cli {
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
 }
 
 #[derive(Subcommand)]
@@ -232,7 +227,7 @@ const WEBHOOK_SECRET_ENV: &str = "SWITCHBOARD_WEBHOOK_SECRET";
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    crate::logging::init(cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => return fail(format!("cannot start the async runtime: {e}")),
@@ -267,18 +262,6 @@ pub fn main() -> ExitCode {
 fn fail(message: String) -> ExitCode {
     eprintln!("switchboard: {message}");
     ExitCode::FAILURE
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
 }
 
 async fn reload(url: &str, token: &str) -> Result<ExitCode, String> {
@@ -410,10 +393,13 @@ fn audit(command: AuditCommand, data: &std::path::Path) -> Result<ExitCode, Stri
             let mut broken = 0;
             for (workspace, verified) in file.verify_audit().map_err(|e| e.to_string())? {
                 match verified {
-                    Ok(n) => print(&format!("{workspace}: {n} record(s) verified")),
+                    Ok(n) => print(&format!(
+                        "{}: {n} record(s) verified",
+                        crate::logging::escape_controls(workspace.as_str())
+                    )),
                     Err(e) => {
                         broken += 1;
-                        print(&e.to_string());
+                        print(&crate::logging::escape_controls(&e.to_string()));
                     }
                 }
             }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod config;
+mod logging;
 mod publisher;
 
 fn main() -> std::process::ExitCode {
