@@ -81,10 +81,9 @@ mod tests {
         struct Sink(Arc<Mutex<Vec<u8>>>);
         impl std::io::Write for Sink {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().map_or(0, |mut b| {
-                    b.extend_from_slice(buf);
-                    buf.len()
-                });
+                if let Ok(mut written) = self.0.lock() {
+                    written.extend_from_slice(buf);
+                }
                 Ok(buf.len())
             }
             fn flush(&mut self) -> std::io::Result<()> {
