@@ -15,8 +15,17 @@ fn subschema<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
     g.subschema_for::<T>()
 }
 
+/// `T`'s own schema, its fields to be spread as parameters, with the types
+/// they refer to defined in the document's components.
 fn inline<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
-    g.clone().into_root_schema_for::<T>()
+    let reference = g.subschema_for::<T>();
+    reference
+        .get("$ref")
+        .and_then(|r| r.as_str())
+        .and_then(|r| r.rsplit('/').next())
+        .and_then(|name| g.definitions().get(name))
+        .and_then(|definition| Schema::try_from(definition.clone()).ok())
+        .unwrap_or(reference)
 }
 
 /// What a route takes and gives, for the document.
@@ -178,6 +187,11 @@ const ACTOR_HEADERS: [(&str, &str); 3] = [
     ),
 ];
 
+/// A workspace, user or plan id, as the engine accepts them.
+fn id_schema() -> Value {
+    json!({"type": "string", "pattern": switchboard::model::ID_PATTERN, "minLength": 1, "maxLength": 128})
+}
+
 /// The OpenAPI 3.1 document of these routes.
 pub fn document(operations: &[Operation]) -> Value {
     let mut generator = SchemaSettings::draft2020_12()
@@ -192,10 +206,22 @@ pub fn document(operations: &[Operation]) -> Value {
             .path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .map(|name| {
+                let schema = match name {
+                    "workspace" => id_schema(),
+                    _ => json!({"type": "string"}),
+                };
+                json!({"name": name, "in": "path", "required": true, "schema": schema})
+            })
             .collect();
         if op.doc.actor {
-            parameters.extend(ACTOR_HEADERS.iter().map(|(name, about)| json!({"name": name, "in": "header", "required": true, "description": about, "schema": {"type": "string"}})));
+            parameters.extend(ACTOR_HEADERS.iter().map(|(name, about)| {
+                let schema = match *name {
+                    "X-Switchboard-Role" => json!({"type": "string", "enum": ["admin", "developer", "member"]}),
+                    _ => id_schema(),
+                };
+                json!({"name": name, "in": "header", "required": true, "description": about, "schema": schema})
+            }));
         }
         if let Some(query) = op.doc.query {
             let schema = query(&mut generator).to_value();

@@ -949,3 +949,35 @@ async fn one_connection_past_the_cap_is_told_to_come_back() {
     }
     assert!(answered);
 }
+
+/// Every `$ref` in `value`.
+fn refs(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                found.push(r.clone());
+            }
+            map.values().for_each(|v| refs(v, found));
+        }
+        Value::Array(items) => items.iter().for_each(|v| refs(v, found)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_defines_every_schema_it_refers_to() {
+    let s = start().await;
+    let mut found = Vec::new();
+    refs(&s.openapi, &mut found);
+    assert!(
+        found.iter().any(|r| r.ends_with("/OutcomeKind")),
+        "{found:?}"
+    );
+    for reference in found {
+        let name = reference.trim_start_matches("#/components/schemas/");
+        assert!(
+            s.openapi["components"]["schemas"].get(name).is_some(),
+            "{reference} is not defined"
+        );
+    }
+}
