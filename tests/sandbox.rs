@@ -713,3 +713,17 @@ async fn a_panic_tells_the_member_it_crashed_and_the_operator_why() {
         json!({"ok": true})
     );
 }
+
+#[tokio::test]
+async fn output_that_breaks_its_own_schema_is_the_plugins_error_and_never_passed_on() {
+    let w = world().await;
+    let logs = captured_logs();
+    let err = w.contained("mismatch", json!({})).await;
+    assert_eq!(
+        err,
+        "plugin `hostile` returned invalid output: the output of `mismatch` does not match its schema (at `/rows`, and 0 more)"
+    );
+    assert!(!err.contains("row one"), "{err}");
+    let logs = logs.text();
+    assert!(logs.contains("output does not match its schema"), "{logs}");
+}

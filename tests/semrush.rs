@@ -222,3 +222,22 @@ async fn switching_modes_requires_disabling_first() {
         Mode::User
     );
 }
+
+#[tokio::test]
+async fn a_phrase_too_long_for_semrush_is_refused_before_any_request() {
+    let w = with_workspace_key(100_000).await;
+    set_semrush_key(&w.engine, &admin(), KEY).await.unwrap();
+    let checked = w.mock.requests().len();
+    let phrase = "seo ".repeat(25_000);
+    let err = keyword_overview(&w.engine, &member(), &phrase)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("semrush: invalid input: /phrase "), "{err}");
+    assert!(
+        err.len() < 400,
+        "the phrase is not repeated whole: {}",
+        err.len()
+    );
+    assert_eq!(w.mock.requests().len(), checked, "no report was asked for");
+}

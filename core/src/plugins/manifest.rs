@@ -12,6 +12,9 @@ pub struct Validated {
     /// Each mode's hosts that receive the credential.
     pub credential_hosts: Vec<(Mode, Vec<HostPattern>)>,
     pub input_validators: HashMap<String, jsonschema::Validator>,
+    /// Each action's output schema, compiled: what a call hands back must
+    /// match it.
+    pub output_validators: HashMap<String, jsonschema::Validator>,
 }
 
 /// What one manifest may ask the host to hold and compile: it is read once
@@ -185,6 +188,7 @@ pub fn validate(raw: wit::Manifest) -> Result<Validated, Faults> {
 
     let mut actions = Vec::new();
     let mut input_validators = HashMap::new();
+    let mut output_validators = HashMap::new();
     let mut names = HashSet::new();
     let mut patterns_left = bounds::PATTERNS;
     for a in raw.actions {
@@ -197,8 +201,9 @@ pub fn validate(raw: wit::Manifest) -> Result<Validated, Faults> {
         let input = schema(&a.name, "input", &a.input_schema, &mut patterns_left);
         let output = schema(&a.name, "output", &a.output_schema, &mut patterns_left);
         match (input, output) {
-            (Ok((input_schema, validator)), Ok((output_schema, _))) => {
+            (Ok((input_schema, validator)), Ok((output_schema, output_validator))) => {
                 input_validators.insert(a.name.clone(), validator);
+                output_validators.insert(a.name.clone(), output_validator);
                 actions.push(ActionSpec {
                     name: a.name,
                     description: a.description,
@@ -227,6 +232,7 @@ pub fn validate(raw: wit::Manifest) -> Result<Validated, Faults> {
         hosts,
         credential_hosts,
         input_validators,
+        output_validators,
     })
 }
 

@@ -39,6 +39,57 @@ const MAX_COMPONENT_BYTES: u64 = 64 << 20;
 /// Imports that would give a plugin ambient authority.
 const FORBIDDEN_IMPORTS: &[&str] = &["wasi:filesystem/", "wasi:sockets/", "wasi:http/"];
 
+/// A fault about a value, short: the validator quotes the value whole, and
+/// a caller need not read back the 100,000 characters it sent. Its start
+/// and its end (where the validator says what is wrong) are kept.
+fn brief(fault: &str) -> String {
+    const KEEP: usize = 80;
+    let chars = fault.chars().count();
+    if chars <= 2 * KEEP + 20 {
+        return fault.to_owned();
+    }
+    let head: String = fault.chars().take(KEEP).collect();
+    let tail: String = fault.chars().skip(chars - KEEP).collect();
+    format!("{head}…{tail}")
+}
+
+/// A call's output, if it matches its action's schema. A plugin's output
+/// that does not is its author's bug: the operator reads every fault in the
+/// log, the caller only where the first one is, never the data.
+fn conforming(
+    plugin: &Plugin,
+    action: &str,
+    output: serde_json::Value,
+) -> Result<serde_json::Value, PluginError> {
+    let Some(validator) = plugin.output_validators.get(action) else {
+        return Ok(output);
+    };
+    let faults: Vec<(String, String)> = validator
+        .iter_errors(&output)
+        .map(|e| (e.instance_path().as_str().to_owned(), e.to_string()))
+        .collect();
+    let Some((first, _)) = faults.first() else {
+        return Ok(output);
+    };
+    let id = plugin.manifest.id.as_str();
+    for (path, fault) in &faults {
+        tracing::warn!(
+            plugin = id,
+            action,
+            path,
+            "output does not match its schema: {fault}"
+        );
+    }
+    Err(PluginError::InvalidOutput {
+        plugin: id.to_owned(),
+        detail: format!(
+            "the output of `{action}` does not match its schema (at `{}`, and {} more)",
+            if first.is_empty() { "/" } else { first },
+            faults.len() - 1
+        ),
+    })
+}
+
 /// Why the host could not load or call a plugin.
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
@@ -114,12 +165,13 @@ pub enum PluginError {
         /// Why.
         detail: String,
     },
-    /// `invoke` returned text that is not JSON.
-    #[error("plugin `{plugin}` returned output that is not JSON: {detail}")]
+    /// `invoke` returned text that is not JSON, or JSON that does not
+    /// match the action's output schema; nothing of it is passed on.
+    #[error("plugin `{plugin}` returned invalid output: {detail}")]
     InvalidOutput {
         /// The plugin's id.
         plugin: String,
-        /// The JSON parser's error.
+        /// What is wrong with it (never the data itself).
         detail: String,
     },
     /// The host itself failed, not a plugin.
@@ -262,6 +314,8 @@ pub struct Plugin {
     hosts: Arc<[HostPattern]>,
     /// Each action's input schema, compiled.
     input_validators: HashMap<String, jsonschema::Validator>,
+    /// Each action's output schema, compiled.
+    output_validators: HashMap<String, jsonschema::Validator>,
     /// Where each mode puts its credential, and the hosts that receive
     /// it, worked out once at load.
     placements: Vec<(Mode, Placement, Arc<[HostPattern]>)>,
@@ -497,6 +551,7 @@ impl PluginHost {
             pre,
             hosts: valid.hosts.into(),
             input_validators: valid.input_validators,
+            output_validators: valid.output_validators,
             placements,
             turns: tokio::sync::Semaphore::new(self.calls_per_plugin as usize),
         })
@@ -564,12 +619,13 @@ impl PluginHost {
             .iter_errors(input)
             .map(|e| {
                 format!(
-                    "{} {e}",
+                    "{} {}",
                     if e.instance_path().as_str().is_empty() {
                         "input"
                     } else {
                         e.instance_path().as_str()
-                    }
+                    },
+                    brief(&e.to_string())
                 )
             })
             .collect();
@@ -589,10 +645,12 @@ impl PluginHost {
             .await?
         {
             Answer::Output(Ok(json)) => {
-                serde_json::from_str(&json).map_err(|e| PluginError::InvalidOutput {
-                    plugin: id.to_owned(),
-                    detail: e.to_string(),
-                })
+                let output =
+                    serde_json::from_str(&json).map_err(|e| PluginError::InvalidOutput {
+                        plugin: id.to_owned(),
+                        detail: format!("it is not JSON ({e})"),
+                    })?;
+                conforming(plugin, action, output)
             }
             Answer::Output(Err(e)) => Err(PluginError::Connector {
                 integration: plugin.manifest.id.clone(),

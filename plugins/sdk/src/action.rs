@@ -76,9 +76,14 @@ impl ActionSet {
     }
 }
 
+/// The input's schema as the action reads it, the output's as it writes it
+/// (where serde renames a field one way only, the two differ).
 fn schemas<A: Action>() -> (String, String) {
     let input = schemars::schema_for!(A::Input);
-    let output = schemars::schema_for!(A::Output);
+    let output = schemars::generate::SchemaSettings::default()
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<A::Output>();
     (input.as_value().to_string(), output.as_value().to_string())
 }
 

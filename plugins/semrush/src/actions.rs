@@ -44,7 +44,8 @@ impl Scope {
 #[serde(deny_unknown_fields)]
 pub struct PhraseInput {
     /// The keyword to look up.
-    #[schemars(length(min = 1))]
+    /// Semrush takes phrases of up to 255 characters.
+    #[schemars(length(min = 1, max = 255))]
     pub phrase: String,
     #[serde(flatten)]
     pub scope: Scope,
@@ -54,7 +55,8 @@ pub struct PhraseInput {
 #[serde(deny_unknown_fields)]
 pub struct DomainInput {
     /// The domain whose organic rankings to list, e.g. `seobook.com`.
-    #[schemars(length(min = 1))]
+    /// A host name is at most 253 characters.
+    #[schemars(length(min = 1, max = 253))]
     pub domain: String,
     #[serde(flatten)]
     pub scope: Scope,

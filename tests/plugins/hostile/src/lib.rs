@@ -35,6 +35,7 @@ impl Connector for Hostile {
             .with::<Leak>()
             .with::<Panic>()
             .with::<Chatter>()
+            .with::<Mismatch>()
     }
 
     fn check_credential() -> Result<Account> {
@@ -224,3 +225,25 @@ impl Action for Chatter {
 }
 
 switchboard_sdk::export_connector!(Hostile);
+
+/// What `mismatch` says it returns, and returns something else.
+#[derive(Serialize, JsonSchema)]
+pub struct Claimed {
+    #[schemars(with = "Vec<u64>")]
+    rows: String,
+}
+
+/// Returns output that does not match its own schema.
+pub struct Mismatch;
+
+impl Action for Mismatch {
+    const NAME: &'static str = "mismatch";
+    const DESCRIPTION: &'static str = "Declares a list of rows and returns a string.";
+    type Input = Nothing;
+    type Output = Claimed;
+    fn run(_: Nothing) -> Result<Claimed> {
+        Ok(Claimed {
+            rows: "row one, row two".into(),
+        })
+    }
+}
