@@ -38,6 +38,11 @@ pub struct Doc {
     status: u16,
     response: Option<SchemaFn>,
     content_type: &'static str,
+    /// Refusals a schema cannot express (an unknown sign-in, a pasted key
+    /// with a line break), by status, with why.
+    refusals: Vec<(u16, &'static str)>,
+    /// Errors are pages for a browser, not problem documents.
+    html_errors: bool,
 }
 
 impl Doc {
@@ -52,6 +57,8 @@ impl Doc {
             status: 200,
             response: None,
             content_type: "application/json",
+            refusals: Vec::new(),
+            html_errors: false,
         }
     }
 
@@ -93,6 +100,18 @@ impl Doc {
 
     pub fn content(mut self, content_type: &'static str) -> Self {
         self.content_type = content_type;
+        self
+    }
+
+    /// A refusal a valid request can still meet, and why.
+    pub fn refuses(mut self, status: u16, why: &'static str) -> Self {
+        self.refusals.push((status, why));
+        self
+    }
+
+    /// Errors answer as an HTML page (routes a browser calls).
+    pub fn html_errors(mut self) -> Self {
+        self.html_errors = true;
         self
     }
 }
@@ -239,10 +258,18 @@ pub fn document(operations: &[Operation]) -> Value {
             "operationId": format!("{}_{}", op.method, op.path.trim_start_matches('/').replace(['/', '{', '}', '-', '.'], "_")),
             "summary": op.doc.summary,
             "parameters": parameters,
-            "responses": {
-                "default": {"description": "A problem (RFC 9457)", "content": {"application/problem+json": {"schema": problem.clone()}}},
-            },
+            "responses": {},
         });
+        let error = match op.doc.html_errors {
+            true => json!({"text/html": {"schema": {"type": "string"}}}),
+            false => json!({"application/problem+json": {"schema": problem.clone()}}),
+        };
+        operation["responses"]["default"] =
+            json!({"description": "A problem (RFC 9457)", "content": error.clone()});
+        for (status, why) in &op.doc.refusals {
+            operation["responses"][status.to_string()] =
+                json!({"description": why, "content": error.clone()});
+        }
         let success = match op.doc.response {
             Some(schema) => {
                 json!({"description": "OK", "content": {op.doc.content_type: {"schema": schema(&mut generator).to_value()}}})

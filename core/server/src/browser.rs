@@ -97,7 +97,7 @@ fn to_provider(opened: OpenedSignIn) -> Response {
     ) else {
         return page("error", "the sign-in could not be started; start again");
     };
-    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
+    let mut response = see_other(location);
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     private(response)
 }
@@ -143,9 +143,7 @@ fn land(
                 .append_pair("status", status)
                 .append_pair("reason", &reason);
             match HeaderValue::from_str(url.as_str()) {
-                Ok(location) => {
-                    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
-                }
+                Ok(location) => see_other(location),
                 Err(_) => page(status, &reason),
             }
         }
@@ -170,6 +168,16 @@ fn private(mut response: Response) -> Response {
         HeaderValue::from_static("no-referrer"),
     );
     response
+}
+
+/// `303 See Other` to `location`, with a link to it for a browser that
+/// does not follow.
+fn see_other(location: HeaderValue) -> Response {
+    let link = escape(location.to_str().unwrap_or_default());
+    let body = Html(format!(
+        "<!doctype html><meta charset=\"utf-8\"><title>Continue</title><p><a href=\"{link}\">Continue</a></p>"
+    ));
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)], body).into_response()
 }
 
 /// A page that says how the sign-in ended, for a host with no return URL.

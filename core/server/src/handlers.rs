@@ -3,7 +3,7 @@
 
 use super::State as App;
 use super::acting::{Acting, ActingOn};
-use super::problem::Problem;
+use super::problem::{Problem, malformed};
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -119,28 +119,104 @@ pub struct SavedCredential {
 #[serde(deny_unknown_fields)]
 pub struct CreditLimit {
     /// Credits a month; `null` removes the limit.
+    #[serde(default, deserialize_with = "whole_number")]
     pub limit: Option<u64>,
+}
+
+/// A request body that is a JSON object: serde would read a struct from an
+/// array too (`[null, null]` as its fields in order), which no client means.
+pub struct Object<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Object<T> {
+    type Rejection = Problem;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Problem> {
+        let Json(value) = Json::<Value>::from_request(request, state).await?;
+        if !value.is_object() {
+            return Err(malformed("the body must be a JSON object".into()));
+        }
+        serde_json::from_value(value).map(Object).map_err(|e| {
+            malformed(format!(
+                "Failed to deserialize the JSON body into the target type: {e}"
+            ))
+        })
+    }
+}
+
+/// A whole number however JSON writes it (`119` or `119.0`), not negative.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let whole = number.as_u64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(f))
+            .map(|f| f as u64)
+    });
+    whole.map(Some).ok_or_else(|| {
+        serde::de::Error::custom(format!("{number} is not a whole number of credits"))
+    })
+}
+
+/// A query number within `MIN..=MAX`, as the document says.
+fn within<'de, D: serde::Deserializer<'de>, const MIN: u64, const MAX: u64>(
+    d: D,
+) -> Result<u64, D::Error> {
+    let n = u64::deserialize(d)?;
+    if (MIN..=MAX).contains(&n) {
+        Ok(n)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{n} is not within {MIN} to {MAX}"
+        )))
+    }
+}
+
+/// [`within`], for a number that may be left out.
+fn within_optional<'de, D: serde::Deserializer<'de>, const MIN: u64, const MAX: u64>(
+    d: D,
+) -> Result<Option<u64>, D::Error> {
+    within::<D, MIN, MAX>(d).map(Some)
 }
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Period {
+    /// Unix milliseconds, up to the end of year 9999.
+    #[serde(deserialize_with = "within::<_, 0, LAST_MS>")]
+    #[schemars(range(max = LAST_MS))]
     pub from_ms: u64,
+    #[serde(deserialize_with = "within::<_, 0, LAST_MS>")]
+    #[schemars(range(max = LAST_MS))]
     pub to_ms: u64,
 }
+
+/// The last millisecond of year 9999: times past it are not times.
+const LAST_MS: u64 = 253_402_300_799_999;
+/// The highest audit sequence number a page may start before.
+const LAST_SEQ: u64 = i64::MAX as u64;
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
+    #[serde(default, deserialize_with = "within_optional::<_, 0, LAST_MS>")]
+    #[schemars(range(max = LAST_MS))]
     pub from_ms: Option<u64>,
+    #[serde(default, deserialize_with = "within_optional::<_, 0, LAST_MS>")]
+    #[schemars(range(max = LAST_MS))]
     pub to_ms: Option<u64>,
     pub actor: Option<UserId>,
     pub integration: Option<IntegrationId>,
     pub outcome: Option<OutcomeKind>,
     /// From a previous page's `next_before`.
+    #[serde(default, deserialize_with = "within_optional::<_, 0, LAST_SEQ>")]
+    #[schemars(range(max = LAST_SEQ))]
     pub before: Option<u64>,
     /// Records per page, 1 to 500 (50).
-    pub limit: Option<usize>,
+    #[serde(default, deserialize_with = "within_optional::<_, 1, 500>")]
+    #[schemars(range(min = 1, max = 500))]
+    pub limit: Option<u64>,
 }
 
 pub async fn healthz() -> &'static str {
@@ -226,9 +302,8 @@ pub async fn events(
 pub async fn set_credit_limit(
     State(app): Shared,
     Path(workspace): Path<String>,
-    body: Result<Json<CreditLimit>, JsonRejection>,
+    Object(request): Object<CreditLimit>,
 ) -> Result<StatusCode, Problem> {
-    let Json(request) = body?;
     app.engine
         .set_credit_limit(&WorkspaceId::new(workspace), request.limit)?;
     Ok(StatusCode::NO_CONTENT)
@@ -243,9 +318,8 @@ pub async fn team_integrations(State(app): Shared, Acting(actor): Acting) -> Ans
 pub async fn enable(
     State(app): Shared,
     ActingOn(actor, integration): ActingOn,
-    body: Result<Json<EnableRequest>, JsonRejection>,
+    Object(request): Object<EnableRequest>,
 ) -> Answer<Enablement> {
-    let Json(request) = body?;
     Ok(Json(app.engine.enable(
         &actor,
         &integration,
@@ -264,9 +338,8 @@ pub async fn disable(
 pub async fn set_credential(
     State(app): Shared,
     ActingOn(actor, integration): ActingOn,
-    body: Result<Json<CredentialRequest>, JsonRejection>,
+    Object(request): Object<CredentialRequest>,
 ) -> Answer<SavedCredential> {
-    let Json(request) = body?;
     let key = PastedKey::parse(request.secret).map_err(Error::from)?;
     let account = app
         .engine
@@ -329,7 +402,7 @@ pub async fn audit(
         &actor,
         &filter,
         q.before,
-        q.limit.unwrap_or(50),
+        q.limit.map_or(50, |l| usize::try_from(l).unwrap_or(500)),
     )?))
 }
 
@@ -343,9 +416,8 @@ pub async fn integrations_page(
 pub async fn connect(
     State(app): Shared,
     ActingOn(actor, integration): ActingOn,
-    body: Result<Json<ConnectRequest>, JsonRejection>,
+    Object(request): Object<ConnectRequest>,
 ) -> Answer<ConnectResponse> {
-    let Json(request) = body?;
     Ok(Json(match request.api_key {
         Some(key) => {
             let key = PastedKey::parse(key).map_err(Error::from)?;

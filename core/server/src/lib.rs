@@ -118,14 +118,14 @@ fn protected() -> Api<Shared> {
         .get("/v1/workspaces/{workspace}/team-integrations", h::team_integrations, Doc::acting("The Team Integrations page (admins and developers)").returns::<h::TeamPage>())
         .post("/v1/workspaces/{workspace}/team-integrations/{integration}/enable", h::enable, Doc::acting("Enable an integration in one mode").body::<h::EnableRequest>().returns::<Enablement>())
         .post("/v1/workspaces/{workspace}/team-integrations/{integration}/disable", h::disable, Doc::acting("Disable an integration; members' connections are suspended").status(204))
-        .put("/v1/workspaces/{workspace}/team-integrations/{integration}/credential", h::set_credential, Doc::acting("Check and save the shared credential").body::<h::CredentialRequest>().returns::<h::SavedCredential>())
+        .put("/v1/workspaces/{workspace}/team-integrations/{integration}/credential", h::set_credential, Doc::acting("Check and save the shared credential").body::<h::CredentialRequest>().returns::<h::SavedCredential>().refuses(422, "The key is empty or holds a line break, control or invisible character, or the service refused it"))
         .post("/v1/workspaces/{workspace}/team-integrations/{integration}/credential/check", h::check_credential, Doc::acting("Check the saved shared credential again").returns::<Account>())
         .delete("/v1/workspaces/{workspace}/team-integrations/{integration}/credential", h::remove_credential, Doc::acting("Remove the shared credential").status(204))
         .get("/v1/workspaces/{workspace}/usage", h::usage, Doc::acting("Calls and credits per integration and member").query::<h::Period>().returns::<h::UsageReport>())
         .get("/v1/workspaces/{workspace}/audit", h::audit, Doc::acting("The audit trail, newest first").query::<h::AuditQuery>().returns::<Page>())
         .get("/v1/workspaces/{workspace}/integrations", h::integrations_page, Doc::acting("The Integrations page: my connections and the workspace's integrations").returns::<IntegrationsPage>())
-        .post("/v1/workspaces/{workspace}/integrations/{integration}/connect", h::connect, Doc::acting("Connect my account: with an API key, or start an OAuth 2.0 sign-in").body::<h::ConnectRequest>().returns::<h::ConnectResponse>())
-        .get("/v1/workspaces/{workspace}/integrations/{integration}/callback", h::callback, Doc::acting("Finish an OAuth 2.0 sign-in with what the provider sent back").query::<switchboard::engine::Callback>().returns::<Connection>())
+        .post("/v1/workspaces/{workspace}/integrations/{integration}/connect", h::connect, Doc::acting("Connect my account: with an API key, or start an OAuth 2.0 sign-in").body::<h::ConnectRequest>().returns::<h::ConnectResponse>().refuses(400, "The integration signs in with OAuth 2.0 and a key was sent, or the other way round").refuses(422, "The key is empty or holds a line break, control or invisible character, or return_to is not on an allowed origin"))
+        .get("/v1/workspaces/{workspace}/integrations/{integration}/callback", h::callback, Doc::acting("Finish an OAuth 2.0 sign-in with what the provider sent back").query::<switchboard::engine::Callback>().returns::<Connection>().refuses(400, "The sign-in is unknown, used, expired, another member's or another integration's, or the provider refused"))
         .get("/v1/workspaces/{workspace}/connections/{connection}", h::connection, Doc::acting("My connection").returns::<Connection>())
         .delete("/v1/workspaces/{workspace}/connections/{connection}", h::disconnect, Doc::acting("Disconnect: delete my connection and its credential").status(204))
         .post("/v1/workspaces/{workspace}/integrations/{integration}/actions/{action}", h::invoke, Doc::acting("Run one of an integration's actions; input and output follow the action's schemas").body::<serde_json::Value>().returns::<serde_json::Value>())
@@ -153,7 +153,9 @@ fn public() -> Api<Shared> {
                 .query::<browser::Start>()
                 .returns::<String>()
                 .content("text/html")
-                .status(303),
+                .status(303)
+                .html_errors()
+                .refuses(400, "A page saying why, when the operator set no return URL: the link is unknown, used, expired or already opened"),
         )
         .get(
             "/oauth/{integration}/callback",
@@ -162,7 +164,9 @@ fn public() -> Api<Shared> {
                 .query::<switchboard::engine::Callback>()
                 .returns::<String>()
                 .content("text/html")
-                .status(303),
+                .status(303)
+                .html_errors()
+                .refuses(400, "A page saying why, when the operator set no return URL: the sign-in is unknown, used, expired, another browser's or integration's, or the provider refused"),
         )
         .get(
             "/openapi.json",

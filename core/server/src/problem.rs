@@ -70,6 +70,7 @@ impl From<Error> for Problem {
             Error::Denied { .. } => (S::FORBIDDEN, "Denied by policy"),
             Error::UnknownIntegration(_) => (S::NOT_FOUND, "Unknown integration"),
             Error::ConnectionNotFound(_) => (S::NOT_FOUND, "Unknown connection"),
+            Error::Plugin(PluginError::UnknownAction { .. }) => (S::NOT_FOUND, "Unknown action"),
             Error::ModeNotSupported { .. }
             | Error::OAuthRequired(_)
             | Error::NotOAuth(_)
@@ -153,13 +154,14 @@ impl From<JsonRejection> for Problem {
                 "Not JSON",
                 rejection.body_text(),
             ),
-            _ => Problem::new(
-                StatusCode::BAD_REQUEST,
-                "Malformed request body",
-                rejection.body_text(),
-            ),
+            _ => malformed(rejection.body_text()),
         }
     }
+}
+
+/// A body that is JSON but not what the operation takes.
+pub fn malformed(detail: String) -> Problem {
+    Problem::new(StatusCode::BAD_REQUEST, "Malformed request body", detail)
 }
 
 impl From<QueryRejection> for Problem {

@@ -101,6 +101,14 @@ pub enum PluginError {
         /// Why, for the connector's author.
         reason: Refusal,
     },
+    /// The plugin has no action by this name.
+    #[error("{integration} has no action `{action}`")]
+    UnknownAction {
+        /// The integration's name.
+        integration: String,
+        /// The action asked for.
+        action: String,
+    },
     /// The connector answered with an error of its own.
     #[error("{integration}: {error}")]
     Connector {
@@ -611,10 +619,14 @@ impl PluginHost {
             integration: plugin.manifest.id.clone(),
             error: ConnectorError::InvalidInput { message },
         };
-        let validator = plugin
-            .input_validators
-            .get(action)
-            .ok_or_else(|| invalid(format!("{} has no action `{action}`", plugin.manifest.name)))?;
+        let validator =
+            plugin
+                .input_validators
+                .get(action)
+                .ok_or_else(|| PluginError::UnknownAction {
+                    integration: plugin.manifest.name.clone(),
+                    action: action.to_owned(),
+                })?;
         let faults: Vec<String> = validator
             .iter_errors(input)
             .map(|e| {
