@@ -2,6 +2,8 @@
 //! committed, until the parent kills it with SIGKILL.
 //!
 //! Usage: crash-child <data dir> <plugins dir> <policies dir> <first workspace number>
+//!        crash-child rotate <data dir>   (rotates the master key, a secret
+//!        a transaction, again and again, saying each time it finished)
 
 use std::io::Write;
 use switchboard::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
@@ -14,6 +16,9 @@ use switchboard_mocks::semrush::Semrush;
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args[1] == "rotate" {
+        return rotate(std::path::Path::new(&args[2]));
+    }
     let (data, plugins, policies, first): (&str, &str, &str, u64) = (
         &args[1],
         &args[2],
@@ -27,9 +32,11 @@ async fn main() {
     let mut config = EngineConfig::new(data.join("switchboard.redb"), plugins, policies);
     config.key = KeySource::EnvOrFile(data.join("switchboard.key"));
     config.watch_policies = false;
-    config.host.routes = Routes::default()
-        .route("api.semrush.com", running.addr)
-        .route("www.semrush.com", running.addr);
+    let mut routes = Routes::default().trust(switchboard_mocks::tls::ca().pem());
+    for host in switchboard_mocks::semrush::HOSTS {
+        routes = routes.route(host, running.addr);
+    }
+    config.host.routes = routes;
     let engine = Engine::open(config).await.expect("engine");
     let semrush = IntegrationId::new("semrush");
     let mut out = std::io::stdout().lock();
@@ -66,6 +73,18 @@ async fn main() {
             .await
             .expect("connect");
         let _ = writeln!(out, "{workspace} 5");
+        let _ = out.flush();
+    }
+}
+
+/// Rotates the master key over and over, one secret a transaction.
+fn rotate(data: &std::path::Path) {
+    let file = switchboard::maintenance::DataFile::open(&data.join("switchboard.redb"))
+        .expect("the data file");
+    let mut out = std::io::stdout().lock();
+    loop {
+        let rotation = file.rotate_keys(1).expect("rotate");
+        let _ = writeln!(out, "{} {}", rotation.key_id, rotation.resealed);
         let _ = out.flush();
     }
 }
