@@ -56,9 +56,10 @@ impl Fixture {
         let plugins = switchboard_plugin_artifacts::plugins_dir();
         let mut config = EngineConfig::new(dir.join("bench.redb"), plugins, policies);
         config.key = KeySource::EnvOrFile(dir.join("bench.key"));
-        let routes = Routes::default()
-            .route("api.semrush.com", running.addr)
-            .route("www.semrush.com", running.addr);
+        let mut routes = Routes::default().trust(switchboard_mocks::tls::ca().pem());
+        for host in switchboard_mocks::semrush::HOSTS {
+            routes = routes.route(host, running.addr);
+        }
         config.host.routes = routes.clone();
         // Both runtimes' engines and plugin hosts compile the plugins once.
         config.host.cache_dir = Some(cache.to_owned());

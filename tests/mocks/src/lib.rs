@@ -5,8 +5,7 @@
 //! A mock serves HTTPS under the real host names (each module's `HOSTS`),
 //! with a certificate from this process's test CA ([`tls::ca`]): a client
 //! connects to [`Running::addr`] with the real name as SNI and trusts
-//! [`tls::TestCa::pem`]. [`serve_plain`] serves plain HTTP for tests that
-//! want it.
+//! [`tls::TestCa::pem`].
 
 pub mod microsoft;
 pub mod semrush;
@@ -73,14 +72,4 @@ async fn connection(acceptor: TlsAcceptor, app: Router, stream: TcpStream) {
     let _ = hyper::server::conn::http1::Builder::new()
         .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
         .await;
-}
-
-/// Serves `app` over plain HTTP on a free loopback port.
-pub async fn serve_plain(app: Router) -> io::Result<Running> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok(Running { addr, task })
 }
