@@ -28,6 +28,17 @@ fn inline<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
         .unwrap_or(reference)
 }
 
+/// An event stream is text; what each event's `data:` holds is said beside.
+fn event_stream<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    let event = g.subschema_for::<T>().to_value();
+    Schema::try_from(serde_json::json!({
+        "type": "string",
+        "description": "Server-sent events (`text/event-stream`); each event's `data:` line is one JSON object of the schema in `x-event`.",
+        "x-event": event,
+    }))
+    .unwrap_or_else(|_| Schema::from(true))
+}
+
 /// What a route takes and gives, for the document.
 pub struct Doc {
     summary: &'static str,
@@ -106,6 +117,13 @@ impl Doc {
     /// A refusal a valid request can still meet, and why.
     pub fn refuses(mut self, status: u16, why: &'static str) -> Self {
         self.refusals.push((status, why));
+        self
+    }
+
+    /// A stream of server-sent events, each `data:` line one `T` as JSON.
+    pub fn streams<T: JsonSchema>(mut self) -> Self {
+        self.response = Some(event_stream::<T>);
+        self.content_type = "text/event-stream";
         self
     }
 

@@ -113,7 +113,7 @@ fn protected() -> Api<Shared> {
     Api::new()
         .get("/v1/integrations", h::catalog, Doc::host("Every loaded integration's manifest").returns::<h::Catalog>())
         .post("/v1/policies/reload", h::reload_policies, Doc::host("Re-read the policy directory; a refused set answers 422 with every fault").returns::<h::Reloaded>())
-        .get("/v1/events", h::events, Doc::host("Server-sent events: integration disabled, connections suspended or restored, re-authentication needed").returns::<Event>().content("text/event-stream"))
+        .get("/v1/events", h::events, Doc::host("Server-sent events: integration disabled, connections suspended or restored, re-authentication needed").streams::<Event>())
         .put("/v1/workspaces/{workspace}/credit-limit", h::set_credit_limit, Doc::host("Set or clear the workspace's monthly credit limit").body::<h::CreditLimit>().status(204))
         .get("/v1/workspaces/{workspace}/team-integrations", h::team_integrations, Doc::acting("The Team Integrations page (admins and developers)").returns::<h::TeamPage>())
         .post("/v1/workspaces/{workspace}/team-integrations/{integration}/enable", h::enable, Doc::acting("Enable an integration in one mode").body::<h::EnableRequest>().returns::<Enablement>())
