@@ -981,3 +981,62 @@ async fn the_openapi_document_defines_every_schema_it_refers_to() {
         );
     }
 }
+
+#[tokio::test]
+async fn nothing_a_client_sends_forges_a_text_log_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("service.log");
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--data", dir.path().join("demo.redb").to_str().unwrap()])
+        .args([
+            "--policies",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    switchboard::net::install_crypto();
+    let http = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..300 {
+        if http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready);
+    // A line break and a terminal escape in a path that reaches the log.
+    let forged = http
+        .get(format!(
+            "{base}/oauth/x%0A2026-12-01T00:00:00Z%20INFO%20forged%1B%5B31m/callback?state=s"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 400);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("x\\n2026-12-01T00:00:00Z INFO forged\\u{1b}[31m"),
+        "{text}"
+    );
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("2026-12-01T00:00:00Z INFO forged")),
+        "{text}"
+    );
+    assert!(!text.contains('\u{1b}'), "{text}");
+}
