@@ -94,6 +94,19 @@ impl World {
             .unwrap()
     }
 
+    /// Bob signs in at Microsoft, and the sign-in must be refused: why.
+    async fn sign_in_refused(&self) -> Error {
+        let start = self
+            .engine
+            .begin_connect(&member(), &id("sharepoint"), None)
+            .unwrap();
+        let callback = self.browse(&start.authorize_url).await;
+        self.engine
+            .complete_connect(&member(), &id("sharepoint"), &callback)
+            .await
+            .unwrap_err()
+    }
+
     /// `who` comes back to `integration`'s callback with `callback`: the
     /// sign-in must be refused, and this is the reason given.
     async fn refused_callback(
@@ -679,16 +692,7 @@ async fn the_client_authenticates_with_basic_or_a_signed_assertion_as_entra_chec
     )
     .unwrap();
     let w = world_with(|config| set_auth(config, ClientAuth::PrivateKeyJwt(unknown))).await;
-    let start = w
-        .engine
-        .begin_connect(&member(), &id("sharepoint"), None)
-        .unwrap();
-    let callback = w.browse(&start.authorize_url).await;
-    let refused = w
-        .engine
-        .complete_connect(&member(), &id("sharepoint"), &callback)
-        .await
-        .unwrap_err();
+    let refused = w.sign_in_refused().await;
     assert!(
         matches!(&refused, Error::CodeExchange(switchboard::oauth::TokenError::Misconfigured(why)) if why.starts_with("invalid_client: AADSTS700027")),
         "{refused}"
@@ -768,17 +772,7 @@ async fn a_certificate_nobody_trusts_is_named_in_the_error() {
         config.host.routes = routes;
     })
     .await;
-    let start = w
-        .engine
-        .begin_connect(&member(), &id("sharepoint"), None)
-        .unwrap();
-    let callback = w.browse(&start.authorize_url).await;
-    let refused = w
-        .engine
-        .complete_connect(&member(), &id("sharepoint"), &callback)
-        .await
-        .unwrap_err()
-        .to_string();
+    let refused = w.sign_in_refused().await.to_string();
     assert!(
         refused.contains("invalid peer certificate: UnknownIssuer"),
         "{refused}"

@@ -399,13 +399,9 @@ async fn the_demo_walks_the_help_article_over_http() {
         callback.starts_with(&format!("{}/oauth/sharepoint/callback?", s.base)),
         "{callback}"
     );
-    let landed = s
-        .http
-        .get(&callback)
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    // Bob's browser at the callback, with the sign-in's cookie.
+    let back = || s.http.get(&callback).header("cookie", &cookie).send();
+    let landed = back().await.unwrap();
     assert_eq!(landed.status(), 200);
     assert_eq!(landed.headers()["cache-control"], "no-store");
     assert_eq!(landed.headers()["referrer-policy"], "no-referrer");
@@ -443,13 +439,7 @@ async fn the_demo_walks_the_help_article_over_http() {
         "Brand voice guidelines.txt"
     );
     // The same answer again (a reload, a replay) is refused, and says so.
-    let replay = s
-        .http
-        .get(&callback)
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let replay = back().await.unwrap();
     assert_eq!(replay.status(), 400);
     let page = replay.text().await.unwrap();
     assert!(
