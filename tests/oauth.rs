@@ -84,6 +84,7 @@ async fn deploy(
     let app = switchboard_server::router(
         engine,
         switchboard_server::ServiceTokens::default().with_token(TOKEN),
+        switchboard_server::Console::HostHandsToken,
     );
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;

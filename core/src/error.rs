@@ -99,6 +99,9 @@ pub enum Error {
     /// A sign-in's `return_to` is not on an origin the operator allows.
     #[error("the sign-in was refused: {0}")]
     ReturnUrlRefused(String),
+    /// A session was asked for a life it cannot have (seconds asked).
+    #[error("a session lasts from 1 second to 12 hours; {0} seconds were asked")]
+    SessionLifetime(u64),
     /// The provider would not exchange the sign-in's code for tokens.
     #[error("the sign-in was refused: the code exchange failed: {0}")]
     CodeExchange(TokenError),

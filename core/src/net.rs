@@ -20,6 +20,7 @@ use url::Url;
 pub struct Routes {
     hosts: HashMap<String, SocketAddr>,
     roots: Vec<String>,
+    browsers: HashMap<String, url::Url>,
 }
 
 impl Routes {
@@ -33,6 +34,29 @@ impl Routes {
     pub fn trust(mut self, root_pem: &str) -> Self {
         self.roots.push(root_pem.to_owned());
         self
+    }
+
+    /// A browser reaches `https://{host}` at `origin` instead (the demo's
+    /// mock sign-in page, on a loopback port a browser can open): sign-in
+    /// links sent to browsers are rewritten with [`Routes::for_browser`].
+    pub fn browse(mut self, host: &str, origin: url::Url) -> Self {
+        self.browsers.insert(host.to_ascii_lowercase(), origin);
+        self
+    }
+
+    /// `url` as a browser reaches it: on the origin [`Routes::browse`] set
+    /// for its host, with the same path and query; unchanged otherwise.
+    pub fn for_browser(&self, url: url::Url) -> url::Url {
+        let Some(origin) = url
+            .host_str()
+            .and_then(|host| self.browsers.get(&host.to_ascii_lowercase()))
+        else {
+            return url;
+        };
+        let mut rewritten = origin.clone();
+        rewritten.set_path(url.path());
+        rewritten.set_query(url.query());
+        rewritten
     }
 
     /// Every routed host and where it goes.

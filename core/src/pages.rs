@@ -69,6 +69,9 @@ pub struct TeamIntegration {
     pub needs_approval: Vec<String>,
     /// For workspace mode: the shared credential, if set.
     pub credential: Option<CredentialSummary>,
+    /// Members whose connection a disable would suspend (every connection
+    /// not suspended already).
+    pub connected_members: u64,
 }
 
 /// A user-mode integration on the Integrations page, with my connection.

@@ -86,6 +86,24 @@ fn main() {
         "cargo:rustc-env=SWITCHBOARD_BUILT_TEST_PLUGINS={}",
         out_dir.join("test-plugins").display()
     );
+    embed(FIRST_PARTY, &out_dir);
+}
+
+/// Writes `first_party.rs`: each first-party component's file name and
+/// bytes, so the binary carries them wherever it is installed.
+fn embed(components: &[(&str, &str)], out_dir: &Path) {
+    let entries: String = components
+        .iter()
+        .map(|(_, stem)| {
+            let path = out_dir.join("plugins").join(format!("{stem}.wasm"));
+            format!(
+                "    (\"{stem}.wasm\", include_bytes!({:?})),\n",
+                path.display().to_string()
+            )
+        })
+        .collect();
+    std::fs::write(out_dir.join("first_party.rs"), format!("&[\n{entries}]"))
+        .expect("could not write first_party.rs");
 }
 
 fn copy_components(built: &Path, components: &[(&str, &str)], dest: &Path) {

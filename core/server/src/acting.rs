@@ -1,13 +1,26 @@
-//! Who a request speaks for and what it is about: the actor the host
-//! vouches for in its headers, in the workspace (and integration) the path
-//! names. Handlers take these as extractors.
+//! Who a request speaks for and what it is about: the host with its
+//! service token vouching for an actor in its headers, or a browser session
+//! bound to one actor; in the workspace (and integration) the path names.
+//! Handlers take these as extractors.
 
 use super::problem::{Problem, bad_request};
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use std::collections::HashMap;
+use switchboard::engine::Session;
 use switchboard::model::{Actor, IntegrationId, Role, UnknownRole, UserId, WorkspaceId};
+
+/// Who presented the request's bearer token (set by the authentication
+/// layer before any handler runs).
+#[derive(Clone)]
+pub enum Caller {
+    /// The host application, with a service token: it names the actor in
+    /// the `X-Switchboard-*` headers.
+    Host,
+    /// A browser session: its actor is fixed, the headers are ignored.
+    Session(Session),
+}
 
 /// The actor, in the workspace the path names.
 pub struct Acting(pub Actor);
@@ -20,10 +33,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Acting {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
         let mut named = named(parts, state).await?;
-        Ok(Acting(actor(
-            take(&mut named, "workspace")?,
-            &parts.headers,
-        )?))
+        Ok(Acting(actor(take(&mut named, "workspace")?, parts)?))
     }
 }
 
@@ -32,7 +42,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ActingOn {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
         let mut named = named(parts, state).await?;
-        let actor = actor(take(&mut named, "workspace")?, &parts.headers)?;
+        let actor = actor(take(&mut named, "workspace")?, parts)?;
         Ok(ActingOn(
             actor,
             IntegrationId::new(take(&mut named, "integration")?),
@@ -61,10 +71,26 @@ fn take(named: &mut HashMap<String, String>, name: &str) -> Result<String, Probl
     })
 }
 
+/// The session's actor, who may act in its own workspace only; or the one
+/// the host vouches for in its headers.
+fn actor(workspace: String, parts: &Parts) -> Result<Actor, Problem> {
+    match parts.extensions.get::<Caller>() {
+        Some(Caller::Session(session)) if session.actor.workspace.as_str() == workspace => {
+            Ok(session.actor.clone())
+        }
+        Some(Caller::Session(_)) => Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "Another workspace",
+            "this session acts in its own workspace only",
+        )),
+        _ => vouched(workspace, &parts.headers),
+    }
+}
+
 /// The actor the host vouches for: `X-Switchboard-User`, `-Role`, `-Plan`,
 /// each exactly once (a gateway that appends its own after a client's
 /// must not leave the client's to win), each one clean id.
-fn actor(workspace: String, headers: &HeaderMap) -> Result<Actor, Problem> {
+fn vouched(workspace: String, headers: &HeaderMap) -> Result<Actor, Problem> {
     let header = |name: &str| {
         let mut values = headers.get_all(name).iter();
         match (values.next(), values.next()) {

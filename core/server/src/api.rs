@@ -44,6 +44,8 @@ pub struct Doc {
     summary: &'static str,
     actor: bool,
     public: bool,
+    /// A browser session's token is accepted too.
+    sessions: bool,
     query: Option<SchemaFn>,
     body: Option<SchemaFn>,
     status: u16,
@@ -57,12 +59,14 @@ pub struct Doc {
 }
 
 impl Doc {
-    /// A route that acts for a member (actor headers required).
+    /// A route that acts for a member: the host names the actor in
+    /// headers, or a browser session acts as its own.
     pub fn acting(summary: &'static str) -> Self {
         Doc {
             summary,
             actor: true,
             public: false,
+            sessions: true,
             query: None,
             body: None,
             status: 200,
@@ -77,8 +81,15 @@ impl Doc {
     pub fn host(summary: &'static str) -> Self {
         Doc {
             actor: false,
+            sessions: false,
             ..Doc::acting(summary)
         }
+    }
+
+    /// A host route a browser session may call too.
+    pub fn sessions(mut self) -> Self {
+        self.sessions = true;
+        self
     }
 
     /// A route open to anyone (health, the document itself).
@@ -257,7 +268,7 @@ pub fn document(operations: &[Operation]) -> Value {
                     "X-Switchboard-Role" => json!({"type": "string", "enum": ["admin", "developer", "member"]}),
                     _ => id_schema(),
                 };
-                json!({"name": name, "in": "header", "required": true, "description": about, "schema": schema})
+                json!({"name": name, "in": "header", "required": true, "description": format!("{about} Ignored with a session token."), "schema": schema})
             }));
         }
         if let Some(query) = op.doc.query {
@@ -300,6 +311,8 @@ pub fn document(operations: &[Operation]) -> Value {
         }
         if op.doc.public {
             operation["security"] = json!([]);
+        } else if op.doc.sessions {
+            operation["security"] = json!([{"service": []}, {"session": []}]);
         }
         let entry = paths.entry(op.path.to_owned()).or_insert_with(|| json!({}));
         entry[op.method] = operation;
@@ -312,7 +325,10 @@ pub fn document(operations: &[Operation]) -> Value {
         "paths": paths,
         "components": {
             "schemas": generator.take_definitions(true),
-            "securitySchemes": {"service": {"type": "http", "scheme": "bearer", "description": "A service token of the host application."}},
+            "securitySchemes": {
+                "service": {"type": "http", "scheme": "bearer", "description": "A service token of the host application; it names the actor in the X-Switchboard-* headers."},
+                "session": {"type": "http", "scheme": "bearer", "description": "A browser session's token (`sbs_...`, from POST /v1/sessions): it acts as its own actor in its own workspace, and the X-Switchboard-* headers are ignored."},
+            },
         },
     })
 }

@@ -454,10 +454,6 @@ fn component_files(dir: &std::path::Path) -> Vec<String> {
     files
 }
 
-fn default_plugins_dir() -> PathBuf {
-    switchboard_plugin_artifacts::plugins_dir().to_owned()
-}
-
 async fn plugin(command: PluginCommand) -> Result<ExitCode, String> {
     match command {
         PluginCommand::Inspect { component } => inspect(component).await,
@@ -480,7 +476,8 @@ async fn inspect(component: PathBuf) -> Result<ExitCode, String> {
 }
 
 async fn check(dir: Option<PathBuf>, pins: Vec<(IntegrationId, Pin)>) -> Result<ExitCode, String> {
-    let dir = dir.unwrap_or_else(default_plugins_dir);
+    let defaults = builtin()?;
+    let dir = dir.unwrap_or_else(|| defaults.plugins());
     let config = HostConfig {
         pins: pins.into_iter().collect(),
         ..HostConfig::default()
@@ -510,9 +507,28 @@ async fn check(dir: Option<PathBuf>, pins: Vec<(IntegrationId, Pin)>) -> Result<
     })
 }
 
+/// The policies and first-party components built into the binary.
+fn builtin() -> Result<crate::embedded::Defaults, String> {
+    crate::embedded::Defaults::write()
+        .map_err(|e| format!("cannot write the built-in policies and plugins: {e}"))
+}
+
 async fn serve(settings: ServeConfig, demo: bool) -> Result<ExitCode, String> {
-    let plugins = settings.plugins.clone().unwrap_or_else(default_plugins_dir);
-    let mut config = EngineConfig::new(&settings.data, plugins, &settings.policies);
+    // Kept until serving ends: the engine reads the built-in files there.
+    let defaults = builtin()?;
+    let mut config = EngineConfig::new(
+        &settings.data,
+        settings
+            .plugins
+            .clone()
+            .unwrap_or_else(|| defaults.plugins()),
+        settings
+            .policies
+            .clone()
+            .unwrap_or_else(|| defaults.policies()),
+    );
+    // Only a directory the operator named changes under a running service.
+    config.watch_policies = settings.policies.is_some();
     config.host.pins = settings.pins;
     config.oauth = settings.oauth;
     config.return_urls = settings.return_urls;
@@ -563,7 +579,11 @@ async fn serve(settings: ServeConfig, demo: bool) -> Result<ExitCode, String> {
         })
     };
     starting.finish().await;
-    switchboard_server::run(engine, listener, tokens, webhooks, settings.edge)
+    let console = match demo {
+        true => switchboard_server::Console::DemoPersonas,
+        false => switchboard_server::Console::HostHandsToken,
+    };
+    switchboard_server::run(engine, listener, tokens, webhooks, settings.edge, console)
         .await
         .map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
@@ -585,11 +605,14 @@ async fn check_config(
         "listen {}; data {}; policies {}; plugins {}",
         config.listen,
         config.data.display(),
-        config.policies.display(),
-        config
-            .plugins
-            .as_ref()
-            .map_or_else(|| "the built ones".to_owned(), |p| p.display().to_string())
+        config.policies.as_ref().map_or_else(
+            || "the built-in ones".to_owned(),
+            |p| p.display().to_string()
+        ),
+        config.plugins.as_ref().map_or_else(
+            || "the built-in ones".to_owned(),
+            |p| p.display().to_string()
+        )
     ));
     if let Some(url) = &config.public_url {
         print(&format!("public URL {url}"));

@@ -112,9 +112,10 @@ pub struct Flags {
 pub struct ServeConfig {
     pub listen: SocketAddr,
     pub data: PathBuf,
-    /// `None`: the components this build made.
+    /// `None`: the first-party components built into the binary.
     pub plugins: Option<PathBuf>,
-    pub policies: PathBuf,
+    /// `None`: the policies built into the binary.
+    pub policies: Option<PathBuf>,
     pub public_url: Option<Url>,
     pub return_urls: ReturnUrls,
     pub pins: HashMap<IntegrationId, Pin>,
@@ -156,6 +157,11 @@ pub fn load(file: Option<&Path>, flags: Flags) -> Result<ServeConfig, ConfigErro
     check(&figment, written)
 }
 
+/// Where the console is, under the service's public URL.
+pub fn console_url(base: &Url) -> Result<Url, url::ParseError> {
+    Url::parse(&format!("{}/console/", base.as_str().trim_end_matches('/')))
+}
+
 /// Turns what is written into what `serve` runs with, gathering every fault.
 fn check(figment: &Figment, written: Written) -> Result<ServeConfig, ConfigError> {
     let mut faults = Vec::new();
@@ -181,6 +187,11 @@ fn check(figment: &Figment, written: Written) -> Result<ServeConfig, ConfigError
         faults.push(format!("return_origins / default_return_url: {e}"));
         ReturnUrls::default()
     });
+    // The console is served beside the API: sign-ins begun there return there.
+    let return_urls = match public_url.as_ref().and_then(|base| console_url(base).ok()) {
+        Some(console) => return_urls.with_console(console),
+        None => return_urls,
+    };
     let mut pins = HashMap::new();
     for (id, pin) in &written.pins {
         match parse_pin(&format!("{id}={pin}")) {
@@ -269,9 +280,7 @@ fn check(figment: &Figment, written: Written) -> Result<ServeConfig, ConfigError
             .data
             .map_or_else(|| PathBuf::from("switchboard.redb"), |p| p.relative()),
         plugins: written.plugins.map(|p| p.relative()),
-        policies: written
-            .policies
-            .map_or_else(|| PathBuf::from("policies"), |p| p.relative()),
+        policies: written.policies.map(|p| p.relative()),
         public_url,
         return_urls,
         pins,

@@ -3,6 +3,12 @@
 //! `dev`, members `bob` and `carol`), so a newcomer with no accounts can try
 //! every scenario with curl.
 
+use crate::handlers::Object;
+use crate::problem::Problem;
+use crate::sessions::OpenedSession;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
 use std::net::SocketAddr;
 use switchboard::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
 use switchboard::net::Routes;
@@ -24,7 +30,10 @@ const CLIENT_SECRET: &str = "demo-client-secret";
 pub struct DemoMocks {
     semrush: switchboard_mocks::Running,
     microsoft: switchboard_mocks::Running,
+    /// The Microsoft mock's sign-in page, over plain HTTP for browsers.
+    sign_in_page: switchboard_mocks::Running,
     redirect_uri: String,
+    listen: SocketAddr,
 }
 
 /// Why the demo could not start.
@@ -57,17 +66,23 @@ pub async fn start_mocks(listen: SocketAddr) -> Result<DemoMocks, DemoError> {
     // The public callback: the provider sends the member's browser there.
     let redirect_uri = format!("http://{listen}/oauth/sharepoint/callback");
     let ms = Microsoft::new();
-    ms.register_client(CLIENT_ID, Some(CLIENT_SECRET), &redirect_uri);
-    let microsoft = ms.start().await.map_err(|source| DemoError::Mock {
+    ms.register_client(CLIENT_ID, Some(CLIENT_SECRET), &redirect_uri)
+        .ask_for_consent();
+    let mock = |source| DemoError::Mock {
         service: "Microsoft",
         source,
-    })?;
+    };
+    let microsoft = ms.start().await.map_err(mock)?;
+    let sign_in_page = ms.start_for_browsers().await.map_err(mock)?;
     tracing::info!(addr = %semrush.addr, "Semrush mock serving api.semrush.com and www.semrush.com over TLS");
     tracing::info!(addr = %microsoft.addr, "Microsoft mock serving login.microsoftonline.com, graph.microsoft.com and contoso.sharepoint.com over TLS");
+    tracing::info!(addr = %sign_in_page.addr, "Microsoft mock's sign-in page, for browsers, over http");
     Ok(DemoMocks {
         semrush,
         microsoft,
+        sign_in_page,
         redirect_uri,
+        listen,
     })
 }
 
@@ -92,7 +107,14 @@ impl DemoMocks {
         for host in switchboard_mocks::microsoft::HOSTS {
             routes = routes.route(host, self.microsoft.addr);
         }
-        config.host.routes = routes;
+        // A browser cannot be routed as the engine is: it opens the mock's
+        // sign-in page on its own loopback address.
+        let sign_in_page = url::Url::parse(&format!("http://{}", self.sign_in_page.addr))
+            .map_err(|e| DemoError::Seed(Error::Internal(e.to_string())))?;
+        config.host.routes = routes.browse("login.microsoftonline.com", sign_in_page);
+        let console = url::Url::parse(&format!("http://{}/console/", self.listen))
+            .map_err(|e| DemoError::Seed(Error::Internal(e.to_string())))?;
+        config.return_urls = std::mem::take(&mut config.return_urls).with_console(console);
         let tenant = MicrosoftTenant::parse("common").map_err(|e| DemoError::Seed(e.into()))?;
         config.oauth.insert(
             IntegrationId::new("sharepoint"),
@@ -138,4 +160,88 @@ pub async fn seed(engine: &Engine) -> Result<(), DemoError> {
         "demo workspace `demo` ready (service token `{SERVICE_TOKEN}`; users ada/admin, dev/developer, bob and carol/member)"
     );
     Ok(())
+}
+
+/// Someone to be in the demo's console.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Persona {
+    /// What the console's switcher sends back.
+    pub id: &'static str,
+    /// What the switcher shows.
+    pub label: &'static str,
+    pub workspace: &'static str,
+    pub role: Role,
+    pub plan: &'static str,
+}
+
+/// The demo workspace's people, and an admin of a workspace on a plan
+/// without integration management.
+pub const PERSONAS: [Persona; 5] = [
+    persona("ada", "Ada, admin", "demo", Role::Admin, "business"),
+    persona("dev", "Dev, developer", "demo", Role::Developer, "business"),
+    persona("bob", "Bob, member", "demo", Role::Member, "business"),
+    persona("carol", "Carol, member", "demo", Role::Member, "business"),
+    persona(
+        "frank",
+        "Frank, admin on the Starter plan",
+        "corner-shop",
+        Role::Admin,
+        "starter",
+    ),
+];
+
+const fn persona(
+    id: &'static str,
+    label: &'static str,
+    workspace: &'static str,
+    role: Role,
+    plan: &'static str,
+) -> Persona {
+    Persona {
+        id,
+        label,
+        workspace,
+        role,
+        plan,
+    }
+}
+
+/// How long a persona's session lasts: a working day of trying things.
+const PERSONA_SESSION: std::time::Duration = std::time::Duration::from_secs(8 * 60 * 60);
+
+/// The persona switcher's routes: the personas, and a session for one.
+/// Demo only: anyone who reaches the demo may be anyone in it.
+pub(crate) fn routes() -> axum::Router<crate::Shared> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/demo/personas", get(|| async { axum::Json(PERSONAS) }))
+        .route("/demo/sessions", post(persona_session))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PersonaChoice {
+    persona: String,
+}
+
+/// `POST /demo/sessions` `{"persona": "bob"}`: a session as that persona.
+async fn persona_session(
+    State(app): State<crate::Shared>,
+    Object(choice): Object<PersonaChoice>,
+) -> Result<Json<OpenedSession>, Problem> {
+    let Some(persona) = PERSONAS.iter().find(|p| p.id == choice.persona) else {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "Unknown persona",
+            "GET /demo/personas lists them",
+        ));
+    };
+    let actor = Actor {
+        user: UserId::new(persona.id),
+        workspace: WorkspaceId::new(persona.workspace),
+        role: persona.role,
+        plan: persona.plan.to_owned(),
+    };
+    let opened = app.engine.open_session(&actor, PERSONA_SESSION)?;
+    Ok(Json(OpenedSession::from(opened)))
 }

@@ -2,11 +2,11 @@
 //! answers JSON or a problem.
 
 use super::State as App;
-use super::acting::{Acting, ActingOn};
+use super::acting::{Acting, ActingOn, Caller};
 use super::problem::{Problem, malformed};
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use schemars::JsonSchema;
@@ -17,8 +17,8 @@ use switchboard::Error;
 use switchboard::audit::{Filter, OutcomeKind, Page};
 use switchboard::engine::{Callback, SignIn};
 use switchboard::model::{
-    Account, Connection, ConnectionId, Enablement, IntegrationId, Manifest, Mode, UserId,
-    WorkspaceId,
+    Account, Actor, Connection, ConnectionId, Enablement, Event, IntegrationId, Manifest, Mode,
+    Role, UserId, WorkspaceId,
 };
 use switchboard::pages::{IntegrationUsage, IntegrationsPage, TeamIntegration};
 use switchboard::pasted::PastedKey;
@@ -174,7 +174,7 @@ fn within<'de, D: serde::Deserializer<'de>, const MIN: u64, const MAX: u64>(
 }
 
 /// [`within`], for a number that may be left out.
-fn within_optional<'de, D: serde::Deserializer<'de>, const MIN: u64, const MAX: u64>(
+pub(crate) fn within_optional<'de, D: serde::Deserializer<'de>, const MIN: u64, const MAX: u64>(
     d: D,
 ) -> Result<Option<u64>, D::Error> {
     within::<D, MIN, MAX>(d).map(Some)
@@ -276,27 +276,58 @@ pub async fn reload_policies(State(app): Shared) -> Answer<Reloaded> {
 }
 
 /// Server-sent events: one `data:` line of JSON per engine event.
+/// The event stream: every event for the host; for a session, its own
+/// workspace's, naming no member but itself unless it administers.
 pub async fn events(
     State(app): Shared,
+    Extension(caller): Extension<Caller>,
 ) -> Sse<impl futures::Stream<Item = Result<SseEvent, std::convert::Infallible>>> {
-    let stream = futures::stream::unfold(app.engine.subscribe(), |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(event) => {
-                    let kind = serde_json::to_value(event.kind)
-                        .ok()
-                        .and_then(|k| k.as_str().map(str::to_owned))
-                        .unwrap_or_default();
-                    let data = serde_json::to_string(&event).unwrap_or_default();
-                    return Some((Ok(SseEvent::default().event(kind).data(data)), rx));
+    let seen = move |event: Event| match &caller {
+        Caller::Host => Some(event),
+        Caller::Session(session) => seen_by(&session.actor, event),
+    };
+    let stream = futures::stream::unfold(
+        (app.engine.subscribe(), seen),
+        |(mut rx, seen)| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(event) => {
+                        let Some(event) = seen(event) else { continue };
+                        let kind = serde_json::to_value(event.kind)
+                            .ok()
+                            .and_then(|k| k.as_str().map(str::to_owned))
+                            .unwrap_or_default();
+                        let data = serde_json::to_string(&event).unwrap_or_default();
+                        return Some((Ok(SseEvent::default().event(kind).data(data)), (rx, seen)));
+                    }
+                    // A slow reader misses what it could not keep up with.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
                 }
-                // A slow reader misses what it could not keep up with.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
             }
-        }
-    });
+        },
+    );
     Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// What a session's actor may see of an event: its own workspace's only;
+/// a member sees which of its own connections it touched, not others'.
+fn seen_by(actor: &Actor, mut event: Event) -> Option<Event> {
+    if event.workspace != actor.workspace {
+        return None;
+    }
+    if actor.role == Role::Member {
+        let (users, connections) = event
+            .users
+            .iter()
+            .zip(&event.connections)
+            .filter(|(user, _)| **user == actor.user)
+            .map(|(user, connection)| (user.clone(), connection.clone()))
+            .unzip();
+        event.users = users;
+        event.connections = connections;
+    }
+    Some(event)
 }
 
 pub async fn set_credit_limit(

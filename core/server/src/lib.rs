@@ -6,13 +6,16 @@
 mod acting;
 mod api;
 mod browser;
+mod console;
 pub mod demo;
 pub mod edge;
 mod handlers;
 mod problem;
+mod sessions;
 pub mod starting;
 pub mod webhooks;
 
+use acting::Caller;
 use api::{Api, Doc};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State as Extract};
@@ -26,6 +29,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use switchboard::Engine;
+use switchboard::engine::SESSION_TOKEN_PREFIX;
 
 /// Request bodies larger than this are refused with 413.
 const MAX_BODY_BYTES: usize = 1 << 20;
@@ -105,16 +109,24 @@ pub struct State {
 
 type Shared = Arc<State>;
 
-/// The routes that need the service token.
-fn protected() -> Api<Shared> {
+/// The routes only the host application calls, with its service token.
+fn host_routes() -> Api<Shared> {
+    Api::new()
+        .post("/v1/policies/reload", h::reload_policies, Doc::host("Re-read the policy directory; a refused set answers 422 with every fault").returns::<h::Reloaded>())
+        .post("/v1/sessions", sessions::open, Doc::host("Open a browser session: a short-lived token bound to one actor, for a page to call the workspace routes as that person").body::<sessions::OpenSession>().returns::<sessions::OpenedSession>().status(201))
+        .put("/v1/workspaces/{workspace}/credit-limit", h::set_credit_limit, Doc::host("Set or clear the workspace's monthly credit limit").body::<h::CreditLimit>().status(204))
+}
+
+/// The routes the host calls for an actor, and a browser session as its own.
+fn member_routes() -> Api<Shared> {
     use switchboard::audit::Page;
     use switchboard::model::{Account, Connection, Enablement, Event};
     use switchboard::pages::IntegrationsPage;
     Api::new()
-        .get("/v1/integrations", h::catalog, Doc::host("Every loaded integration's manifest").returns::<h::Catalog>())
-        .post("/v1/policies/reload", h::reload_policies, Doc::host("Re-read the policy directory; a refused set answers 422 with every fault").returns::<h::Reloaded>())
-        .get("/v1/events", h::events, Doc::host("Server-sent events: integration disabled, connections suspended or restored, re-authentication needed").streams::<Event>())
-        .put("/v1/workspaces/{workspace}/credit-limit", h::set_credit_limit, Doc::host("Set or clear the workspace's monthly credit limit").body::<h::CreditLimit>().status(204))
+        .get("/v1/integrations", h::catalog, Doc::host("Every loaded integration's manifest: its modes, hosts and actions with their schemas").sessions().returns::<h::Catalog>())
+        .get("/v1/events", h::events, Doc::host("Server-sent events: integration disabled, connections suspended or restored, re-authentication needed; a session sees its own workspace's").sessions().streams::<Event>())
+        .get("/v1/session", sessions::current, Doc::host("The session a session token is: whom the page acts for, until when").sessions().returns::<switchboard::engine::Session>().refuses(404, "The token is the host's service token, not a session's"))
+        .delete("/v1/sessions/{session}", sessions::close, Doc::host("Revoke a browser session (the host any, a session itself)").sessions().status(204))
         .get("/v1/workspaces/{workspace}/team-integrations", h::team_integrations, Doc::acting("The Team Integrations page (admins and developers)").returns::<h::TeamPage>())
         .post("/v1/workspaces/{workspace}/team-integrations/{integration}/enable", h::enable, Doc::acting("Enable an integration in one mode").body::<h::EnableRequest>().returns::<Enablement>())
         .post("/v1/workspaces/{workspace}/team-integrations/{integration}/disable", h::disable, Doc::acting("Disable an integration; members' connections are suspended").status(204))
@@ -184,10 +196,21 @@ fn public() -> Api<Shared> {
         )
 }
 
-/// The API over an engine.
-pub fn router(engine: Engine, tokens: ServiceTokens) -> Router {
+/// How the console at `/console/` gets its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Console {
+    /// The host hands it a session token in the link (`#token=...`).
+    HostHandsToken,
+    /// The demo: a persona switcher mints one (`/demo/personas`, `/demo/sessions`).
+    DemoPersonas,
+}
+
+/// The API over an engine, with the console.
+pub fn router(engine: Engine, tokens: ServiceTokens, console: Console) -> Router {
     let (public_routes, mut operations) = public().finish();
-    let (protected_routes, more) = protected().finish();
+    let (host_routes, more) = host_routes().finish();
+    operations.extend(more);
+    let (member_routes, more) = member_routes().finish();
     operations.extend(more);
     let openapi = api::document(&operations);
     let state = Arc::new(State {
@@ -195,12 +218,19 @@ pub fn router(engine: Engine, tokens: ServiceTokens) -> Router {
         openapi,
         tokens,
     });
-    let protected_routes = protected_routes.layer(middleware::from_fn_with_state(
+    let host_routes = host_routes.layer(middleware::from_fn_with_state(state.clone(), host_only));
+    let member_routes = member_routes.layer(middleware::from_fn_with_state(
         state.clone(),
-        require_service_token,
+        host_or_session,
     ));
-    public_routes
-        .merge(protected_routes)
+    let mut routes = public_routes
+        .merge(console::routes())
+        .merge(host_routes)
+        .merge(member_routes);
+    if console == Console::DemoPersonas {
+        routes = routes.merge(demo::routes());
+    }
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), count_request))
@@ -260,33 +290,64 @@ async fn count_request(Extract(state): Extract<Shared>, request: Request, next: 
     response
 }
 
-/// Refuses, before anything runs, a request without a valid service token.
-async fn require_service_token(
+/// Admits the host's service token only.
+async fn host_only(Extract(state): Extract<Shared>, request: Request, next: Next) -> Response {
+    admit(&state, request, next, false).await
+}
+
+/// Admits the host's service token or a browser session's token.
+async fn host_or_session(
     Extract(state): Extract<Shared>,
     request: Request,
     next: Next,
 ) -> Response {
+    admit(&state, request, next, true).await
+}
+
+/// Refuses, before anything runs, a request without a valid token, and
+/// tells handlers who presented it ([`Caller`]).
+async fn admit(state: &State, mut request: Request, next: Next, sessions: bool) -> Response {
     let presented = request
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match presented {
-        Some(token) if state.tokens.accepts(token) => next.run(request).await,
-        _ => {
-            let mut response = Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "Unauthorized",
-                "a valid service token is required (Authorization: Bearer ...)",
-            )
-            .into_response();
-            response.headers_mut().insert(
-                axum::http::header::WWW_AUTHENTICATE,
-                axum::http::HeaderValue::from_static("Bearer"),
-            );
-            response
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let caller = match presented {
+        Some(token) if state.tokens.accepts(token) => Ok(Caller::Host),
+        Some(token) if token.starts_with(SESSION_TOKEN_PREFIX) => {
+            match state.engine.session(token) {
+                Ok(_) if !sessions => Err(Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "Service token required",
+                    "this operation is the host application's: a session token cannot call it",
+                )
+                .into_response()),
+                Ok(session) => Ok(Caller::Session(session)),
+                Err(refused) => Err(unauthorized(&refused.to_string())),
+            }
         }
+        _ => Err(unauthorized(
+            "a valid service or session token is required (Authorization: Bearer ...)",
+        )),
+    };
+    match caller {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(response) => response,
     }
+}
+
+fn unauthorized(detail: &str) -> Response {
+    let mut response =
+        Problem::new(StatusCode::UNAUTHORIZED, "Unauthorized", detail.to_owned()).into_response();
+    response.headers_mut().insert(
+        axum::http::header::WWW_AUTHENTICATE,
+        axum::http::HeaderValue::from_static("Bearer"),
+    );
+    response
 }
 
 /// Serves until SIGINT or SIGTERM, then writes pending usage.
@@ -296,6 +357,7 @@ pub async fn run(
     tokens: ServiceTokens,
     webhooks: Option<webhooks::Webhooks>,
     limits: edge::EdgeLimits,
+    console: Console,
 ) -> Result<(), ServeError> {
     if let Some(webhooks) = webhooks {
         webhooks::spawn(webhooks, engine.subscribe());
@@ -303,7 +365,13 @@ pub async fn run(
     let socket = listener.tokio()?;
     let listen = socket.local_addr().map_err(ServeError::Serve)?;
     tracing::info!(%listen, "serving");
-    edge::serve(socket, router(engine, tokens), limits, shutdown_signal()).await;
+    edge::serve(
+        socket,
+        router(engine, tokens, console),
+        limits,
+        shutdown_signal(),
+    )
+    .await;
     Ok(())
 }
 

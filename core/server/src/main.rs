@@ -2,6 +2,7 @@
 
 mod cli;
 mod config;
+mod embedded;
 mod logging;
 mod publisher;
 

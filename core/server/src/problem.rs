@@ -85,6 +85,7 @@ impl From<Error> for Problem {
             | Error::ConnectionUnusable { .. } => (S::CONFLICT, "Not possible in this state"),
             Error::CredentialRefused(_) => (S::UNPROCESSABLE_ENTITY, "Credential refused"),
             Error::ReturnUrlRefused(_) => (S::UNPROCESSABLE_ENTITY, "Return URL refused"),
+            Error::SessionLifetime(_) => (S::UNPROCESSABLE_ENTITY, "Session lifetime refused"),
             Error::InvalidKey(_) => (S::UNPROCESSABLE_ENTITY, "Invalid key"),
             Error::Busy(_) | Error::Plugin(PluginError::Busy { .. }) => {
                 (S::TOO_MANY_REQUESTS, "Too many calls")

@@ -10,6 +10,7 @@ use crate::model::{
     Account, Actor, Auth, ConnectionId, ConnectionStatus, ConnectorError, Event, EventKind,
     IntegrationId, Mode, WorkspaceId,
 };
+use crate::net::Routes;
 use crate::oauth::{self, Registered, TokenClient, TokenError, Tokens};
 use crate::plugins::{Credential, Plugin, PluginError, PluginHost};
 use crate::store::{Flow, SealedRef, Store, StoredConnection};
@@ -99,6 +100,8 @@ pub(super) struct Credentials {
     refresh_locks: Mutex<HashMap<ConnectionId, Arc<tokio::sync::Mutex<()>>>>,
     metrics: Arc<Metrics>,
     events: broadcast::Sender<Event>,
+    /// Where browsers reach routed hosts (the demo's sign-in page).
+    routes: Routes,
 }
 
 /// An integration's OAuth 2.0 settings: the operator's registration and
@@ -119,8 +122,10 @@ impl Credentials {
         flow_lifetime: Duration,
         metrics: Arc<Metrics>,
         events: broadcast::Sender<Event>,
+        routes: Routes,
     ) -> Self {
         Credentials {
+            routes,
             store,
             vault,
             tokens,
@@ -402,6 +407,7 @@ impl Credentials {
             &state,
             pkce.as_ref(),
         )?;
+        let url = self.routes.for_browser(url);
         let flow = Flow {
             workspace: actor.workspace.clone(),
             user: actor.user.clone(),

@@ -14,6 +14,7 @@ mod invoke;
 mod keys;
 mod reports;
 mod returns;
+mod sessions;
 
 use crate::audit::{Entry, Outcome};
 use crate::metrics::Metrics;
@@ -30,6 +31,10 @@ pub use credentials::{Callback, Rotation, SignIn};
 pub(crate) use credentials::{keys, retire, rotate};
 pub use fairness::CallShares;
 pub use returns::{InvalidReturnUrl, ReturnUrls};
+pub use sessions::{
+    DEFAULT_SESSION_TTL, MAX_SESSION_TTL, OpenedSession, SESSION_TOKEN_PREFIX, Session,
+    SessionRefused,
+};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -130,6 +135,7 @@ impl Engine {
         let vault = Vault::open(&config.key)?;
         let store = Arc::new(Store::open(&config.data_file)?);
         let tokens = crate::oauth::TokenClient::new(&config.host.routes)?;
+        let browser_routes = config.host.routes.clone();
         let (registrations, endpoints) = resolve_registrations(&tokens, config.oauth).await;
         let mut host = config.host;
         host.oauth_endpoints = endpoints;
@@ -148,6 +154,7 @@ impl Engine {
             config.oauth_flow_lifetime,
             metrics.clone(),
             events.clone(),
+            browser_routes,
         );
         Ok(Engine {
             policies,

@@ -24,10 +24,20 @@ impl Engine {
             "view_team_integrations",
         )?;
         let workspace = actor.workspace.as_str();
-        let (mut enabled, mut credentials) = self.store.read(|r| {
+        let (mut enabled, mut credentials, mut connected) = self.store.read(|r| {
+            let mut connected = BTreeMap::new();
+            for m in self.plugins.manifests() {
+                let live = r
+                    .connections(workspace, m.id.as_str())?
+                    .iter()
+                    .filter(|c| c.connection.status != ConnectionStatus::Suspended)
+                    .count();
+                connected.insert(m.id.clone(), live as u64);
+            }
             Ok((
                 r.enablements_of(workspace)?,
                 r.workspace_credentials_of(workspace)?,
+                connected,
             ))
         })?;
         Ok(self
@@ -50,6 +60,7 @@ impl Engine {
                         .map(|e| beyond_approval(m, e))
                         .unwrap_or_default(),
                     enabled,
+                    connected_members: connected.remove(&m.id).unwrap_or_default(),
                     credential: credentials
                         .remove(m.id.as_str())
                         .map(|c| CredentialSummary {

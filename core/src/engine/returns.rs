@@ -50,6 +50,17 @@ impl ReturnUrls {
         })
     }
 
+    /// Also allows `console`'s origin, and makes it the default when the
+    /// operator set none: the console served beside the API shows how a
+    /// sign-in ended.
+    pub fn with_console(mut self, console: Url) -> Self {
+        if !self.origins.contains(&console.origin()) {
+            self.origins.push(console.origin());
+        }
+        self.default.get_or_insert(console);
+        self
+    }
+
     /// The URL to return to, if its origin is allowed.
     pub(super) fn check(&self, return_to: &str) -> Result<Url> {
         let refused = |why: &str| Error::ReturnUrlRefused(format!("`{return_to}` {why}"));

@@ -13,7 +13,9 @@ use crate::model::{ConnectionId, Enablement, IntegrationId, UserId, WorkspaceId}
 use crate::usage::{self, Tally};
 use crate::vault::Sealed;
 use crate::{Error, Result};
-pub use records::{ConnectionRecord, Flow, SealedRef, StoredConnection, StoredCredential};
+pub use records::{
+    ConnectionRecord, Flow, SealedRef, SessionRecord, StoredConnection, StoredCredential,
+};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
@@ -112,6 +114,8 @@ pub trait Read {
     fn secrets_not_under(&self, key_id: &str, limit: usize) -> Result<Vec<SealedRef>, StoreError>;
     /// How many secrets are sealed under each key id.
     fn sealed_key_ids(&self) -> Result<BTreeMap<String, usize>, StoreError>;
+    /// A browser session by id.
+    fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError>;
 }
 
 /// What a write transaction changes, on top of what it reads.
@@ -147,6 +151,15 @@ pub trait Write: Read {
     fn put_flow(&mut self, state: &str, flow: &Flow, now_ms: u64) -> Result<(), StoreError>;
     /// Removes and returns a sign-in: a `state` works once.
     fn take_flow(&mut self, state: &str) -> Result<Option<Flow>, StoreError>;
+    /// Saves a browser session, forgetting sessions expired by `now_ms`.
+    fn put_session(
+        &mut self,
+        id: &str,
+        record: &SessionRecord,
+        now_ms: u64,
+    ) -> Result<(), StoreError>;
+    /// Deletes a browser session; says whether there was one.
+    fn remove_session(&mut self, id: &str) -> Result<bool, StoreError>;
     /// Sets or clears a workspace's monthly credit limit.
     fn set_credit_limit(&mut self, workspace: &str, limit: Option<u64>) -> Result<(), StoreError>;
     /// Replaces a secret's sealed bytes if they are still those read;

@@ -120,3 +120,13 @@ impl SealedRef {
         }
     }
 }
+
+/// A browser session: what it is, and a SHA-256 of its token's secret
+/// (the token itself is never stored).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// The session as the host sees it.
+    pub session: crate::engine::Session,
+    /// SHA-256 of the token's secret part.
+    pub secret_sha256: [u8; 32],
+}

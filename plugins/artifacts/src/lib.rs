@@ -8,6 +8,9 @@ pub fn plugins_dir() -> &'static Path {
     Path::new(env!("SWITCHBOARD_BUILT_PLUGINS"))
 }
 
+/// Switchboard's own connectors, inside the binary: (file name, bytes).
+pub const FIRST_PARTY: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/first_party.rs"));
+
 /// A test-only component by file stem, e.g. `hostile`.
 pub fn test_plugin(stem: &str) -> PathBuf {
     Path::new(env!("SWITCHBOARD_BUILT_TEST_PLUGINS")).join(format!("{stem}.wasm"))

@@ -41,13 +41,22 @@ pub async fn serve(app: Router, names: &[&str]) -> io::Result<Running> {
     let acceptor = TlsAcceptor::from(tls::ca().server_config(names)?);
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
-    let task = tokio::spawn(accept_loop(listener, acceptor, app));
+    let task = tokio::spawn(accept_loop(listener, Some(acceptor), app));
+    Ok(Running { addr, task })
+}
+
+/// Serves `app` over plain HTTP on a free loopback port: for pages a
+/// browser opens (a sign-in page), which cannot trust the test CA.
+pub async fn serve_for_browsers(app: Router) -> io::Result<Running> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(accept_loop(listener, None, app));
     Ok(Running { addr, task })
 }
 
 /// Accepts connections until the task is aborted; each is served in a task
 /// of `connections`, so aborting this one closes them all.
-async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, app: Router) {
+async fn accept_loop(listener: TcpListener, acceptor: Option<TlsAcceptor>, app: Router) {
     let mut connections = JoinSet::new();
     loop {
         let stream = match listener.accept().await {
@@ -63,13 +72,18 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, app: Router) 
     }
 }
 
-/// One HTTPS connection: the TLS handshake, then HTTP/1.1 until either side
-/// closes. Errors only end this connection.
-async fn connection(acceptor: TlsAcceptor, app: Router, stream: TcpStream) {
-    let Ok(tls) = acceptor.accept(stream).await else {
-        return;
+/// One connection: the TLS handshake if any, then HTTP/1.1 until either
+/// side closes. Errors only end this connection.
+async fn connection(acceptor: Option<TlsAcceptor>, app: Router, stream: TcpStream) {
+    let http = hyper::server::conn::http1::Builder::new();
+    let service = TowerToHyperService::new(app);
+    let _ = match acceptor {
+        Some(acceptor) => {
+            let Ok(tls) = acceptor.accept(stream).await else {
+                return;
+            };
+            http.serve_connection(TokioIo::new(tls), service).await
+        }
+        None => http.serve_connection(TokioIo::new(stream), service).await,
     };
-    let _ = hyper::server::conn::http1::Builder::new()
-        .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
-        .await;
 }

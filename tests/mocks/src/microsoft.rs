@@ -179,6 +179,8 @@ struct Tenant {
     users: Vec<User>,
     signed_in: usize,
     deny_next: Option<(String, String)>,
+    /// The authorize endpoint asks the person first, as Entra's page does.
+    consent_page: bool,
     codes: HashMap<String, Grant>,
     redeemed: Vec<String>,
     access: HashMap<String, Access>,
@@ -318,6 +320,20 @@ impl Microsoft {
     pub fn sign_in_as(&self, user: usize) -> &Self {
         self.tenant().signed_in = user;
         self
+    }
+
+    /// The authorize endpoint shows a page naming the account and the
+    /// permissions asked, with Accept and Cancel, instead of consenting at
+    /// once: for a person (or a real browser) clicking through.
+    pub fn ask_for_consent(&self) -> &Self {
+        self.tenant().consent_page = true;
+        self
+    }
+
+    /// Serves the same endpoints over plain HTTP on loopback, for a browser
+    /// to open the sign-in page (it does not trust the test CA).
+    pub async fn start_for_browsers(&self) -> std::io::Result<crate::Running> {
+        crate::serve_for_browsers(self.router()).await
     }
 
     /// The next sign-in is refused with this error, as a user cancelling would.
@@ -539,7 +555,24 @@ async fn authorize(
         return (StatusCode::BAD_REQUEST, "AADSTS50011: The redirect URI specified in the request does not match the redirect URIs configured for the application.").into_response();
     }
     let state = param("state");
-    let target = if authority == Authority::Consumers {
+    if t.consent_page && param("consent").is_empty() {
+        let user = t.users[t.signed_in].clone();
+        return consent_page(&user, &param("scope"), &q);
+    }
+    let target = if param("consent") == "cancel" {
+        url_with(
+            &registered,
+            &[
+                ("error", "access_denied"),
+                ("error_subcode", "cancel"),
+                (
+                    "error_description",
+                    "AADSTS65004: User declined to consent to access the app.",
+                ),
+                ("state", &state),
+            ],
+        )
+    } else if authority == Authority::Consumers {
         url_with(
             &registered,
             &[
@@ -597,6 +630,45 @@ async fn authorize(
         )
     };
     (StatusCode::FOUND, [(header::LOCATION, target)]).into_response()
+}
+
+/// Entra's "Permissions requested" page, reduced to what a person reads:
+/// the account, what the app asks, Accept and Cancel. Both answer the same
+/// authorize request, with `consent` added.
+fn consent_page(user: &User, scopes: &str, query: &HashMap<String, String>) -> Response {
+    let escape = |text: &str| {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let hidden: String = query
+        .iter()
+        .filter(|(name, _)| name.as_str() != "consent")
+        .map(|(name, value)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(name),
+                escape(value)
+            )
+        })
+        .collect();
+    let asked: String = scopes
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(|scope| format!("<li>{}</li>", escape(scope)))
+        .collect();
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Sign in to your account</title>\
+<body style=\"font-family:sans-serif;max-width:28rem;margin:3rem auto\"><p>Microsoft</p>\
+<h1>Permissions requested</h1><p>Signed in as <strong>{name}</strong> ({mail})</p>\
+<p>This app would like to:</p><ul>{asked}</ul>\
+<form method=\"get\">{hidden}<button name=\"consent\" value=\"cancel\">Cancel</button> \
+<button name=\"consent\" value=\"accept\">Accept</button></form></body></html>",
+        name = escape(&user.display_name),
+        mail = escape(&user.mail),
+    );
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
 }
 
 fn url_with(base: &str, pairs: &[(&str, &str)]) -> String {

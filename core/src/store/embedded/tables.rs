@@ -30,6 +30,8 @@ pub const WORKSPACE_CREDITS: TableDefinition<(&str, u64), u64> =
     TableDefinition::new("workspace_credits");
 /// OAuth `state` → `Flow`: a sign-in in progress, used once.
 pub const OAUTH_FLOWS: TableDefinition<&str, &[u8]> = TableDefinition::new("oauth_flows");
+/// session id → `SessionRecord`: a browser session, until it expires.
+pub const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
 /// workspace → monthly credit limit set by the host.
 pub const CREDIT_LIMITS: TableDefinition<&str, u64> = TableDefinition::new("credit_limits");
 
@@ -47,5 +49,6 @@ pub fn create_all(tx: &WriteTransaction) -> Result<(), redb::TableError> {
     tx.open_table(WORKSPACE_CREDITS)?;
     tx.open_table(CREDIT_LIMITS)?;
     tx.open_table(OAUTH_FLOWS)?;
+    tx.open_table(SESSIONS)?;
     Ok(())
 }

@@ -5,7 +5,8 @@ use super::{decode, encode};
 use crate::audit::{Entry, Filter, Page, Record};
 use crate::model::{ConnectionId, Enablement, IntegrationId, UserId, WorkspaceId};
 use crate::store::{
-    ConnectionRecord, Flow, Read, SealedRef, StoreError, StoredConnection, StoredCredential, Write,
+    ConnectionRecord, Flow, Read, SealedRef, SessionRecord, StoreError, StoredConnection,
+    StoredCredential, Write,
 };
 use crate::usage::{self, Tally};
 use crate::vault::Sealed;
@@ -331,6 +332,28 @@ impl<T: Tables> Read for T {
         }
         Ok(counts)
     }
+
+    fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        decoded("sessions", self.table(SESSIONS)?.get(id)?)
+    }
+}
+
+/// Removes the records of a table keyed by text whose time is up.
+fn forget_expired<T: DeserializeOwned>(
+    table: &mut redb::Table<'_, &'static str, &'static [u8]>,
+    name: &'static str,
+    expired: impl Fn(&T) -> bool,
+) -> Result<(), StoreError> {
+    let keys: Vec<String> = table
+        .iter()?
+        .filter_map(|item| item.ok())
+        .filter(|(_, v)| decode::<T>(name, v.value()).is_ok_and(|record| expired(&record)))
+        .map(|(k, _)| k.value().to_owned())
+        .collect();
+    for key in keys {
+        table.remove(key.as_str())?;
+    }
+    Ok(())
 }
 
 impl Write for Transaction {
@@ -447,19 +470,29 @@ impl Write for Transaction {
     fn put_flow(&mut self, state: &str, flow: &Flow, now_ms: u64) -> Result<(), StoreError> {
         let mut table = self.0.open_table(OAUTH_FLOWS)?;
         // Sign-ins nobody finished are forgotten as new ones begin.
-        let expired: Vec<String> = table
-            .iter()?
-            .filter_map(|item| item.ok())
-            .filter(|(_, v)| {
-                decode::<Flow>("oauth_flows", v.value()).is_ok_and(|f| f.expires_at_ms <= now_ms)
-            })
-            .map(|(k, _)| k.value().to_owned())
-            .collect();
-        for state in expired {
-            table.remove(state.as_str())?;
-        }
+        forget_expired(&mut table, "oauth_flows", |f: &Flow| {
+            f.expires_at_ms <= now_ms
+        })?;
         table.insert(state, encode(flow).as_slice())?;
         Ok(())
+    }
+
+    fn put_session(
+        &mut self,
+        id: &str,
+        record: &SessionRecord,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        let mut table = self.0.open_table(SESSIONS)?;
+        forget_expired(&mut table, "sessions", |s: &SessionRecord| {
+            s.session.expires_at_ms <= now_ms
+        })?;
+        table.insert(id, encode(record).as_slice())?;
+        Ok(())
+    }
+
+    fn remove_session(&mut self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.0.open_table(SESSIONS)?.remove(id)?.is_some())
     }
 
     fn take_flow(&mut self, state: &str) -> Result<Option<Flow>, StoreError> {
