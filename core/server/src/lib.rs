@@ -114,6 +114,7 @@ fn host_routes() -> Api<Shared> {
     Api::new()
         .post("/v1/policies/reload", h::reload_policies, Doc::host("Re-read the policy directory; a refused set answers 422 with every fault").returns::<h::Reloaded>())
         .post("/v1/sessions", sessions::open, Doc::host("Open a browser session: a short-lived token bound to one actor, for a page to call the workspace routes as that person").body::<sessions::OpenSession>().returns::<sessions::OpenedSession>().status(201))
+        .get("/metrics", h::metrics, Doc::host("Prometheus metrics: requests, decisions, plugin calls, latencies, refreshes").returns::<String>().content("text/plain"))
         .put("/v1/workspaces/{workspace}/credit-limit", h::set_credit_limit, Doc::host("Set or clear the workspace's monthly credit limit").body::<h::CreditLimit>().status(204))
 }
 
@@ -184,15 +185,6 @@ fn public() -> Api<Shared> {
             "/openapi.json",
             h::openapi,
             Doc::public("This document").returns::<serde_json::Value>(),
-        )
-        .get(
-            "/metrics",
-            h::metrics,
-            Doc::public(
-                "Prometheus metrics: requests, decisions, plugin calls, latencies, refreshes",
-            )
-            .returns::<String>()
-            .content("text/plain"),
         )
 }
 

@@ -69,7 +69,7 @@ async fn start_configured(extra: &[&str], env: &[(&str, &str)]) -> Service {
     for line in lines.by_ref() {
         let line: Value = serde_json::from_str(&line.unwrap()).unwrap_or_default();
         let message = line["fields"]["message"].as_str().unwrap_or_default();
-        if message.starts_with("Microsoft mock") {
+        if message.starts_with("Microsoft mock serving") {
             microsoft = line["fields"]["addr"].as_str().map(str::to_owned);
         }
         if let Some(file) = line["fields"]["ca"].as_str() {
@@ -388,11 +388,30 @@ async fn the_demo_walks_the_help_article_over_http() {
         "{cookie}"
     );
     let cookie = cookie.split(';').next().unwrap().to_owned();
+    // The demo sends browsers to the mock's own sign-in page on loopback,
+    // which asks before it consents.
     let authorize = opened.headers()["location"].to_str().unwrap();
+    let on_page = authorize
+        .strip_prefix("http://127.0.0.1:")
+        .and_then(|rest| rest.split_once('/'))
+        .map(|(_, path)| path);
     assert!(
-        authorize.starts_with("https://login.microsoftonline.com/common/oauth2/v2.0/authorize?")
+        on_page.is_some_and(|path| path.starts_with("common/oauth2/v2.0/authorize?")),
+        "{authorize}"
     );
-    let redirect = s.http.get(authorize).send().await.unwrap();
+    let asked = s.http.get(authorize).send().await.unwrap();
+    assert_eq!(asked.status(), 200);
+    let asked = asked.text().await.unwrap();
+    assert!(
+        asked.contains("Permissions requested") && asked.contains("Adele Vance"),
+        "{asked}"
+    );
+    let redirect = s
+        .http
+        .get(format!("{authorize}&consent=accept"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(redirect.status(), 302);
     let callback = redirect.headers()["location"].to_str().unwrap().to_owned();
     assert!(
@@ -401,14 +420,17 @@ async fn the_demo_walks_the_help_article_over_http() {
     );
     // Bob's browser at the callback, with the sign-in's cookie.
     let back = || s.http.get(&callback).header("cookie", &cookie).send();
+    // The demo's console is the default return URL: it shows the outcome.
     let landed = back().await.unwrap();
-    assert_eq!(landed.status(), 200);
+    assert_eq!(landed.status(), 303);
     assert_eq!(landed.headers()["cache-control"], "no-store");
     assert_eq!(landed.headers()["referrer-policy"], "no-referrer");
-    let page = landed.text().await.unwrap();
-    assert!(
-        page.contains("Connected to sharepoint as Adele Vance."),
-        "{page}"
+    assert_eq!(
+        landed.headers()["location"].to_str().unwrap(),
+        format!(
+            "{}/console/?integration=sharepoint&status=connected&reason=Connected+to+sharepoint+as+Adele+Vance.",
+            s.base
+        )
     );
     let bobs: Value = s
         .as_user(M::GET, "/v1/workspaces/demo/integrations", "bob", "member")
@@ -440,17 +462,22 @@ async fn the_demo_walks_the_help_article_over_http() {
     );
     // The same answer again (a reload, a replay) is refused, and says so.
     let replay = back().await.unwrap();
-    assert_eq!(replay.status(), 400);
-    let page = replay.text().await.unwrap();
-    assert!(
-        page.contains(
-            "the sign-in was refused: this sign-in is unknown or was already used; start again"
-        ),
-        "{page}"
+    assert_eq!(replay.status(), 303);
+    let said = url::Url::parse(replay.headers()["location"].to_str().unwrap()).unwrap();
+    let said: std::collections::HashMap<_, _> = said.query_pairs().into_owned().collect();
+    assert_eq!(said["status"], "error");
+    assert_eq!(
+        said["reason"],
+        "the sign-in was refused: this sign-in is unknown or was already used; start again"
     );
 
     // Operators see what happened, by route, policy and plugin.
-    let metrics = s.get("/metrics", None).await.text().await.unwrap();
+    let metrics = s
+        .get("/metrics", Some("demo-token"))
+        .await
+        .text()
+        .await
+        .unwrap();
     for line in [
         "switchboard_decisions_total{action=\"viewTeamIntegrations\",outcome=\"deny\",policy=\"team-needs-admin-or-developer\"} 1",
         "switchboard_plugin_calls_total{integration=\"semrush\",outcome=\"ok\"} 1",
@@ -609,8 +636,308 @@ async fn events_stream_to_the_host_and_policies_reload_from_the_command_line() {
     assert!(!refused.status.success());
     assert_eq!(
         String::from_utf8_lossy(&refused.stdout).trim(),
-        "a valid service token is required (Authorization: Bearer ...)"
+        "a valid service or session token is required (Authorization: Bearer ...)"
     );
+}
+
+/// The next server-sent event of `stream`, as text, within five seconds.
+async fn next_event(stream: &mut reqwest::Response) -> String {
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.chunk())
+            .await
+            .expect("an event within five seconds")
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    text
+}
+
+impl Service {
+    /// The host opens a browser session with `body`; the answer's status
+    /// and body, checked against the document.
+    async fn open_session(&self, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}/v1/sessions", self.base))
+            .bearer_auth("demo-token")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        self.conforms(("post", "/v1/sessions"), status, &body);
+        (status, body)
+    }
+
+    /// A session token for `user` as `role` in `workspace` (business plan).
+    async fn session(&self, workspace: &str, user: &str, role: &str) -> String {
+        let (status, opened) = self
+            .open_session(
+                json!({"workspace": workspace, "user": user, "role": role, "plan": "business"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{opened}");
+        opened["token"].as_str().unwrap().to_owned()
+    }
+
+    /// `method` on `path` with a session `token` (and nothing else).
+    async fn with_session(&self, method: reqwest::Method, path: &str, token: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+#[tokio::test]
+async fn a_browser_session_acts_as_its_one_actor_in_its_workspace_and_nothing_else() {
+    use reqwest::Method as M;
+    let s = start().await;
+    let (status, opened) = s
+        .open_session(
+            json!({"workspace": "demo", "user": "bob", "role": "member", "plan": "business"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{opened}");
+    let bob = opened["token"].as_str().unwrap().to_owned();
+    assert!(bob.starts_with("sbs_"), "{bob}");
+    // Fifteen minutes unless the host says otherwise.
+    assert_eq!(
+        opened["expires_at_ms"].as_u64().unwrap() - opened["created_at_ms"].as_u64().unwrap(),
+        900_000
+    );
+    let (_, me) = s.with_session(M::GET, "/v1/session", &bob).await;
+    assert_eq!(
+        me["actor"],
+        json!({"user": "bob", "workspace": "demo", "role": "member", "plan": "business"})
+    );
+    assert_eq!(me["id"], opened["id"]);
+    assert!(me.get("token").is_none(), "{me}");
+
+    // Bob's page works, twenty times over, and "try it" runs.
+    for _ in 0..20 {
+        let (status, page) = s
+            .with_session(M::GET, "/v1/workspaces/demo/integrations", &bob)
+            .await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["workspace_integrations"][0]["id"], "semrush");
+    }
+    let ran = s
+        .http
+        .post(format!(
+            "{}/v1/workspaces/demo/integrations/semrush/actions/keyword_overview",
+            s.base
+        ))
+        .bearer_auth(&bob)
+        .json(&json!({"phrase": "seo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ran.status(), 200);
+    let ran: Value = ran.json().await.unwrap();
+    assert_eq!(ran["rows"][0]["keyword"], "seo");
+
+    // Headers naming someone else are ignored: Bob is still a member.
+    let spoofed = s
+        .http
+        .get(format!("{}/v1/workspaces/demo/team-integrations", s.base))
+        .bearer_auth(&bob)
+        .header("X-Switchboard-User", "ada")
+        .header("X-Switchboard-Role", "admin")
+        .header("X-Switchboard-Plan", "business")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spoofed.status(), 403);
+    let spoofed: Value = spoofed.json().await.unwrap();
+    assert_eq!(
+        detail(&spoofed),
+        "Only Admins and Developers can manage team integrations"
+    );
+
+    // Another workspace, and the host's own operations, are out of reach.
+    let (status, other) = s
+        .with_session(M::GET, "/v1/workspaces/acme/integrations", &bob)
+        .await;
+    assert_eq!(
+        (status, detail(&other)),
+        (403, "this session acts in its own workspace only")
+    );
+    for (method, path) in [
+        (M::POST, "/v1/policies/reload"),
+        (M::GET, "/metrics"),
+        (M::PUT, "/v1/workspaces/demo/credit-limit"),
+        (M::POST, "/v1/sessions"),
+    ] {
+        let (status, refused) = s.with_session(method, path, &bob).await;
+        assert_eq!(
+            (status, detail(&refused)),
+            (
+                403,
+                "this operation is the host application's: a session token cannot call it"
+            ),
+            "{path}"
+        );
+    }
+
+    // Events: a session hears its own workspace only, and a member only
+    // about itself.
+    let acme = s.session("acme", "erin", "admin").await;
+    let listen = |token: &str| {
+        s.http
+            .get(format!("{}/v1/events", s.base))
+            .bearer_auth(token)
+            .send()
+    };
+    let mut bobs_events = listen(&bob).await.unwrap();
+    let mut acmes_events = listen(&acme).await.unwrap();
+    assert_eq!(bobs_events.status(), 200);
+    assert_eq!(s.disable("semrush", "ada", "admin").await.status(), 204);
+    let enabled = s
+        .http
+        .post(format!(
+            "{}/v1/workspaces/acme/team-integrations/semrush/enable",
+            s.base
+        ))
+        .bearer_auth(&acme)
+        .json(&json!({"mode": "user"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(enabled.status(), 200);
+    let heard = next_event(&mut bobs_events).await;
+    assert!(
+        heard.starts_with("event: integration_disabled\ndata: {"),
+        "{heard}"
+    );
+    assert!(heard.contains("\"workspace\":\"demo\""), "{heard}");
+    let heard = next_event(&mut acmes_events).await;
+    assert!(
+        heard.starts_with("event: integration_enabled\ndata: {"),
+        "{heard}"
+    );
+    assert!(heard.contains("\"workspace\":\"acme\""), "{heard}");
+
+    // Tampered, made up, revoked and expired tokens are refused with 401.
+    let mut tampered = bob.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let made_up = format!("sbs_{}.{}", "A".repeat(22), "B".repeat(43));
+    for token in [tampered.as_str(), made_up.as_str(), "sbs_", "sbs_x.y.z"] {
+        let (status, refused) = s
+            .with_session(M::GET, "/v1/workspaces/demo/integrations", token)
+            .await;
+        assert_eq!(
+            (status, detail(&refused)),
+            (
+                401,
+                "the session token is not valid: revoked, altered or not issued here"
+            ),
+            "{token}"
+        );
+    }
+    let carol = s.session("demo", "carol", "member").await;
+    let carols_id = carol[4..].split_once('.').unwrap().0.to_owned();
+    let bobs_id = opened["id"].as_str().unwrap();
+    let (status, _) = s
+        .with_session(M::DELETE, &format!("/v1/sessions/{carols_id}"), &bob)
+        .await;
+    assert_eq!(status, 403, "Bob cannot revoke Carol's session");
+    let revoke = |id: &str| {
+        s.http
+            .delete(format!("{}/v1/sessions/{id}", s.base))
+            .bearer_auth("demo-token")
+            .send()
+    };
+    assert_eq!(revoke(bobs_id).await.unwrap().status(), 204);
+    assert_eq!(revoke(bobs_id).await.unwrap().status(), 404);
+    let (status, _) = s
+        .with_session(M::GET, "/v1/workspaces/demo/integrations", &bob)
+        .await;
+    assert_eq!(status, 401);
+    // Carol signs herself out.
+    let (status, _) = s
+        .with_session(M::DELETE, &format!("/v1/sessions/{carols_id}"), &carol)
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(s.with_session(M::GET, "/v1/session", &carol).await.0, 401);
+
+    let (status, brief) = s
+        .open_session(json!({"workspace": "demo", "user": "dev", "role": "developer", "plan": "business", "ttl_seconds": 1}))
+        .await;
+    assert_eq!(status, 201, "{brief}");
+    let brief = brief["token"].as_str().unwrap();
+    assert_eq!(s.with_session(M::GET, "/v1/session", brief).await.0, 200);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, expired) = s.with_session(M::GET, "/v1/session", brief).await;
+    assert_eq!(
+        (status, detail(&expired)),
+        (
+            401,
+            "the session has expired; open the page from the application again"
+        )
+    );
+
+    // Twelve hours at most; a pasted token with a trailing space still works.
+    let (status, long) = s
+        .open_session(json!({"workspace": "demo", "user": "ada", "role": "admin", "plan": "business", "ttl_seconds": 43200}))
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        long["expires_at_ms"].as_u64().unwrap() - long["created_at_ms"].as_u64().unwrap(),
+        43_200_000
+    );
+    let pasted = format!("{} ", long["token"].as_str().unwrap());
+    assert_eq!(s.with_session(M::GET, "/v1/session", &pasted).await.0, 200);
+    for (ttl, why) in [
+        (json!(0), "0 is not within 1 to 43200"),
+        (json!(43201), "43201 is not within 1 to 43200"),
+    ] {
+        let (status, refused) = s
+            .open_session(json!({"workspace": "demo", "user": "ada", "role": "admin", "plan": "business", "ttl_seconds": ttl}))
+            .await;
+        assert_eq!(status, 400, "{refused}");
+        assert!(detail(&refused).contains(why), "{refused}");
+    }
+    let (status, refused) = s
+        .open_session(
+            json!({"workspace": "no spaces", "user": "ada", "role": "admin", "plan": "business"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+}
+
+#[tokio::test]
+async fn the_console_ships_in_the_binary_under_a_strict_content_policy() {
+    let s = start().await;
+    let page = s.get("/console/", None).await;
+    assert_eq!(page.status(), 200);
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"),
+        "{policy}"
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains("console.js"), "{html}");
+    for asset in ["/console/console.js", "/console/console.css"] {
+        let response = s.get(asset, None).await;
+        assert_eq!(response.status(), 200, "{asset}");
+        assert!(!response.text().await.unwrap().is_empty(), "{asset}");
+    }
+    let bare = s.get("/console", None).await;
+    assert_eq!(bare.status(), 308);
+    assert_eq!(bare.headers()["location"], "console/");
 }
 
 #[tokio::test]
@@ -843,7 +1170,12 @@ async fn a_hostile_client_gets_clear_refusals_and_cannot_spoof_or_bloat() {
     let (status, detail) = problem(s.get("/v2/nothing-here", None).await).await;
     assert_eq!(status, 404);
     assert!(detail.contains("GET /openapi.json lists them"), "{detail}");
-    let metrics = s.get("/metrics", None).await.text().await.unwrap();
+    let metrics = s
+        .get("/metrics", Some("demo-token"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(!metrics.contains("BREW"), "{metrics}");
     assert!(
         metrics.contains("method=\"other\",route=\"/healthz\",status=\"405\"} 20"),
@@ -1006,14 +1338,18 @@ async fn nothing_a_client_sends_forges_a_text_log_line() {
     }
     assert!(ready);
     // A line break and a terminal escape in a path that reaches the log.
-    let forged = http
+    let forged = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
         .get(format!(
             "{base}/oauth/x%0A2026-12-01T00:00:00Z%20INFO%20forged%1B%5B31m/callback?state=s"
         ))
         .send()
         .await
         .unwrap();
-    assert_eq!(forged.status(), 400);
+    // Refused, and sent to the demo console to say so.
+    assert_eq!(forged.status(), 303);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let _ = child.kill();
     let _ = child.wait();
