@@ -341,6 +341,22 @@ mod tests {
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
     #[test]
+    fn a_browser_is_sent_to_where_it_reaches_a_routed_host() -> TestResult {
+        let routes = Routes::default().browse(
+            "Login.Example.com",
+            url::Url::parse("http://127.0.0.1:4100")?,
+        );
+        let link = url::Url::parse("https://login.example.com/common/authorize?state=s&scope=a+b")?;
+        assert_eq!(
+            routes.for_browser(link).as_str(),
+            "http://127.0.0.1:4100/common/authorize?state=s&scope=a+b"
+        );
+        let other = url::Url::parse("https://login.other.example/authorize?state=s")?;
+        assert_eq!(routes.for_browser(other.clone()), other);
+        Ok(())
+    }
+
+    #[test]
     fn private_addresses_are_not_public() -> TestResult {
         for ip in [
             "127.0.0.1",

@@ -1,0 +1,189 @@
+// The reference console, clicked through in headless Chromium as the help
+// article's people would: scenario 1 (a shared Semrush key), scenario 2
+// (Bob signs in to SharePoint through the Microsoft mock's page and back),
+// live suspension, denials and keyboard-only use. Each step asserts what
+// the person sees; a screenshot of each page lands in SCREENSHOTS.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { join } from 'node:path';
+import { launchBrowser, screenshots, startDemo } from './demo.mjs';
+
+let demo;
+let browser;
+
+before(async () => {
+  demo = await startDemo();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  demo?.stop();
+});
+
+/** A fresh browser (its own session storage and cookies) as `persona`. */
+async function as(persona) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(message.text());
+  });
+  page.on('pageerror', (error) => problems.push(error.message));
+  await page.goto(`${demo.base}/console/`);
+  await page.getByLabel('Acting as').selectOption({ label: persona });
+  await page.getByText(/signed in as|acting as/i).first().waitFor();
+  page.problems = problems;
+  return page;
+}
+
+async function shoot(page, name) {
+  await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+}
+
+/** The card of an integration, by its heading. */
+function card(page, name) {
+  return page.getByRole('article', { name });
+}
+
+test('scenario 1: Ada sets the workspace Semrush key; Bob runs a keyword search with it', async () => {
+  const ada = await as('Ada, admin');
+  await ada.getByRole('button', { name: 'Team integrations' }).click();
+  const semrush = card(ada, 'Semrush');
+  await semrush.waitFor();
+  await shoot(ada, 'team-integrations-ada');
+
+  // The demo enabled Semrush already: disable it, then enable it again in
+  // workspace mode, as an admin would the first time.
+  await semrush.getByRole('button', { name: 'Disable' }).click();
+  const dialog = ada.getByRole('dialog');
+  await dialog.getByText(/connections will be suspended/).waitFor();
+  await dialog.getByRole('button', { name: 'Disable' }).click();
+  await semrush.getByRole('button', { name: 'Enable in workspace mode' }).click();
+  await semrush.getByText(/Enabled in workspace mode/i).waitFor();
+
+  // A wrong key: the service's reason is shown and nothing is saved.
+  const key = semrush.getByLabel('Workspace API key');
+  await key.fill('not-a-real-key');
+  await semrush.getByRole('button', { name: /Save key|Replace key/ }).click();
+  const refusal = semrush.getByRole('alert');
+  await refusal.waitFor();
+  assert.match(await refusal.innerText(), /ERROR 131 :: INVALID KEY|key/i);
+  assert.equal(await semrush.getByText('10,000 API units left').count(), 0);
+  await shoot(ada, 'team-integrations-wrong-key');
+
+  // The right one, pasted with a trailing space.
+  await key.fill('demo-semrush-key ');
+  await semrush.getByRole('button', { name: /Save key|Replace key/ }).click();
+  await semrush.getByText(/10,000 API units left/).waitFor();
+  assert.equal(await key.inputValue(), '', 'the key is never shown back');
+
+  // Bob: Semrush is a workspace integration, and "Try it" returns rows.
+  const bob = await as('Bob, member');
+  await bob.getByRole('heading', { name: 'Workspace integrations' }).waitFor();
+  await card(bob, 'Semrush').waitFor();
+  await bob.getByLabel('Integration').selectOption({ label: 'Semrush' });
+  await bob.getByLabel('Action').selectOption('keyword_overview');
+  await bob.getByLabel('Input (JSON)').fill('{"phrase": "seo"}');
+  await bob.getByRole('button', { name: 'Run' }).click();
+  const result = bob.getByLabel('Result');
+  await result.getByRole('cell', { name: 'seo', exact: true }).waitFor();
+  await shoot(bob, 'integrations-bob-try-it');
+  assert.deepEqual([...ada.problems, ...bob.problems], []);
+  await ada.context().close();
+  await bob.context().close();
+});
+
+test('scenario 2 and live updates: Bob connects SharePoint through the sign-in page; Ada disabling it suspends his open page', async () => {
+  const bob = await as('Bob, member');
+  const sharepoint = card(bob, 'SharePoint');
+  await sharepoint.getByText('Not connected').waitFor();
+  await sharepoint.getByRole('button', { name: 'Connect' }).click();
+
+  // Microsoft's page (the mock's), then back to the console.
+  await bob.getByRole('heading', { name: 'Permissions requested' }).waitFor();
+  assert.match(await bob.content(), /Adele Vance/);
+  await shoot(bob, 'microsoft-sign-in');
+  await bob.getByRole('button', { name: 'Accept' }).click();
+  await bob.waitForURL(`${demo.base}/console/**`);
+  await bob.getByText('Connected to sharepoint as Adele Vance.').waitFor();
+  await sharepoint.getByText(/Connected as Adele Vance/).waitFor();
+  assert.match(await sharepoint.innerText(), /Files\.Read\.All/);
+  assert.equal(new URL(bob.url()).search, '', 'the outcome is not left in the address bar');
+  await shoot(bob, 'integrations-bob-connected');
+
+  await bob.getByLabel('Integration').selectOption({ label: 'SharePoint' });
+  await bob.getByLabel('Action').selectOption('search');
+  await bob.getByLabel('Input (JSON)').fill('{"query": "brand voice"}');
+  await bob.getByRole('button', { name: 'Run' }).click();
+  await bob.getByLabel('Result').getByText('Brand voice guidelines.txt').first().waitFor();
+
+  // Ada disables SharePoint while Bob's page is open: it turns suspended.
+  const ada = await as('Ada, admin');
+  await ada.getByRole('button', { name: 'Team integrations' }).click();
+  const adas = card(ada, 'SharePoint');
+  await adas.getByRole('button', { name: 'Disable' }).click();
+  const dialog = ada.getByRole('dialog');
+  assert.match(await dialog.innerText(), /1 member/);
+  await dialog.getByRole('button', { name: 'Disable' }).click();
+  await adas.getByRole('button', { name: 'Enable in user mode' }).waitFor();
+  await sharepoint.getByText(/Suspended/).waitFor({ timeout: 10_000 });
+  await shoot(bob, 'integrations-bob-suspended');
+
+  // Re-enabled: restored, still without a reload.
+  await adas.getByRole('button', { name: 'Enable in user mode' }).click();
+  await sharepoint.getByText(/Connected as Adele Vance/).waitFor({ timeout: 10_000 });
+
+  // Bob disconnects.
+  await sharepoint.getByRole('button', { name: 'Disconnect' }).click();
+  const confirm = bob.getByRole('dialog');
+  if (await confirm.isVisible()) await confirm.getByRole('button', { name: 'Disconnect' }).click();
+  await sharepoint.getByText('Not connected').waitFor();
+  assert.deepEqual([...ada.problems, ...bob.problems], []);
+  await ada.context().close();
+  await bob.context().close();
+});
+
+test('a member sees the policy reason, not controls; another plan sees the Business-plan message', async () => {
+  const bob = await as('Bob, member');
+  await bob.getByRole('button', { name: 'Team integrations' }).click();
+  await bob.getByText('Only Admins and Developers can manage team integrations').waitFor();
+  for (const control of ['Disable', 'Enable in workspace mode', 'Enable in user mode', 'Save key']) {
+    assert.equal(await bob.getByRole('button', { name: control }).count(), 0, control);
+  }
+  await shoot(bob, 'team-integrations-bob-denied');
+
+  const frank = await as('Frank, admin on the Starter plan');
+  await frank.getByText('Integration management is available on the Business plan').waitFor();
+  await frank.getByText(/Upgrade/).first().waitFor();
+  await shoot(frank, 'integrations-frank-upgrade');
+  await bob.context().close();
+  await frank.context().close();
+});
+
+test('keyboard only: Ada enables an integration with Tab and Enter', async () => {
+  const ada = await as('Ada, admin');
+  await ada.getByRole('button', { name: 'Team integrations' }).click();
+  const sharepoint = card(ada, 'SharePoint');
+  await sharepoint.getByRole('button', { name: 'Disable' }).click();
+  await ada.getByRole('dialog').getByRole('button', { name: 'Disable' }).click();
+  const enable = sharepoint.getByRole('button', { name: 'Enable in user mode' });
+  await enable.waitFor();
+
+  // From the top of the page, Tab until the button has focus, then Enter.
+  await ada.locator('body').focus();
+  let reached = false;
+  for (let presses = 0; presses < 80 && !reached; presses += 1) {
+    await ada.keyboard.press('Tab');
+    reached = await enable.evaluate((button) => button === document.activeElement);
+  }
+  assert.ok(reached, 'Tab reaches "Enable in user mode"');
+  const outline = await enable.evaluate((button) => getComputedStyle(button).outlineStyle);
+  assert.notEqual(outline, 'none', 'focus is visible');
+  await shoot(ada, 'team-integrations-keyboard-focus');
+  await ada.keyboard.press('Enter');
+  await sharepoint.getByText(/Enabled in user mode/i).waitFor();
+  assert.deepEqual(ada.problems, []);
+  await ada.context().close();
+});
