@@ -215,7 +215,10 @@ async fn scenario_2_only_the_approved_user_mode_integration_is_available() {
         page.user_integrations[0].connection.as_ref().unwrap().id,
         connection.id
     );
-    assert_eq!(page.user_integrations[0].action, None);
+    assert_eq!(
+        page.user_integrations[0].action.as_deref(),
+        Some("Disconnect")
+    );
     bob_looks_up_seo(&w.engine).await.unwrap();
     assert_eq!(
         w.mock.requests().last().unwrap().param("key"),
@@ -329,14 +332,22 @@ async fn an_admin_disabling_an_integration_i_use_suspends_my_connection_until_it
         w.engine.connection(&member(), &bob.id).unwrap().status,
         ConnectionStatus::Suspended
     );
+    // My page still shows it, suspended, and says what to do.
     let page = w.engine.user_integrations(&member()).unwrap();
-    assert!(page.user_integrations.is_empty());
+    let row = &page.user_integrations[0];
     assert_eq!(
-        page.empty_state.as_deref(),
-        Some(
-            "No integrations are enabled for this workspace yet. Ask an admin to enable the ones your team needs."
+        (
+            row.name.as_str(),
+            row.connection.as_ref().map(|c| c.status),
+            row.action.as_deref()
+        ),
+        (
+            "Semrush",
+            Some(ConnectionStatus::Suspended),
+            Some("Ask an admin to re-enable it")
         )
     );
+    assert_eq!(page.empty_state, None);
     let err = bob_looks_up_seo(&w.engine).await.unwrap_err();
     assert_eq!(
         err.to_string(),

@@ -212,8 +212,11 @@ async fn a_member_signs_in_with_microsoft_then_searches_and_reads_documents() {
         .find(|r| r.id.as_str() == "sharepoint")
         .unwrap();
     assert_eq!(
-        (row.connection.as_ref().unwrap().status, row.action.as_ref()),
-        (ConnectionStatus::Connected, None)
+        (
+            row.connection.as_ref().unwrap().status,
+            row.action.as_deref()
+        ),
+        (ConnectionStatus::Connected, Some("Disconnect"))
     );
 
     let found = w

@@ -21,11 +21,12 @@ impl ConnectionStatus {
 }
 
 /// What the Integrations page offers for a user-mode integration: `Connect`
-/// without a connection, else the action that fixes its status (none when
-/// connected).
+/// without a connection, `Disconnect` when it works, else the action that
+/// fixes its status.
 pub fn offered_action(connection: Option<&Connection>) -> Option<String> {
     match connection {
         None => Some("Connect".to_owned()),
+        Some(c) if c.status == ConnectionStatus::Connected => Some("Disconnect".to_owned()),
         Some(c) => c.status.fix().map(str::to_owned),
     }
 }
@@ -86,7 +87,8 @@ pub struct UserIntegration {
     /// The requesting member's connection to it; `None` if they have not
     /// connected.
     pub connection: Option<Connection>,
-    /// What the page offers: `Connect`, `Reconnect`, or nothing when connected.
+    /// What the page offers: `Connect`, `Disconnect` when connected,
+    /// `Reconnect`, or what to ask for when suspended.
     pub action: Option<String>,
 }
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
-const binary = process.env.SWITCHBOARD_BINARY;
+const binary = process.env.BINARY;
 export const screenshots = process.env.SCREENSHOTS ?? join(tmpdir(), 'switchboard-screenshots');
 
 /** A port nobody listens on right now. */
@@ -27,7 +27,7 @@ async function freePort() {
 
 /** Starts the demo; resolves once it serves, with its base URL. */
 export async function startDemo() {
-  if (!binary) throw new Error('SWITCHBOARD_BINARY names the switchboard binary (see tests/browser/run)');
+  if (!binary) throw new Error('BINARY names the switchboard binary (see tests/browser/run)');
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-console-'));
   const port = await freePort();
   const child = spawn(

@@ -75,8 +75,8 @@ impl Engine {
     }
 
     /// The Integrations page: enabled user-mode integrations with my
-    /// connection, and enabled workspace-mode ones (view-only). Disabled
-    /// integrations do not appear.
+    /// connection, and enabled workspace-mode ones (view-only). A disabled
+    /// integration appears only while my connection to it is suspended.
     pub fn user_integrations(&self, actor: &Actor) -> Result<IntegrationsPage> {
         self.authorize_page(actor, Operation::ViewIntegrations, "view_integrations")?;
         let workspace = actor.workspace.as_str();
@@ -89,11 +89,29 @@ impl Engine {
                 Default::default()
             };
             for m in self.plugins.manifests() {
-                match enabled.get(m.id.as_str()).map(|e| e.mode) {
+                let mine = || {
+                    r.connection_record(workspace, m.id.as_str(), actor.user.as_str())
+                        .map(|record| record.map(|r| r.connection))
+                };
+                let mode = enabled.get(m.id.as_str()).map(|e| e.mode);
+                // Disabled, my connection waits suspended: show it, so I
+                // know why it stopped and that it will come back.
+                let suspended = match mode {
+                    None => mine()?.filter(|c| c.status == ConnectionStatus::Suspended),
+                    Some(_) => None,
+                };
+                match mode {
+                    _ if suspended.is_some() => {
+                        user_integrations.push(UserIntegration {
+                            id: m.id.clone(),
+                            name: m.name.clone(),
+                            description: m.description.clone(),
+                            action: offered_action(suspended.as_ref()),
+                            connection: suspended,
+                        });
+                    }
                     Some(Mode::User) => {
-                        let connection = r
-                            .connection_record(workspace, m.id.as_str(), actor.user.as_str())?
-                            .map(|r| r.connection);
+                        let connection = mine()?;
                         let action = offered_action(connection.as_ref());
                         user_integrations.push(UserIntegration {
                             id: m.id.clone(),

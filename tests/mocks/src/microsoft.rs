@@ -659,7 +659,7 @@ fn consent_page(user: &User, scopes: &str, query: &HashMap<String, String>) -> R
         .map(|scope| format!("<li>{}</li>", escape(scope)))
         .collect();
     let page = format!(
-        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Sign in to your account</title>\
+        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Sign in to your account</title><link rel=\"icon\" href=\"data:,\">\
 <body style=\"font-family:sans-serif;max-width:28rem;margin:3rem auto\"><p>Microsoft</p>\
 <h1>Permissions requested</h1><p>Signed in as <strong>{name}</strong> ({mail})</p>\
 <p>This app would like to:</p><ul>{asked}</ul>\
