@@ -257,6 +257,7 @@ pub fn document(operations: &[Operation]) -> Value {
             .map(|name| {
                 let schema = match name {
                     "workspace" => id_schema(),
+                    "session" => json!({"type": "string", "pattern": "^[0-9a-f]{32}$"}),
                     _ => json!({"type": "string"}),
                 };
                 json!({"name": name, "in": "path", "required": true, "schema": schema})

@@ -34,11 +34,11 @@ pub async fn start(
     query: Result<Query<Start>, QueryRejection>,
 ) -> Response {
     let integration = IntegrationId::new(integration);
-    let opened = match query {
-        Ok(Query(Start { state })) => app.engine.open_sign_in(&integration, &state),
-        Err(_) => Err(incomplete()),
+    // No `state`: no sign-in to return from; a page says so.
+    let Ok(Query(Start { state })) = query else {
+        return land(&integration, Err(incomplete()), None, None);
     };
-    match opened {
+    match app.engine.open_sign_in(&integration, &state) {
         Ok(opened) => to_provider(opened),
         Err(error) => {
             let landing = app.engine.default_return_url().cloned();
@@ -57,8 +57,7 @@ pub async fn callback(
     let integration = IntegrationId::new(integration);
     let Ok(Query(callback)) = query else {
         // No `state`: nothing to finish, and nowhere of its own to return.
-        let landing = app.engine.default_return_url().cloned();
-        return land(&integration, Err(incomplete()), landing, None);
+        return land(&integration, Err(incomplete()), None, None);
     };
     let cookie = sign_in_cookie(&callback.state);
     let key = cookie_value(&headers, &cookie);

@@ -148,14 +148,18 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D
     let Some(number) = Option::<serde_json::Number>::deserialize(d)? else {
         return Ok(None);
     };
-    let whole = number.as_u64().or_else(|| {
+    as_whole(&number).map(Some).ok_or_else(|| {
+        serde::de::Error::custom(format!("{number} is not a whole number of credits"))
+    })
+}
+
+/// `number` as a whole number, if it is one (`119.0` is).
+fn as_whole(number: &serde_json::Number) -> Option<u64> {
+    number.as_u64().or_else(|| {
         number
             .as_f64()
             .filter(|f| f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(f))
             .map(|f| f as u64)
-    });
-    whole.map(Some).ok_or_else(|| {
-        serde::de::Error::custom(format!("{number} is not a whole number of credits"))
     })
 }
 
@@ -174,10 +178,26 @@ fn within<'de, D: serde::Deserializer<'de>, const MIN: u64, const MAX: u64>(
 }
 
 /// [`within`], for a number that may be left out.
-pub(crate) fn within_optional<'de, D: serde::Deserializer<'de>, const MIN: u64, const MAX: u64>(
+fn within_optional<'de, D: serde::Deserializer<'de>, const MIN: u64, const MAX: u64>(
     d: D,
 ) -> Result<Option<u64>, D::Error> {
     within::<D, MIN, MAX>(d).map(Some)
+}
+
+/// A JSON body's whole number within `MIN..=MAX`, however JSON writes it,
+/// or `null` or left out.
+pub(crate) fn whole_within<'de, D: serde::Deserializer<'de>, const MIN: u64, const MAX: u64>(
+    d: D,
+) -> Result<Option<u64>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    match as_whole(&number) {
+        Some(n) if (MIN..=MAX).contains(&n) => Ok(Some(n)),
+        _ => Err(serde::de::Error::custom(format!(
+            "{number} is not within {MIN} to {MAX}"
+        ))),
+    }
 }
 
 #[derive(Deserialize, JsonSchema)]

@@ -168,7 +168,7 @@ fn public() -> Api<Shared> {
                 .content("text/html")
                 .status(303)
                 .html_errors()
-                .refuses(400, "A page saying why, when the operator set no return URL: the link is unknown, used, expired or already opened"),
+                .refuses(400, "A page saying why, when the link has no state, or the operator set no return URL and it is unknown, used, expired or already opened"),
         )
         .get(
             "/oauth/{integration}/callback",
@@ -179,7 +179,7 @@ fn public() -> Api<Shared> {
                 .content("text/html")
                 .status(303)
                 .html_errors()
-                .refuses(400, "A page saying why, when the operator set no return URL: the sign-in is unknown, used, expired, another browser's or integration's, or the provider refused"),
+                .refuses(400, "A page saying why, when the answer has no state, or the operator set no return URL and the sign-in is unknown, used, expired, another browser's or integration's, or the provider refused"),
         )
         .get(
             "/openapi.json",

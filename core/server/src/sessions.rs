@@ -3,7 +3,7 @@
 //! revokes it.
 
 use crate::acting::Caller;
-use crate::handlers::{Object, within_optional};
+use crate::handlers::{Object, whole_within};
 use crate::problem::Problem;
 use axum::Json;
 use axum::extract::{Extension, Path, State};
@@ -12,23 +12,26 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use switchboard::engine::{DEFAULT_SESSION_TTL, Session};
-use switchboard::model::{Actor, Role, UserId, WorkspaceId};
+use switchboard::model::{Actor, ID_PATTERN, Role, UserId, WorkspaceId};
 
 /// Whom a session speaks for, and for how long.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenSession {
     /// The workspace the session acts in, and only that one.
+    #[schemars(regex(pattern = ID_PATTERN))]
     pub workspace: String,
     /// The person, as the host identifies them.
+    #[schemars(regex(pattern = ID_PATTERN))]
     pub user: String,
     /// Their role in the workspace.
     pub role: Role,
     /// The workspace's plan.
+    #[schemars(regex(pattern = ID_PATTERN))]
     pub plan: String,
     /// How long the token is accepted: 1 to 43200 seconds (12 hours);
     /// 900 (15 minutes) when left out.
-    #[serde(default, deserialize_with = "within_optional::<_, 1, 43200>")]
+    #[serde(default, deserialize_with = "whole_within::<_, 1, 43200>")]
     #[schemars(range(min = 1, max = 43200))]
     pub ttl_seconds: Option<u64>,
 }
