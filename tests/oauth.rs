@@ -375,14 +375,18 @@ async fn every_refusal_reaches_the_browser_with_its_reason() {
         "{landed}"
     );
 
-    // An answer or a link with no state at all.
+    // An answer or a link with no state at all belongs to no sign-in, so
+    // to no return URL: a page says so.
     for bare in ["callback?code=0.AXoA", "start"] {
-        let bare = Url::parse(&format!("{}/oauth/sharepoint/{bare}", d.base)).unwrap();
-        assert_landed(
-            &d.at_callback(&bob, &bare).await,
-            RETURN,
-            "error",
-            "incomplete",
+        let page = bob
+            .get(&format!("{}/oauth/sharepoint/{bare}", d.base))
+            .await;
+        assert_eq!(page.status(), 400);
+        assert_eq!(page.headers()["cache-control"], "no-store");
+        let page = page.text().await.unwrap();
+        assert!(
+            page.contains("the link or the provider&#39;s answer is incomplete; start again"),
+            "{page}"
         );
     }
 
