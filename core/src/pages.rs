@@ -70,9 +70,9 @@ pub struct TeamIntegration {
     pub needs_approval: Vec<String>,
     /// For workspace mode: the shared credential, if set.
     pub credential: Option<CredentialSummary>,
-    /// Members whose connection a disable would suspend (every connection
-    /// not suspended already).
-    pub connected_members: u64,
+    /// Members' connections a disable would suspend: every one not
+    /// suspended already (connected, or needing a new sign-in).
+    pub active_connections: u64,
 }
 
 /// A user-mode integration on the Integrations page, with my connection.

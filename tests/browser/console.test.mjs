@@ -36,6 +36,7 @@ async function as(persona) {
   page.on('pageerror', (error) => problems.push(error.message));
   await page.goto(`${demo.base}/console/`);
   await page.getByLabel('Acting as').selectOption({ label: persona });
+  await page.getByRole('button', { name: 'Switch' }).click();
   await page.getByRole('heading', { level: 1, name: 'Integrations', exact: true }).waitFor();
   page.problems = problems;
   return page;
@@ -195,4 +196,25 @@ test('keyboard only: Ada enables an integration with Tab and Enter', async () =>
   await sharepoint.getByText(/Enabled in user mode/i).waitFor();
   assert.deepEqual(ada.problems, []);
   await ada.context().close();
+});
+
+test('a host hands the console a session in the link; a crafted outcome link shows nothing', async () => {
+  const opened = await fetch(`${demo.base}/v1/sessions`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer demo-token', 'content-type': 'application/json' },
+    body: JSON.stringify({ workspace: 'demo', user: 'carol', role: 'member', plan: 'business' }),
+  }).then((r) => r.json());
+  const context = await browser.newContext();
+  const carol = await context.newPage();
+  await carol.goto(`${demo.base}/console/#token=${opened.token}`);
+  await carol.getByRole('heading', { level: 1, name: 'Integrations', exact: true }).waitFor();
+  await carol.getByText('carol', { exact: true }).first().waitFor();
+  assert.doesNotMatch(carol.url(), /token/, 'the token leaves the address bar');
+
+  // Someone else's link claiming a sign-in this tab never began.
+  await carol.goto(`${demo.base}/console/?integration=sharepoint&status=connected&reason=Call+0800+to+unlock`);
+  await carol.getByRole('heading', { level: 1, name: 'Integrations', exact: true }).waitFor();
+  assert.equal(await carol.getByText('Call 0800 to unlock').count(), 0);
+  assert.equal(new URL(carol.url()).search, '');
+  await context.close();
 });

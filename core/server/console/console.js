@@ -5,6 +5,8 @@
 
 const TOKEN_KEY = 'switchboard.session';
 const PERSONA_KEY = 'switchboard.persona';
+// The integration whose sign-in this tab sent the browser to.
+const SIGNING_IN_KEY = 'switchboard.signing-in';
 const PAGES = { integrations: 'Integrations', team: 'Team integrations' };
 
 const state = {
@@ -89,7 +91,14 @@ function swap(container, ...nodes) {
   container.replaceChildren(...nodes);
   for (const [fieldKey, value] of typed) {
     const field = container.querySelector(`[data-key="${CSS.escape(fieldKey)}"]`);
-    if (field && !field.value) field.value = value;
+    if (!field || field.value) continue;
+    field.value = value;
+    // A form revealed by a button stays open with what was typed in it.
+    const form = field.closest('form[hidden]');
+    if (form) {
+      form.hidden = false;
+      container.querySelector(`[aria-controls="${CSS.escape(form.id)}"]`)?.setAttribute('aria-expanded', 'true');
+    }
   }
   if (!inside) return;
   const target = (key && container.querySelector(`[data-key="${CSS.escape(key)}"]`))
@@ -242,11 +251,15 @@ function confirmDialog({ title, text, confirm }) {
 // --------------------------------------------------------- session and start
 
 // Back from an OAuth sign-in: keep the outcome to show, drop the query.
+// Only for a sign-in this tab began: a crafted link cannot put its own
+// words in the banner.
 function consumeCallbackQuery() {
   const params = new URLSearchParams(location.search);
   if (!params.has('integration') || !params.has('status')) return;
   const [integration, status, reason] = ['integration', 'status', 'reason'].map((k) => params.get(k));
-  state.callback = { integration, status, reason };
+  const began = sessionStorage.getItem(SIGNING_IN_KEY);
+  sessionStorage.removeItem(SIGNING_IN_KEY);
+  if (began === integration) state.callback = { integration, status, reason };
   history.replaceState(history.state, '', `${location.pathname}#integrations`);
 }
 
@@ -273,7 +286,9 @@ function renderPersonaSwitcher() {
     h('option', { value: '', disabled: true }, 'Choose a persona…'),
     ...state.personas.map((p) => h('option', { value: p.id }, p.label)));
   select.value = '';
-  select.addEventListener('change', () => choosePersona(select.value));
+  // A button, not the select's change: arrow keys change a select, and
+  // each change would open a session and redraw the page (WCAG 3.2.2).
+  $('persona-switch').addEventListener('click', () => choosePersona(select.value));
   $('persona').hidden = false;
 }
 
@@ -288,6 +303,7 @@ function syncPersonaSelect() {
 async function choosePersona(id) {
   if (!id) return;
   stopEvents();
+  await signOut();
   try {
     const opened = await api('demo/sessions', { method: 'POST', body: { persona: id }, auth: false });
     sessionStorage.setItem(PERSONA_KEY, id);
@@ -523,6 +539,7 @@ async function startSignIn(item) {
   });
   const url = answer.sign_in?.start_url;
   if (!url) throw new Problem({ status: 0, detail: `${item.name} sign-in has to be finished by your application. Open the console again from there.` });
+  sessionStorage.setItem(SIGNING_IN_KEY, item.id);
   location.assign(url);
 }
 
@@ -754,7 +771,7 @@ function teamCard(t, refresh) {
     h('dl', { class: 'facts' },
       h('dt', {}, 'Modes'), h('dd', {}, t.modes.map((m) => h('span', { class: 'chip' }, capitalize(m)))),
       enabled ? [h('dt', {}, 'Enabled by'), h('dd', {}, `${enabled.enabled_by} on ${when(enabled.enabled_at_ms)}`)] : null,
-      enabled?.mode === 'user' ? [h('dt', {}, 'Connected members'), h('dd', {}, num(t.connected_members))] : null),
+      enabled?.mode === 'user' ? [h('dt', {}, 'Active connections'), h('dd', {}, num(t.active_connections))] : null),
     t.needs_approval.length && enabled ? approvalNotice(t, errorBox, refresh) : null,
     permissionsDetails(t),
     h('div', { class: 'card-actions' }, modeButtons(t, errorBox, refresh)),
@@ -808,7 +825,7 @@ function suspendSentence(n, until = 'until it is enabled again') {
 // Members connect without the admin's page knowing: count them afresh.
 async function connectedMembers(t) {
   const { integrations } = await api(`${ws()}/team-integrations`);
-  return integrations.find((i) => i.id === t.id)?.connected_members ?? t.connected_members;
+  return integrations.find((i) => i.id === t.id)?.active_connections ?? t.active_connections;
 }
 
 function disableText(t, n) {
@@ -1084,6 +1101,15 @@ function startEvents() {
   streamEvents(state.events.signal);
 }
 
+// Ends this tab's session on the server too (best effort: the next one
+// is opened whatever happens), so a switched-away persona's token is dead.
+async function signOut() {
+  const id = state.session?.id;
+  if (!id || !state.token) return;
+  await api(`v1/sessions/${enc(id)}`, { method: 'DELETE', allow401: true }).catch(() => {});
+  state.session = null;
+}
+
 function stopEvents() {
   state.events?.abort();
   state.events = null;
@@ -1178,7 +1204,11 @@ function wireChrome() {
     $('main').focus();
   });
   window.addEventListener('hashchange', () => {
-    if (location.hash.startsWith('#token=')) return void boot();
+    // A session arrives with the page only: one in a later fragment (a
+    // window someone else opened, say) must not swap who this tab is.
+    if (location.hash.startsWith('#token=')) {
+      return void history.replaceState(history.state, '', `${location.pathname}#${state.page}`);
+    }
     const page = pageFromHash();
     if (page === state.page) return;
     state.page = page;
@@ -1202,6 +1232,10 @@ async function boot() {
 }
 
 async function start() {
+  // A fault no handler expected still reaches the person, not only the log.
+  window.addEventListener('unhandledrejection', (e) => {
+    announce(`Something went wrong: ${e.reason?.message ?? e.reason}. Reload the page to try again.`);
+  });
   wireChrome();
   state.personas = await loadPersonas();
   if (state.personas) renderPersonaSwitcher();

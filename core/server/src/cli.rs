@@ -1,6 +1,7 @@
 //! The `switchboard` command line.
 
 use crate::config::ServeConfig;
+use crate::embedded::Defaults;
 use crate::logging::LogFormat;
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -94,10 +95,12 @@ struct ServeFlags {
     /// <data>.key (created, 0600).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// The directory of connector components; defaults to the ones this build made.
+    /// The directory of connector components; defaults to the first-party
+    /// ones built into the binary.
     #[arg(long)]
     plugins: Option<PathBuf>,
-    /// The Cedar schema and policies (default policies/); reloaded when they change.
+    /// A directory of Cedar schema and policies, reloaded when they change;
+    /// defaults to the policies built into the binary (a copy of policies/).
     #[arg(long)]
     policies: Option<PathBuf>,
     /// Where to listen (default 127.0.0.1:8080).
@@ -476,8 +479,11 @@ async fn inspect(component: PathBuf) -> Result<ExitCode, String> {
 }
 
 async fn check(dir: Option<PathBuf>, pins: Vec<(IntegrationId, Pin)>) -> Result<ExitCode, String> {
-    let defaults = builtin()?;
-    let dir = dir.unwrap_or_else(|| defaults.plugins());
+    let mut defaults = Defaults::default();
+    let dir = match dir {
+        Some(dir) => dir,
+        None => defaults.plugins().map_err(unwritable)?,
+    };
     let config = HostConfig {
         pins: pins.into_iter().collect(),
         ..HostConfig::default()
@@ -507,28 +513,35 @@ async fn check(dir: Option<PathBuf>, pins: Vec<(IntegrationId, Pin)>) -> Result<
     })
 }
 
-/// The policies and first-party components built into the binary.
-fn builtin() -> Result<crate::embedded::Defaults, String> {
-    crate::embedded::Defaults::write()
-        .map_err(|e| format!("cannot write the built-in policies and plugins: {e}"))
+fn unwritable(error: std::io::Error) -> String {
+    format!("cannot write the built-in policies and plugins: {error}")
 }
 
 async fn serve(settings: ServeConfig, demo: bool) -> Result<ExitCode, String> {
     // Kept until serving ends: the engine reads the built-in files there.
-    let defaults = builtin()?;
-    let mut config = EngineConfig::new(
-        &settings.data,
-        settings
-            .plugins
-            .clone()
-            .unwrap_or_else(|| defaults.plugins()),
-        settings
-            .policies
-            .clone()
-            .unwrap_or_else(|| defaults.policies()),
-    );
+    let mut defaults = Defaults::default();
+    let plugins = match &settings.plugins {
+        Some(dir) => dir.clone(),
+        None => defaults.plugins().map_err(unwritable)?,
+    };
+    let policies = match &settings.policies {
+        Some(dir) => dir.clone(),
+        None => defaults.policies().map_err(unwritable)?,
+    };
+    let mut config = EngineConfig::new(&settings.data, plugins, policies);
     // Only a directory the operator named changes under a running service.
     config.watch_policies = settings.policies.is_some();
+    match &settings.policies {
+        Some(dir) => {
+            tracing::info!(dir = %dir.display(), "policies from a directory, reloaded when it changes")
+        }
+        None if std::path::Path::new("policies").is_dir() => tracing::warn!(
+            "./policies is not read: serve uses the built-in policies unless --policies names a directory"
+        ),
+        None => {
+            tracing::info!("the built-in policies (--policies DIR uses and watches a directory)")
+        }
+    }
     config.host.pins = settings.pins;
     config.oauth = settings.oauth;
     config.return_urls = settings.return_urls;

@@ -189,7 +189,7 @@ fn check(figment: &Figment, written: Written) -> Result<ServeConfig, ConfigError
     });
     // The console is served beside the API: sign-ins begun there return there.
     let return_urls = match public_url.as_ref().and_then(|base| console_url(base).ok()) {
-        Some(console) => return_urls.with_console(console),
+        Some(console) => return_urls.allow_console(&console),
         None => return_urls,
     };
     let mut pins = HashMap::new();

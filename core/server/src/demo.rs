@@ -114,7 +114,7 @@ impl DemoMocks {
         config.host.routes = routes.browse("login.microsoftonline.com", sign_in_page);
         let console = url::Url::parse(&format!("http://{}/console/", self.listen))
             .map_err(|e| DemoError::Seed(Error::Internal(e.to_string())))?;
-        config.return_urls = std::mem::take(&mut config.return_urls).with_console(console);
+        config.return_urls = std::mem::take(&mut config.return_urls).allow_console(&console);
         let tenant = MicrosoftTenant::parse("common").map_err(|e| DemoError::Seed(e.into()))?;
         config.oauth.insert(
             IntegrationId::new("sharepoint"),

@@ -295,55 +295,77 @@ pub async fn reload_policies(State(app): Shared) -> Answer<Reloaded> {
     }
 }
 
-/// Server-sent events: one `data:` line of JSON per engine event.
-/// The event stream: every event for the host; for a session, its own
-/// workspace's, naming no member but itself unless it administers.
+/// How often a session's event stream checks that the session is still
+/// open: a revoked or expired session stops hearing within this time.
+const SESSION_RECHECK: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Server-sent events, one `data:` line of JSON each: every event for the
+/// host; for a session, its own workspace's, as [`seen_by`] says, until
+/// the session is revoked or expires.
 pub async fn events(
     State(app): Shared,
     Extension(caller): Extension<Caller>,
 ) -> Sse<impl futures::Stream<Item = Result<SseEvent, std::convert::Infallible>>> {
-    let seen = move |event: Event| match &caller {
-        Caller::Host => Some(event),
-        Caller::Session(session) => seen_by(&session.actor, event),
-    };
-    let stream = futures::stream::unfold(
-        (app.engine.subscribe(), seen),
-        |(mut rx, seen)| async move {
-            loop {
-                match rx.recv().await {
-                    Ok(event) => {
-                        let Some(event) = seen(event) else { continue };
-                        let kind = serde_json::to_value(event.kind)
-                            .ok()
-                            .and_then(|k| k.as_str().map(str::to_owned))
-                            .unwrap_or_default();
-                        let data = serde_json::to_string(&event).unwrap_or_default();
-                        return Some((Ok(SseEvent::default().event(kind).data(data)), (rx, seen)));
+    let rx = app.engine.subscribe();
+    let stream = futures::stream::unfold((rx, app, caller), |(mut rx, app, caller)| async move {
+        loop {
+            let received = match &caller {
+                Caller::Host => rx.recv().await,
+                Caller::Session(session) => tokio::select! {
+                    received = rx.recv() => received,
+                    () = tokio::time::sleep(SESSION_RECHECK) => {
+                        if app.engine.session_is_open(&session.id) {
+                            continue;
+                        }
+                        return None;
                     }
-                    // A slow reader misses what it could not keep up with.
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-                }
-            }
-        },
-    );
+                },
+            };
+            let event = match received {
+                Ok(event) => event,
+                // A slow reader misses what it could not keep up with.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            };
+            let event = match &caller {
+                Caller::Host => event,
+                Caller::Session(session) => match seen_by(&session.actor, event) {
+                    Some(event) => event,
+                    None => continue,
+                },
+            };
+            let kind = serde_json::to_value(event.kind)
+                .ok()
+                .and_then(|k| k.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let data = serde_json::to_string(&event).unwrap_or_default();
+            return Some((
+                Ok(SseEvent::default().event(kind).data(data)),
+                (rx, app, caller),
+            ));
+        }
+    });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
 /// What a session's actor may see of an event: its own workspace's only;
-/// a member sees which of its own connections it touched, not others'.
+/// a member, only events about everyone or about itself, naming no one
+/// else (another member's connection is private).
 fn seen_by(actor: &Actor, mut event: Event) -> Option<Event> {
     if event.workspace != actor.workspace {
         return None;
     }
-    if actor.role == Role::Member {
-        let (users, connections) = event
+    if actor.role == Role::Member && !event.users.is_empty() {
+        let (users, connections): (Vec<UserId>, Vec<ConnectionId>) = event
             .users
             .iter()
             .zip(&event.connections)
             .filter(|(user, _)| **user == actor.user)
             .map(|(user, connection)| (user.clone(), connection.clone()))
             .unzip();
+        if users.is_empty() {
+            return None;
+        }
         event.users = users;
         event.connections = connections;
     }
@@ -538,4 +560,54 @@ pub async fn invoke(
             .invoke(&actor, &integration, &action, &input)
             .await?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(workspace: &str, users: &[&str]) -> Event {
+        Event {
+            kind: switchboard::model::EventKind::NeedsReauth,
+            workspace: WorkspaceId::new(workspace),
+            integration: IntegrationId::new("sharepoint"),
+            users: users.iter().map(|u| UserId::new(*u)).collect(),
+            connections: users
+                .iter()
+                .map(|u| ConnectionId::new(format!("conn_{u}")))
+                .collect(),
+            reason: Some("AADSTS70008: The refresh token has expired".into()),
+            at_ms: 0,
+        }
+    }
+
+    fn actor(user: &str, role: Role) -> Actor {
+        Actor {
+            user: UserId::new(user),
+            workspace: WorkspaceId::new("demo"),
+            role,
+            plan: "business".into(),
+        }
+    }
+
+    #[test]
+    fn a_member_hears_about_everyone_and_itself_and_an_admin_about_all() {
+        let bob = actor("bob", Role::Member);
+        assert_eq!(seen_by(&bob, event("acme", &[])), None, "another workspace");
+        assert_eq!(
+            seen_by(&bob, event("demo", &["carol"])),
+            None,
+            "Carol's connection"
+        );
+        assert_eq!(
+            seen_by(&bob, event("demo", &["bob", "carol"])),
+            Some(event("demo", &["bob"]))
+        );
+        assert_eq!(seen_by(&bob, event("demo", &[])), Some(event("demo", &[])));
+        let ada = actor("ada", Role::Admin);
+        assert_eq!(
+            seen_by(&ada, event("demo", &["bob", "carol"])),
+            Some(event("demo", &["bob", "carol"]))
+        );
+    }
 }

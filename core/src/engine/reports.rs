@@ -24,20 +24,20 @@ impl Engine {
             "view_team_integrations",
         )?;
         let workspace = actor.workspace.as_str();
-        let (mut enabled, mut credentials, mut connected) = self.store.read(|r| {
-            let mut connected = BTreeMap::new();
+        let (mut enabled, mut credentials, mut active) = self.store.read(|r| {
+            let mut active = BTreeMap::new();
             for m in self.plugins.manifests() {
                 let live = r
                     .connections(workspace, m.id.as_str())?
                     .iter()
                     .filter(|c| c.connection.status != ConnectionStatus::Suspended)
                     .count();
-                connected.insert(m.id.clone(), live as u64);
+                active.insert(m.id.clone(), live as u64);
             }
             Ok((
                 r.enablements_of(workspace)?,
                 r.workspace_credentials_of(workspace)?,
-                connected,
+                active,
             ))
         })?;
         Ok(self
@@ -60,7 +60,7 @@ impl Engine {
                         .map(|e| beyond_approval(m, e))
                         .unwrap_or_default(),
                     enabled,
-                    connected_members: connected.remove(&m.id).unwrap_or_default(),
+                    active_connections: active.remove(&m.id).unwrap_or_default(),
                     credential: credentials
                         .remove(m.id.as_str())
                         .map(|c| CredentialSummary {
@@ -75,8 +75,9 @@ impl Engine {
     }
 
     /// The Integrations page: enabled user-mode integrations with my
-    /// connection, and enabled workspace-mode ones (view-only). A disabled
-    /// integration appears only while my connection to it is suspended.
+    /// connection, and enabled workspace-mode ones (view-only). My
+    /// connection suspended by a disable or a switch to workspace mode
+    /// stays listed, suspended.
     pub fn user_integrations(&self, actor: &Actor) -> Result<IntegrationsPage> {
         self.authorize_page(actor, Operation::ViewIntegrations, "view_integrations")?;
         let workspace = actor.workspace.as_str();
@@ -94,22 +95,22 @@ impl Engine {
                         .map(|record| record.map(|r| r.connection))
                 };
                 let mode = enabled.get(m.id.as_str()).map(|e| e.mode);
-                // Disabled, my connection waits suspended: show it, so I
-                // know why it stopped and that it will come back.
-                let suspended = match mode {
-                    None => mine()?.filter(|c| c.status == ConnectionStatus::Suspended),
-                    Some(_) => None,
-                };
+                // Disabled (or switched to workspace mode), my connection
+                // waits suspended: show it, so I know why it stopped, that
+                // it comes back, and can drop it.
+                if mode != Some(Mode::User)
+                    && let Some(suspended) =
+                        mine()?.filter(|c| c.status == ConnectionStatus::Suspended)
+                {
+                    user_integrations.push(UserIntegration {
+                        id: m.id.clone(),
+                        name: m.name.clone(),
+                        description: m.description.clone(),
+                        action: offered_action(Some(&suspended)),
+                        connection: Some(suspended),
+                    });
+                }
                 match mode {
-                    _ if suspended.is_some() => {
-                        user_integrations.push(UserIntegration {
-                            id: m.id.clone(),
-                            name: m.name.clone(),
-                            description: m.description.clone(),
-                            action: offered_action(suspended.as_ref()),
-                            connection: suspended,
-                        });
-                    }
                     Some(Mode::User) => {
                         let connection = mine()?;
                         let action = offered_action(connection.as_ref());

@@ -50,14 +50,14 @@ impl ReturnUrls {
         })
     }
 
-    /// Also allows `console`'s origin, and makes it the default when the
-    /// operator set none: the console served beside the API shows how a
-    /// sign-in ended.
-    pub fn with_console(mut self, console: Url) -> Self {
+    /// Also allows the origin of the console served beside the API, so
+    /// sign-ins begun there return there. The default URL stays the
+    /// operator's: a sign-in the host began without `return_to` does not
+    /// land on a console it may not use.
+    pub fn allow_console(mut self, console: &Url) -> Self {
         if !self.origins.contains(&console.origin()) {
             self.origins.push(console.origin());
         }
-        self.default.get_or_insert(console);
         self
     }
 

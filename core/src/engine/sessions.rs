@@ -122,6 +122,16 @@ impl Engine {
         Ok(record.session)
     }
 
+    /// Whether a session is still open (neither revoked nor expired), for
+    /// a long-lived answer, such as an event stream, to end when it ends.
+    pub fn session_is_open(&self, id: &str) -> bool {
+        self.store
+            .read(|r| r.session(id))
+            .ok()
+            .flatten()
+            .is_some_and(|record| record.session.expires_at_ms > now_ms())
+    }
+
     /// Revokes a session by id; says whether there was one. Its token is
     /// refused from the next request on, on every node.
     pub fn close_session(&self, id: &str) -> Result<bool> {
