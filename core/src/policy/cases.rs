@@ -243,14 +243,30 @@ pub fn run_dir(bundle: &PolicyBundle, dir: &Path) -> Result<Vec<CaseOutcome>, Ca
 /// Decides one request (`{"request": ..., "entities": [...]}`) and says why.
 pub fn explain(bundle: &PolicyBundle, input: serde_json::Value) -> Result<Explanation, CaseError> {
     let case: Case = serde_json::from_value(input).map_err(CaseError::Malformed)?;
-    let response = authorize(bundle, &case)?;
-    let policies = determining(&response);
+    Ok(explained(bundle, &authorize(bundle, &case)?))
+}
+
+/// Decides a request already built (say, a verifier's counterexample)
+/// against the whole set, and says why, as [`explain`] does.
+pub fn explain_request(
+    bundle: &PolicyBundle,
+    request: &Request,
+    entities: &Entities,
+) -> Explanation {
+    explained(
+        bundle,
+        &Authorizer::new().is_authorized(request, &bundle.policies, entities),
+    )
+}
+
+fn explained(bundle: &PolicyBundle, response: &Response) -> Explanation {
+    let policies = determining(response);
     let reasons = response
         .diagnostics()
         .reason()
         .filter_map(|id| bundle.reasons.get(id).cloned())
         .collect();
-    Ok(Explanation {
+    Explanation {
         decision: match response.decision() {
             cedar_policy::Decision::Allow => "allow",
             cedar_policy::Decision::Deny => "deny",
@@ -262,7 +278,7 @@ pub fn explain(bundle: &PolicyBundle, input: serde_json::Value) -> Result<Explan
             .errors()
             .map(|e| e.to_string())
             .collect(),
-    })
+    }
 }
 
 #[cfg(test)]
