@@ -140,31 +140,25 @@ impl Verifier {
         let (Ok(matches), Ok(matches_assumed)) = (matches, matches_assumed) else {
             return Verdict::Unknown("the property's id clashes with a policy's".into());
         };
+        let mut matched = false;
         for env in schema.request_envs() {
+            match self.can_match(schema, &env, &property.matches).await {
+                Ok(true) => matched = true,
+                Ok(false) => continue,
+                Err(why) => return Verdict::Unknown(why),
+            }
             let answer = match property.claim {
                 // Something the policies allow (and the engine can send)
                 // that the property matches.
-                Claim::Never => {
-                    self.both(schema, &env, assumed, &matches, &property.matches)
-                        .await
-                }
+                Claim::Never => self.both(schema, &env, assumed, &matches).await,
                 // Something it matches (and the engine can send) that the
                 // policies deny.
                 Claim::Always => {
-                    self.first_not_second(
-                        schema,
-                        &env,
-                        &matches_assumed,
-                        policies,
-                        &property.matches,
-                    )
-                    .await
-                }
-                // Something the policies allow that it does not match.
-                Claim::Only => {
-                    self.first_not_second(schema, &env, assumed, &matches, &property.matches)
+                    self.first_not_second(schema, &env, &matches_assumed, policies)
                         .await
                 }
+                // Something the policies allow that it does not match.
+                Claim::Only => self.first_not_second(schema, &env, assumed, &matches).await,
             };
             match answer {
                 Ok(None) => {}
@@ -172,21 +166,25 @@ impl Verifier {
                 Err(why) => return Verdict::Unknown(why),
             }
         }
-        Verdict::Proved
+        if matched {
+            Verdict::Proved
+        } else {
+            // A property about nothing proves nothing: a typo in its scope
+            // or condition must not pass for a proof.
+            Verdict::Unknown(
+                "it matches no request the schema allows; check its scope and condition".into(),
+            )
+        }
     }
 
-    /// A request of `env` that both sets allow, if `scope` can match there.
+    /// A request of `env` that both sets allow.
     async fn both(
         &mut self,
         schema: &Schema,
         env: &RequestEnv,
         first: &PolicySet,
         second: &PolicySet,
-        scope: &Policy,
     ) -> Result<Option<Env>, String> {
-        if !self.can_match(schema, env, scope).await? {
-            return Ok(None);
-        }
         let (first, second) = (compile(first, env, schema)?, compile(second, env, schema)?);
         self.compiler
             .check_disjoint_with_counterexample_opt(&first, &second)
@@ -194,19 +192,14 @@ impl Verifier {
             .map_err(|e| e.to_string())
     }
 
-    /// A request of `env` that `first` allows and `second` denies, if
-    /// `scope` can match there.
+    /// A request of `env` that `first` allows and `second` denies.
     async fn first_not_second(
         &mut self,
         schema: &Schema,
         env: &RequestEnv,
         first: &PolicySet,
         second: &PolicySet,
-        scope: &Policy,
     ) -> Result<Option<Env>, String> {
-        if !self.can_match(schema, env, scope).await? {
-            return Ok(None);
-        }
         let (first, second) = (compile(first, env, schema)?, compile(second, env, schema)?);
         self.compiler
             .check_implies_with_counterexample_opt(&first, &second)
