@@ -61,7 +61,7 @@ pub async fn run(dir: &Path, against: Option<&str>) -> Result<ExitCode, String> 
     if let Some(against) = against {
         let (old, _kept) = earlier(dir, against)?;
         let changes = verifier
-            .compare(&bundle.schema, &old.policies, &bundle.policies)
+            .compare(&bundle.schema, &old.policies, &bundle.policies, &properties)
             .await
             .map_err(|e| e.to_string())?;
         if changes.is_empty() {

@@ -140,25 +140,59 @@ impl Verifier {
         let (Ok(matches), Ok(matches_assumed)) = (matches, matches_assumed) else {
             return Verdict::Unknown("the property's id clashes with a policy's".into());
         };
+        // An `only` claim speaks of every request its scope names, even
+        // where its condition cannot hold; the others of the requests it
+        // matches that the engine can send.
+        let about = match property.claim {
+            Claim::Only => match scope_of(&property.matches) {
+                Ok(scope) => set([scope]),
+                Err(why) => return Verdict::Unknown(why),
+            },
+            Claim::Never | Claim::Always => Ok(matches_assumed.clone()),
+        };
+        let Ok(about) = about else {
+            return Verdict::Unknown("the property's id clashes with a policy's".into());
+        };
         let mut matched = false;
         for env in schema.request_envs() {
-            match self.can_match(schema, &env, &property.matches).await {
+            match self.allows_any(schema, &env, &about).await {
                 Ok(true) => matched = true,
                 Ok(false) => continue,
+                Err(why) => return Verdict::Unknown(why),
+            }
+            // A property that errors matches nothing where it errors, and
+            // would say nothing there.
+            match self.errors(schema, &env, &property.matches).await {
+                Ok(None) => {}
+                Ok(Some(_)) => {
+                    return Verdict::Unknown(
+                        "the property itself errors on some request; guard it as a policy would be"
+                            .into(),
+                    );
+                }
                 Err(why) => return Verdict::Unknown(why),
             }
             let answer = match property.claim {
                 // Something the policies allow (and the engine can send)
                 // that the property matches.
-                Claim::Never => self.both(schema, &env, assumed, &matches).await,
+                Claim::Never => self.ask(schema, &env, Ask::Both, assumed, &matches).await,
                 // Something it matches (and the engine can send) that the
                 // policies deny.
                 Claim::Always => {
-                    self.first_not_second(schema, &env, &matches_assumed, policies)
-                        .await
+                    self.ask(
+                        schema,
+                        &env,
+                        Ask::FirstNotSecond,
+                        &matches_assumed,
+                        policies,
+                    )
+                    .await
                 }
                 // Something the policies allow that it does not match.
-                Claim::Only => self.first_not_second(schema, &env, assumed, &matches).await,
+                Claim::Only => {
+                    self.ask(schema, &env, Ask::FirstNotSecond, assumed, &matches)
+                        .await
+                }
             };
             match answer {
                 Ok(None) => {}
@@ -172,91 +206,99 @@ impl Verifier {
             // A property about nothing proves nothing: a typo in its scope
             // or condition must not pass for a proof.
             Verdict::Unknown(
-                "it matches no request the schema allows; check its scope and condition".into(),
+                "it matches no request the schema allows (and the engine can send); check its scope and condition".into(),
             )
         }
     }
 
-    /// A request of `env` that both sets allow.
-    async fn both(
+    /// A request of `env` related by `ask` to the two sets, if any.
+    async fn ask(
         &mut self,
         schema: &Schema,
         env: &RequestEnv,
+        ask: Ask,
         first: &PolicySet,
         second: &PolicySet,
     ) -> Result<Option<Env>, String> {
         let (first, second) = (compile(first, env, schema)?, compile(second, env, schema)?);
-        self.compiler
-            .check_disjoint_with_counterexample_opt(&first, &second)
-            .await
-            .map_err(|e| e.to_string())
+        let found = match ask {
+            Ask::Both => {
+                self.compiler
+                    .check_disjoint_with_counterexample_opt(&first, &second)
+                    .await
+            }
+            Ask::FirstNotSecond => {
+                self.compiler
+                    .check_implies_with_counterexample_opt(&first, &second)
+                    .await
+            }
+        };
+        found.map_err(|e| e.to_string())
     }
 
-    /// A request of `env` that `first` allows and `second` denies.
-    async fn first_not_second(
+    /// Whether `set` allows any request of `env`.
+    async fn allows_any(
         &mut self,
         schema: &Schema,
         env: &RequestEnv,
-        first: &PolicySet,
-        second: &PolicySet,
-    ) -> Result<Option<Env>, String> {
-        let (first, second) = (compile(first, env, schema)?, compile(second, env, schema)?);
-        self.compiler
-            .check_implies_with_counterexample_opt(&first, &second)
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    /// Whether a property's policy matches any request of `env` (its scope
-    /// names other actions or types, or its condition never holds there).
-    async fn can_match(
-        &mut self,
-        schema: &Schema,
-        env: &RequestEnv,
-        scope: &Policy,
+        set: &PolicySet,
     ) -> Result<bool, String> {
-        let compiled = CompiledPolicy::compile(scope, env, schema).map_err(|e| e.to_string())?;
+        let compiled = compile(set, env, schema)?;
         let never = self
             .compiler
-            .check_never_matches_opt(&compiled)
+            .check_always_denies_opt(&compiled)
             .await
             .map_err(|e| e.to_string())?;
         Ok(!never)
+    }
+
+    /// A request of `env` on which `policy` errors, if any.
+    async fn errors(
+        &mut self,
+        schema: &Schema,
+        env: &RequestEnv,
+        policy: &Policy,
+    ) -> Result<Option<Env>, String> {
+        let compiled = CompiledPolicy::compile(policy, env, schema).map_err(|e| e.to_string())?;
+        self.compiler
+            .check_never_errors_with_counterexample_opt(&compiled)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// A request on which `policy` errors (and so is skipped: a forbid that
     /// errors protects nothing).
     async fn never_errors(&mut self, schema: &Schema, policy: &Policy) -> Verdict {
         for env in schema.request_envs() {
-            let compiled = match CompiledPolicy::compile(policy, &env, schema) {
-                Ok(compiled) => compiled,
-                Err(e) => return Verdict::Unknown(e.to_string()),
-            };
-            match self
-                .compiler
-                .check_never_errors_with_counterexample_opt(&compiled)
-                .await
-            {
+            match self.errors(schema, &env, policy).await {
                 Ok(None) => {}
                 Ok(Some(example)) => return Verdict::Refuted(Box::new(example)),
-                Err(e) => return Verdict::Unknown(e.to_string()),
+                Err(why) => return Verdict::Unknown(why),
             }
         }
         Verdict::Proved
     }
 
-    /// The requests `new` decides differently from `old`: one example per
-    /// request environment and direction.
+    /// The requests the engine can send (under `properties`' assumptions)
+    /// that `new` decides differently from `old`: one example per request
+    /// environment of `schema` and direction. The old policies are read
+    /// with the new schema.
     pub async fn compare(
         &mut self,
         schema: &Schema,
         old: &PolicySet,
         new: &PolicySet,
+        properties: &Properties,
     ) -> Result<Vec<Change>, VerifyError> {
+        let assumptions = || properties.assumptions.iter().map(|(p, _)| p.clone());
+        let old = set(old.policies().cloned().chain(assumptions()))?;
+        let new = set(new.policies().cloned().chain(assumptions()))?;
         let mut changes = Vec::new();
         for env in schema.request_envs() {
-            let old = compile(old, &env, schema).map_err(VerifyError::Compile)?;
-            let new = compile(new, &env, schema).map_err(VerifyError::Compile)?;
+            let old = compile(&old, &env, schema).map_err(|e| {
+                VerifyError::Compile(format!("the earlier policies under this schema: {e}"))
+            })?;
+            let new = compile(&new, &env, schema).map_err(VerifyError::Compile)?;
             for (newly_allowed, first, second) in [(true, &new, &old), (false, &old, &new)] {
                 let example = self
                     .compiler
@@ -273,6 +315,24 @@ impl Verifier {
         }
         Ok(changes)
     }
+}
+
+/// What the two sets are asked.
+#[derive(Clone, Copy)]
+enum Ask {
+    /// A request both allow.
+    Both,
+    /// A request the first allows and the second denies.
+    FirstNotSecond,
+}
+
+/// `policy` with its scope and no condition: the requests it speaks of.
+fn scope_of(policy: &Policy) -> Result<Policy, String> {
+    let mut json = policy.to_json().map_err(|e| e.to_string())?;
+    if let Some(object) = json.as_object_mut() {
+        object.insert("conditions".into(), serde_json::Value::Array(Vec::new()));
+    }
+    Policy::from_json(Some(policy.id().clone()), json).map_err(|e| e.to_string())
 }
 
 fn compile(

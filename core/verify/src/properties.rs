@@ -43,8 +43,6 @@ pub struct Property {
     pub claim: Claim,
     /// The requests it is about.
     pub matches: Policy,
-    /// Where it is written.
-    pub file: PathBuf,
 }
 
 /// The properties of a policy directory and the assumptions under them.
@@ -81,6 +79,7 @@ impl Properties {
             .collect();
         files.sort();
         let (mut properties, mut assumptions, mut faults) = (Vec::new(), Vec::new(), Vec::new());
+        let mut names = std::collections::HashSet::new();
         for file in files {
             let text = match std::fs::read_to_string(&file) {
                 Ok(text) => text,
@@ -106,8 +105,14 @@ impl Properties {
                     .unwrap_or(usize::MAX)
             });
             for policy in statements {
-                match read(policy, &file) {
-                    Ok(Entry::Property(property)) => properties.push(*property),
+                match read(policy) {
+                    Ok(Entry::Property(property)) if names.insert(property.name.clone()) => {
+                        properties.push(*property)
+                    }
+                    Ok(Entry::Property(property)) => faults.push(fault(
+                        &file,
+                        format!("{}: another property has this name", property.name),
+                    )),
                     Ok(Entry::Assumption(why)) => {
                         let id = PolicyId::new(format!("assumption{}", assumptions.len()));
                         assumptions.push((policy.new_id(id), why));
@@ -132,7 +137,7 @@ enum Entry {
     Assumption(String),
 }
 
-fn read(policy: &Policy, file: &Path) -> Result<Entry, String> {
+fn read(policy: &Policy) -> Result<Entry, String> {
     let annotation = |key: &str| policy.annotation(key).map(str::to_owned);
     if let Some(why) = annotation("assumption") {
         return match policy.effect() {
@@ -165,7 +170,6 @@ fn read(policy: &Policy, file: &Path) -> Result<Entry, String> {
         says,
         claim,
         matches: policy.new_id(PolicyId::new(format!("property:{name}"))),
-        file: file.to_owned(),
     })))
 }
 
