@@ -86,6 +86,10 @@ fn main() {
         "cargo:rustc-env=SWITCHBOARD_BUILT_TEST_PLUGINS={}",
         out_dir.join("test-plugins").display()
     );
+    println!(
+        "cargo:rustc-env=SWITCHBOARD_WASM_TARGET_DIR={}",
+        target_dir.display()
+    );
     embed(FIRST_PARTY, &out_dir);
 }
 

@@ -208,6 +208,18 @@ enum PolicyCommand {
 
 #[derive(Subcommand)]
 enum PluginCommand {
+    /// Write a new connector crate, NAME/ under DIR (default: here), that
+    /// builds as it is: Cargo.toml, src/lib.rs with one action, a
+    /// credential check that looks at the status, and a test.
+    New {
+        /// The connector's id: lowercase letters, digits and `-`.
+        name: String,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The SDK crate to depend on (default: this build's plugins/sdk).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
     /// Print a component's manifest as JSON (modes, hosts, actions and their schemas).
     Inspect { component: PathBuf },
     /// Load every component of a directory and say which load and why others are refused.
@@ -478,6 +490,7 @@ fn component_files(dir: &std::path::Path) -> Vec<String> {
 
 async fn plugin(command: PluginCommand) -> Result<ExitCode, String> {
     match command {
+        PluginCommand::New { name, dir, sdk } => crate::scaffold::write(&name, &dir, sdk),
         PluginCommand::Inspect { component } => inspect(component).await,
         PluginCommand::Check { dir, pins } => check(dir, pins).await,
         PluginCommand::Keygen { key_file } => crate::publisher::keygen(&key_file),

@@ -5,6 +5,7 @@ mod config;
 mod embedded;
 mod logging;
 mod publisher;
+mod scaffold;
 mod verify;
 
 fn main() -> std::process::ExitCode {

@@ -303,3 +303,62 @@ fn a_publisher_signs_a_component_and_an_operator_pins_and_checks_it() {
     let (ok, _, stderr) = switchboard(&["plugin", "check", &path(""), "--pin", "semrush=md5:00"]);
     assert!(!ok && stderr.contains("`md5:00` is not a pin"), "{stderr}");
 }
+
+#[test]
+fn a_new_connector_builds_as_it_is_outside_the_repository_and_loads() {
+    // A directory outside the checkout, as an author's would be.
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().to_str().unwrap();
+    let (ok, stdout, stderr) = switchboard(&["plugin", "new", "acme-widgets", "--dir", dir]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("wrote "), "{stdout}");
+    let root = home.path().join("acme-widgets");
+    // The workspace's lock, so the build needs nothing new from the
+    // registry; the components' target directory, so it compiles only the
+    // new crate.
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"),
+        root.join("Cargo.lock"),
+    )
+    .unwrap();
+    let built = Command::new(env!("CARGO"))
+        .current_dir(&root)
+        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .env(
+            "CARGO_TARGET_DIR",
+            switchboard_plugin_artifacts::wasm_target_dir(),
+        )
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let component = switchboard_plugin_artifacts::wasm_target_dir()
+        .join("wasm32-wasip2/release/acme_widgets.wasm");
+    let plugins = home.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::copy(&component, plugins.join("acme-widgets.wasm")).unwrap();
+    let (ok, stdout, stderr) = switchboard(&["plugin", "check", plugins.to_str().unwrap()]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("loaded   acme-widgets 0.1.0"), "{stdout}");
+    let (ok, stdout, stderr) = switchboard(&["plugin", "inspect", component.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let manifest: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(manifest["name"], "Acme Widgets");
+    assert_eq!(each(&manifest["actions"], "name"), ["greet"]);
+
+    // Again in the same place: refused, nothing overwritten.
+    let (ok, _, stderr) = switchboard(&["plugin", "new", "acme-widgets", "--dir", dir]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("exists already; nothing was written"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = switchboard(&["plugin", "new", "Acme Widgets", "--dir", dir]);
+    assert!(!ok);
+    assert!(stderr.contains("cannot be a connector id"), "{stderr}");
+}

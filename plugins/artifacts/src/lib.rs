@@ -11,6 +11,12 @@ pub fn plugins_dir() -> &'static Path {
 /// Switchboard's own connectors, inside the binary: (file name, bytes).
 pub const FIRST_PARTY: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/first_party.rs"));
 
+/// The target directory the components are built in: a test building
+/// another component there reuses what is compiled already.
+pub fn wasm_target_dir() -> &'static Path {
+    Path::new(env!("SWITCHBOARD_WASM_TARGET_DIR"))
+}
+
 /// A test-only component by file stem, e.g. `hostile`.
 pub fn test_plugin(stem: &str) -> PathBuf {
     Path::new(env!("SWITCHBOARD_BUILT_TEST_PLUGINS")).join(format!("{stem}.wasm"))
