@@ -86,7 +86,8 @@ impl Doc {
         }
     }
 
-    /// A host route a browser session may call too.
+    /// A route without an actor (the catalogue, events, the session
+    /// itself) that a browser session may call as well as the host.
     pub fn sessions(mut self) -> Self {
         self.sessions = true;
         self

@@ -118,8 +118,10 @@ fn host_routes() -> Api<Shared> {
         .put("/v1/workspaces/{workspace}/credit-limit", h::set_credit_limit, Doc::host("Set or clear the workspace's monthly credit limit").body::<h::CreditLimit>().status(204))
 }
 
-/// The routes the host calls for an actor, and a browser session as its own.
-fn member_routes() -> Api<Shared> {
+/// The routes a browser session may call too: the workspace routes (the
+/// host names the actor, a session acts as its own), the catalogue, events
+/// and the session itself.
+fn session_routes() -> Api<Shared> {
     use switchboard::audit::Page;
     use switchboard::model::{Account, Connection, Enablement, Event};
     use switchboard::pages::IntegrationsPage;
@@ -202,7 +204,7 @@ pub fn router(engine: Engine, tokens: ServiceTokens, console: Console) -> Router
     let (public_routes, mut operations) = public().finish();
     let (host_routes, more) = host_routes().finish();
     operations.extend(more);
-    let (member_routes, more) = member_routes().finish();
+    let (session_routes, more) = session_routes().finish();
     operations.extend(more);
     let openapi = api::document(&operations);
     let state = Arc::new(State {
@@ -211,14 +213,14 @@ pub fn router(engine: Engine, tokens: ServiceTokens, console: Console) -> Router
         tokens,
     });
     let host_routes = host_routes.layer(middleware::from_fn_with_state(state.clone(), host_only));
-    let member_routes = member_routes.layer(middleware::from_fn_with_state(
+    let session_routes = session_routes.layer(middleware::from_fn_with_state(
         state.clone(),
         host_or_session,
     ));
     let mut routes = public_routes
         .merge(console::routes())
         .merge(host_routes)
-        .merge(member_routes);
+        .merge(session_routes);
     if console == Console::DemoPersonas {
         routes = routes.merge(demo::routes());
     }
