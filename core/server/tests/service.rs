@@ -1261,20 +1261,18 @@ async fn one_connection_past_the_cap_is_told_to_come_back() {
     );
     drop(held);
     // The slots come back as the held connections go.
-    let mut answered = false;
-    for _ in 0..50 {
-        if s.http
-            .get(format!("{}/healthz", s.base))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            answered = true;
-            break;
+    assert!(answers_ok(&s.http, &format!("{}/healthz", s.base), 50).await);
+}
+
+/// Whether `url` answers 200 within `tries` attempts, 100 ms apart.
+async fn answers_ok(http: &reqwest::Client, url: &str, tries: usize) -> bool {
+    for _ in 0..tries {
+        if http.get(url).send().await.is_ok_and(|r| r.status() == 200) {
+            return true;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(answered);
+    false
 }
 
 /// Every `$ref` in `value`.
@@ -1328,20 +1326,7 @@ async fn nothing_a_client_sends_forges_a_text_log_line() {
     let base = format!("http://127.0.0.1:{port}");
     switchboard::net::install_crypto();
     let http = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..300 {
-        if http
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ready);
+    assert!(answers_ok(&http, &format!("{base}/readyz"), 300).await);
     // A line break and a terminal escape in a path that reaches the log.
     let forged = http
         .get(format!(

@@ -28,7 +28,7 @@ impl Engine {
             let mut active = BTreeMap::new();
             for m in self.plugins.manifests() {
                 let live = r
-                    .connections(workspace, m.id.as_str())?
+                    .connection_records(workspace, m.id.as_str())?
                     .iter()
                     .filter(|c| c.connection.status != ConnectionStatus::Suspended)
                     .count();
@@ -156,7 +156,7 @@ impl Engine {
                 .manifests()
                 .map(|m| {
                     let count = r
-                        .connections(workspace, m.id.as_str())?
+                        .connection_records(workspace, m.id.as_str())?
                         .iter()
                         .filter(|c| c.connection.status == ConnectionStatus::Connected)
                         .count();

@@ -87,6 +87,13 @@ pub trait Read {
         workspace: &str,
         integration: &str,
     ) -> Result<Vec<StoredConnection>, StoreError>;
+    /// Every member's connection to an integration, without credentials,
+    /// for counting and showing them.
+    fn connection_records(
+        &self,
+        workspace: &str,
+        integration: &str,
+    ) -> Result<Vec<ConnectionRecord>, StoreError>;
     /// A workspace's audit records, newest first, older than `before`.
     fn audit_page(
         &self,

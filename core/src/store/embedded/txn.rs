@@ -194,16 +194,30 @@ impl<T: Tables> Read for T {
         workspace: &str,
         integration: &str,
     ) -> Result<Vec<StoredConnection>, StoreError> {
-        let (records, secrets) = (self.table(CONNECTIONS)?, self.table(CONNECTION_SECRETS)?);
+        let secrets = self.table(CONNECTION_SECRETS)?;
+        self.connection_records(workspace, integration)?
+            .into_iter()
+            .map(|record| {
+                let owner = record.connection.owner.clone();
+                with_secret(&secrets, (workspace, integration, owner.as_str()), record)
+            })
+            .collect()
+    }
+
+    fn connection_records(
+        &self,
+        workspace: &str,
+        integration: &str,
+    ) -> Result<Vec<ConnectionRecord>, StoreError> {
+        let records = self.table(CONNECTIONS)?;
         let mut out = Vec::new();
         for item in records.range((workspace, integration, "")..)? {
             let (key, value) = item?;
-            let (ws, integ, owner) = key.value();
+            let (ws, integ, _) = key.value();
             if ws != workspace || integ != integration {
                 break;
             }
-            let record = decode("connections", value.value())?;
-            out.push(with_secret(&secrets, (ws, integ, owner), record)?);
+            out.push(decode("connections", value.value())?);
         }
         Ok(out)
     }
