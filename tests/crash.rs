@@ -6,8 +6,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use switchboard::audit::OutcomeKind;
+use switchboard::maintenance::DataFile;
 use switchboard::model::{Mode, Role};
 use switchboard::store::Store;
+use switchboard::vault::KeySource;
 use switchboard_e2e::*;
 
 /// The state each completed step leaves: (enabled mode, connections).
@@ -26,12 +28,16 @@ async fn sigkill_at_random_points_loses_no_committed_change() {
     let h = Harness::new();
     h.install_semrush();
     let data = h.dir.path();
+    let location = h.data.location();
+    let location_arg = h.data.as_arg();
+    let keys = || KeySource::EnvOrFile(data.join("switchboard.key"));
     let mut done: std::collections::BTreeMap<String, usize> = Default::default();
     let mut next_workspace = 0u64;
     for round in 0..12u64 {
         let mut child = Command::new(env!("CARGO_BIN_EXE_crash-child"))
             .args([
                 data.to_str().unwrap(),
+                &location_arg,
                 h.plugins_dir().to_str().unwrap(),
                 policies_dir().to_str().unwrap(),
                 &next_workspace.to_string(),
@@ -100,7 +106,7 @@ async fn sigkill_at_random_points_loses_no_committed_change() {
         }
         engine.verify_secrets().unwrap();
         drop(engine);
-        let store = Store::open(&data.join("switchboard.redb")).unwrap();
+        let store = Store::open(&location).unwrap();
         for workspace in store.read(|r| r.audited_workspaces()).unwrap() {
             let records = store.read(|r| r.audit_all(workspace.as_str())).unwrap();
             switchboard::audit::verify(&workspace, records).unwrap();
@@ -116,7 +122,7 @@ async fn sigkill_at_random_points_loses_no_committed_change() {
     // every secret still opens, and a rotation after it finishes cleanly.
     for round in 0..4u64 {
         let mut child = Command::new(env!("CARGO_BIN_EXE_crash-child"))
-            .args(["rotate", data.to_str().unwrap()])
+            .args(["rotate", data.to_str().unwrap(), &location_arg])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -128,8 +134,7 @@ async fn sigkill_at_random_points_loses_no_committed_change() {
         ));
         child.kill().unwrap();
         child.wait().unwrap();
-        let file =
-            switchboard::maintenance::DataFile::open(&data.join("switchboard.redb")).unwrap();
+        let file = DataFile::open_with_keys(&location, keys()).unwrap();
         let keys = file.keys().unwrap();
         let sealed: usize = keys.iter().map(|(_, n)| n).sum();
         drop(file);
@@ -140,7 +145,7 @@ async fn sigkill_at_random_points_loses_no_committed_change() {
             "round {round}: {keys:?}"
         );
     }
-    let file = switchboard::maintenance::DataFile::open(&data.join("switchboard.redb")).unwrap();
+    let file = DataFile::open_with_keys(&location, keys()).unwrap();
     file.rotate_keys(100).unwrap();
     let keys = file.keys().unwrap();
     for (old, sealing) in &keys[1..] {

@@ -1,7 +1,8 @@
 //! Switchboard: the integration-governance engine a SaaS product embeds.
 //!
 //! [`Engine`] is the façade: it asks the Cedar policies ([`policy`]) before
-//! every operation, keeps state in one store (redb by default), seals every
+//! every operation, keeps state in one store (an embedded redb file by default, or a
+//! PostgreSQL database that several engine nodes share), seals every
 //! secret ([`vault`]) and runs each integration as a sandboxed WASM
 //! component ([`plugins`]). `ARCHITECTURE.md` at the repository's root maps
 //! the modules, their invariants and the path of one integration call.
@@ -29,3 +30,4 @@ pub mod vault;
 
 pub use engine::{Engine, EngineConfig};
 pub use error::{Error, Result};
+pub use store::Location;

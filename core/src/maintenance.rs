@@ -5,26 +5,36 @@ use crate::Result;
 use crate::audit::{self, Broken, Filter, Record};
 use crate::engine::{self, Rotation};
 use crate::model::WorkspaceId;
-use crate::store::{Store, StoreError};
+use crate::store::{Location, Store, StoreError};
 use crate::vault::{KeySource, Vault};
-use std::path::{Path, PathBuf};
 
-/// A data file opened directly, without an engine.
+/// The state opened directly, without an engine: a data file or a
+/// database.
 pub struct DataFile {
     store: Store,
-    /// Where the keys come from: `SWITCHBOARD_MASTER_KEY`, or `<data>.key`.
+    /// Where the keys come from: `SWITCHBOARD_MASTER_KEY`, or `<data>.key`
+    /// beside a data file.
     key: KeySource,
 }
 
 impl DataFile {
-    /// Opens an existing data file (a missing one is an error, not created).
-    pub fn open(path: &Path) -> Result<Self> {
-        if !path.exists() {
+    /// Opens existing state (a missing data file is an error, not
+    /// created), with the keys the engine would use by default.
+    pub fn open(location: impl Into<Location>) -> Result<Self> {
+        let location = location.into();
+        let key = KeySource::beside(&location);
+        Self::open_with_keys(location, key)
+    }
+
+    /// Opens existing state with the keys `key` names.
+    pub fn open_with_keys(location: impl Into<Location>, key: KeySource) -> Result<Self> {
+        let location = location.into();
+        if let Some(path) = location.file().filter(|path| !path.exists()) {
             return Err(StoreError::Missing(path.to_owned()).into());
         }
         Ok(DataFile {
-            store: Store::open(path)?,
-            key: KeySource::EnvOrFile(PathBuf::from(path).with_extension("key")),
+            store: Store::open(location)?,
+            key,
         })
     }
 

@@ -56,6 +56,11 @@ pub enum VaultError {
         "the master key comes from SWITCHBOARD_MASTER_KEY or the embedding application; rotate by putting the new key first there (comma-separated, then the old ones) and restarting"
     )]
     NotRotatable,
+    /// No key was given where one must be.
+    #[error(
+        "no master key: set SWITCHBOARD_MASTER_KEY (the same on every node), or name a shared key file"
+    )]
+    NoKey,
     /// The operating system's random source failed.
     #[error("could not draw random bytes: {0}")]
     Random(String),
@@ -197,6 +202,9 @@ pub enum KeySource {
     /// 0600, on first run). Either holds hex keys, newest (active) first,
     /// separated by commas or new lines. Only a key file can be rotated.
     EnvOrFile(PathBuf),
+    /// `SWITCHBOARD_MASTER_KEY`, which must be set: for state no key file
+    /// sits beside (a database every node shares).
+    Env,
     /// A key given by the embedding application.
     Bytes(Zeroizing<[u8; 32]>),
 }
@@ -240,12 +248,27 @@ impl fmt::Debug for Vault {
     }
 }
 
+impl KeySource {
+    /// The keys of state where no key is configured: `SWITCHBOARD_MASTER_KEY`,
+    /// or else `<data>.key` beside a data file; a database has no file
+    /// beside it, so its nodes must be given the key.
+    pub fn beside(data: &crate::store::Location) -> Self {
+        data.file().map_or(KeySource::Env, |file| {
+            KeySource::EnvOrFile(file.with_extension("key"))
+        })
+    }
+}
+
 impl Vault {
     /// Loads the keys from `source`; a missing key file is created with a new
     /// key.
     pub fn open(source: &KeySource) -> Result<Self, VaultError> {
         let (keys, file) = match source {
             KeySource::Bytes(key) => (vec![Key::new(key)], None),
+            KeySource::Env => match std::env::var(MASTER_KEY_ENV) {
+                Ok(text) => (parse_keys(&text)?, None),
+                Err(_) => return Err(VaultError::NoKey),
+            },
             KeySource::EnvOrFile(path) => match std::env::var(MASTER_KEY_ENV) {
                 Ok(text) => (parse_keys(&text)?, None),
                 Err(_) => (keys_from_file(path)?, Some(path.clone())),

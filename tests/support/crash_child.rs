@@ -1,35 +1,39 @@
 //! The crash test's child: makes state changes in a loop and says which
 //! committed, until the parent kills it with SIGKILL.
 //!
-//! Usage: crash-child <data dir> <plugins dir> <policies dir> <first workspace number>
-//!        crash-child rotate <data dir>   (rotates the master key, a secret
-//!        a transaction, again and again, saying each time it finished)
+//! Usage: crash-child <data dir> <data> <plugins dir> <policies dir> <first workspace number>
+//!        crash-child rotate <data dir> <data>   (rotates the master key, a
+//!        secret a transaction, again and again, saying each time it finished)
+//!
+//! `<data>` is the redb file or the database's URL; the key file is
+//! `<data dir>/switchboard.key` either way.
 
 use std::io::Write;
 use switchboard::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
 use switchboard::net::Routes;
 use switchboard::pasted::PastedKey;
 use switchboard::vault::KeySource;
-use switchboard::{Engine, EngineConfig};
+use switchboard::{Engine, EngineConfig, Location};
 use switchboard_mocks::semrush::Semrush;
 
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args[1] == "rotate" {
-        return rotate(std::path::Path::new(&args[2]));
+        return rotate(std::path::Path::new(&args[2]), Location::parse(&args[3]));
     }
-    let (data, plugins, policies, first): (&str, &str, &str, u64) = (
+    let (data, location, plugins, policies, first): (&str, Location, &str, &str, u64) = (
         &args[1],
-        &args[2],
+        Location::parse(&args[2]),
         &args[3],
-        args[4].parse().expect("number"),
+        &args[4],
+        args[5].parse().expect("number"),
     );
     let mock = Semrush::new();
     mock.add_key("crash-key", u64::MAX / 4);
     let running = mock.start().await.expect("mock");
     let data = std::path::Path::new(data);
-    let mut config = EngineConfig::new(data.join("switchboard.redb"), plugins, policies);
+    let mut config = EngineConfig::new(location, plugins, policies);
     config.key = KeySource::EnvOrFile(data.join("switchboard.key"));
     config.watch_policies = false;
     let mut routes = Routes::default().trust(switchboard_mocks::tls::ca().pem());
@@ -78,9 +82,12 @@ async fn main() {
 }
 
 /// Rotates the master key over and over, one secret a transaction.
-fn rotate(data: &std::path::Path) {
-    let file = switchboard::maintenance::DataFile::open(&data.join("switchboard.redb"))
-        .expect("the data file");
+fn rotate(data: &std::path::Path, location: Location) {
+    let file = switchboard::maintenance::DataFile::open_with_keys(
+        location,
+        KeySource::EnvOrFile(data.join("switchboard.key")),
+    )
+    .expect("the data file");
     let mut out = std::io::stdout().lock();
     loop {
         let rotation = file.rotate_keys(1).expect("rotate");

@@ -12,12 +12,16 @@ use switchboard::{Engine, EngineConfig};
 use switchboard_mocks::semrush::Semrush;
 
 mod browser;
+mod database;
 mod steps;
 pub use browser::Browser;
+pub use database::{Data, POSTGRES_ENV};
 pub use steps::*;
 
-/// A fresh data directory and plugins directory.
+/// A fresh data directory and plugins directory, and the state: a redb
+/// file there or, when the suites run on PostgreSQL, a fresh database.
 pub struct Harness {
+    pub data: Data,
     pub dir: tempfile::TempDir,
     pub routes: Routes,
     pub limits: SandboxLimits,
@@ -28,6 +32,7 @@ impl Harness {
         let dir = tempfile::tempdir().expect("temporary directory");
         std::fs::create_dir(dir.path().join("plugins")).expect("plugins directory");
         Harness {
+            data: Data::new(dir.path()),
             dir,
             routes: Routes::default().trust(switchboard_mocks::tls::ca().pem()),
             limits: test_limits(),
@@ -87,11 +92,8 @@ impl Harness {
     }
 
     pub fn config(&self) -> EngineConfig {
-        let mut config = EngineConfig::new(
-            self.dir.path().join("switchboard.redb"),
-            self.plugins_dir(),
-            policies_dir(),
-        );
+        let mut config =
+            EngineConfig::new(self.data.location(), self.plugins_dir(), policies_dir());
         config.key =
             switchboard::vault::KeySource::EnvOrFile(self.dir.path().join("switchboard.key"));
         config.host.routes = self.routes.clone();

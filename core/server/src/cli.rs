@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use switchboard::Location;
 use switchboard::maintenance::DataFile;
 use switchboard::model::IntegrationId;
 use switchboard::plugins::pins::Pin;
@@ -74,15 +75,17 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
-        #[arg(long, default_value = "switchboard.redb", global = true)]
-        data: PathBuf,
+        /// The redb data file, or the PostgreSQL database's URL.
+        #[arg(long, default_value = "switchboard.redb", global = true, value_parser = parse_location)]
+        data: Location,
     },
     /// Read and verify the audit trail (with the service stopped).
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
-        #[arg(long, default_value = "switchboard.redb", global = true)]
-        data: PathBuf,
+        /// The redb data file, or the PostgreSQL database's URL.
+        #[arg(long, default_value = "switchboard.redb", global = true, value_parser = parse_location)]
+        data: Location,
     },
 }
 
@@ -90,9 +93,10 @@ enum Command {
 /// the configuration file and the environment.
 #[derive(clap::Args)]
 struct ServeFlags {
-    /// The redb data file (created if missing; default switchboard.redb);
-    /// the master key is read from SWITCHBOARD_MASTER_KEY, or from
-    /// <data>.key (created, 0600).
+    /// The redb data file (created if missing; default switchboard.redb),
+    /// or a PostgreSQL database every node shares (postgres://…). The
+    /// master key is read from SWITCHBOARD_MASTER_KEY, or else from
+    /// <data>.key beside a data file (created, 0600).
     #[arg(long)]
     data: Option<PathBuf>,
     /// The directory of connector components; defaults to the first-party
@@ -387,7 +391,7 @@ async fn policy(command: PolicyCommand) -> Result<ExitCode, String> {
     }
 }
 
-fn keys(command: KeysCommand, data: &std::path::Path) -> Result<ExitCode, String> {
+fn keys(command: KeysCommand, data: &Location) -> Result<ExitCode, String> {
     let file = DataFile::open(data).map_err(|e| e.to_string())?;
     match command {
         KeysCommand::List => {
@@ -418,7 +422,7 @@ fn keys(command: KeysCommand, data: &std::path::Path) -> Result<ExitCode, String
     Ok(ExitCode::SUCCESS)
 }
 
-fn audit(command: AuditCommand, data: &std::path::Path) -> Result<ExitCode, String> {
+fn audit(command: AuditCommand, data: &Location) -> Result<ExitCode, String> {
     let file = DataFile::open(data).map_err(|e| e.to_string())?;
     match command {
         AuditCommand::Verify => {
@@ -545,6 +549,11 @@ async fn check(dir: Option<PathBuf>, pins: Vec<(IntegrationId, Pin)>) -> Result<
     })
 }
 
+/// `--data`: a file path, or a database's URL.
+fn parse_location(text: &str) -> Result<Location, String> {
+    Ok(Location::parse(text))
+}
+
 fn unwritable(error: std::io::Error) -> String {
     format!("cannot write the built-in policies and plugins: {error}")
 }
@@ -649,7 +658,7 @@ async fn check_config(
     print(&format!(
         "listen {}; data {}; policies {}; plugins {}",
         config.listen,
-        config.data.display(),
+        config.data,
         config.policies.as_ref().map_or_else(
             || "the built-in ones".to_owned(),
             |p| p.display().to_string()

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use switchboard::Location;
 use switchboard::engine::ReturnUrls;
 use switchboard::model::IntegrationId;
 use switchboard::oauth::{
@@ -111,7 +112,7 @@ pub struct Flags {
 #[derive(Debug)]
 pub struct ServeConfig {
     pub listen: SocketAddr,
-    pub data: PathBuf,
+    pub data: Location,
     /// `None`: the first-party components built into the binary.
     pub plugins: Option<PathBuf>,
     /// `None`: the policies built into the binary.
@@ -276,9 +277,14 @@ fn check(figment: &Figment, written: Written) -> Result<ServeConfig, ConfigError
         listen: written
             .listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
-        data: written
-            .data
-            .map_or_else(|| PathBuf::from("switchboard.redb"), |p| p.relative()),
+        data: written.data.map_or_else(
+            || Location::File(PathBuf::from("switchboard.redb")),
+            |p| match Location::parse(&p.original().to_string_lossy()) {
+                // A path is read relative to the file that gives it.
+                Location::File(_) => Location::File(p.relative()),
+                database => database,
+            },
+        ),
         plugins: written.plugins.map(|p| p.relative()),
         policies: written.policies.map(|p| p.relative()),
         public_url,
@@ -545,7 +551,10 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let config = load(Some(&file), Flags::default()).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(config.data, dir.path().join("state/sb.redb"));
+        assert_eq!(
+            config.data,
+            Location::File(dir.path().join("state/sb.redb"))
+        );
         let auth = &config.oauth[&IntegrationId::new("sharepoint")].auth;
         assert!(matches!(auth, ClientAuth::SecretBasic(s) if s.expose() == "s3cret"));
         assert_eq!(

@@ -90,11 +90,15 @@ impl DemoMocks {
     /// Routes the services' hosts to the mocks (over TLS, trusting the
     /// mocks' certificate authority) and registers the demo's OAuth client
     /// with Microsoft's `common` authority.
-    /// The mocks' certificate authority is written beside the data file,
-    /// for a browser or curl (`--cacert`) to trust.
+    /// The mocks' certificate authority is written beside the data file
+    /// (or, on a database, to `switchboard-demo-ca.pem` here), for a
+    /// browser or curl (`--cacert`) to trust.
     pub fn configure(&self, config: &mut EngineConfig) -> Result<(), DemoError> {
         let ca = switchboard_mocks::tls::ca().pem();
-        let ca_file = config.data_file.with_extension("demo-ca.pem");
+        let ca_file = config.data.file().map_or_else(
+            || std::path::PathBuf::from("switchboard-demo-ca.pem"),
+            |data| data.with_extension("demo-ca.pem"),
+        );
         std::fs::write(&ca_file, ca).map_err(|source| DemoError::Mock {
             service: "certificate authority",
             source,

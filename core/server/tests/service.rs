@@ -967,7 +967,7 @@ async fn sigterm_stops_the_service_gracefully_and_keeps_the_usage() {
     assert!(killed.success());
     let status = s.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
-    let store = switchboard::store::Store::open(&s._dir.path().join("demo.redb")).unwrap();
+    let store = switchboard::store::Store::open(s._dir.path().join("demo.redb")).unwrap();
     let usage = store.read(|r| r.usage("demo", 0, u64::MAX)).unwrap();
     let calls: Vec<(String, u64, u64)> = usage
         .iter()

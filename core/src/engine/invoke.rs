@@ -98,6 +98,8 @@ impl Engine {
         integration: &IntegrationId,
         month: u64,
     ) -> Result<CallFacts> {
+        // Before the store sees them: the facts are read before the decision.
+        actor.check()?;
         let (workspace, id, owner) = (
             actor.workspace.as_str(),
             integration.as_str(),

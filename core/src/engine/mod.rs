@@ -21,7 +21,7 @@ use crate::metrics::Metrics;
 use crate::model::{Actor, IntegrationId, Manifest, Mode, Role, UserId};
 use crate::plugins::{HostConfig, LoadOutcome, Plugin, PluginHost};
 use crate::policy::{IntegrationFacts, Operation, Policies, Query, Target};
-use crate::store::{Store, Write};
+use crate::store::{Location, Store, Write};
 use crate::usage::Meter;
 use crate::vault::{KeySource, Vault};
 use crate::{Error, Result};
@@ -51,8 +51,9 @@ const EVENT_BACKLOG: usize = 1024;
 /// Where the engine keeps its state and finds its plugins.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// The redb data file (created if missing).
-    pub data_file: PathBuf,
+    /// Where the state lives: a redb data file (created if missing) or a
+    /// PostgreSQL database shared by every node.
+    pub data: Location,
     /// The directory of connector components (`*.wasm`).
     pub plugins_dir: PathBuf,
     /// The Cedar schema and policies (`schema.cedarschema`, `*.cedar`).
@@ -75,28 +76,31 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// Defaults beside the data file: the key file `<data>.key` (unless
-    /// `SWITCHBOARD_MASTER_KEY` is set) and compiled plugins in `<data>.cache/`.
+    /// Defaults beside a data file: the key file `<data>.key` (unless
+    /// `SWITCHBOARD_MASTER_KEY` is set) and compiled plugins in
+    /// `<data>.cache/`. A database has nothing beside it: every node must
+    /// be given the same keys (`SWITCHBOARD_MASTER_KEY`, or [`Self::key`]
+    /// naming one shared key file), and compiles its plugins at start.
     pub fn new(
-        data_file: impl Into<PathBuf>,
+        data: impl Into<Location>,
         plugins_dir: impl Into<PathBuf>,
         policies_dir: impl Into<PathBuf>,
     ) -> Self {
-        let data_file = data_file.into();
+        let data = data.into();
         EngineConfig {
             policies_dir: policies_dir.into(),
             watch_policies: true,
-            key: KeySource::EnvOrFile(data_file.with_extension("key")),
+            key: KeySource::beside(&data),
             oauth: HashMap::new(),
             oauth_flow_lifetime: crate::oauth::FLOW_LIFETIME,
             return_urls: ReturnUrls::default(),
             call_shares: CallShares::default(),
             host: HostConfig {
-                cache_dir: Some(data_file.with_extension("cache")),
+                cache_dir: data.file().map(|f| f.with_extension("cache")),
                 ..HostConfig::default()
             },
             plugins_dir: plugins_dir.into(),
-            data_file,
+            data,
         }
     }
 }
@@ -133,7 +137,7 @@ impl Engine {
             Policies::watch(&policies, POLICY_POLL);
         }
         let vault = Vault::open(&config.key)?;
-        let store = Arc::new(Store::open(&config.data_file)?);
+        let store = Arc::new(Store::open(&config.data)?);
         let tokens = crate::oauth::TokenClient::new(&config.host.routes)?;
         let browser_routes = config.host.routes.clone();
         let (registrations, endpoints) = resolve_registrations(&tokens, config.oauth).await;
@@ -280,6 +284,8 @@ impl Engine {
         detail: Option<String>,
         change: impl FnOnce(&mut dyn Write) -> Result<T>,
     ) -> Result<T> {
+        // Before the store sees them: a change reads the state it decides on.
+        actor.check()?;
         self.store.write(|w| {
             let result = change(w);
             let outcome = match &result {

@@ -2,10 +2,13 @@
 //! sees, [`Write`] for what a write transaction changes. Every state change
 //! is one [`Store::write`] that also appends its audit record; reads see
 //! one consistent snapshot ([`Store::read`]). The engine never learns which
-//! backend runs: [`Store::open`] opens the embedded redb file, the only
-//! backend today (`embedded`).
+//! backend runs: [`Store::open`] opens the embedded redb file (`embedded`,
+//! one process) or a PostgreSQL database (`postgres`, any number of nodes).
 
+mod codec;
 mod embedded;
+mod location;
+mod postgres;
 mod records;
 
 use crate::audit::{Entry, Filter, Page, Record};
@@ -13,11 +16,11 @@ use crate::model::{ConnectionId, Enablement, IntegrationId, UserId, WorkspaceId}
 use crate::usage::{self, Tally};
 use crate::vault::Sealed;
 use crate::{Error, Result};
+pub use location::Location;
 pub use records::{
     ConnectionRecord, Flow, SealedRef, SessionRecord, StoredConnection, StoredCredential,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
 
 /// A storage failure. It never carries a secret; it may name a file or a
 /// table, so it is logged rather than shown to API callers.
@@ -26,6 +29,10 @@ pub enum StoreError {
     /// The backend failed (I/O, a full disk, a lock).
     #[error("storage failure: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The database cannot be reached now (a connection broke, none could
+    /// be made, or the server is shutting down); a later call may succeed.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     /// The data file to open is not there.
     #[error("{} does not exist", .0.display())]
     Missing(std::path::PathBuf),
@@ -188,12 +195,15 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the embedded redb data file, creating it and its tables if
-    /// needed, and migrating a file an earlier release wrote.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(Store {
-            backend: Box::new(embedded::Embedded::open(path)?),
-        })
+    /// Opens the state where it lives, creating its tables if needed and
+    /// migrating what an earlier release wrote: a redb data file, or a
+    /// PostgreSQL database.
+    pub fn open(location: impl Into<Location>) -> Result<Self, StoreError> {
+        let backend: Box<dyn Backend> = match location.into() {
+            Location::File(path) => Box::new(embedded::Embedded::open(&path)?),
+            Location::Postgres(url) => Box::new(postgres::Postgres::open(url.expose())?),
+        };
+        Ok(Store { backend })
     }
 
     /// Reads from one consistent snapshot.

@@ -1,16 +1,13 @@
-//! The embedded backend: one redb file. Values are versioned JSON so that
-//! later releases can migrate them.
+//! The embedded backend: one redb file, its values in the store's
+//! versioned JSON ([`super::codec`]).
 
 mod tables;
 mod txn;
 
+use super::codec::{decode, encode};
 use super::{Backend, ConnectionRecord, Read, StoreError, StoredConnection, Write};
 use redb::{Database, ReadableDatabase};
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::path::Path;
-
-/// The format of stored values; bump it with a migration.
-const FORMAT: u32 = 1;
 
 /// The layout of the tables this engine writes: 2 keeps connection
 /// credentials in their own table.
@@ -32,31 +29,6 @@ from_redb!(
     redb::StorageError,
     redb::CommitError
 );
-
-#[derive(Serialize, Deserialize)]
-struct Versioned<T> {
-    v: u32,
-    value: T,
-}
-
-fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    // Serialising these plain structs to JSON cannot fail.
-    serde_json::to_vec(&Versioned { v: FORMAT, value }).unwrap_or_default()
-}
-
-fn decode<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
-    let record: Versioned<T> = serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
-        table,
-        reason: e.to_string(),
-    })?;
-    if record.v != FORMAT {
-        return Err(StoreError::Corrupt {
-            table,
-            reason: format!("format {} is newer than this engine knows", record.v),
-        });
-    }
-    Ok(record.value)
-}
 
 /// A redb data file.
 pub(super) struct Embedded {

@@ -1,9 +1,9 @@
 //! [`Read`] and [`Write`] over redb transactions.
 
 use super::tables::*;
-use super::{decode, encode};
 use crate::audit::{Entry, Filter, Page, Record};
 use crate::model::{ConnectionId, Enablement, IntegrationId, UserId, WorkspaceId};
+use crate::store::codec::{decode, encode};
 use crate::store::{
     ConnectionRecord, Flow, Read, SealedRef, SessionRecord, StoreError, StoredConnection,
     StoredCredential, Write,

@@ -1,0 +1,149 @@
+//! The shared backend: a PostgreSQL database that any number of engine
+//! nodes use at once. Every guarantee the embedded backend gets from its
+//! single writer, this one gets from the database: a write transaction
+//! holds a transaction-scoped advisory lock on each workspace it touches,
+//! so the writes of one workspace are serial across every node, and those
+//! of different workspaces run side by side.
+//!
+//! The engine's storage interface is synchronous (redb answers in
+//! microseconds); this backend drives its async driver on a runtime of its
+//! own and waits for it, off the caller's runtime where that can be done.
+
+mod migrations;
+mod txn;
+
+use super::{Backend, Read, StoreError, Write};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use std::future::Future;
+use std::time::Duration;
+use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
+use tokio_postgres::NoTls;
+
+/// Connections one node keeps to the database at most.
+const POOL_SIZE: usize = 16;
+/// How long a caller waits for a free connection, or for a new one to be
+/// made, before the call fails as unavailable.
+const POOL_WAIT: Duration = Duration::from_secs(5);
+
+/// A PostgreSQL database.
+pub(super) struct Postgres {
+    /// Runs the driver's connections; shut down in the background on drop,
+    /// which may happen inside the caller's own runtime.
+    runtime: Option<Runtime>,
+    handle: Handle,
+    pool: Pool,
+}
+
+impl Postgres {
+    /// Connects, and brings the database's tables to this release's
+    /// version (refusing a database a newer release has written).
+    pub(super) fn open(url: &str) -> Result<Self, StoreError> {
+        let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
+            StoreError::Unavailable(format!("the PostgreSQL URL is not valid: {e}"))
+        })?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("switchboard-postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                // A connection the database dropped is noticed and replaced.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = {
+            let _context = runtime.enter();
+            Pool::builder(manager)
+                .max_size(POOL_SIZE)
+                .wait_timeout(Some(POOL_WAIT))
+                .create_timeout(Some(POOL_WAIT))
+                .runtime(deadpool_postgres::Runtime::Tokio1)
+                .build()
+                .map_err(|e| StoreError::Backend(Box::new(e)))?
+        };
+        let postgres = Postgres {
+            handle: runtime.handle().clone(),
+            runtime: Some(runtime),
+            pool,
+        };
+        postgres.wait(async {
+            let mut client = postgres.connection().await?;
+            migrations::apply(&mut client).await
+        })?;
+        Ok(postgres)
+    }
+
+    /// Runs `work` on this thread, its I/O driven by this backend's
+    /// runtime, and waits for it. On a multi-thread runtime the caller's
+    /// worker is handed back first, so other tasks go on while this one
+    /// waits for the database.
+    fn wait<F: Future>(&self, work: F) -> F::Output {
+        let run = || {
+            let _context = self.handle.enter();
+            // Unconstrained: tokio's cooperative budget belongs to the task
+            // that called the store, and a resource that found it spent
+            // would defer its wake-up to that task's scheduler, which does
+            // not run while this thread waits.
+            futures::executor::block_on(tokio::task::coop::unconstrained(work))
+        };
+        match Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(run),
+            _ => run(),
+        }
+    }
+
+    /// A pooled connection, or `Unavailable` when none can be had in time.
+    async fn connection(&self) -> Result<Object, StoreError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("no database connection: {e}")))
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Backend for Postgres {
+    fn snapshot(&self) -> Result<Box<dyn Read + '_>, StoreError> {
+        let client = self.wait(self.connection())?;
+        Ok(Box::new(txn::Txn::new(self, client, txn::Kind::Snapshot)))
+    }
+
+    fn transaction(&self) -> Result<Box<dyn Write + '_>, StoreError> {
+        let client = self.wait(self.connection())?;
+        Ok(Box::new(txn::Txn::new(self, client, txn::Kind::Write)))
+    }
+}
+
+/// A driver error as a storage error: a connection that broke, or a
+/// database that is shutting down or starting, means it is unavailable for
+/// now (callers may retry); anything else is a backend failure.
+fn failed(e: tokio_postgres::Error) -> StoreError {
+    use tokio_postgres::error::SqlState;
+    let broken = e.is_closed()
+        || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>())
+        || e.code().is_some_and(|code| {
+            code.code().starts_with("08")
+                || [
+                    SqlState::ADMIN_SHUTDOWN,
+                    SqlState::CRASH_SHUTDOWN,
+                    SqlState::CANNOT_CONNECT_NOW,
+                ]
+                .contains(code)
+        });
+    if broken {
+        StoreError::Unavailable(format!("the database connection failed: {e}"))
+    } else {
+        StoreError::Backend(Box::new(e))
+    }
+}

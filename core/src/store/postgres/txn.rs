@@ -1,0 +1,974 @@
+//! [`Read`] and [`Write`] over PostgreSQL transactions.
+//!
+//! A transaction holds one pooled connection. It begins with its first
+//! statement (`BEGIN` is sent in the same round trip), and a write
+//! transaction locks each workspace it touches the first time it does
+//! (the lock, too, rides in the same round trip as the statement after it).
+//! Statements that do not depend on each other's answers are pipelined.
+
+use super::{Postgres, failed};
+use crate::audit::{Entry, Filter, Page, Record};
+use crate::model::{ConnectionId, Enablement, IntegrationId, UserId, WorkspaceId};
+use crate::store::codec::{decode, encode};
+use crate::store::{
+    ConnectionRecord, Flow, Read, SealedRef, SessionRecord, StoreError, StoredConnection,
+    StoredCredential, Write,
+};
+use crate::usage::{self, Tally};
+use crate::vault::Sealed;
+use deadpool_postgres::Object;
+use serde::de::DeserializeOwned;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+/// The advisory-lock space of workspace locks (the first key of
+/// `pg_advisory_xact_lock(int, int)`; the second is the workspace's hash).
+const WORKSPACE_LOCKS: i32 = 0x5357_4244;
+const LOCK_WORKSPACE: &str = "SELECT pg_advisory_xact_lock($1, hashtext($2))";
+/// Audit records read per round trip while filtering a page.
+const AUDIT_CHUNK: i64 = 500;
+
+/// What a transaction may do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(in crate::store) enum Kind {
+    /// Reads one consistent snapshot.
+    Snapshot,
+    /// Reads and writes, serialised per workspace.
+    Write,
+}
+
+impl Kind {
+    fn begin(self) -> &'static str {
+        match self {
+            Kind::Snapshot => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+            Kind::Write => "BEGIN ISOLATION LEVEL READ COMMITTED",
+        }
+    }
+}
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// A transaction; dropped without [`Write::commit`], it rolls back.
+pub(in crate::store) struct Txn<'a> {
+    backend: &'a Postgres,
+    kind: Kind,
+    state: RefCell<State>,
+}
+
+struct State {
+    /// Taken back by `Drop`.
+    client: Option<Object>,
+    /// Whether `BEGIN` has been sent (and no `COMMIT` since).
+    begun: bool,
+    /// The workspaces this transaction holds the lock of.
+    locked: HashSet<String>,
+    /// Whether a statement failed: PostgreSQL then rolls back whatever
+    /// follows, `COMMIT` included, so committing must fail loudly.
+    aborted: bool,
+}
+
+impl<'a> Txn<'a> {
+    pub(in crate::store) fn new(backend: &'a Postgres, client: Object, kind: Kind) -> Self {
+        Txn {
+            backend,
+            kind,
+            state: RefCell::new(State {
+                client: Some(client),
+                begun: false,
+                locked: HashSet::new(),
+                aborted: false,
+            }),
+        }
+    }
+
+    /// Runs `statements` in one round trip (after `BEGIN`, and the lock of
+    /// `workspace` in a write transaction, when not yet sent); their rows,
+    /// in order.
+    fn pipeline(
+        &self,
+        workspace: Option<&str>,
+        statements: &[(&'static str, Params<'_>)],
+    ) -> Result<Vec<Vec<Row>>, StoreError> {
+        let mut state = self.state.borrow_mut();
+        let state = &mut *state;
+        let lock = workspace.filter(|w| self.kind == Kind::Write && !state.locked.contains(*w));
+        let begin = (!state.begun).then(|| self.kind.begin());
+        let client = state
+            .client
+            .as_ref()
+            .ok_or_else(|| StoreError::Unavailable("the transaction has no connection".into()))?;
+        let answered = self.backend.wait(async {
+            let mut prepared = Vec::with_capacity(statements.len());
+            for (sql, _) in statements {
+                prepared.push(client.prepare_cached(sql).await.map_err(failed)?);
+            }
+            let lock_statement = match lock {
+                Some(_) => Some(
+                    client
+                        .prepare_cached(LOCK_WORKSPACE)
+                        .await
+                        .map_err(failed)?,
+                ),
+                None => None,
+            };
+            // Polled in this order, so sent in this order, before any answer.
+            let begun = async {
+                match begin {
+                    Some(sql) => client.batch_execute(sql).await,
+                    None => Ok(()),
+                }
+            };
+            let locked = async {
+                match (&lock_statement, lock) {
+                    (Some(statement), Some(workspace)) => client
+                        .execute(statement, &[&WORKSPACE_LOCKS, &workspace])
+                        .await
+                        .map(drop),
+                    _ => Ok(()),
+                }
+            };
+            let queries = futures::future::join_all(
+                prepared
+                    .iter()
+                    .zip(statements)
+                    .map(|(statement, (_, params))| client.query(statement, params)),
+            );
+            let (begun, locked, rows) = futures::join!(begun, locked, queries);
+            begun.map_err(failed)?;
+            locked.map_err(failed)?;
+            rows.into_iter()
+                .map(|rows| rows.map_err(failed))
+                .collect::<Result<Vec<_>, _>>()
+        });
+        // Once sent, BEGIN must be ended, whatever came back.
+        state.begun |= begin.is_some();
+        state.aborted |= answered.is_err();
+        let rows = answered?;
+        if let Some(workspace) = lock {
+            state.locked.insert(workspace.to_owned());
+        }
+        Ok(rows)
+    }
+
+    /// One statement's rows.
+    fn rows(
+        &self,
+        workspace: Option<&str>,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> Result<Vec<Row>, StoreError> {
+        Ok(self
+            .pipeline(workspace, &[(sql, params)])?
+            .pop()
+            .unwrap_or_default())
+    }
+
+    /// The first column of the first row, decoded, if there is a row.
+    fn one<T: DeserializeOwned>(
+        &self,
+        workspace: &str,
+        table: &'static str,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> Result<Option<T>, StoreError> {
+        self.rows(Some(workspace), sql, params)?
+            .first()
+            .map(|row| value(row, 0, table))
+            .transpose()
+    }
+}
+
+impl Drop for Txn<'_> {
+    fn drop(&mut self) {
+        let state = self.state.get_mut();
+        let Some(client) = state.client.take() else {
+            return;
+        };
+        if state.begun {
+            // Ended off the caller's path; a connection that cannot even
+            // roll back leaves the pool.
+            self.backend.handle.spawn(async move {
+                if client.batch_execute("ROLLBACK").await.is_err() {
+                    drop(Object::take(client));
+                }
+            });
+        }
+    }
+}
+
+/// A column's versioned JSON, decoded.
+fn value<T: DeserializeOwned>(
+    row: &Row,
+    column: usize,
+    table: &'static str,
+) -> Result<T, StoreError> {
+    let bytes: &[u8] = row.try_get(column).map_err(|e| corrupt(table, e))?;
+    decode(table, bytes)
+}
+
+/// A plain column.
+fn column<'r, T: tokio_postgres::types::FromSql<'r>>(
+    row: &'r Row,
+    index: usize,
+    table: &'static str,
+) -> Result<T, StoreError> {
+    row.try_get(index).map_err(|e| corrupt(table, e))
+}
+
+fn corrupt(table: &'static str, e: tokio_postgres::Error) -> StoreError {
+    StoreError::Corrupt {
+        table,
+        reason: e.to_string(),
+    }
+}
+
+/// A counter as PostgreSQL's `bigint`, saturated.
+fn int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A `bigint` counter back; a negative one (never written) reads as 0.
+fn uint(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// A connection's record and credential columns as a stored connection.
+fn stored_connection(
+    row: &Row,
+    record: usize,
+    sealed: usize,
+) -> Result<StoredConnection, StoreError> {
+    let record: ConnectionRecord = value(row, record, "connections")?;
+    Ok(StoredConnection {
+        connection: record.connection,
+        sealed: value(row, sealed, "connections")?,
+        suspended_from: record.suspended_from,
+    })
+}
+
+impl Read for Txn<'_> {
+    fn enablement(
+        &self,
+        workspace: &str,
+        integration: &str,
+    ) -> Result<Option<Enablement>, StoreError> {
+        self.one(
+            workspace,
+            "enablements",
+            "SELECT record FROM enablements WHERE workspace = $1 AND integration = $2",
+            &[&workspace, &integration],
+        )
+    }
+
+    fn enablements_of(&self, workspace: &str) -> Result<HashMap<String, Enablement>, StoreError> {
+        self.rows(
+            Some(workspace),
+            "SELECT integration, record FROM enablements WHERE workspace = $1",
+            &[&workspace],
+        )?
+        .iter()
+        .map(|row| {
+            Ok((
+                column(row, 0, "enablements")?,
+                value(row, 1, "enablements")?,
+            ))
+        })
+        .collect()
+    }
+
+    fn workspace_credential(
+        &self,
+        workspace: &str,
+        integration: &str,
+    ) -> Result<Option<StoredCredential>, StoreError> {
+        self.one(
+            workspace,
+            "workspace_credentials",
+            "SELECT record FROM workspace_credentials WHERE workspace = $1 AND integration = $2",
+            &[&workspace, &integration],
+        )
+    }
+
+    fn workspace_credentials_of(
+        &self,
+        workspace: &str,
+    ) -> Result<HashMap<String, StoredCredential>, StoreError> {
+        self.rows(
+            Some(workspace),
+            "SELECT integration, record FROM workspace_credentials WHERE workspace = $1",
+            &[&workspace],
+        )?
+        .iter()
+        .map(|row| {
+            Ok((
+                column(row, 0, "workspace_credentials")?,
+                value(row, 1, "workspace_credentials")?,
+            ))
+        })
+        .collect()
+    }
+
+    fn integrations_with_credentials(
+        &self,
+        workspace: &str,
+    ) -> Result<HashSet<String>, StoreError> {
+        self.rows(
+            Some(workspace),
+            "SELECT integration FROM workspace_credentials WHERE workspace = $1",
+            &[&workspace],
+        )?
+        .iter()
+        .map(|row| column(row, 0, "workspace_credentials"))
+        .collect()
+    }
+
+    fn connection_of(
+        &self,
+        workspace: &str,
+        integration: &str,
+        owner: &str,
+    ) -> Result<Option<StoredConnection>, StoreError> {
+        self.rows(
+            Some(workspace),
+            "SELECT record, sealed FROM connections \
+             WHERE workspace = $1 AND integration = $2 AND owner = $3",
+            &[&workspace, &integration, &owner],
+        )?
+        .first()
+        .map(|row| stored_connection(row, 0, 1))
+        .transpose()
+    }
+
+    fn connection_record(
+        &self,
+        workspace: &str,
+        integration: &str,
+        owner: &str,
+    ) -> Result<Option<ConnectionRecord>, StoreError> {
+        self.one(
+            workspace,
+            "connections",
+            "SELECT record FROM connections \
+             WHERE workspace = $1 AND integration = $2 AND owner = $3",
+            &[&workspace, &integration, &owner],
+        )
+    }
+
+    fn connection(&self, id: &ConnectionId) -> Result<Option<StoredConnection>, StoreError> {
+        let id = id.as_str();
+        if self.kind == Kind::Snapshot {
+            return self
+                .rows(
+                    None,
+                    "SELECT record, sealed FROM connections WHERE id = $1",
+                    &[&id],
+                )?
+                .first()
+                .map(|row| stored_connection(row, 0, 1))
+                .transpose();
+        }
+        // A write transaction locks the connection's workspace, then reads it.
+        let rows = self.rows(
+            None,
+            "SELECT workspace, integration, owner FROM connections WHERE id = $1",
+            &[&id],
+        )?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let (workspace, integration, owner): (String, String, String) = (
+            column(row, 0, "connections")?,
+            column(row, 1, "connections")?,
+            column(row, 2, "connections")?,
+        );
+        Ok(self
+            .connection_of(&workspace, &integration, &owner)?
+            .filter(|stored| stored.connection.id.as_str() == id))
+    }
+
+    fn connections(
+        &self,
+        workspace: &str,
+        integration: &str,
+    ) -> Result<Vec<StoredConnection>, StoreError> {
+        self.rows(
+            Some(workspace),
+            "SELECT record, sealed FROM connections \
+             WHERE workspace = $1 AND integration = $2 ORDER BY owner",
+            &[&workspace, &integration],
+        )?
+        .iter()
+        .map(|row| stored_connection(row, 0, 1))
+        .collect()
+    }
+
+    fn connection_records(
+        &self,
+        workspace: &str,
+        integration: &str,
+    ) -> Result<Vec<ConnectionRecord>, StoreError> {
+        self.rows(
+            Some(workspace),
+            "SELECT record FROM connections \
+             WHERE workspace = $1 AND integration = $2 ORDER BY owner",
+            &[&workspace, &integration],
+        )?
+        .iter()
+        .map(|row| value(row, 0, "connections"))
+        .collect()
+    }
+
+    fn audit_page(
+        &self,
+        workspace: &str,
+        filter: &Filter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let mut upper = before.map_or(i64::MAX, int);
+        let mut records: Vec<Record> = Vec::new();
+        loop {
+            let rows = self.rows(
+                Some(workspace),
+                "SELECT seq, record FROM audit WHERE workspace = $1 AND seq < $2 \
+                 ORDER BY seq DESC LIMIT $3",
+                &[&workspace, &upper, &AUDIT_CHUNK],
+            )?;
+            for row in &rows {
+                upper = column(row, 0, "audit")?;
+                let record: Record = value(row, 1, "audit")?;
+                if !filter.matches(&record) {
+                    continue;
+                }
+                if records.len() == limit {
+                    return Ok(Page {
+                        next_before: records.last().map(|r| r.seq),
+                        records,
+                    });
+                }
+                records.push(record);
+            }
+            if (rows.len() as i64) < AUDIT_CHUNK {
+                return Ok(Page {
+                    records,
+                    next_before: None,
+                });
+            }
+        }
+    }
+
+    fn audited_workspaces(&self) -> Result<Vec<WorkspaceId>, StoreError> {
+        self.rows(
+            None,
+            "SELECT workspace FROM audit_heads ORDER BY workspace",
+            &[],
+        )?
+        .iter()
+        .map(|row| Ok(WorkspaceId::new(column::<&str>(row, 0, "audit_heads")?)))
+        .collect()
+    }
+
+    fn audit_all(&self, workspace: &str) -> Result<Vec<Record>, StoreError> {
+        self.rows(
+            Some(workspace),
+            "SELECT record FROM audit WHERE workspace = $1 ORDER BY seq",
+            &[&workspace],
+        )?
+        .iter()
+        .map(|row| value(row, 0, "audit"))
+        .collect()
+    }
+
+    fn usage(
+        &self,
+        workspace: &str,
+        from_day: u64,
+        to_day: u64,
+    ) -> Result<Vec<(IntegrationId, UserId, Tally)>, StoreError> {
+        self.rows(
+            Some(workspace),
+            "SELECT integration, member, calls, credits FROM usage \
+             WHERE workspace = $1 AND day >= $2 AND day < $3 \
+             ORDER BY integration, member, day",
+            &[&workspace, &int(from_day), &int(to_day)],
+        )?
+        .iter()
+        .map(|row| {
+            Ok((
+                IntegrationId::new(column::<&str>(row, 0, "usage")?),
+                UserId::new(column::<&str>(row, 1, "usage")?),
+                Tally {
+                    calls: uint(column(row, 2, "usage")?),
+                    credits: uint(column(row, 3, "usage")?),
+                },
+            ))
+        })
+        .collect()
+    }
+
+    fn workspace_credits(&self, workspace: &str, month: u64) -> Result<u64, StoreError> {
+        let rows = self.rows(
+            Some(workspace),
+            "SELECT credits FROM workspace_credits WHERE workspace = $1 AND month = $2",
+            &[&workspace, &int(month)],
+        )?;
+        rows.first()
+            .map_or(Ok(0), |row| column(row, 0, "workspace_credits").map(uint))
+    }
+
+    fn credit_limit(&self, workspace: &str) -> Result<Option<u64>, StoreError> {
+        self.rows(
+            Some(workspace),
+            "SELECT credit_limit FROM credit_limits WHERE workspace = $1",
+            &[&workspace],
+        )?
+        .first()
+        .map(|row| column(row, 0, "credit_limits").map(uint))
+        .transpose()
+    }
+
+    fn secrets_not_under(&self, key_id: &str, limit: usize) -> Result<Vec<SealedRef>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut answers = self.pipeline(
+            None,
+            &[
+                (
+                    "SELECT workspace, integration, record FROM workspace_credentials \
+                     WHERE key_id <> $1 ORDER BY workspace, integration LIMIT $2",
+                    &[&key_id, &limit],
+                ),
+                (
+                    "SELECT workspace, integration, owner, sealed FROM connections \
+                     WHERE key_id <> $1 ORDER BY workspace, integration, owner LIMIT $2",
+                    &[&key_id, &limit],
+                ),
+            ],
+        )?;
+        let connections = answers.pop().unwrap_or_default();
+        let credentials = answers.pop().unwrap_or_default();
+        let table = "workspace_credentials";
+        let mut out = credentials
+            .iter()
+            .map(|row| {
+                let stored: StoredCredential = value(row, 2, table)?;
+                Ok(SealedRef::Workspace {
+                    workspace: column(row, 0, table)?,
+                    integration: column(row, 1, table)?,
+                    sealed: stored.sealed,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        for row in &connections {
+            out.push(SealedRef::Connection {
+                workspace: column(row, 0, "connections")?,
+                integration: column(row, 1, "connections")?,
+                owner: column(row, 2, "connections")?,
+                sealed: value(row, 3, "connections")?,
+            });
+        }
+        out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(out)
+    }
+
+    fn sealed_key_ids(&self) -> Result<BTreeMap<String, usize>, StoreError> {
+        self.rows(
+            None,
+            "SELECT key_id, count(*) FROM ( \
+                 SELECT key_id FROM workspace_credentials \
+                 UNION ALL SELECT key_id FROM connections \
+             ) AS sealed GROUP BY key_id",
+            &[],
+        )?
+        .iter()
+        .map(|row| {
+            let count: i64 = column(row, 1, "connections")?;
+            Ok((
+                column(row, 0, "connections")?,
+                usize::try_from(count).unwrap_or(0),
+            ))
+        })
+        .collect()
+    }
+
+    fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        self.rows(None, "SELECT record FROM sessions WHERE id = $1", &[&id])?
+            .first()
+            .map(|row| value(row, 0, "sessions"))
+            .transpose()
+    }
+}
+
+impl Write for Txn<'_> {
+    fn audit(
+        &mut self,
+        workspace: &WorkspaceId,
+        at_ms: u64,
+        entry: Entry,
+    ) -> Result<Record, StoreError> {
+        let ws = workspace.as_str();
+        let heads = self.rows(
+            Some(ws),
+            "SELECT seq, hash FROM audit_heads WHERE workspace = $1",
+            &[&ws],
+        )?;
+        let head = heads
+            .first()
+            .map(|row| {
+                Ok::<_, StoreError>((
+                    uint(column(row, 0, "audit_heads")?),
+                    column::<String>(row, 1, "audit_heads")?,
+                ))
+            })
+            .transpose()?;
+        let record = Record::chain(
+            workspace,
+            head.as_ref().map(|(seq, hash)| (*seq, hash.as_str())),
+            at_ms,
+            entry,
+        );
+        let seq = int(record.seq);
+        let bytes = encode(&record);
+        self.pipeline(
+            Some(ws),
+            &[
+                (
+                    "INSERT INTO audit (workspace, seq, record) VALUES ($1, $2, $3)",
+                    &[&ws, &seq, &bytes],
+                ),
+                (
+                    "INSERT INTO audit_heads (workspace, seq, hash) VALUES ($1, $2, $3) \
+                     ON CONFLICT (workspace) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                    &[&ws, &seq, &record.hash],
+                ),
+            ],
+        )?;
+        Ok(record)
+    }
+
+    fn set_enablement(
+        &mut self,
+        workspace: &str,
+        integration: &str,
+        enablement: Option<&Enablement>,
+    ) -> Result<(), StoreError> {
+        match enablement {
+            Some(e) => self.rows(
+                Some(workspace),
+                "INSERT INTO enablements (workspace, integration, record) VALUES ($1, $2, $3) \
+                 ON CONFLICT (workspace, integration) DO UPDATE SET record = excluded.record",
+                &[&workspace, &integration, &encode(e)],
+            ),
+            None => self.rows(
+                Some(workspace),
+                "DELETE FROM enablements WHERE workspace = $1 AND integration = $2",
+                &[&workspace, &integration],
+            ),
+        }
+        .map(drop)
+    }
+
+    fn set_workspace_credential(
+        &mut self,
+        workspace: &str,
+        integration: &str,
+        credential: Option<&StoredCredential>,
+    ) -> Result<bool, StoreError> {
+        let rows = match credential {
+            Some(c) => self.rows(
+                Some(workspace),
+                "WITH old AS (SELECT 1 FROM workspace_credentials \
+                              WHERE workspace = $1 AND integration = $2) \
+                 INSERT INTO workspace_credentials (workspace, integration, key_id, record) \
+                 VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (workspace, integration) \
+                 DO UPDATE SET key_id = excluded.key_id, record = excluded.record \
+                 RETURNING EXISTS (SELECT 1 FROM old)",
+                &[&workspace, &integration, &c.sealed.key_id, &encode(c)],
+            )?,
+            None => self.rows(
+                Some(workspace),
+                "DELETE FROM workspace_credentials WHERE workspace = $1 AND integration = $2 \
+                 RETURNING true",
+                &[&workspace, &integration],
+            )?,
+        };
+        rows.first()
+            .map_or(Ok(false), |row| column(row, 0, "workspace_credentials"))
+    }
+
+    fn put_connection(&mut self, stored: &StoredConnection) -> Result<(), StoreError> {
+        let c = &stored.connection;
+        let record = encode(&ConnectionRecord {
+            connection: c.clone(),
+            suspended_from: stored.suspended_from,
+        });
+        let (workspace, integration, owner, id) = (
+            c.workspace.as_str(),
+            c.integration.as_str(),
+            c.owner.as_str(),
+            c.id.as_str(),
+        );
+        self.rows(
+            Some(workspace),
+            "INSERT INTO connections (workspace, integration, owner, id, record, key_id, sealed) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (workspace, integration, owner) DO UPDATE SET id = excluded.id, \
+             record = excluded.record, key_id = excluded.key_id, sealed = excluded.sealed",
+            &[
+                &workspace,
+                &integration,
+                &owner,
+                &id,
+                &record,
+                &stored.sealed.key_id,
+                &encode(&stored.sealed),
+            ],
+        )
+        .map(drop)
+    }
+
+    fn remove_connection(&mut self, stored: &StoredConnection) -> Result<(), StoreError> {
+        let c = &stored.connection;
+        let workspace = c.workspace.as_str();
+        self.rows(
+            Some(workspace),
+            "DELETE FROM connections WHERE workspace = $1 AND integration = $2 AND owner = $3",
+            &[&workspace, &c.integration.as_str(), &c.owner.as_str()],
+        )
+        .map(drop)
+    }
+
+    fn add_usage(&mut self, counters: &HashMap<usage::Key, Tally>) -> Result<(), StoreError> {
+        // Each addition is one atomic upsert: counts from every node add up
+        // without a lock.
+        let rows: Vec<_> = counters
+            .iter()
+            .map(|(key, tally)| {
+                (
+                    key.workspace.as_str(),
+                    key.integration.as_str(),
+                    key.user.as_str(),
+                    int(key.day),
+                    int(usage::month_of_day(key.day)),
+                    int(tally.calls),
+                    int(tally.credits),
+                )
+            })
+            .collect();
+        let params: Vec<[&(dyn ToSql + Sync); 6]> = rows
+            .iter()
+            .map(|(workspace, integration, member, day, _, calls, credits)| {
+                [
+                    workspace as &(dyn ToSql + Sync),
+                    integration,
+                    member,
+                    day,
+                    calls,
+                    credits,
+                ]
+            })
+            .collect();
+        let credits: Vec<[&(dyn ToSql + Sync); 3]> = rows
+            .iter()
+            .map(|(workspace, _, _, _, month, _, credits)| {
+                [workspace as &(dyn ToSql + Sync), month, credits]
+            })
+            .collect();
+        let mut statements: Vec<(&'static str, Params<'_>)> = Vec::new();
+        for (usage, credits) in params.iter().zip(&credits) {
+            statements.push((
+                "INSERT INTO usage (workspace, integration, member, day, calls, credits) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (workspace, integration, member, day) DO UPDATE SET \
+                 calls = LEAST(usage.calls::numeric + excluded.calls, 9223372036854775807)::bigint, \
+                 credits = LEAST(usage.credits::numeric + excluded.credits, 9223372036854775807)::bigint",
+                usage,
+            ));
+            statements.push((
+                "INSERT INTO workspace_credits (workspace, month, credits) VALUES ($1, $2, $3) \
+                 ON CONFLICT (workspace, month) DO UPDATE SET credits = \
+                 LEAST(workspace_credits.credits::numeric + excluded.credits, \
+                       9223372036854775807)::bigint",
+                credits,
+            ));
+        }
+        self.pipeline(None, &statements).map(drop)
+    }
+
+    fn put_flow(&mut self, state: &str, flow: &Flow, now_ms: u64) -> Result<(), StoreError> {
+        let (now, expires) = (int(now_ms), int(flow.expires_at_ms));
+        let record = encode(flow);
+        self.pipeline(
+            None,
+            &[
+                // Sign-ins nobody finished are forgotten as new ones begin.
+                ("DELETE FROM oauth_flows WHERE expires_at_ms <= $1", &[&now]),
+                (
+                    "INSERT INTO oauth_flows (state, expires_at_ms, record) VALUES ($1, $2, $3) \
+                     ON CONFLICT (state) DO UPDATE SET \
+                     expires_at_ms = excluded.expires_at_ms, record = excluded.record",
+                    &[&state, &expires, &record],
+                ),
+            ],
+        )
+        .map(drop)
+    }
+
+    fn take_flow(&mut self, state: &str) -> Result<Option<Flow>, StoreError> {
+        // Deleted and returned in one statement: of two nodes finishing the
+        // same sign-in, one gets it.
+        self.rows(
+            None,
+            "DELETE FROM oauth_flows WHERE state = $1 RETURNING record",
+            &[&state],
+        )?
+        .first()
+        .map(|row| value(row, 0, "oauth_flows"))
+        .transpose()
+    }
+
+    fn put_session(
+        &mut self,
+        id: &str,
+        record: &SessionRecord,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        let (now, expires) = (int(now_ms), int(record.session.expires_at_ms));
+        let bytes = encode(record);
+        self.pipeline(
+            None,
+            &[
+                ("DELETE FROM sessions WHERE expires_at_ms <= $1", &[&now]),
+                (
+                    "INSERT INTO sessions (id, expires_at_ms, record) VALUES ($1, $2, $3) \
+                     ON CONFLICT (id) DO UPDATE SET \
+                     expires_at_ms = excluded.expires_at_ms, record = excluded.record",
+                    &[&id, &expires, &bytes],
+                ),
+            ],
+        )
+        .map(drop)
+    }
+
+    fn remove_session(&mut self, id: &str) -> Result<bool, StoreError> {
+        Ok(!self
+            .rows(
+                None,
+                "DELETE FROM sessions WHERE id = $1 RETURNING true",
+                &[&id],
+            )?
+            .is_empty())
+    }
+
+    fn set_credit_limit(&mut self, workspace: &str, limit: Option<u64>) -> Result<(), StoreError> {
+        match limit {
+            Some(limit) => self.rows(
+                Some(workspace),
+                "INSERT INTO credit_limits (workspace, credit_limit) VALUES ($1, $2) \
+                 ON CONFLICT (workspace) DO UPDATE SET credit_limit = excluded.credit_limit",
+                &[&workspace, &int(limit)],
+            ),
+            None => self.rows(
+                Some(workspace),
+                "DELETE FROM credit_limits WHERE workspace = $1",
+                &[&workspace],
+            ),
+        }
+        .map(drop)
+    }
+
+    fn reseal(&mut self, secret: &SealedRef, resealed: Sealed) -> Result<bool, StoreError> {
+        // A row lock, not the workspace lock: a batch spans workspaces, and
+        // taking their locks in a batch's order could deadlock with another.
+        match secret {
+            SealedRef::Workspace {
+                workspace,
+                integration,
+                sealed,
+            } => {
+                let current: Option<StoredCredential> = self
+                    .rows(
+                        None,
+                        "SELECT record FROM workspace_credentials \
+                         WHERE workspace = $1 AND integration = $2 FOR UPDATE",
+                        &[workspace, integration],
+                    )?
+                    .first()
+                    .map(|row| value(row, 0, "workspace_credentials"))
+                    .transpose()?;
+                let Some(mut stored) = current.filter(|c| c.sealed == *sealed) else {
+                    return Ok(false);
+                };
+                stored.sealed = resealed;
+                self.rows(
+                    None,
+                    "UPDATE workspace_credentials SET key_id = $3, record = $4 \
+                     WHERE workspace = $1 AND integration = $2",
+                    &[
+                        workspace,
+                        integration,
+                        &stored.sealed.key_id,
+                        &encode(&stored),
+                    ],
+                )?;
+                Ok(true)
+            }
+            SealedRef::Connection {
+                workspace,
+                integration,
+                owner,
+                sealed,
+            } => {
+                let current: Option<Sealed> = self
+                    .rows(
+                        None,
+                        "SELECT sealed FROM connections \
+                         WHERE workspace = $1 AND integration = $2 AND owner = $3 FOR UPDATE",
+                        &[workspace, integration, owner],
+                    )?
+                    .first()
+                    .map(|row| value(row, 0, "connections"))
+                    .transpose()?;
+                if current.as_ref() != Some(sealed) {
+                    return Ok(false);
+                }
+                self.rows(
+                    None,
+                    "UPDATE connections SET key_id = $4, sealed = $5 \
+                     WHERE workspace = $1 AND integration = $2 AND owner = $3",
+                    &[
+                        workspace,
+                        integration,
+                        owner,
+                        &resealed.key_id,
+                        &encode(&resealed),
+                    ],
+                )?;
+                Ok(true)
+            }
+        }
+    }
+
+    fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        let mut state = self.state.borrow_mut();
+        if state.aborted {
+            return Err(StoreError::Backend(
+                "a statement of the transaction failed; it was rolled back".into(),
+            ));
+        }
+        if !state.begun {
+            return Ok(());
+        }
+        let client = state
+            .client
+            .as_ref()
+            .ok_or_else(|| StoreError::Unavailable("the transaction has no connection".into()))?;
+        self.backend
+            .wait(client.batch_execute("COMMIT"))
+            .map_err(failed)?;
+        state.begun = false;
+        Ok(())
+    }
+}
