@@ -30,4 +30,4 @@ pub mod vault;
 
 pub use engine::{Engine, EngineConfig};
 pub use error::{Error, Result};
-pub use store::Location;
+pub use store::{Location, StoreError};

@@ -500,6 +500,9 @@ pub struct Connection {
 /// What the engine tells the host about changes that affect members.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Event {
+    /// Unique to this event and the same on every node; a webhook sends it
+    /// as `X-Switchboard-Delivery`, so a receiver can tell a retry.
+    pub id: String,
     /// What changed.
     pub kind: EventKind,
     /// The workspace it happened in.

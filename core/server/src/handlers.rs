@@ -42,6 +42,9 @@ pub struct Ready {
     pub loading: Vec<String>,
     /// Components refused, and why.
     pub refused: Vec<RefusedPlugin>,
+    /// `ok`, or why the state cannot be reached (a database down): the
+    /// service answers 503 until it can.
+    pub storage: String,
 }
 
 /// A component that was not loaded.
@@ -243,7 +246,7 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-pub async fn readyz(State(app): Shared) -> Json<Ready> {
+pub async fn readyz(State(app): Shared) -> (StatusCode, Json<Ready>) {
     let refused = app
         .engine
         .load_report()
@@ -256,12 +259,21 @@ pub async fn readyz(State(app): Shared) -> Json<Ready> {
             LoadOutcome::Loaded { .. } => None,
         })
         .collect();
-    Json(Ready {
+    let (status, storage) = match app.engine.check_storage() {
+        Ok(()) => (StatusCode::OK, "ok".to_owned()),
+        Err(e) => {
+            tracing::warn!("not ready: {e}");
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable".to_owned())
+        }
+    };
+    let ready = Ready {
         plugins: app.engine.integrations().len(),
         policies: app.engine.policies().current().policies.policies().count(),
         loading: Vec::new(),
         refused,
-    })
+        storage,
+    };
+    (status, Json(ready))
 }
 
 pub async fn openapi(State(app): Shared) -> Json<Value> {
@@ -568,6 +580,7 @@ mod tests {
 
     fn event(workspace: &str, users: &[&str]) -> Event {
         Event {
+            id: "evt_1".into(),
             kind: switchboard::model::EventKind::NeedsReauth,
             workspace: WorkspaceId::new(workspace),
             integration: IntegrationId::new("sharepoint"),

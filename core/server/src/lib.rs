@@ -159,7 +159,9 @@ fn public() -> Api<Shared> {
         .get(
             "/readyz",
             h::readyz,
-            Doc::public("Ready: plugins and policies loaded").returns::<h::Ready>(),
+            Doc::public("Ready: plugins and policies loaded, the state reachable")
+                .returns::<h::Ready>()
+                .refuses(503, "Starting, or the state (a database) cannot be reached; the body says which"),
         )
         .get(
             "/oauth/{integration}/start",
@@ -354,7 +356,7 @@ pub async fn run(
     console: Console,
 ) -> Result<(), ServeError> {
     if let Some(webhooks) = webhooks {
-        webhooks::spawn(webhooks, engine.subscribe());
+        webhooks::spawn(webhooks, engine.subscribe(), engine.event_claims());
     }
     let socket = listener.tokio()?;
     let listen = socket.local_addr().map_err(ServeError::Serve)?;

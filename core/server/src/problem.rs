@@ -52,8 +52,12 @@ impl IntoResponse for Problem {
             body.to_string(),
         )
             .into_response();
-        // A turn frees when a running call ends: try again in a second.
-        if self.status == StatusCode::TOO_MANY_REQUESTS {
+        // A turn frees when a running call ends, and a database comes back
+        // by itself: try again in a second.
+        if matches!(
+            self.status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        ) {
             response
                 .headers_mut()
                 .insert("retry-after", axum::http::HeaderValue::from_static("1"));
@@ -91,6 +95,9 @@ impl From<Error> for Problem {
                 (S::TOO_MANY_REQUESTS, "Too many calls")
             }
             Error::NeedsApproval { .. } => (S::CONFLICT, "Needs approval"),
+            Error::Store(switchboard::StoreError::Unavailable(_)) => {
+                (S::SERVICE_UNAVAILABLE, "Storage unavailable")
+            }
             Error::Plugin(PluginError::Connector {
                 error: switchboard::model::ConnectorError::InvalidInput { .. },
                 ..
@@ -116,6 +123,10 @@ impl From<Error> for Problem {
         let (detail, policies) = match error {
             // The reason alone: the policy ids travel in their own member.
             Error::Denied { reason, policies } => (reason, policies),
+            unavailable @ Error::Store(switchboard::StoreError::Unavailable(_)) => {
+                tracing::warn!("answered with 503: {unavailable}");
+                (UNAVAILABLE_DETAIL.to_owned(), Vec::new())
+            }
             // These may name files or keys: the operator reads them in the
             // log, the caller a fixed text.
             internal @ (Error::Store(_)
@@ -135,6 +146,10 @@ impl From<Error> for Problem {
         }
     }
 }
+
+/// What a caller reads when the state cannot be reached for now.
+const UNAVAILABLE_DETAIL: &str =
+    "Switchboard cannot reach its database just now; try again shortly";
 
 /// What a caller reads of a storage, vault or internal failure.
 const INTERNAL_DETAIL: &str =

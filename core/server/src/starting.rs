@@ -55,6 +55,7 @@ impl Starting {
             policies: 0,
             loading,
             refused: Vec::new(),
+            storage: "opening".to_owned(),
         };
         let app = axum::Router::new()
             .route("/healthz", axum::routing::get(|| async { "ok" }))

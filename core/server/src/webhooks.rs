@@ -5,6 +5,7 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::time::Duration;
+use switchboard::engine::EventClaims;
 use switchboard::model::Event;
 use tokio::sync::broadcast;
 
@@ -29,8 +30,9 @@ pub fn signature(secret: &str, body: &[u8]) -> Result<String, hmac::digest::Inva
     ))
 }
 
-/// Delivers events from `events` until the engine goes away.
-pub fn spawn(webhooks: Webhooks, mut events: broadcast::Receiver<Event>) {
+/// Delivers events from `events` until the engine goes away: those this
+/// node claims, so that of several nodes on one database, one delivers.
+pub fn spawn(webhooks: Webhooks, mut events: broadcast::Receiver<Event>, claims: EventClaims) {
     switchboard::net::install_crypto();
     tokio::spawn(async move {
         let client = match reqwest::Client::builder()
@@ -41,7 +43,6 @@ pub fn spawn(webhooks: Webhooks, mut events: broadcast::Receiver<Event>) {
             Ok(c) => c,
             Err(e) => return tracing::error!("webhooks disabled: {e}"),
         };
-        let mut sequence = 0u64;
         loop {
             let event = match events.recv().await {
                 Ok(event) => event,
@@ -51,13 +52,21 @@ pub fn spawn(webhooks: Webhooks, mut events: broadcast::Receiver<Event>) {
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             };
-            sequence += 1;
+            match claims.claim(&event) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                // Not sent rather than perhaps sent twice.
+                Err(e) => {
+                    tracing::error!(event = %event.id, "a webhook is not sent: {e}");
+                    continue;
+                }
+            }
             let body = serde_json::to_vec(&event).unwrap_or_default();
             let kind = serde_json::to_value(event.kind)
                 .ok()
                 .and_then(|k| k.as_str().map(str::to_owned))
                 .unwrap_or_default();
-            let delivery = format!("{}-{sequence}", event.at_ms);
+            let delivery = event.id.clone();
             for url in &webhooks.urls {
                 let (client, url, body, kind, delivery) = (
                     client.clone(),

@@ -448,11 +448,5 @@ fn refusal(
 }
 
 fn new_connection_id() -> ConnectionId {
-    let mut bytes = [0u8; 12];
-    // The OS random source failing is not recoverable in any useful way;
-    // fall back to the clock so the id is still unique in practice.
-    if getrandom::fill(&mut bytes).is_err() {
-        bytes[..8].copy_from_slice(&now_ms().to_be_bytes());
-    }
-    ConnectionId::new(format!("conn_{}", hex::encode(bytes)))
+    ConnectionId::new(super::new_id("conn"))
 }

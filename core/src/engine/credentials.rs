@@ -20,7 +20,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::broadcast;
 
 /// Where to send the member to sign in.
 #[derive(Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -99,7 +98,6 @@ pub(super) struct Credentials {
     /// One refresh at a time per connection.
     refresh_locks: Mutex<HashMap<ConnectionId, Arc<tokio::sync::Mutex<()>>>>,
     metrics: Arc<Metrics>,
-    events: broadcast::Sender<Event>,
     /// Where browsers reach routed hosts (the demo's sign-in page).
     routes: Routes,
 }
@@ -121,7 +119,6 @@ impl Credentials {
         registrations: HashMap<IntegrationId, Registered>,
         flow_lifetime: Duration,
         metrics: Arc<Metrics>,
-        events: broadcast::Sender<Event>,
         routes: Routes,
     ) -> Self {
         Credentials {
@@ -133,7 +130,6 @@ impl Credentials {
             flow_lifetime,
             refresh_locks: Mutex::default(),
             metrics,
-            events,
         }
     }
 
@@ -253,8 +249,8 @@ impl Credentials {
 
     /// The access token to use for my connection: refreshed first when it
     /// is about to expire, or when `stale` was just refused by the service.
-    /// One refresh per connection runs at a time; callers waiting on it use
-    /// its result.
+    /// One refresh per connection runs at a time, on every node at once;
+    /// callers waiting on it use its result.
     async fn access_token(
         &self,
         actor: &Actor,
@@ -283,8 +279,13 @@ impl Credentials {
         if usable(&stored, &tokens) {
             return Ok((Secret::new(tokens.access_token), stored.sealed));
         }
+        // One caller per node, then one node of all.
         let lock = self.refresh_lock(&stored.connection.id);
-        let _only_one = lock.lock().await;
+        let _only_one_here = lock.lock().await;
+        let _only_one_anywhere = self
+            .store
+            .exclusive(&format!("refresh {}", stored.connection.id))
+            .await?;
         // Someone may have refreshed while this call waited.
         let (stored, tokens) = read()?;
         if usable(&stored, &tokens) {
@@ -354,8 +355,8 @@ impl Credentials {
             Ok(Some(stored.connection))
         });
         match marked {
-            // No subscriber is fine: the host may not listen.
-            Ok(Some(connection)) => drop(self.events.send(Event {
+            Ok(Some(connection)) => self.store.publish(&Event {
+                id: super::new_id("evt"),
                 kind: EventKind::NeedsReauth,
                 workspace: actor.workspace.clone(),
                 integration: integration.clone(),
@@ -363,7 +364,7 @@ impl Credentials {
                 connections: vec![connection.id],
                 reason: Some(reason.to_owned()),
                 at_ms: now_ms(),
-            })),
+            }),
             Ok(None) => {}
             Err(e) => {
                 tracing::error!("could not mark a connection as needing re-authentication: {e}")

@@ -344,6 +344,7 @@ fn event(
     connections: &[Connection],
 ) -> Event {
     Event {
+        id: super::new_id("evt"),
         kind,
         workspace: actor.workspace.clone(),
         integration: integration.clone(),

@@ -45,8 +45,6 @@ use tokio::sync::broadcast;
 const POLICY_POLL: Duration = Duration::from_secs(1);
 /// How often usage counters are written to the store.
 const USAGE_FLUSH: Duration = Duration::from_secs(1);
-/// Events kept for slow subscribers before the oldest are dropped.
-const EVENT_BACKLOG: usize = 1024;
 
 /// Where the engine keeps its state and finds its plugins.
 #[derive(Debug, Clone)]
@@ -117,7 +115,6 @@ pub struct Engine {
     plugins: PluginHost,
     load_report: Vec<LoadOutcome>,
     meter: Arc<Meter>,
-    events: broadcast::Sender<crate::model::Event>,
     flusher: Option<Flusher>,
     metrics: Arc<Metrics>,
     /// The (workspace, integration) pairs already announced as needing
@@ -148,7 +145,6 @@ impl Engine {
         let meter = Arc::new(Meter::default());
         let flusher = Flusher::start(store.clone(), meter.clone())
             .map_err(|e| Error::Internal(format!("cannot start the usage writer: {e}")))?;
-        let (events, _) = broadcast::channel(EVENT_BACKLOG);
         let metrics = Arc::new(Metrics::default());
         let credentials = Credentials::new(
             store.clone(),
@@ -157,7 +153,6 @@ impl Engine {
             registrations,
             config.oauth_flow_lifetime,
             metrics.clone(),
-            events.clone(),
             browser_routes,
         );
         Ok(Engine {
@@ -167,7 +162,6 @@ impl Engine {
             plugins,
             load_report,
             meter,
-            events,
             flusher: Some(flusher),
             metrics,
             announced_approvals: Default::default(),
@@ -206,7 +200,7 @@ impl Engine {
     /// Events about changes that affect members (an integration disabled,
     /// connections restored, a sign-in needed again), from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<crate::model::Event> {
-        self.events.subscribe()
+        self.store.subscribe()
     }
 
     /// Writes pending usage counters now (also done every second and when
@@ -385,9 +379,43 @@ impl Engine {
     }
 
     fn publish(&self, event: crate::model::Event) {
-        // No subscriber is fine: the host may not listen.
-        let _ = self.events.send(event);
+        self.store.publish(&event);
     }
+
+    /// Whether the state can be reached now (a database answers).
+    pub fn check_storage(&self) -> Result<()> {
+        Ok(self.store.ping()?)
+    }
+
+    /// Which events this node acts on for the cluster (a webhook goes
+    /// out once, from one node), for the service's webhook sender.
+    pub fn event_claims(&self) -> EventClaims {
+        EventClaims(self.store.clone())
+    }
+}
+
+/// Claims events for this node; see [`Engine::event_claims`].
+#[derive(Clone)]
+pub struct EventClaims(Arc<Store>);
+
+impl EventClaims {
+    /// Whether this node is the one to act on `event`, of all the nodes
+    /// that heard it (always, on a data file). A failure to ask is an
+    /// error: the caller decides between twice and never.
+    pub fn claim(&self, event: &crate::model::Event) -> Result<bool> {
+        Ok(self.0.claim_event(&event.id)?)
+    }
+}
+
+/// A fresh random id with `prefix`, e.g. `conn_` + 24 hex digits.
+pub(crate) fn new_id(prefix: &str) -> String {
+    let mut bytes = [0u8; 12];
+    // The OS random source failing is not recoverable in any useful way;
+    // fall back to the clock so the id is still unique in practice.
+    if getrandom::fill(&mut bytes).is_err() {
+        bytes[..8].copy_from_slice(&now_ms().to_be_bytes());
+    }
+    format!("{prefix}_{}", hex::encode(bytes))
 }
 
 impl Drop for Engine {

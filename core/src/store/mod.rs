@@ -12,7 +12,7 @@ mod postgres;
 mod records;
 
 use crate::audit::{Entry, Filter, Page, Record};
-use crate::model::{ConnectionId, Enablement, IntegrationId, UserId, WorkspaceId};
+use crate::model::{ConnectionId, Enablement, Event, IntegrationId, UserId, WorkspaceId};
 use crate::usage::{self, Tally};
 use crate::vault::Sealed;
 use crate::{Error, Result};
@@ -21,6 +21,7 @@ pub use records::{
     ConnectionRecord, Flow, SealedRef, SessionRecord, StoredConnection, StoredCredential,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
+use tokio::sync::broadcast;
 
 /// A storage failure. It never carries a secret; it may name a file or a
 /// table, so it is logged rather than shown to API callers.
@@ -183,15 +184,50 @@ pub trait Write: Read {
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
 
-/// A storage backend: where snapshots and write transactions come from.
+/// A storage backend: where snapshots and write transactions come from,
+/// and how events reach every subscriber of every node.
 trait Backend: Send + Sync {
+    /// Hands `event` to the subscribers of every node using this state
+    /// (one process's, `local`, for a file).
+    fn publish(&self, event: &Event, local: &broadcast::Sender<Event>) -> Result<(), StoreError> {
+        // No subscriber is fine: the host may not listen.
+        let _ = local.send(event.clone());
+        Ok(())
+    }
+    /// Whether the state can be reached (a file, once open, always can).
+    fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Waits until this node alone runs the section `name`, of every node
+    /// (one process needs no more than its own lock).
+    fn exclusive(
+        &self,
+        _name: &str,
+    ) -> futures::future::BoxFuture<'static, Result<Exclusive, StoreError>> {
+        Box::pin(std::future::ready(Ok(Exclusive { _held: None })))
+    }
+    /// Whether this node is the one to act on the event `id` (deliver its
+    /// webhooks); with one process, it always is.
+    fn claim_event(&self, _id: &str) -> Result<bool, StoreError> {
+        Ok(true)
+    }
     fn snapshot(&self) -> Result<Box<dyn Read + '_>, StoreError>;
     fn transaction(&self) -> Result<Box<dyn Write + '_>, StoreError>;
 }
 
-/// The engine's state.
+/// A section one node at a time runs, for as long as this is held.
+pub struct Exclusive {
+    /// The backend's lock, released by its own `Drop`.
+    _held: Option<Box<dyn Send + Sync>>,
+}
+
+/// Events kept for slow subscribers before the oldest are dropped.
+const EVENT_BACKLOG: usize = 1024;
+
+/// The engine's state, and the events about its changes.
 pub struct Store {
     backend: Box<dyn Backend>,
+    events: broadcast::Sender<Event>,
 }
 
 impl Store {
@@ -199,11 +235,47 @@ impl Store {
     /// migrating what an earlier release wrote: a redb data file, or a
     /// PostgreSQL database.
     pub fn open(location: impl Into<Location>) -> Result<Self, StoreError> {
+        let (events, _) = broadcast::channel(EVENT_BACKLOG);
         let backend: Box<dyn Backend> = match location.into() {
             Location::File(path) => Box::new(embedded::Embedded::open(&path)?),
-            Location::Postgres(url) => Box::new(postgres::Postgres::open(url.expose())?),
+            Location::Postgres(url) => {
+                Box::new(postgres::Postgres::open(url.expose(), events.clone())?)
+            }
         };
-        Ok(Store { backend })
+        Ok(Store { backend, events })
+    }
+
+    /// Waits until this node alone, of every node on this state, runs the
+    /// section `name` (e.g. one connection's token refresh); it ends when
+    /// the returned value is dropped. Within one node, callers must take
+    /// turns first by their own means: this orders nodes, not tasks.
+    pub async fn exclusive(&self, name: &str) -> Result<Exclusive, StoreError> {
+        self.backend.exclusive(name).await
+    }
+
+    /// Whether the state can be reached now.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.backend.ping()
+    }
+
+    /// Events about changes, from every node, from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Tells every node's subscribers about a committed change. Events are
+    /// for what is live: one that cannot be published is logged, and the
+    /// change it reports stands.
+    pub fn publish(&self, event: &Event) {
+        if let Err(e) = self.backend.publish(event, &self.events) {
+            tracing::warn!(event = %event.id, "an event was not published: {e}");
+        }
+    }
+
+    /// Whether this node is the one to act on the event `id`, of all the
+    /// nodes that heard it.
+    pub fn claim_event(&self, id: &str) -> Result<bool, StoreError> {
+        self.backend.claim_event(id)
     }
 
     /// Reads from one consistent snapshot.

@@ -9,7 +9,10 @@ use crate::store::StoreError;
 use deadpool_postgres::Object;
 
 /// Every migration this release knows, by version, oldest first.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("migrations/0001_tables.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("migrations/0001_tables.sql")),
+    (2, include_str!("migrations/0002_events.sql")),
+];
 
 /// The advisory lock nodes take turns under while migrating.
 const MIGRATION_LOCK: i64 = 0x5357_4244_0000_0001;
@@ -42,7 +45,8 @@ async fn apply_missing(client: &mut Object) -> Result<(), StoreError> {
         .query_one("SELECT max(version) FROM schema_migrations", &[])
         .await
         .map_err(failed)?
-        .get(0);
+        .try_get(0)
+        .map_err(failed)?;
     let newest = newest.unwrap_or(0);
     let known = MIGRATIONS.last().map_or(0, |(version, _)| *version);
     if newest > known {

@@ -9,14 +9,18 @@
 //! microseconds); this backend drives its async driver on a runtime of its
 //! own and waits for it, off the caller's runtime where that can be done.
 
+mod events;
+mod exclusive;
 mod migrations;
 mod txn;
 
-use super::{Backend, Read, StoreError, Write};
+use super::{Backend, Exclusive, Read, StoreError, Write};
+use crate::model::Event;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use std::future::Future;
 use std::time::Duration;
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
+use tokio::sync::broadcast;
 use tokio_postgres::NoTls;
 
 /// Connections one node keeps to the database at most.
@@ -36,8 +40,9 @@ pub(super) struct Postgres {
 
 impl Postgres {
     /// Connects, and brings the database's tables to this release's
-    /// version (refusing a database a newer release has written).
-    pub(super) fn open(url: &str) -> Result<Self, StoreError> {
+    /// version (refusing a database a newer release has written). Every
+    /// node's events are handed to `events` from then on.
+    pub(super) fn open(url: &str, events: broadcast::Sender<Event>) -> Result<Self, StoreError> {
         let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
             StoreError::Unavailable(format!("the PostgreSQL URL is not valid: {e}"))
         })?;
@@ -48,7 +53,7 @@ impl Postgres {
             .build()
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 // A connection the database dropped is noticed and replaced.
@@ -74,6 +79,21 @@ impl Postgres {
             let mut client = postgres.connection().await?;
             migrations::apply(&mut client).await
         })?;
+        // Open once this node hears every event published from now on.
+        let (listening, heard) = tokio::sync::oneshot::channel();
+        postgres.handle.spawn(events::relay(
+            config,
+            postgres.pool.clone(),
+            events,
+            listening,
+        ));
+        postgres.wait(async {
+            tokio::time::timeout(POOL_WAIT, heard)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .ok_or_else(|| StoreError::Unavailable("cannot listen for events".into()))
+        })?;
         Ok(postgres)
     }
 
@@ -98,10 +118,7 @@ impl Postgres {
 
     /// A pooled connection, or `Unavailable` when none can be had in time.
     async fn connection(&self) -> Result<Object, StoreError> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("no database connection: {e}")))
+        pooled(&self.pool).await
     }
 }
 
@@ -113,7 +130,43 @@ impl Drop for Postgres {
     }
 }
 
+/// A connection from `pool`, or `Unavailable` when none can be had in time.
+async fn pooled(pool: &Pool) -> Result<Object, StoreError> {
+    pool.get()
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("no database connection: {e}")))
+}
+
 impl Backend for Postgres {
+    fn publish(&self, event: &Event, _local: &broadcast::Sender<Event>) -> Result<(), StoreError> {
+        // Heard back by this node's listener too, like every node's.
+        self.wait(events::publish(&self.pool, event))
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        self.wait(async {
+            let client = self.connection().await?;
+            client.simple_query("SELECT 1").await.map_err(failed)?;
+            Ok(())
+        })
+    }
+
+    fn exclusive(
+        &self,
+        name: &str,
+    ) -> futures::future::BoxFuture<'static, Result<Exclusive, StoreError>> {
+        let entered = exclusive::enter(self.pool.clone(), self.handle.clone(), name.to_owned());
+        Box::pin(async move {
+            Ok(Exclusive {
+                _held: Some(Box::new(entered.await?)),
+            })
+        })
+    }
+
+    fn claim_event(&self, id: &str) -> Result<bool, StoreError> {
+        self.wait(events::claim(&self.pool, id))
+    }
+
     fn snapshot(&self) -> Result<Box<dyn Read + '_>, StoreError> {
         let client = self.wait(self.connection())?;
         Ok(Box::new(txn::Txn::new(self, client, txn::Kind::Snapshot)))
