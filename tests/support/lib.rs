@@ -13,6 +13,15 @@ use switchboard_mocks::semrush::Semrush;
 
 mod browser;
 mod database;
+/// What the cluster tests and their `node` binary agree on.
+pub mod node {
+    /// The service token the tests send as the host application.
+    pub const TOKEN: &str = "node-token";
+    /// The OAuth client registered with the Microsoft mock.
+    pub const CLIENT_ID: &str = "4a1aa1d5-c567-49d0-ad0b-cd957a47f842";
+    pub const CLIENT_SECRET: &str = "client-secret-value";
+    pub const WEBHOOK_SECRET: &str = "webhook-signing-key";
+}
 mod steps;
 pub use browser::Browser;
 pub use database::{Data, POSTGRES_ENV};
