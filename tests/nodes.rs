@@ -1,248 +1,23 @@
 //! Three engine nodes on one PostgreSQL database, each its own process
 //! serving the HTTP API (the `node` binary), behind no load balancer: the
-//! test spreads requests over them itself. Every guarantee must hold
+//! tests spread requests over them themselves. Every guarantee must hold
 //! whatever node a request lands on. Runs when `TEST_POSTGRES_URL` names a
 //! server (CI sets it); says so when skipped.
 
 use futures::StreamExt;
 use reqwest::Method as M;
 use serde_json::{Value, json};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use switchboard::vault::KeySource;
-use switchboard_e2e::node::{CLIENT_ID, CLIENT_SECRET, TOKEN};
-use switchboard_e2e::*;
-use switchboard_mocks::Running;
-use switchboard_mocks::microsoft::Microsoft;
-use switchboard_mocks::semrush::Semrush;
+use switchboard_e2e::cluster::*;
+use switchboard_e2e::node::TOKEN;
 
-const SEMRUSH_KEY: &str = "0123456789abcdef0123456789abcdef";
-
-struct Node {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Cluster {
-    nodes: Vec<Node>,
-    ms: Microsoft,
-    http: reqwest::Client,
-    browser: Browser,
-    harness: Harness,
-    _mocks: Vec<Running>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Cluster {
-    /// `count` nodes, each sending webhooks to `webhook` if given; `None`
-    /// (and a note) when the suites run on redb files.
-    async fn start(count: usize, webhook: Option<&str>) -> Option<Cluster> {
-        let mut harness = Harness::new();
-        if let Data::File(_) = harness.data {
-            eprintln!("skipped: several nodes need {POSTGRES_ENV}");
-            return None;
-        }
-        let ports: Vec<u16> = (0..count).map(|_| free_port()).collect();
-        // Sign-ins come back to the second node, wherever they began.
-        let redirect = format!(
-            "http://127.0.0.1:{}/oauth/sharepoint/callback",
-            ports[1 % count]
-        );
-        let ms = Microsoft::new();
-        ms.register_client(CLIENT_ID, Some(CLIENT_SECRET), &redirect);
-        let microsoft = ms.start().await.unwrap();
-        let semrush = Semrush::new();
-        semrush.add_key(SEMRUSH_KEY, 1_000_000);
-        let semrush_running = semrush.start().await.unwrap();
-        for host in switchboard_mocks::microsoft::HOSTS {
-            harness.route(host, microsoft.addr);
-        }
-        harness.install_semrush();
-        harness.install(&switchboard_plugin_artifacts::plugins_dir().join("sharepoint.wasm"));
-        let dir = harness.dir.path();
-        let ca = dir.join("mocks-ca.pem");
-        std::fs::write(&ca, switchboard_mocks::tls::ca().pem()).unwrap();
-        let data = harness.data.as_arg();
-        // Every node is handed the same key, as an operator does.
-        let key = dir.join("switchboard.key");
-        let secret: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ ports[0] as u8);
-        std::fs::write(&key, hex::encode(secret)).unwrap();
-        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .unwrap();
-        let key = key.display().to_string();
-        let (plugins, policies) = (
-            harness.plugins_dir().display().to_string(),
-            policies_dir().display().to_string(),
-        );
-        let mut nodes: Vec<Node> = ports
-            .iter()
-            .map(|port| {
-                let log = std::fs::File::create(dir.join(format!("node-{port}.log"))).unwrap();
-                let child = Command::new(env!("CARGO_BIN_EXE_node"))
-                    .args([
-                        &format!("127.0.0.1:{port}"),
-                        &data,
-                        &key,
-                        &plugins,
-                        &policies,
-                        ca.to_str().unwrap(),
-                        &microsoft.addr.to_string(),
-                        &semrush_running.addr.to_string(),
-                        &redirect,
-                    ])
-                    .args(webhook)
-                    .env("RUST_LOG", "warn")
-                    .stdout(Stdio::null())
-                    .stderr(log)
-                    .spawn()
-                    .unwrap();
-                Node {
-                    child,
-                    base: format!("http://127.0.0.1:{port}"),
-                }
-            })
-            .collect();
-        switchboard::net::install_crypto();
-        let http = reqwest::Client::builder().no_proxy().build().unwrap();
-        for (node, port) in nodes.iter_mut().zip(&ports) {
-            if !ready(&http, node).await {
-                let log = std::fs::read_to_string(dir.join(format!("node-{port}.log")));
-                panic!("{} never got ready: {}", node.base, log.unwrap_or_default());
-            }
-        }
-        let browser = harness.browser();
-        Some(Cluster {
-            nodes,
-            ms,
-            http,
-            browser,
-            harness,
-            _mocks: vec![microsoft, semrush_running],
-        })
-    }
-
-    /// `user`, as `role`, in `workspace`, sends `method` `path` to node `n`.
-    fn request(
-        &self,
-        n: usize,
-        method: M,
-        path: &str,
-        (user, role, workspace): (&str, &str, &str),
-    ) -> reqwest::RequestBuilder {
-        let base = &self.nodes[n % self.nodes.len()].base;
-        let path = path.replace("{ws}", workspace);
-        self.http
-            .request(method, format!("{base}{path}"))
-            .bearer_auth(TOKEN)
-            .header("X-Switchboard-User", user)
-            .header("X-Switchboard-Role", role)
-            .header("X-Switchboard-Plan", "business")
-    }
-
-    /// Bob connects SharePoint: the sign-in begins on node 0, its link is
-    /// opened on node 2, and Microsoft sends him back to node 1.
-    async fn bob_signs_in(&self) {
-        let started: Value = self
-            .request(
-                0,
-                M::POST,
-                "/v1/workspaces/{ws}/integrations/sharepoint/connect",
-                BOB,
-            )
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let link = started["sign_in"]["start_url"].as_str().unwrap();
-        let link = link.replace(&self.nodes[1].base, &self.nodes[2].base);
-        let opened = self.browser.get(&link).await;
-        assert_eq!(opened.status(), 303, "{link}");
-        let authorize = opened.headers()["location"].to_str().unwrap().to_owned();
-        let consented = self.browser.get(&authorize).await;
-        assert_eq!(consented.status(), 302);
-        let callback = consented.headers()["location"].to_str().unwrap().to_owned();
-        assert!(callback.starts_with(&self.nodes[1].base), "{callback}");
-        let landed = self.browser.get(&callback).await;
-        assert_eq!(landed.status(), 303);
-        let back = landed.headers()["location"].to_str().unwrap();
-        assert!(back.contains("status=connected"), "{back}");
-    }
-
-    fn kill(&mut self, n: usize) {
-        let node = &mut self.nodes[n];
-        node.child.kill().unwrap();
-        node.child.wait().unwrap();
-    }
-}
-
-const ADA: (&str, &str, &str) = ("ada", "admin", "acme");
-const BOB: (&str, &str, &str) = ("bob", "member", "acme");
-
-/// Whether `node` answers `/readyz` with 200 within two minutes (and has
-/// not exited).
-async fn ready(http: &reqwest::Client, node: &mut Node) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(120) && node.child.try_wait().unwrap().is_none() {
-        if let Ok(r) = http.get(format!("{}/readyz", node.base)).send().await
-            && r.status() == 200
-        {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    false
-}
-
-async fn status(request: reqwest::RequestBuilder) -> u16 {
-    request.send().await.unwrap().status().as_u16()
-}
-
-/// The mode `integration` is enabled in, on the Team Integrations page as
-/// node `n` shows it to Ada.
-async fn mode_on(c: &Cluster, n: usize, workspace: &str, integration: &str) -> Value {
-    let page: Value = c
-        .request(
-            n,
-            M::GET,
-            "/v1/workspaces/{ws}/team-integrations",
-            ("ada", "admin", workspace),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    page["integrations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["id"] == integration)
-        .unwrap()["enabled"]["mode"]
-        .clone()
-}
+const NODE: &str = env!("CARGO_BIN_EXE_node");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_racing_enables_over_three_nodes_never_leave_two_modes_on() {
-    let Some(c) = Cluster::start(3, None).await else {
+    let Some(c) = Cluster::start(NODE, 3, None).await else {
         return;
     };
     let c = Arc::new(c);
@@ -292,7 +67,7 @@ async fn a_thousand_racing_enables_over_three_nodes_never_leave_two_modes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_calls_on_an_expired_token_over_three_nodes_make_one_refresh() {
-    let Some(c) = Cluster::start(3, None).await else {
+    let Some(c) = Cluster::start(NODE, 3, None).await else {
         return;
     };
     let enable = "/v1/workspaces/{ws}/team-integrations/sharepoint/enable";
@@ -358,7 +133,7 @@ async fn a_disable_on_one_node_streams_to_another_and_its_webhook_goes_out_once(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hook = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, receiver).await });
-    let Some(c) = Cluster::start(3, Some(&hook)).await else {
+    let Some(c) = Cluster::start(NODE, 3, Some(&hook)).await else {
         return;
     };
     let enable = "/v1/workspaces/{ws}/team-integrations/semrush/enable";
@@ -408,7 +183,7 @@ async fn a_disable_on_one_node_streams_to_another_and_its_webhook_goes_out_once(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_mid_write_loses_no_committed_change_and_the_others_serve_on() {
-    let Some(mut c) = Cluster::start(3, None).await else {
+    let Some(mut c) = Cluster::start(NODE, 3, None).await else {
         return;
     };
     // Node 2 takes a stream of enables and disables, each waited for.

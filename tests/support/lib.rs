@@ -12,6 +12,7 @@ use switchboard::{Engine, EngineConfig};
 use switchboard_mocks::semrush::Semrush;
 
 mod browser;
+pub mod cluster;
 mod database;
 /// What the cluster tests and their `node` binary agree on.
 pub mod node {
