@@ -5,9 +5,11 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use switchboard::Location;
 use switchboard::audit::{Entry, Outcome};
-use switchboard::model::{Event, EventKind, IntegrationId, Role, UserId, WorkspaceId};
+use switchboard::model::{Event, EventKind, IntegrationId, Mode, Role, UserId, WorkspaceId};
 use switchboard::store::Store;
+use switchboard::vault::KeySource;
 use switchboard_e2e::*;
 
 fn entry(n: usize) -> Entry {
@@ -124,4 +126,158 @@ async fn an_exclusive_section_runs_on_one_node_at_a_time() {
         .expect("the second node enters once the first leaves")
         .unwrap()
         .unwrap();
+}
+
+/// What `who` sees of the state: both pages and usage (or the refusal of
+/// each). The audit trail is compared whole, record by record: a refused
+/// look is itself audited, so looking changes it.
+fn everything_seen_by(
+    engine: &switchboard::Engine,
+    who: &switchboard::model::Actor,
+) -> serde_json::Value {
+    fn seen<T: serde::Serialize>(answer: Result<T, switchboard::Error>) -> serde_json::Value {
+        match answer {
+            Ok(value) => serde_json::to_value(value).unwrap(),
+            Err(e) => serde_json::json!({"refused": e.to_string()}),
+        }
+    }
+    serde_json::json!({
+        "team": seen(engine.team_integrations(who)),
+        "integrations": seen(engine.user_integrations(who)),
+        "usage": seen(engine.usage(who, 0, 4_102_444_800_000)),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redb_file_exported_to_postgres_and_back_shows_every_actor_the_same() {
+    use switchboard::maintenance::DataFile;
+    let deployment = semrush_deployment(
+        &[
+            ("0123456789abcdef0123456789abcdef", 10_000),
+            ("fedcba9876543210fedcba9876543210", 10_000),
+        ],
+        &[],
+    )
+    .await;
+    let Data::Postgres(_) = &deployment.harness.data else {
+        eprintln!("skipped: the move to PostgreSQL needs {POSTGRES_ENV}");
+        return;
+    };
+    let h = &deployment.harness;
+    let key = KeySource::EnvOrFile(h.dir.path().join("switchboard.key"));
+    let redb = Location::File(h.dir.path().join("source.redb"));
+    // The demo's kind of state, on a redb file: a shared key, a member's
+    // own connection, calls counted, a credit limit, a refusal audited.
+    let mut config = h.config();
+    config.data = redb.clone();
+    let source = switchboard::Engine::open(config).await.unwrap();
+    let globex_admin = actor("gus", "globex", Role::Admin);
+    let globex_member = actor("hal", "globex", Role::Member);
+    share_key(
+        &source,
+        &admin(),
+        &id("semrush"),
+        "0123456789abcdef0123456789abcdef",
+    )
+    .await;
+    bob_looks_up_seo(&source).await.unwrap();
+    bob_asks_related_to_seo(&source).await.unwrap();
+    source
+        .enable(&globex_admin, &id("semrush"), Mode::User)
+        .unwrap();
+    connect_semrush_key(&source, &globex_member, "fedcba9876543210fedcba9876543210")
+        .await
+        .unwrap();
+    keyword_overview(&source, &globex_member, "crm")
+        .await
+        .unwrap();
+    source
+        .set_credit_limit(&WorkspaceId::new("acme"), Some(5_000))
+        .unwrap();
+    assert!(
+        source
+            .enable(&member(), &id("semrush"), Mode::User)
+            .is_err()
+    );
+    source.flush_usage().unwrap();
+    let actors = [admin(), member(), globex_admin, globex_member];
+    let before: Vec<_> = actors
+        .iter()
+        .map(|a| everything_seen_by(&source, a))
+        .collect();
+    let trail_of = |engine: &switchboard::Engine, w: &str| {
+        let admin = actor("alice", w, Role::Admin);
+        engine
+            .audit(&admin, &Default::default(), None, 1000)
+            .unwrap()
+            .records
+    };
+    let trails: Vec<_> = ["acme", "globex"]
+        .iter()
+        .map(|w| trail_of(&source, w))
+        .collect();
+    drop(source);
+
+    // redb → PostgreSQL → a new redb file.
+    let dump = h.dir.path().join("export.jsonl");
+    let exported = DataFile::open_with_keys(&redb, key.clone())
+        .unwrap()
+        .export(&mut std::fs::File::create(&dump).unwrap())
+        .unwrap();
+    assert_eq!(
+        (
+            exported.workspaces,
+            exported.connections,
+            exported.credit_limits
+        ),
+        (2, 1, 1)
+    );
+    let postgres = DataFile::open_with_keys(h.data.location(), key.clone()).unwrap();
+    let imported = postgres
+        .import(std::io::BufReader::new(std::fs::File::open(&dump).unwrap()))
+        .unwrap();
+    assert_eq!(imported, exported);
+    assert!(
+        postgres
+            .verify_audit()
+            .unwrap()
+            .iter()
+            .all(|(_, chain)| chain.is_ok())
+    );
+    let again = postgres.import(std::io::BufReader::new(std::fs::File::open(&dump).unwrap()));
+    assert!(
+        again
+            .unwrap_err()
+            .to_string()
+            .contains("already holds 2 workspace(s)")
+    );
+    let back = h.dir.path().join("back.jsonl");
+    postgres
+        .export(&mut std::fs::File::create(&back).unwrap())
+        .unwrap();
+    drop(postgres);
+    let returned = Location::File(h.dir.path().join("returned.redb"));
+    DataFile::migrate(&returned)
+        .unwrap()
+        .import(std::io::BufReader::new(std::fs::File::open(&back).unwrap()))
+        .unwrap();
+
+    for location in [h.data.location(), returned] {
+        let mut config = h.config();
+        config.data = location.clone();
+        let engine = switchboard::Engine::open(config).await.unwrap();
+        for (w, trail) in ["acme", "globex"].iter().zip(&trails) {
+            assert_eq!(&trail_of(&engine, w), trail, "{w} on {location}");
+        }
+        for (who, seen) in actors.iter().zip(&before) {
+            assert_eq!(
+                &everything_seen_by(&engine, who),
+                seen,
+                "{} on {location}",
+                who.user
+            );
+        }
+        // Secrets moved sealed and still open there.
+        bob_looks_up_seo(&engine).await.unwrap();
+    }
 }

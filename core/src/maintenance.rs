@@ -1,11 +1,23 @@
 //! Work on a data file with the service stopped: the master keys and the
 //! audit trail, as `switchboard keys` and `switchboard audit` do it.
 
+use crate::Error;
 use crate::Result;
 use crate::audit::{self, Broken, Filter, Record};
 use crate::engine::{self, Rotation};
 use crate::model::WorkspaceId;
+pub use crate::store::transfer::Moved;
+use crate::store::transfer::{self, EXPORT_FORMAT, Header, Item};
 use crate::store::{Location, Store, StoreError};
+
+/// Records written per transaction by [`DataFile::import`].
+const IMPORT_BATCH: usize = 500;
+
+/// One line of an export.
+fn json_line(value: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(value)
+        .map_err(|e| Error::Internal(format!("cannot encode a record: {e}")))
+}
 use crate::vault::{KeySource, Vault};
 
 /// The state opened directly, without an engine: a data file or a
@@ -24,6 +36,15 @@ impl DataFile {
         let location = location.into();
         let key = KeySource::beside(&location);
         Self::open_with_keys(location, key)
+    }
+
+    /// Opens state, creating it (a new data file, or tables in an empty
+    /// database) or bringing it to this release's version.
+    pub fn migrate(location: &Location) -> Result<Self> {
+        Ok(DataFile {
+            store: Store::open(location)?,
+            key: KeySource::beside(location),
+        })
     }
 
     /// Opens existing state with the keys `key` names.
@@ -72,6 +93,82 @@ impl DataFile {
                 Ok((workspace, verified))
             })
             .collect()
+    }
+
+    /// Writes every workspace's state to `out` as JSON lines (see
+    /// [`transfer`]); secrets stay sealed.
+    pub fn export(&self, out: &mut dyn std::io::Write) -> Result<Moved> {
+        let failed = |e: std::io::Error| Error::Internal(format!("cannot write the export: {e}"));
+        let header = Header {
+            switchboard_export: EXPORT_FORMAT,
+        };
+        writeln!(out, "{}", json_line(&header)?).map_err(failed)?;
+        let mut moved = Moved::default();
+        for workspace in self.store.read(|r| r.audited_workspaces())? {
+            // One snapshot per workspace: its records agree with each other.
+            let mut items = Vec::new();
+            self.store.read(|r| {
+                transfer::export_workspace(r, workspace.as_str(), &mut |item| {
+                    items.push(item);
+                    Ok(())
+                })
+            })?;
+            for item in items {
+                moved.count(&item);
+                writeln!(out, "{}", json_line(&item)?).map_err(failed)?;
+            }
+        }
+        out.flush().map_err(failed)?;
+        Ok(moved)
+    }
+
+    /// Reads an export into this state, which must hold none yet. Every
+    /// line is read and checked before anything is written; then records
+    /// are written `IMPORT_BATCH` to a transaction.
+    pub fn import(&self, input: impl std::io::BufRead) -> Result<Moved> {
+        let held = self.store.read(|r| r.audited_workspaces())?.len();
+        if held > 0 {
+            return Err(Error::Internal(format!(
+                "the target already holds {held} workspace(s); import into empty state"
+            )));
+        }
+        let mut lines = input.lines().enumerate();
+        let line = |n: usize, text: std::io::Result<String>| {
+            text.map_err(|e| Error::Internal(format!("line {}: cannot read: {e}", n + 1)))
+        };
+        let header: Header = match lines.next() {
+            Some((n, text)) => serde_json::from_str(&line(n, text)?).map_err(|e| {
+                Error::Internal(format!("line 1 is not a Switchboard export header: {e}"))
+            })?,
+            None => return Err(Error::Internal("the export is empty".into())),
+        };
+        if header.switchboard_export != EXPORT_FORMAT {
+            return Err(Error::Internal(format!(
+                "export format {} is not the one this release reads ({EXPORT_FORMAT})",
+                header.switchboard_export
+            )));
+        }
+        let mut items = Vec::new();
+        for (n, text) in lines {
+            let text = line(n, text)?;
+            if text.trim().is_empty() {
+                continue;
+            }
+            let item: Item = serde_json::from_str(&text)
+                .map_err(|e| Error::Internal(format!("line {}: {e}", n + 1)))?;
+            items.push(item);
+        }
+        let mut moved = Moved::default();
+        for batch in items.chunks(IMPORT_BATCH) {
+            self.store.write(|w| {
+                for item in batch {
+                    transfer::import(w, item)?;
+                }
+                Ok(())
+            })?;
+            batch.iter().for_each(|item| moved.count(item));
+        }
+        Ok(moved)
     }
 
     /// A workspace's newest `count` records, oldest of them first.

@@ -79,6 +79,33 @@ enum Command {
         #[arg(long, default_value = "switchboard.redb", global = true, value_parser = parse_location)]
         data: Location,
     },
+    /// Bring the state's tables to this release (the service does it at
+    /// start too; run it first when several nodes roll out together).
+    Migrate {
+        /// The redb data file, or the PostgreSQL database's URL.
+        #[arg(long, default_value = "switchboard.redb", value_parser = parse_location)]
+        data: Location,
+    },
+    /// Write every workspace's state as JSON lines, secrets still sealed,
+    /// to move it to another backend with `import`.
+    Export {
+        /// The redb data file, or the PostgreSQL database's URL.
+        #[arg(long, default_value = "switchboard.redb", value_parser = parse_location)]
+        data: Location,
+        /// Where to write it (standard output if not given).
+        #[arg(long)]
+        to: Option<PathBuf>,
+    },
+    /// Read an export into empty state (a new data file or database), then
+    /// verify every audit chain. Open it with the same master keys.
+    Import {
+        /// The redb data file, or the PostgreSQL database's URL.
+        #[arg(long, value_parser = parse_location)]
+        data: Location,
+        /// The export to read.
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Read and verify the audit trail (with the service stopped).
     Audit {
         #[command(subcommand)]
@@ -287,6 +314,13 @@ pub fn main() -> ExitCode {
             Command::Policy { command } => policy(command).await,
             Command::Keys { command, data } => keys(command, &data),
             Command::Audit { command, data } => audit(command, &data),
+            Command::Migrate { data } => {
+                DataFile::migrate(&data).map_err(|e| e.to_string())?;
+                print(&format!("{data} is ready for this release"));
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Export { data, to } => export(&data, to.as_deref()),
+            Command::Import { data, from } => import(&data, &from),
         }
     });
     outcome.unwrap_or_else(fail)
@@ -422,29 +456,72 @@ fn keys(command: KeysCommand, data: &Location) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn export(data: &Location, to: Option<&std::path::Path>) -> Result<ExitCode, String> {
+    let file = DataFile::open(data).map_err(|e| e.to_string())?;
+    let moved = match to {
+        Some(path) => {
+            let out = std::fs::File::create(path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            file.export(&mut std::io::BufWriter::new(out))
+        }
+        None => file.export(&mut std::io::stdout().lock()),
+    }
+    .map_err(|e| e.to_string())?;
+    eprintln!("exported {}", summary(&moved));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn import(data: &Location, from: &std::path::Path) -> Result<ExitCode, String> {
+    let input =
+        std::fs::File::open(from).map_err(|e| format!("cannot open {}: {e}", from.display()))?;
+    // Created if need be: importing is how new state begins.
+    let file = DataFile::migrate(data).map_err(|e| e.to_string())?;
+    let moved = file
+        .import(std::io::BufReader::new(input))
+        .map_err(|e| e.to_string())?;
+    print(&format!("imported {}", summary(&moved)));
+    verify_chains(&file)
+}
+
+/// Checks every workspace's audit chain, printing each; fails if one breaks.
+fn verify_chains(file: &DataFile) -> Result<ExitCode, String> {
+    let mut broken = 0;
+    for (workspace, verified) in file.verify_audit().map_err(|e| e.to_string())? {
+        match verified {
+            Ok(n) => print(&format!(
+                "{}: {n} record(s) verified",
+                crate::logging::escape_controls(workspace.as_str())
+            )),
+            Err(e) => {
+                broken += 1;
+                print(&crate::logging::escape_controls(&e.to_string()));
+            }
+        }
+    }
+    Ok(if broken == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn summary(moved: &switchboard::maintenance::Moved) -> String {
+    format!(
+        "{} workspace(s): {} enablement(s), {} shared credential(s), {} connection(s), {} audit record(s), {} usage counter(s), {} credit limit(s)",
+        moved.workspaces,
+        moved.enablements,
+        moved.workspace_credentials,
+        moved.connections,
+        moved.audit_records,
+        moved.usage_days,
+        moved.credit_limits
+    )
+}
+
 fn audit(command: AuditCommand, data: &Location) -> Result<ExitCode, String> {
     let file = DataFile::open(data).map_err(|e| e.to_string())?;
     match command {
-        AuditCommand::Verify => {
-            let mut broken = 0;
-            for (workspace, verified) in file.verify_audit().map_err(|e| e.to_string())? {
-                match verified {
-                    Ok(n) => print(&format!(
-                        "{}: {n} record(s) verified",
-                        crate::logging::escape_controls(workspace.as_str())
-                    )),
-                    Err(e) => {
-                        broken += 1;
-                        print(&crate::logging::escape_controls(&e.to_string()));
-                    }
-                }
-            }
-            Ok(if broken == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
-        }
+        AuditCommand::Verify => verify_chains(&file),
         AuditCommand::Tail { workspace, count } => {
             for record in file
                 .audit_tail(&workspace, count)

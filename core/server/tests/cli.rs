@@ -233,6 +233,95 @@ async fn audit_verify_names_the_first_tampered_record() {
     );
 }
 
+#[tokio::test]
+async fn export_and_import_move_the_state_to_a_new_file_and_verify_its_chains() {
+    use switchboard::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    {
+        let config = switchboard::EngineConfig::new(
+            dir.path().join("from.redb"),
+            switchboard_plugin_artifacts::plugins_dir(),
+            repo_policies(),
+        );
+        let engine = switchboard::Engine::open(config).await.unwrap();
+        for workspace in ["acme", "globex"] {
+            let admin = Actor {
+                user: UserId::new("alice"),
+                workspace: WorkspaceId::new(workspace),
+                role: Role::Admin,
+                plan: "business".into(),
+            };
+            engine
+                .enable(&admin, &IntegrationId::new("semrush"), Mode::User)
+                .unwrap();
+        }
+    }
+    let (ok, _, told) = switchboard(&[
+        "export",
+        "--data",
+        &path("from.redb"),
+        "--to",
+        &path("dump"),
+    ]);
+    assert!(ok, "{told}");
+    assert!(
+        told.contains("exported 2 workspace(s): 2 enablement(s)"),
+        "{told}"
+    );
+
+    // A damaged export is refused whole, naming the line; nothing is written.
+    let dump = std::fs::read_to_string(path("dump")).unwrap();
+    std::fs::write(
+        path("damaged"),
+        format!("{dump}{{\"table\":\"enablement\"\n"),
+    )
+    .unwrap();
+    let (ok, _, refused) = switchboard(&[
+        "import",
+        "--data",
+        &path("to.redb"),
+        "--from",
+        &path("damaged"),
+    ]);
+    assert!(!ok);
+    assert!(refused.contains("line 6: "), "{refused}");
+    let (ok, imported, told) = switchboard(&[
+        "import",
+        "--data",
+        &path("to.redb"),
+        "--from",
+        &path("dump"),
+    ]);
+    assert!(ok, "{told}");
+    assert_eq!(
+        imported.lines().collect::<Vec<_>>(),
+        [
+            "imported 2 workspace(s): 2 enablement(s), 0 shared credential(s), 0 connection(s), 2 audit record(s), 0 usage counter(s), 0 credit limit(s)",
+            "acme: 1 record(s) verified",
+            "globex: 1 record(s) verified",
+        ]
+    );
+    let (ok, _, refused) = switchboard(&[
+        "import",
+        "--data",
+        &path("to.redb"),
+        "--from",
+        &path("dump"),
+    ]);
+    assert!(!ok);
+    assert!(
+        refused.contains("the target already holds 2 workspace(s)"),
+        "{refused}"
+    );
+    let (ok, migrated, _) = switchboard(&["migrate", "--data", &path("to.redb")]);
+    assert!(ok);
+    assert!(
+        migrated.ends_with("to.redb is ready for this release\n"),
+        "{migrated}"
+    );
+}
+
 #[test]
 fn keys_list_rotate_and_retire_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();

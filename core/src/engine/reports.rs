@@ -166,7 +166,7 @@ impl Engine {
             Ok((counters, connected))
         })?;
         let mut per_member: BTreeMap<IntegrationId, BTreeMap<UserId, Tally>> = BTreeMap::new();
-        for (integration, user, tally) in counters {
+        for (integration, user, _day, tally) in counters {
             per_member
                 .entry(integration)
                 .or_default()

@@ -10,6 +10,7 @@ mod embedded;
 mod location;
 mod postgres;
 mod records;
+pub mod transfer;
 
 use crate::audit::{Entry, Filter, Page, Record};
 use crate::model::{ConnectionId, Enablement, Event, IntegrationId, UserId, WorkspaceId};
@@ -114,13 +115,14 @@ pub trait Read {
     fn audited_workspaces(&self) -> Result<Vec<WorkspaceId>, StoreError>;
     /// A workspace's audit records, oldest first.
     fn audit_all(&self, workspace: &str) -> Result<Vec<Record>, StoreError>;
-    /// Usage counters of a workspace for days in `[from_day, to_day)`.
+    /// Usage counters of a workspace for days in `[from_day, to_day)`,
+    /// one per member, integration and day.
     fn usage(
         &self,
         workspace: &str,
         from_day: u64,
         to_day: u64,
-    ) -> Result<Vec<(IntegrationId, UserId, Tally)>, StoreError>;
+    ) -> Result<Vec<(IntegrationId, UserId, u64, Tally)>, StoreError>;
     /// Credits a workspace used in a month ([`usage::month_of_day`]).
     fn workspace_credits(&self, workspace: &str, month: u64) -> Result<u64, StoreError>;
     /// The monthly credit limit the host set for a workspace.
@@ -173,6 +175,9 @@ pub trait Write: Read {
         record: &SessionRecord,
         now_ms: u64,
     ) -> Result<(), StoreError>;
+    /// Puts an audit record where it was in its workspace's chain (moving
+    /// state between backends): the record is kept as it is, hash and all.
+    fn put_audit(&mut self, record: &Record) -> Result<(), StoreError>;
     /// Deletes a browser session; says whether there was one.
     fn remove_session(&mut self, id: &str) -> Result<bool, StoreError>;
     /// Sets or clears a workspace's monthly credit limit.

@@ -270,7 +270,7 @@ impl<T: Tables> Read for T {
         workspace: &str,
         from_day: u64,
         to_day: u64,
-    ) -> Result<Vec<(IntegrationId, UserId, Tally)>, StoreError> {
+    ) -> Result<Vec<(IntegrationId, UserId, u64, Tally)>, StoreError> {
         let mut out = Vec::new();
         for item in self.table(USAGE)?.range((workspace, "", "", 0)..)? {
             let (key, value) = item?;
@@ -282,6 +282,7 @@ impl<T: Tables> Read for T {
                 out.push((
                     IntegrationId::new(integ),
                     UserId::new(user),
+                    day,
                     decode("usage", value.value())?,
                 ));
             }
@@ -502,6 +503,19 @@ impl Write for Transaction {
             s.session.expires_at_ms <= now_ms
         })?;
         table.insert(id, encode(record).as_slice())?;
+        Ok(())
+    }
+
+    fn put_audit(&mut self, record: &Record) -> Result<(), StoreError> {
+        let workspace = record.workspace.as_str();
+        self.0
+            .open_table(AUDIT)?
+            .insert((workspace, record.seq), encode(record).as_slice())?;
+        let mut heads = self.0.open_table(AUDIT_HEADS)?;
+        let head: Option<(u64, String)> = decoded("audit_heads", heads.get(workspace)?)?;
+        if head.is_none_or(|(seq, _)| seq < record.seq) {
+            heads.insert(workspace, encode(&(record.seq, &record.hash)).as_slice())?;
+        }
         Ok(())
     }
 

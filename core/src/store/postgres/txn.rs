@@ -486,10 +486,10 @@ impl Read for Txn<'_> {
         workspace: &str,
         from_day: u64,
         to_day: u64,
-    ) -> Result<Vec<(IntegrationId, UserId, Tally)>, StoreError> {
+    ) -> Result<Vec<(IntegrationId, UserId, u64, Tally)>, StoreError> {
         self.rows(
             Some(workspace),
-            "SELECT integration, member, calls, credits FROM usage \
+            "SELECT integration, member, day, calls, credits FROM usage \
              WHERE workspace = $1 AND day >= $2 AND day < $3 \
              ORDER BY integration, member, day",
             &[&workspace, &int(from_day), &int(to_day)],
@@ -499,9 +499,10 @@ impl Read for Txn<'_> {
             Ok((
                 IntegrationId::new(column::<&str>(row, 0, "usage")?),
                 UserId::new(column::<&str>(row, 1, "usage")?),
+                uint(column(row, 2, "usage")?),
                 Tally {
-                    calls: uint(column(row, 2, "usage")?),
-                    credits: uint(column(row, 3, "usage")?),
+                    calls: uint(column(row, 3, "usage")?),
+                    credits: uint(column(row, 4, "usage")?),
                 },
             ))
         })
@@ -846,6 +847,27 @@ impl Write for Txn<'_> {
                      ON CONFLICT (id) DO UPDATE SET \
                      expires_at_ms = excluded.expires_at_ms, record = excluded.record",
                     &[&id, &expires, &bytes],
+                ),
+            ],
+        )
+        .map(drop)
+    }
+
+    fn put_audit(&mut self, record: &Record) -> Result<(), StoreError> {
+        let workspace = record.workspace.as_str();
+        let seq = int(record.seq);
+        self.pipeline(
+            Some(workspace),
+            &[
+                (
+                    "INSERT INTO audit (workspace, seq, record) VALUES ($1, $2, $3)",
+                    &[&workspace, &seq, &encode(record)],
+                ),
+                (
+                    "INSERT INTO audit_heads (workspace, seq, hash) VALUES ($1, $2, $3) \
+                     ON CONFLICT (workspace) DO UPDATE SET seq = excluded.seq, hash = excluded.hash \
+                     WHERE audit_heads.seq < excluded.seq",
+                    &[&workspace, &seq, &record.hash],
                 ),
             ],
         )
