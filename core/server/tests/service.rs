@@ -971,7 +971,7 @@ async fn sigterm_stops_the_service_gracefully_and_keeps_the_usage() {
     let usage = store.read(|r| r.usage("demo", 0, u64::MAX)).unwrap();
     let calls: Vec<(String, u64, u64)> = usage
         .iter()
-        .map(|(i, u, t)| (format!("{i}/{u}"), t.calls, t.credits))
+        .map(|(i, u, _, t)| (format!("{i}/{u}"), t.calls, t.credits))
         .collect();
     assert_eq!(calls, [("semrush/bob".to_owned(), 1, 4)]);
 }
