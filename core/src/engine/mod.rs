@@ -382,6 +382,12 @@ impl Engine {
         self.store.publish(&event);
     }
 
+    /// Round trips to the database so far (0 on a data file): what this
+    /// node asks of a shared database, for capacity planning.
+    pub fn database_round_trips(&self) -> u64 {
+        self.store.round_trips()
+    }
+
     /// Whether the state can be reached now (a database answers).
     pub fn check_storage(&self) -> Result<()> {
         Ok(self.store.ping()?)

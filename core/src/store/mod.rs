@@ -203,6 +203,10 @@ trait Backend: Send + Sync {
     fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
+    /// Round trips to a database server so far (a file has none).
+    fn round_trips(&self) -> u64 {
+        0
+    }
     /// Waits until this node alone runs the section `name`, of every node
     /// (one process needs no more than its own lock).
     fn exclusive(
@@ -256,6 +260,13 @@ impl Store {
     /// turns first by their own means: this orders nodes, not tasks.
     pub async fn exclusive(&self, name: &str) -> Result<Exclusive, StoreError> {
         self.backend.exclusive(name).await
+    }
+
+    /// Round trips to the database server so far, each a wait for answers
+    /// (statements prepared for the first time on a connection included);
+    /// 0 on a data file.
+    pub fn round_trips(&self) -> u64 {
+        self.backend.round_trips()
     }
 
     /// Whether the state can be reached now.

@@ -18,6 +18,7 @@ use super::{Backend, Exclusive, Read, StoreError, Write};
 use crate::model::Event;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 use tokio::sync::broadcast;
@@ -36,6 +37,9 @@ pub(super) struct Postgres {
     runtime: Option<Runtime>,
     handle: Handle,
     pool: Pool,
+    /// Round trips to the database so far, each a wait for its answers:
+    /// what scaling out costs, counted (see [`Backend::round_trips`]).
+    round_trips: AtomicU64,
 }
 
 impl Postgres {
@@ -74,6 +78,7 @@ impl Postgres {
             handle: runtime.handle().clone(),
             runtime: Some(runtime),
             pool,
+            round_trips: AtomicU64::new(0),
         };
         postgres.wait(async {
             let mut client = postgres.connection().await?;
@@ -116,6 +121,10 @@ impl Postgres {
         }
     }
 
+    fn count_round_trips(&self, n: usize) {
+        self.round_trips.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
     /// A pooled connection, or `Unavailable` when none can be had in time.
     async fn connection(&self) -> Result<Object, StoreError> {
         pooled(&self.pool).await
@@ -141,6 +150,10 @@ impl Backend for Postgres {
     fn publish(&self, event: &Event, _local: &broadcast::Sender<Event>) -> Result<(), StoreError> {
         // Heard back by this node's listener too, like every node's.
         self.wait(events::publish(&self.pool, event))
+    }
+
+    fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
     }
 
     fn ping(&self) -> Result<(), StoreError> {

@@ -49,6 +49,15 @@ impl Kind {
 }
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+/// A queued statement's parameters, kept until it is sent.
+type Owned = Vec<Box<dyn ToSql + Sync + Send>>;
+
+/// Parameters kept for a queued statement.
+macro_rules! owned {
+    ($($value:expr),* $(,)?) => {
+        vec![$(Box::new($value) as Box<dyn ToSql + Sync + Send>),*]
+    };
+}
 
 /// A transaction; dropped without [`Write::commit`], it rolls back.
 pub(in crate::store) struct Txn<'a> {
@@ -64,6 +73,10 @@ struct State {
     begun: bool,
     /// The workspaces this transaction holds the lock of.
     locked: HashSet<String>,
+    /// The workspaces to lock with the next statements sent.
+    unlocked: Vec<String>,
+    /// Writes not sent yet.
+    queued: Vec<(&'static str, Owned)>,
     /// Whether a statement failed: PostgreSQL then rolls back whatever
     /// follows, `COMMIT` included, so committing must fail loudly.
     aborted: bool,
@@ -78,14 +91,16 @@ impl<'a> Txn<'a> {
                 client: Some(client),
                 begun: false,
                 locked: HashSet::new(),
+                unlocked: Vec::new(),
+                queued: Vec::new(),
                 aborted: false,
             }),
         }
     }
 
-    /// Runs `statements` in one round trip (after `BEGIN`, and the lock of
-    /// `workspace` in a write transaction, when not yet sent); their rows,
-    /// in order.
+    /// Runs `statements` in one round trip, after what is not yet sent:
+    /// `BEGIN`, the locks of the workspaces touched (in a write
+    /// transaction), and the writes queued since; their rows, in order.
     fn pipeline(
         &self,
         workspace: Option<&str>,
@@ -93,26 +108,35 @@ impl<'a> Txn<'a> {
     ) -> Result<Vec<Vec<Row>>, StoreError> {
         let mut state = self.state.borrow_mut();
         let state = &mut *state;
-        let lock = workspace.filter(|w| self.kind == Kind::Write && !state.locked.contains(*w));
+        if let Some(w) = workspace {
+            self.note_lock(state, w);
+        }
+        let locks = std::mem::take(&mut state.unlocked);
+        let queued = std::mem::take(&mut state.queued);
         let begin = (!state.begun).then(|| self.kind.begin());
         let client = state
             .client
             .as_ref()
             .ok_or_else(|| StoreError::Unavailable("the transaction has no connection".into()))?;
-        let answered = self.backend.wait(async {
-            let mut prepared = Vec::with_capacity(statements.len());
-            for (sql, _) in statements {
+        let cached = client.statement_cache.size();
+        let answered: Result<Vec<Vec<Row>>, StoreError> = self.backend.wait(async {
+            let mut prepared = Vec::with_capacity(queued.len() + statements.len());
+            let sqls = queued.iter().map(|(sql, _)| *sql);
+            for sql in sqls.chain(statements.iter().map(|(sql, _)| *sql)) {
                 prepared.push(client.prepare_cached(sql).await.map_err(failed)?);
             }
-            let lock_statement = match lock {
-                Some(_) => Some(
-                    client
-                        .prepare_cached(LOCK_WORKSPACE)
-                        .await
-                        .map_err(failed)?,
-                ),
-                None => None,
-            };
+            let lock_statement = client
+                .prepare_cached(LOCK_WORKSPACE)
+                .await
+                .map_err(failed)?;
+            let queued_params: Vec<Vec<&(dyn ToSql + Sync)>> = queued
+                .iter()
+                .map(|(_, params)| params.iter().map(|p| p.as_ref() as _).collect())
+                .collect();
+            let params = queued_params
+                .iter()
+                .map(Vec::as_slice)
+                .chain(statements.iter().map(|(_, params)| *params));
             // Polled in this order, so sent in this order, before any answer.
             let begun = async {
                 match begin {
@@ -120,36 +144,62 @@ impl<'a> Txn<'a> {
                     None => Ok(()),
                 }
             };
-            let locked = async {
-                match (&lock_statement, lock) {
-                    (Some(statement), Some(workspace)) => client
-                        .execute(statement, &[&WORKSPACE_LOCKS, &workspace])
-                        .await
-                        .map(drop),
-                    _ => Ok(()),
-                }
-            };
+            let lock_params: Vec<[&(dyn ToSql + Sync); 2]> = locks
+                .iter()
+                .map(|w| [&WORKSPACE_LOCKS as _, w as _])
+                .collect();
+            let locked = futures::future::join_all(
+                lock_params
+                    .iter()
+                    .map(|params| client.execute(&lock_statement, params)),
+            );
             let queries = futures::future::join_all(
                 prepared
                     .iter()
-                    .zip(statements)
-                    .map(|(statement, (_, params))| client.query(statement, params)),
+                    .zip(params)
+                    .map(|(statement, params)| client.query(statement, params)),
             );
             let (begun, locked, rows) = futures::join!(begun, locked, queries);
             begun.map_err(failed)?;
-            locked.map_err(failed)?;
-            rows.into_iter()
+            for lock in locked {
+                lock.map_err(failed)?;
+            }
+            let mut rows = rows
+                .into_iter()
                 .map(|rows| rows.map_err(failed))
-                .collect::<Result<Vec<_>, _>>()
+                .collect::<Result<Vec<_>, _>>()?;
+            // The queued writes' answers are no one's.
+            Ok(rows.split_off(queued.len()))
         });
+        let prepares = client.statement_cache.size().saturating_sub(cached);
+        self.backend.count_round_trips(1 + prepares);
         // Once sent, BEGIN must be ended, whatever came back.
         state.begun |= begin.is_some();
         state.aborted |= answered.is_err();
         let rows = answered?;
-        if let Some(workspace) = lock {
-            state.locked.insert(workspace.to_owned());
-        }
+        state.locked.extend(locks);
         Ok(rows)
+    }
+
+    /// Remembers to lock `workspace` before this write transaction's next
+    /// statement, the first time it is touched.
+    fn note_lock(&self, state: &mut State, workspace: &str) {
+        if self.kind == Kind::Write
+            && !state.locked.contains(workspace)
+            && !state.unlocked.iter().any(|w| w == workspace)
+        {
+            state.unlocked.push(workspace.to_owned());
+        }
+    }
+
+    /// Queues a write whose answer nobody needs: it is sent with the next
+    /// read, or with `COMMIT`, in the same round trip.
+    fn queue(&self, workspace: Option<&str>, sql: &'static str, params: Owned) {
+        let mut state = self.state.borrow_mut();
+        if let Some(w) = workspace {
+            self.note_lock(&mut state, w);
+        }
+        state.queued.push((sql, params));
     }
 
     /// One statement's rows.
@@ -187,6 +237,7 @@ impl Drop for Txn<'_> {
             return;
         };
         if state.begun {
+            self.backend.count_round_trips(1);
             // Ended off the caller's path; a connection that cannot even
             // roll back leaves the pool.
             self.backend.handle.spawn(async move {
@@ -630,21 +681,17 @@ impl Write for Txn<'_> {
             entry,
         );
         let seq = int(record.seq);
-        let bytes = encode(&record);
-        self.pipeline(
+        self.queue(
             Some(ws),
-            &[
-                (
-                    "INSERT INTO audit (workspace, seq, record) VALUES ($1, $2, $3)",
-                    &[&ws, &seq, &bytes],
-                ),
-                (
-                    "INSERT INTO audit_heads (workspace, seq, hash) VALUES ($1, $2, $3) \
-                     ON CONFLICT (workspace) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-                    &[&ws, &seq, &record.hash],
-                ),
-            ],
-        )?;
+            "INSERT INTO audit (workspace, seq, record) VALUES ($1, $2, $3)",
+            owned![ws.to_owned(), seq, encode(&record)],
+        );
+        self.queue(
+            Some(ws),
+            "INSERT INTO audit_heads (workspace, seq, hash) VALUES ($1, $2, $3) \
+             ON CONFLICT (workspace) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            owned![ws.to_owned(), seq, record.hash.clone()],
+        );
         Ok(record)
     }
 
@@ -654,22 +701,22 @@ impl Write for Txn<'_> {
         integration: &str,
         enablement: Option<&Enablement>,
     ) -> Result<(), StoreError> {
+        let (w, i) = (workspace.to_owned(), integration.to_owned());
         match enablement {
-            Some(e) => self.rows(
+            Some(e) => self.queue(
                 Some(workspace),
                 "INSERT INTO enablements (workspace, integration, record) VALUES ($1, $2, $3) \
                  ON CONFLICT (workspace, integration) DO UPDATE SET record = excluded.record",
-                &[&workspace, &integration, &encode(e)],
+                owned![w, i, encode(e)],
             ),
-            None => self.rows(
+            None => self.queue(
                 Some(workspace),
                 "DELETE FROM enablements WHERE workspace = $1 AND integration = $2",
-                &[&workspace, &integration],
+                owned![w, i],
             ),
         }
-        .map(drop)
+        Ok(())
     }
-
     fn set_workspace_credential(
         &mut self,
         workspace: &str,
@@ -705,118 +752,89 @@ impl Write for Txn<'_> {
             connection: c.clone(),
             suspended_from: stored.suspended_from,
         });
-        let (workspace, integration, owner, id) = (
-            c.workspace.as_str(),
-            c.integration.as_str(),
-            c.owner.as_str(),
-            c.id.as_str(),
-        );
-        self.rows(
-            Some(workspace),
+        self.queue(
+            Some(c.workspace.as_str()),
             "INSERT INTO connections (workspace, integration, owner, id, record, key_id, sealed) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (workspace, integration, owner) DO UPDATE SET id = excluded.id, \
              record = excluded.record, key_id = excluded.key_id, sealed = excluded.sealed",
-            &[
-                &workspace,
-                &integration,
-                &owner,
-                &id,
-                &record,
-                &stored.sealed.key_id,
-                &encode(&stored.sealed),
+            owned![
+                c.workspace.as_str().to_owned(),
+                c.integration.as_str().to_owned(),
+                c.owner.as_str().to_owned(),
+                c.id.as_str().to_owned(),
+                record,
+                stored.sealed.key_id.clone(),
+                encode(&stored.sealed),
             ],
-        )
-        .map(drop)
+        );
+        Ok(())
     }
-
     fn remove_connection(&mut self, stored: &StoredConnection) -> Result<(), StoreError> {
         let c = &stored.connection;
-        let workspace = c.workspace.as_str();
-        self.rows(
-            Some(workspace),
+        self.queue(
+            Some(c.workspace.as_str()),
             "DELETE FROM connections WHERE workspace = $1 AND integration = $2 AND owner = $3",
-            &[&workspace, &c.integration.as_str(), &c.owner.as_str()],
-        )
-        .map(drop)
+            owned![
+                c.workspace.as_str().to_owned(),
+                c.integration.as_str().to_owned(),
+                c.owner.as_str().to_owned(),
+            ],
+        );
+        Ok(())
     }
-
     fn add_usage(&mut self, counters: &HashMap<usage::Key, Tally>) -> Result<(), StoreError> {
         // Each addition is one atomic upsert: counts from every node add up
         // without a lock.
-        let rows: Vec<_> = counters
-            .iter()
-            .map(|(key, tally)| {
-                (
-                    key.workspace.as_str(),
-                    key.integration.as_str(),
-                    key.user.as_str(),
-                    int(key.day),
-                    int(usage::month_of_day(key.day)),
-                    int(tally.calls),
-                    int(tally.credits),
-                )
-            })
-            .collect();
-        let params: Vec<[&(dyn ToSql + Sync); 6]> = rows
-            .iter()
-            .map(|(workspace, integration, member, day, _, calls, credits)| {
-                [
-                    workspace as &(dyn ToSql + Sync),
-                    integration,
-                    member,
-                    day,
-                    calls,
-                    credits,
-                ]
-            })
-            .collect();
-        let credits: Vec<[&(dyn ToSql + Sync); 3]> = rows
-            .iter()
-            .map(|(workspace, _, _, _, month, _, credits)| {
-                [workspace as &(dyn ToSql + Sync), month, credits]
-            })
-            .collect();
-        let mut statements: Vec<(&'static str, Params<'_>)> = Vec::new();
-        for (usage, credits) in params.iter().zip(&credits) {
-            statements.push((
+        for (key, tally) in counters {
+            let workspace = key.workspace.as_str().to_owned();
+            self.queue(
+                None,
                 "INSERT INTO usage (workspace, integration, member, day, calls, credits) \
                  VALUES ($1, $2, $3, $4, $5, $6) \
                  ON CONFLICT (workspace, integration, member, day) DO UPDATE SET \
                  calls = LEAST(usage.calls::numeric + excluded.calls, 9223372036854775807)::bigint, \
                  credits = LEAST(usage.credits::numeric + excluded.credits, 9223372036854775807)::bigint",
-                usage,
-            ));
-            statements.push((
+                owned![
+                    workspace.clone(),
+                    key.integration.as_str().to_owned(),
+                    key.user.as_str().to_owned(),
+                    int(key.day),
+                    int(tally.calls),
+                    int(tally.credits),
+                ],
+            );
+            self.queue(
+                None,
                 "INSERT INTO workspace_credits (workspace, month, credits) VALUES ($1, $2, $3) \
                  ON CONFLICT (workspace, month) DO UPDATE SET credits = \
                  LEAST(workspace_credits.credits::numeric + excluded.credits, \
                        9223372036854775807)::bigint",
-                credits,
-            ));
+                owned![
+                    workspace,
+                    int(usage::month_of_day(key.day)),
+                    int(tally.credits)
+                ],
+            );
         }
-        self.pipeline(None, &statements).map(drop)
+        Ok(())
     }
-
     fn put_flow(&mut self, state: &str, flow: &Flow, now_ms: u64) -> Result<(), StoreError> {
-        let (now, expires) = (int(now_ms), int(flow.expires_at_ms));
-        let record = encode(flow);
-        self.pipeline(
+        // Sign-ins nobody finished are forgotten as new ones begin.
+        self.queue(
             None,
-            &[
-                // Sign-ins nobody finished are forgotten as new ones begin.
-                ("DELETE FROM oauth_flows WHERE expires_at_ms <= $1", &[&now]),
-                (
-                    "INSERT INTO oauth_flows (state, expires_at_ms, record) VALUES ($1, $2, $3) \
-                     ON CONFLICT (state) DO UPDATE SET \
-                     expires_at_ms = excluded.expires_at_ms, record = excluded.record",
-                    &[&state, &expires, &record],
-                ),
-            ],
-        )
-        .map(drop)
+            "DELETE FROM oauth_flows WHERE expires_at_ms <= $1",
+            owned![int(now_ms)],
+        );
+        self.queue(
+            None,
+            "INSERT INTO oauth_flows (state, expires_at_ms, record) VALUES ($1, $2, $3) \
+             ON CONFLICT (state) DO UPDATE SET \
+             expires_at_ms = excluded.expires_at_ms, record = excluded.record",
+            owned![state.to_owned(), int(flow.expires_at_ms), encode(flow)],
+        );
+        Ok(())
     }
-
     fn take_flow(&mut self, state: &str) -> Result<Option<Flow>, StoreError> {
         // Deleted and returned in one statement: of two nodes finishing the
         // same sign-in, one gets it.
@@ -836,44 +854,41 @@ impl Write for Txn<'_> {
         record: &SessionRecord,
         now_ms: u64,
     ) -> Result<(), StoreError> {
-        let (now, expires) = (int(now_ms), int(record.session.expires_at_ms));
-        let bytes = encode(record);
-        self.pipeline(
+        self.queue(
             None,
-            &[
-                ("DELETE FROM sessions WHERE expires_at_ms <= $1", &[&now]),
-                (
-                    "INSERT INTO sessions (id, expires_at_ms, record) VALUES ($1, $2, $3) \
-                     ON CONFLICT (id) DO UPDATE SET \
-                     expires_at_ms = excluded.expires_at_ms, record = excluded.record",
-                    &[&id, &expires, &bytes],
-                ),
+            "DELETE FROM sessions WHERE expires_at_ms <= $1",
+            owned![int(now_ms)],
+        );
+        self.queue(
+            None,
+            "INSERT INTO sessions (id, expires_at_ms, record) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET \
+             expires_at_ms = excluded.expires_at_ms, record = excluded.record",
+            owned![
+                id.to_owned(),
+                int(record.session.expires_at_ms),
+                encode(record)
             ],
-        )
-        .map(drop)
+        );
+        Ok(())
     }
-
     fn put_audit(&mut self, record: &Record) -> Result<(), StoreError> {
         let workspace = record.workspace.as_str();
         let seq = int(record.seq);
-        self.pipeline(
+        self.queue(
             Some(workspace),
-            &[
-                (
-                    "INSERT INTO audit (workspace, seq, record) VALUES ($1, $2, $3)",
-                    &[&workspace, &seq, &encode(record)],
-                ),
-                (
-                    "INSERT INTO audit_heads (workspace, seq, hash) VALUES ($1, $2, $3) \
-                     ON CONFLICT (workspace) DO UPDATE SET seq = excluded.seq, hash = excluded.hash \
-                     WHERE audit_heads.seq < excluded.seq",
-                    &[&workspace, &seq, &record.hash],
-                ),
-            ],
-        )
-        .map(drop)
+            "INSERT INTO audit (workspace, seq, record) VALUES ($1, $2, $3)",
+            owned![workspace.to_owned(), seq, encode(record)],
+        );
+        self.queue(
+            Some(workspace),
+            "INSERT INTO audit_heads (workspace, seq, hash) VALUES ($1, $2, $3) \
+             ON CONFLICT (workspace) DO UPDATE SET seq = excluded.seq, hash = excluded.hash \
+             WHERE audit_heads.seq < excluded.seq",
+            owned![workspace.to_owned(), seq, record.hash.clone()],
+        );
+        Ok(())
     }
-
     fn remove_session(&mut self, id: &str) -> Result<bool, StoreError> {
         Ok(!self
             .rows(
@@ -886,21 +901,20 @@ impl Write for Txn<'_> {
 
     fn set_credit_limit(&mut self, workspace: &str, limit: Option<u64>) -> Result<(), StoreError> {
         match limit {
-            Some(limit) => self.rows(
+            Some(limit) => self.queue(
                 Some(workspace),
                 "INSERT INTO credit_limits (workspace, credit_limit) VALUES ($1, $2) \
                  ON CONFLICT (workspace) DO UPDATE SET credit_limit = excluded.credit_limit",
-                &[&workspace, &int(limit)],
+                owned![workspace.to_owned(), int(limit)],
             ),
-            None => self.rows(
+            None => self.queue(
                 Some(workspace),
                 "DELETE FROM credit_limits WHERE workspace = $1",
-                &[&workspace],
+                owned![workspace.to_owned()],
             ),
         }
-        .map(drop)
+        Ok(())
     }
-
     fn reseal(&mut self, secret: &SealedRef, resealed: Sealed) -> Result<bool, StoreError> {
         // A row lock, not the workspace lock: a batch spans workspaces, and
         // taking their locks in a batch's order could deadlock with another.
@@ -956,41 +970,38 @@ impl Write for Txn<'_> {
                 if current.as_ref() != Some(sealed) {
                     return Ok(false);
                 }
-                self.rows(
+                self.queue(
                     None,
                     "UPDATE connections SET key_id = $4, sealed = $5 \
                      WHERE workspace = $1 AND integration = $2 AND owner = $3",
-                    &[
-                        workspace,
-                        integration,
-                        owner,
-                        &resealed.key_id,
-                        &encode(&resealed),
+                    owned![
+                        workspace.clone(),
+                        integration.clone(),
+                        owner.clone(),
+                        resealed.key_id.clone(),
+                        encode(&resealed),
                     ],
-                )?;
+                );
                 Ok(true)
             }
         }
     }
 
     fn commit(self: Box<Self>) -> Result<(), StoreError> {
-        let mut state = self.state.borrow_mut();
-        if state.aborted {
-            return Err(StoreError::Backend(
-                "a statement of the transaction failed; it was rolled back".into(),
-            ));
+        {
+            let state = self.state.borrow();
+            if state.aborted {
+                return Err(StoreError::Backend(
+                    "a statement of the transaction failed; it was rolled back".into(),
+                ));
+            }
+            if !state.begun && state.queued.is_empty() {
+                return Ok(());
+            }
         }
-        if !state.begun {
-            return Ok(());
-        }
-        let client = state
-            .client
-            .as_ref()
-            .ok_or_else(|| StoreError::Unavailable("the transaction has no connection".into()))?;
-        self.backend
-            .wait(client.batch_execute("COMMIT"))
-            .map_err(failed)?;
-        state.begun = false;
+        // The queued writes go with it, in the same round trip.
+        self.pipeline(None, &[("COMMIT", &[])])?;
+        self.state.borrow_mut().begun = false;
         Ok(())
     }
 }
