@@ -281,3 +281,72 @@ async fn a_redb_file_exported_to_postgres_and_back_shows_every_actor_the_same() 
         bob_looks_up_seo(&engine).await.unwrap();
     }
 }
+
+/// The round trips `work` asks of the database, averaged over ten runs
+/// after ten to warm the connections' prepared statements.
+async fn round_trips<F: std::future::Future<Output = ()>>(
+    engine: &switchboard::Engine,
+    mut work: impl FnMut(usize) -> F,
+) -> f64 {
+    for n in 0..10 {
+        work(n).await;
+    }
+    let before = engine.database_round_trips();
+    for n in 10..20 {
+        work(n).await;
+    }
+    (engine.database_round_trips() - before) as f64 / 10.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_view_an_integration_call_and_a_change_each_take_few_round_trips() {
+    let d = semrush_deployment(&[("0123456789abcdef0123456789abcdef", 1_000_000)], &[]).await;
+    let Data::Postgres(_) = &d.harness.data else {
+        eprintln!("skipped: round trips are counted on {POSTGRES_ENV}");
+        return;
+    };
+    let engine = &d.engine;
+    share_key(
+        engine,
+        &admin(),
+        &id("semrush"),
+        "0123456789abcdef0123456789abcdef",
+    )
+    .await;
+    let team = round_trips(engine, |_| async {
+        engine.team_integrations(&admin()).unwrap();
+    })
+    .await;
+    let integrations = round_trips(engine, |_| async {
+        engine.user_integrations(&member()).unwrap();
+    })
+    .await;
+    let call = round_trips(engine, |_| async {
+        bob_looks_up_seo(engine).await.unwrap();
+    })
+    .await;
+    let enable = round_trips(engine, |n| async move {
+        let admin = actor("alice", &format!("w{n}"), Role::Admin);
+        engine
+            .enable(&admin, &id("semrush"), Mode::Workspace)
+            .unwrap();
+    })
+    .await;
+    let disable = round_trips(engine, |n| async move {
+        let admin = actor("alice", &format!("w{n}"), Role::Admin);
+        engine.disable(&admin, &id("semrush")).unwrap();
+    })
+    .await;
+    eprintln!(
+        "round trips: team page {team}, integrations page {integrations}, call {call}, enable {enable}, disable {disable}"
+    );
+    assert!(
+        team <= 2.0 && integrations <= 2.0,
+        "pages: {team}, {integrations}"
+    );
+    assert!(call <= 2.0, "an integration call: {call}");
+    assert!(
+        enable <= 4.0 && disable <= 4.0,
+        "changes: {enable}, {disable}"
+    );
+}

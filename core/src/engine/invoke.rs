@@ -105,27 +105,23 @@ impl Engine {
             integration.as_str(),
             actor.user.as_str(),
         );
-        let mut read = self.store.read(|r| {
-            let enablement = r.enablement(workspace, id)?;
-            let credential = match enablement.as_ref().map(|e| e.mode) {
-                Some(Mode::Workspace) => {
-                    Ok(r.workspace_credential(workspace, id)?.map(|c| c.sealed))
-                }
-                Some(Mode::User) => match r.connection_of(workspace, id, owner)? {
-                    Some(c) if c.connection.status != ConnectionStatus::Connected => {
-                        Err(c.connection)
-                    }
-                    connection => Ok(connection.map(|c| c.sealed)),
-                },
-                None => Ok(None),
-            };
-            Ok(CallFacts {
-                enablement,
-                credits_used: r.workspace_credits(workspace, month)?,
-                credit_limit: r.credit_limit(workspace)?,
-                credential,
-            })
-        })?;
+        let records = self
+            .store
+            .read(|r| r.call_records(workspace, id, owner, month))?;
+        let credential = match records.enablement.as_ref().map(|e| e.mode) {
+            Some(Mode::Workspace) => Ok(records.workspace_credential.map(|c| c.sealed)),
+            Some(Mode::User) => match records.connection {
+                Some(c) if c.connection.status != ConnectionStatus::Connected => Err(c.connection),
+                connection => Ok(connection.map(|c| c.sealed)),
+            },
+            None => Ok(None),
+        };
+        let mut read = CallFacts {
+            enablement: records.enablement,
+            credits_used: records.credits_used,
+            credit_limit: records.credit_limit,
+            credential,
+        };
         read.credits_used += self.meter.pending_credits(&actor.workspace, month);
         Ok(read)
     }

@@ -24,22 +24,20 @@ impl Engine {
             "view_team_integrations",
         )?;
         let workspace = actor.workspace.as_str();
-        let (mut enabled, mut credentials, mut active) = self.store.read(|r| {
-            let mut active = BTreeMap::new();
-            for m in self.plugins.manifests() {
-                let live = r
-                    .connection_records(workspace, m.id.as_str())?
+        let ids: Vec<&str> = self.plugins.manifests().map(|m| m.id.as_str()).collect();
+        let records = self.store.read(|r| r.team_records(workspace, &ids))?;
+        let (mut enabled, mut credentials) = (records.enablements, records.credentials);
+        let mut active: BTreeMap<_, u64> = records
+            .connections
+            .into_iter()
+            .map(|(integration, connections)| {
+                let live = connections
                     .iter()
                     .filter(|c| c.connection.status != ConnectionStatus::Suspended)
                     .count();
-                active.insert(m.id.clone(), live as u64);
-            }
-            Ok((
-                r.enablements_of(workspace)?,
-                r.workspace_credentials_of(workspace)?,
-                active,
-            ))
-        })?;
+                (IntegrationId::new(integration), live as u64)
+            })
+            .collect();
         Ok(self
             .plugins
             .manifests()
@@ -82,57 +80,49 @@ impl Engine {
         self.authorize_page(actor, Operation::ViewIntegrations, "view_integrations")?;
         let workspace = actor.workspace.as_str();
         let (mut user_integrations, mut workspace_integrations) = (Vec::new(), Vec::new());
-        self.store.read(|r| {
-            let enabled = r.enablements_of(workspace)?;
-            let with_credentials = if enabled.values().any(|e| e.mode == Mode::Workspace) {
-                r.integrations_with_credentials(workspace)?
-            } else {
-                Default::default()
-            };
-            for m in self.plugins.manifests() {
-                let mine = || {
-                    r.connection_record(workspace, m.id.as_str(), actor.user.as_str())
-                        .map(|record| record.map(|r| r.connection))
-                };
-                let mode = enabled.get(m.id.as_str()).map(|e| e.mode);
-                // Disabled (or switched to workspace mode), my connection
-                // waits suspended: show it, so I know why it stopped, that
-                // it comes back, and can drop it.
-                if mode != Some(Mode::User)
-                    && let Some(suspended) =
-                        mine()?.filter(|c| c.status == ConnectionStatus::Suspended)
-                {
+        let ids: Vec<&str> = self.plugins.manifests().map(|m| m.id.as_str()).collect();
+        let mut records = self
+            .store
+            .read(|r| r.member_records(workspace, actor.user.as_str(), &ids))?;
+        for m in self.plugins.manifests() {
+            let mut mine = records.connections.remove(m.id.as_str());
+            let mode = records.enablements.get(m.id.as_str()).map(|e| e.mode);
+            // Disabled (or switched to workspace mode), my connection
+            // waits suspended: show it, so I know why it stopped, that
+            // it comes back, and can drop it.
+            if mode != Some(Mode::User)
+                && let Some(suspended) = mine
+                    .take()
+                    .filter(|c| c.status == ConnectionStatus::Suspended)
+            {
+                user_integrations.push(UserIntegration {
+                    id: m.id.clone(),
+                    name: m.name.clone(),
+                    description: m.description.clone(),
+                    action: offered_action(Some(&suspended)),
+                    connection: Some(suspended),
+                });
+            }
+            match mode {
+                Some(Mode::User) => {
+                    let action = offered_action(mine.as_ref());
                     user_integrations.push(UserIntegration {
                         id: m.id.clone(),
                         name: m.name.clone(),
                         description: m.description.clone(),
-                        action: offered_action(Some(&suspended)),
-                        connection: Some(suspended),
+                        connection: mine,
+                        action,
                     });
                 }
-                match mode {
-                    Some(Mode::User) => {
-                        let connection = mine()?;
-                        let action = offered_action(connection.as_ref());
-                        user_integrations.push(UserIntegration {
-                            id: m.id.clone(),
-                            name: m.name.clone(),
-                            description: m.description.clone(),
-                            connection,
-                            action,
-                        });
-                    }
-                    Some(Mode::Workspace) => workspace_integrations.push(WorkspaceIntegration {
-                        id: m.id.clone(),
-                        name: m.name.clone(),
-                        description: m.description.clone(),
-                        ready: with_credentials.contains(m.id.as_str()),
-                    }),
-                    None => {}
-                }
+                Some(Mode::Workspace) => workspace_integrations.push(WorkspaceIntegration {
+                    id: m.id.clone(),
+                    name: m.name.clone(),
+                    description: m.description.clone(),
+                    ready: records.with_credentials.contains(m.id.as_str()),
+                }),
+                None => {}
             }
-            Ok(())
-        })?;
+        }
         let empty_state = (user_integrations.is_empty() && workspace_integrations.is_empty())
             .then(|| EMPTY_STATE.to_owned());
         Ok(IntegrationsPage {

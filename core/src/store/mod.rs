@@ -19,7 +19,8 @@ use crate::vault::Sealed;
 use crate::{Error, Result};
 pub use location::Location;
 pub use records::{
-    ConnectionRecord, Flow, SealedRef, SessionRecord, StoredConnection, StoredCredential,
+    CallRecords, ConnectionRecord, Flow, MemberRecords, SealedRef, SessionRecord, StoredConnection,
+    StoredCredential, TeamRecords,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 use tokio::sync::broadcast;
@@ -133,6 +134,64 @@ pub trait Read {
     fn sealed_key_ids(&self) -> Result<BTreeMap<String, usize>, StoreError>;
     /// A browser session by id.
     fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// What an integration call reads (a database answers it in one
+    /// round trip).
+    fn call_records(
+        &self,
+        workspace: &str,
+        integration: &str,
+        owner: &str,
+        month: u64,
+    ) -> Result<CallRecords, StoreError> {
+        Ok(CallRecords {
+            enablement: self.enablement(workspace, integration)?,
+            workspace_credential: self.workspace_credential(workspace, integration)?,
+            connection: self.connection_of(workspace, integration, owner)?,
+            credits_used: self.workspace_credits(workspace, month)?,
+            credit_limit: self.credit_limit(workspace)?,
+        })
+    }
+
+    /// What the Team Integrations page reads for `integrations` (a
+    /// database answers it in one round trip).
+    fn team_records(
+        &self,
+        workspace: &str,
+        integrations: &[&str],
+    ) -> Result<TeamRecords, StoreError> {
+        let mut connections = HashMap::new();
+        for integration in integrations {
+            let records = self.connection_records(workspace, integration)?;
+            connections.insert((*integration).to_owned(), records);
+        }
+        Ok(TeamRecords {
+            enablements: self.enablements_of(workspace)?,
+            credentials: self.workspace_credentials_of(workspace)?,
+            connections,
+        })
+    }
+
+    /// What the Integrations page reads for one member of `integrations`
+    /// (a database answers it in one round trip).
+    fn member_records(
+        &self,
+        workspace: &str,
+        owner: &str,
+        integrations: &[&str],
+    ) -> Result<MemberRecords, StoreError> {
+        let mut connections = HashMap::new();
+        for integration in integrations {
+            if let Some(record) = self.connection_record(workspace, integration, owner)? {
+                connections.insert((*integration).to_owned(), record.connection);
+            }
+        }
+        Ok(MemberRecords {
+            enablements: self.enablements_of(workspace)?,
+            with_credentials: self.integrations_with_credentials(workspace)?,
+            connections,
+        })
+    }
 }
 
 /// What a write transaction changes, on top of what it reads.

@@ -2,10 +2,12 @@
 //! reads and writes besides the model's own types.
 
 use crate::model::{
-    Account, Actor, Connection, ConnectionStatus, IntegrationId, Role, UserId, WorkspaceId,
+    Account, Actor, Connection, ConnectionStatus, Enablement, IntegrationId, Role, UserId,
+    WorkspaceId,
 };
 use crate::vault::Sealed;
 use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
 
 /// A workspace's shared credential, sealed, with what its check said.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -129,4 +131,42 @@ pub struct SessionRecord {
     pub session: crate::engine::Session,
     /// SHA-256 of the token's secret part.
     pub secret_sha256: [u8; 32],
+}
+
+/// What an integration call reads, at once: the enablement, both kinds of
+/// credential (the mode decides which is used), and the month's credits.
+#[derive(Debug, Default)]
+pub struct CallRecords {
+    /// The integration's enablement in the workspace.
+    pub enablement: Option<Enablement>,
+    /// The workspace's shared credential.
+    pub workspace_credential: Option<StoredCredential>,
+    /// The member's own connection.
+    pub connection: Option<StoredConnection>,
+    /// Credits the workspace used this month (stored, not pending).
+    pub credits_used: u64,
+    /// The host's monthly credit limit.
+    pub credit_limit: Option<u64>,
+}
+
+/// What the Team Integrations page reads of a workspace, at once.
+#[derive(Debug, Default)]
+pub struct TeamRecords {
+    /// Enablements, by integration.
+    pub enablements: HashMap<String, Enablement>,
+    /// Shared credentials, by integration.
+    pub credentials: HashMap<String, StoredCredential>,
+    /// Members' connections, by integration.
+    pub connections: HashMap<String, Vec<ConnectionRecord>>,
+}
+
+/// What the Integrations page reads for one member, at once.
+#[derive(Debug, Default)]
+pub struct MemberRecords {
+    /// The workspace's enablements, by integration.
+    pub enablements: HashMap<String, Enablement>,
+    /// The integrations with a shared credential.
+    pub with_credentials: HashSet<String>,
+    /// The member's connections, by integration.
+    pub connections: HashMap<String, Connection>,
 }

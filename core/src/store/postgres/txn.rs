@@ -11,8 +11,8 @@ use crate::audit::{Entry, Filter, Page, Record};
 use crate::model::{ConnectionId, Enablement, IntegrationId, UserId, WorkspaceId};
 use crate::store::codec::{decode, encode};
 use crate::store::{
-    ConnectionRecord, Flow, Read, SealedRef, SessionRecord, StoreError, StoredConnection,
-    StoredCredential, Write,
+    CallRecords, ConnectionRecord, Flow, MemberRecords, Read, SealedRef, SessionRecord, StoreError,
+    StoredConnection, StoredCredential, TeamRecords, Write,
 };
 use crate::usage::{self, Tally};
 use crate::vault::Sealed;
@@ -642,6 +642,161 @@ impl Read for Txn<'_> {
             ))
         })
         .collect()
+    }
+
+    fn call_records(
+        &self,
+        workspace: &str,
+        integration: &str,
+        owner: &str,
+        month: u64,
+    ) -> Result<CallRecords, StoreError> {
+        let month = int(month);
+        let answers = self.pipeline(
+            Some(workspace),
+            &[
+                (
+                    "SELECT record FROM enablements WHERE workspace = $1 AND integration = $2",
+                    &[&workspace, &integration],
+                ),
+                (
+                    "SELECT record FROM workspace_credentials \
+                     WHERE workspace = $1 AND integration = $2",
+                    &[&workspace, &integration],
+                ),
+                (
+                    "SELECT record, sealed FROM connections \
+                     WHERE workspace = $1 AND integration = $2 AND owner = $3",
+                    &[&workspace, &integration, &owner],
+                ),
+                (
+                    "SELECT credits FROM workspace_credits WHERE workspace = $1 AND month = $2",
+                    &[&workspace, &month],
+                ),
+                (
+                    "SELECT credit_limit FROM credit_limits WHERE workspace = $1",
+                    &[&workspace],
+                ),
+            ],
+        )?;
+        let first = |n: usize| answers.get(n).and_then(|rows| rows.first());
+        Ok(CallRecords {
+            enablement: first(0)
+                .map(|row| value(row, 0, "enablements"))
+                .transpose()?,
+            workspace_credential: first(1)
+                .map(|row| value(row, 0, "workspace_credentials"))
+                .transpose()?,
+            connection: first(2)
+                .map(|row| stored_connection(row, 0, 1))
+                .transpose()?,
+            credits_used: first(3)
+                .map(|row| column(row, 0, "workspace_credits").map(uint))
+                .transpose()?
+                .unwrap_or(0),
+            credit_limit: first(4)
+                .map(|row| column(row, 0, "credit_limits").map(uint))
+                .transpose()?,
+        })
+    }
+
+    fn team_records(
+        &self,
+        workspace: &str,
+        integrations: &[&str],
+    ) -> Result<TeamRecords, StoreError> {
+        let answers = self.pipeline(
+            Some(workspace),
+            &[
+                (
+                    "SELECT integration, record FROM enablements WHERE workspace = $1",
+                    &[&workspace],
+                ),
+                (
+                    "SELECT integration, record FROM workspace_credentials WHERE workspace = $1",
+                    &[&workspace],
+                ),
+                (
+                    "SELECT integration, record FROM connections \
+                     WHERE workspace = $1 AND integration = ANY($2) ORDER BY integration, owner",
+                    &[&workspace, &integrations],
+                ),
+            ],
+        )?;
+        let mut records = TeamRecords::default();
+        let mut answers = answers.into_iter();
+        for row in answers.next().unwrap_or_default() {
+            let integration = column(&row, 0, "enablements")?;
+            records
+                .enablements
+                .insert(integration, value(&row, 1, "enablements")?);
+        }
+        for row in answers.next().unwrap_or_default() {
+            let integration = column(&row, 0, "workspace_credentials")?;
+            let credential = value(&row, 1, "workspace_credentials")?;
+            records.credentials.insert(integration, credential);
+        }
+        for integration in integrations {
+            records
+                .connections
+                .insert((*integration).to_owned(), Vec::new());
+        }
+        for row in answers.next().unwrap_or_default() {
+            let integration: String = column(&row, 0, "connections")?;
+            let record = value(&row, 1, "connections")?;
+            records
+                .connections
+                .entry(integration)
+                .or_default()
+                .push(record);
+        }
+        Ok(records)
+    }
+
+    fn member_records(
+        &self,
+        workspace: &str,
+        owner: &str,
+        integrations: &[&str],
+    ) -> Result<MemberRecords, StoreError> {
+        let answers = self.pipeline(
+            Some(workspace),
+            &[
+                (
+                    "SELECT integration, record FROM enablements WHERE workspace = $1",
+                    &[&workspace],
+                ),
+                (
+                    "SELECT integration FROM workspace_credentials WHERE workspace = $1",
+                    &[&workspace],
+                ),
+                (
+                    "SELECT integration, record FROM connections \
+                     WHERE workspace = $1 AND owner = $2 AND integration = ANY($3)",
+                    &[&workspace, &owner, &integrations],
+                ),
+            ],
+        )?;
+        let mut records = MemberRecords::default();
+        let mut answers = answers.into_iter();
+        for row in answers.next().unwrap_or_default() {
+            let integration = column(&row, 0, "enablements")?;
+            records
+                .enablements
+                .insert(integration, value(&row, 1, "enablements")?);
+        }
+        for row in answers.next().unwrap_or_default() {
+            records
+                .with_credentials
+                .insert(column(&row, 0, "workspace_credentials")?);
+        }
+        for row in answers.next().unwrap_or_default() {
+            let record: ConnectionRecord = value(&row, 1, "connections")?;
+            records
+                .connections
+                .insert(column(&row, 0, "connections")?, record.connection);
+        }
+        Ok(records)
     }
 
     fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {

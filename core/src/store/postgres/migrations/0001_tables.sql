@@ -31,6 +31,8 @@ CREATE TABLE connections (
     PRIMARY KEY (workspace, integration, owner)
 );
 CREATE INDEX connections_by_key ON connections (key_id);
+-- A member's own connections, for the Integrations page.
+CREATE INDEX connections_by_owner ON connections (workspace, owner);
 
 CREATE TABLE audit (
     workspace text   NOT NULL,
