@@ -152,7 +152,12 @@ fn blocking<T: Send + 'static, F: std::future::Future<Output = T>>(
             .build()
             .expect("a runtime");
         runtime.block_on(async move {
-            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            // TLS when the server asks for it, as the engine connects.
+            use rustls_platform_verifier::ConfigVerifierExt;
+            switchboard::net::install_crypto();
+            let tls = rustls::ClientConfig::with_platform_verifier().expect("the system's roots");
+            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
+            let (client, connection) = tokio_postgres::connect(&url, tls)
                 .await
                 .expect("the test PostgreSQL server answers");
             tokio::spawn(connection);

@@ -322,8 +322,8 @@ impl Store {
     }
 
     /// Round trips to the database server so far, each a wait for answers
-    /// (statements prepared for the first time on a connection included);
-    /// 0 on a data file.
+    /// (not counting the preparation of a statement on its first use on a
+    /// pooled connection); 0 on a data file.
     pub fn round_trips(&self) -> u64 {
         self.backend.round_trips()
     }

@@ -10,7 +10,8 @@ use deadpool_postgres::Pool;
 use futures::StreamExt;
 use std::time::Duration;
 use tokio::sync::broadcast;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// The channel events are announced on.
 const CHANNEL: &str = "switchboard_events";
@@ -62,6 +63,7 @@ pub(super) async fn claim(pool: &Pool, id: &str) -> Result<bool, StoreError> {
 /// listens are not heard here.
 pub(super) async fn relay(
     config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
     pool: Pool,
     local: broadcast::Sender<Event>,
     listening: tokio::sync::oneshot::Sender<()>,
@@ -69,7 +71,7 @@ pub(super) async fn relay(
     let mut pause = Duration::from_millis(100);
     let mut listening = Some(listening);
     loop {
-        let listened = listen(&config, &pool, &local, &mut listening).await;
+        let listened = listen(&config, &tls, &pool, &local, &mut listening).await;
         if let Err(e) = listened {
             tracing::warn!("events from other nodes are not heard: {e}; listening again");
         }
@@ -80,11 +82,12 @@ pub(super) async fn relay(
 
 async fn listen(
     config: &tokio_postgres::Config,
+    tls: &MakeRustlsConnect,
     pool: &Pool,
     local: &broadcast::Sender<Event>,
     listening: &mut Option<tokio::sync::oneshot::Sender<()>>,
 ) -> Result<(), StoreError> {
-    let (client, mut connection) = config.connect(NoTls).await.map_err(failed)?;
+    let (client, mut connection) = config.connect(tls.clone()).await.map_err(failed)?;
     let (announced, mut ids) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 use tokio::sync::broadcast;
-use tokio_postgres::NoTls;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Connections one node keeps to the database at most.
 const POOL_SIZE: usize = 16;
@@ -38,7 +38,9 @@ pub(super) struct Postgres {
     handle: Handle,
     pool: Pool,
     /// Round trips to the database so far, each a wait for its answers:
-    /// what scaling out costs, counted (see [`Backend::round_trips`]).
+    /// what scaling out costs, counted (see [`Backend::round_trips`]). A
+    /// statement's first use on a connection prepares it, one more each
+    /// time; those are not counted.
     round_trips: AtomicU64,
 }
 
@@ -56,9 +58,10 @@ impl Postgres {
             .enable_all()
             .build()
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let tls = tls()?;
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 // A connection the database dropped is noticed and replaced.
                 recycling_method: RecyclingMethod::Fast,
@@ -88,6 +91,7 @@ impl Postgres {
         let (listening, heard) = tokio::sync::oneshot::channel();
         postgres.handle.spawn(events::relay(
             config,
+            tls,
             postgres.pool.clone(),
             events,
             listening,
@@ -137,6 +141,17 @@ impl Drop for Postgres {
             runtime.shutdown_background();
         }
     }
+}
+
+/// TLS as `sslmode` in the URL asks (`prefer` when it says nothing: TLS
+/// when the server offers it), the server's certificate checked against
+/// the system's roots (with `SSL_CERT_FILE`, a private authority's).
+fn tls() -> Result<MakeRustlsConnect, StoreError> {
+    use rustls_platform_verifier::ConfigVerifierExt;
+    crate::net::install_crypto();
+    let config = rustls::ClientConfig::with_platform_verifier()
+        .map_err(|e| StoreError::Backend(Box::new(e)))?;
+    Ok(MakeRustlsConnect::new(config))
 }
 
 /// A connection from `pool`, or `Unavailable` when none can be had in time.

@@ -118,7 +118,6 @@ impl<'a> Txn<'a> {
             .client
             .as_ref()
             .ok_or_else(|| StoreError::Unavailable("the transaction has no connection".into()))?;
-        let cached = client.statement_cache.size();
         let answered: Result<Vec<Vec<Row>>, StoreError> = self.backend.wait(async {
             let mut prepared = Vec::with_capacity(queued.len() + statements.len());
             let sqls = queued.iter().map(|(sql, _)| *sql);
@@ -171,8 +170,7 @@ impl<'a> Txn<'a> {
             // The queued writes' answers are no one's.
             Ok(rows.split_off(queued.len()))
         });
-        let prepares = client.statement_cache.size().saturating_sub(cached);
-        self.backend.count_round_trips(1 + prepares);
+        self.backend.count_round_trips(1);
         // Once sent, BEGIN must be ended, whatever came back.
         state.begun |= begin.is_some();
         state.aborted |= answered.is_err();
