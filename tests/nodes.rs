@@ -239,7 +239,13 @@ async fn a_node_killed_mid_write_loses_no_committed_change_and_the_others_serve_
         } else {
             Value::Null
         };
-        assert_eq!(mode, expected, "{workspace} after {op}");
+        // The request cut off by the kill may have committed unanswered:
+        // the disable after the last answered enable.
+        let cut_off = n + 1 == committed.len() && *op == "enable" && mode.is_null();
+        assert!(
+            mode == expected || cut_off,
+            "{workspace} after {op}: {mode}"
+        );
     }
     assert_eq!(mode_on(&c, 0, "acme", "semrush").await, Value::Null);
     let enable = "/v1/workspaces/{ws}/team-integrations/semrush/enable";

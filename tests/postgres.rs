@@ -100,6 +100,8 @@ async fn an_event_published_on_one_node_is_heard_on_every_node_and_claimed_by_on
             Some(&event),
             "node {n}"
         );
+        // A second copy would come within moments.
+        tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(rx.try_recv().is_err(), "node {n} heard it once");
     }
     let claims: Vec<bool> = nodes
@@ -348,5 +350,31 @@ async fn a_page_view_an_integration_call_and_a_change_each_take_few_round_trips(
     assert!(
         enable <= 4.0 && disable <= 4.0,
         "changes: {enable}, {disable}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_sections_held_at_once_leave_the_pool_to_everyone_else() {
+    let h = Harness::new();
+    let Some(nodes) = nodes(&h, 1) else { return };
+    let mut held = Vec::new();
+    for n in 0..20 {
+        held.push(
+            nodes[0]
+                .exclusive(&format!("refresh conn_{n}"))
+                .await
+                .unwrap(),
+        );
+    }
+    let started = std::time::Instant::now();
+    let workspace = WorkspaceId::new("acme");
+    nodes[0]
+        .write(|w| Ok(w.audit(&workspace, 1, entry(1))?))
+        .unwrap();
+    assert_eq!(nodes[0].read(|r| r.audit_all("acme")).unwrap().len(), 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
     );
 }

@@ -1,5 +1,7 @@
-//! Work on a data file with the service stopped: the master keys and the
-//! audit trail, as `switchboard keys` and `switchboard audit` do it.
+//! Work on the state without an engine, as the command line does it: the
+//! master keys and the audit trail (`switchboard keys`, `audit`, with the
+//! service stopped), and moving state between backends (`export`,
+//! `import`).
 
 use crate::Error;
 use crate::Result;
@@ -9,9 +11,6 @@ use crate::model::WorkspaceId;
 pub use crate::store::transfer::Moved;
 use crate::store::transfer::{self, EXPORT_FORMAT, Header, Item};
 use crate::store::{Location, Store, StoreError};
-
-/// Records written per transaction by [`DataFile::import`].
-const IMPORT_BATCH: usize = 500;
 
 /// One line of an export.
 fn json_line(value: &impl serde::Serialize) -> Result<String> {
@@ -123,15 +122,9 @@ impl DataFile {
     }
 
     /// Reads an export into this state, which must hold none yet. Every
-    /// line is read and checked before anything is written; then records
-    /// are written `IMPORT_BATCH` to a transaction.
+    /// line is read and checked before anything is written, then all are
+    /// written in one transaction: an import happens whole or not at all.
     pub fn import(&self, input: impl std::io::BufRead) -> Result<Moved> {
-        let held = self.store.read(|r| r.audited_workspaces())?.len();
-        if held > 0 {
-            return Err(Error::Internal(format!(
-                "the target already holds {held} workspace(s); import into empty state"
-            )));
-        }
         let mut lines = input.lines().enumerate();
         let line = |n: usize, text: std::io::Result<String>| {
             text.map_err(|e| Error::Internal(format!("line {}: cannot read: {e}", n + 1)))
@@ -158,16 +151,20 @@ impl DataFile {
                 .map_err(|e| Error::Internal(format!("line {}: {e}", n + 1)))?;
             items.push(item);
         }
+        self.store.write(|w| {
+            let held = w.audited_workspaces()?.len();
+            if held > 0 {
+                return Err(Error::Internal(format!(
+                    "the target already holds {held} workspace(s); import into empty state"
+                )));
+            }
+            for item in &items {
+                transfer::import(w, item)?;
+            }
+            Ok(())
+        })?;
         let mut moved = Moved::default();
-        for batch in items.chunks(IMPORT_BATCH) {
-            self.store.write(|w| {
-                for item in batch {
-                    transfer::import(w, item)?;
-                }
-                Ok(())
-            })?;
-            batch.iter().for_each(|item| moved.count(item));
-        }
+        items.iter().for_each(|item| moved.count(item));
         Ok(moved)
     }
 

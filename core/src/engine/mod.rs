@@ -281,6 +281,7 @@ impl Engine {
         // Before the store sees them: a change reads the state it decides on.
         actor.check()?;
         self.store.write(|w| {
+            w.changes(actor.workspace.as_str())?;
             let result = change(w);
             let outcome = match &result {
                 Ok(_) => Outcome::Allowed,
@@ -482,18 +483,21 @@ fn flush(store: &Store, meter: &Meter) -> Result<()> {
         return Ok(());
     }
     let now = now_ms();
+    // In key order, so that nodes flushing at once lock rows in one order.
+    let used: std::collections::BTreeSet<(&str, &str, &str)> = counters
+        .keys()
+        .map(|k| {
+            (
+                k.workspace.as_str(),
+                k.integration.as_str(),
+                k.user.as_str(),
+            )
+        })
+        .collect();
+    let used: Vec<_> = used.into_iter().collect();
     let written = store.write(|w| {
         w.add_usage(&counters)?;
-        for key in counters.keys() {
-            if let Some(mut stored) = w.connection_of(
-                key.workspace.as_str(),
-                key.integration.as_str(),
-                key.user.as_str(),
-            )? {
-                stored.connection.last_used_at_ms = Some(now);
-                w.put_connection(&stored)?;
-            }
-        }
+        w.mark_used(&used, now)?;
         Ok(())
     });
     written.inspect_err(|_| meter.restore(counters))

@@ -15,14 +15,14 @@ pub enum Location {
 }
 
 impl Location {
-    /// `postgres://…` and `postgresql://…` name a database; anything else
-    /// is a file path.
+    /// `postgres://…`, `postgresql://…` and libpq's `host=… dbname=…` name
+    /// a database; anything else is a file path.
     pub fn parse(text: &str) -> Self {
         let text = text.trim();
-        if ["postgres://", "postgresql://"]
+        let url = ["postgres://", "postgresql://"]
             .iter()
-            .any(|scheme| text.starts_with(scheme))
-        {
+            .any(|scheme| text.starts_with(scheme));
+        if url || is_conninfo(text) {
             Location::Postgres(Secret::new(text))
         } else {
             Location::File(PathBuf::from(text))
@@ -37,6 +37,20 @@ impl Location {
             Location::Postgres(_) => None,
         }
     }
+}
+
+/// libpq's keywords a connection string starts with.
+const CONNINFO_KEYS: [&str; 6] = ["host", "hostaddr", "port", "dbname", "user", "password"];
+
+/// Whether `text` is a libpq connection string (`host=db user=sb ...`):
+/// every word a `key=value`, the first key one of libpq's.
+fn is_conninfo(text: &str) -> bool {
+    let mut words = text.split_whitespace();
+    words
+        .next()
+        .and_then(|first| first.split_once('='))
+        .is_some_and(|(key, _)| CONNINFO_KEYS.contains(&key))
+        && words.all(|word| word.contains('='))
 }
 
 impl From<PathBuf> for Location {
@@ -79,6 +93,17 @@ impl fmt::Display for Location {
                     }
                     write!(f, "{shown}")
                 }
+                Err(_) if is_conninfo(url.expose()) => {
+                    let words: Vec<String> = url
+                        .expose()
+                        .split_whitespace()
+                        .map(|word| match word.split_once('=') {
+                            Some(("password", _)) => "password=redacted".to_owned(),
+                            _ => word.to_owned(),
+                        })
+                        .collect();
+                    f.write_str(&words.join(" "))
+                }
                 Err(_) => f.write_str("postgres://[unparsable URL]"),
             },
         }
@@ -104,6 +129,16 @@ mod tests {
         assert!(shown.contains("db.internal:5432/switchboard"), "{shown}");
         let with_query = Location::parse("postgresql://db/sb?password=hunter2");
         assert!(!with_query.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn a_libpq_connection_string_is_a_database_and_prints_without_its_password() {
+        let location = Location::parse("host=db.internal dbname=sb user=sb password=hunter2");
+        assert!(matches!(location, Location::Postgres(_)));
+        assert_eq!(
+            location.to_string(),
+            "host=db.internal dbname=sb user=sb password=redacted"
+        );
     }
 
     #[test]

@@ -25,8 +25,9 @@ pub use records::{
 use std::collections::{BTreeMap, HashMap, HashSet};
 use tokio::sync::broadcast;
 
-/// A storage failure. It never carries a secret; it may name a file or a
-/// table, so it is logged rather than shown to API callers.
+/// A storage failure. It never carries a secret; it may name a file, a
+/// table or a database host, so it is logged rather than shown to API
+/// callers.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The backend failed (I/O, a full disk, a lock).
@@ -196,6 +197,12 @@ pub trait Read {
 
 /// What a write transaction changes, on top of what it reads.
 pub trait Write: Read {
+    /// Says which workspace the transaction changes, before it reads
+    /// anything: a backend that serialises each workspace's changes across
+    /// nodes takes its turn in that order (one process needs nothing).
+    fn changes(&mut self, _workspace: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Appends an audit record to the workspace's hash chain.
     fn audit(
         &mut self,
@@ -244,6 +251,22 @@ pub trait Write: Read {
     /// Replaces a secret's sealed bytes if they are still those read;
     /// says whether it did (a concurrent change wins).
     fn reseal(&mut self, secret: &SealedRef, resealed: Sealed) -> Result<bool, StoreError>;
+    /// Marks members' connections, by (workspace, integration, owner), as
+    /// used at `at_ms`, changing nothing else of them (a key rotation may
+    /// be re-sealing their credentials meanwhile).
+    fn mark_used(
+        &mut self,
+        connections: &[(&str, &str, &str)],
+        at_ms: u64,
+    ) -> Result<(), StoreError> {
+        for &(workspace, integration, owner) in connections {
+            if let Some(mut stored) = self.connection_of(workspace, integration, owner)? {
+                stored.connection.last_used_at_ms = Some(at_ms);
+                self.put_connection(&stored)?;
+            }
+        }
+        Ok(())
+    }
     /// Makes every change of the transaction durable, at once.
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }

@@ -1,6 +1,8 @@
 //! Events across nodes: published through the `events` table and
-//! `NOTIFY switchboard_events`, heard by every node's listener (the
-//! publishing node's included) and handed to its local subscribers.
+//! `NOTIFY switchboard_events`, heard by every other node's listener and
+//! handed to its subscribers. The publishing node hands its own events to
+//! its subscribers at once (as a single process does), and its listener
+//! skips them when they come back.
 
 use super::{failed, pooled};
 use crate::model::Event;
@@ -8,6 +10,8 @@ use crate::store::StoreError;
 use crate::store::codec::{decode, encode};
 use deadpool_postgres::Pool;
 use futures::StreamExt;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio_postgres::AsyncMessage;
@@ -19,6 +23,52 @@ const CHANNEL: &str = "switchboard_events";
 const KEPT_MS: u64 = 60 * 60 * 1000;
 /// The longest pause between attempts to listen again.
 const MAX_PAUSE: Duration = Duration::from_secs(5);
+/// This node's own events remembered, to skip when they come back.
+const OWN_KEPT: usize = 4096;
+
+/// This node's subscribers, and the ids of the events it published.
+#[derive(Clone)]
+pub(super) struct Local {
+    subscribers: broadcast::Sender<Event>,
+    own: Arc<Mutex<VecDeque<String>>>,
+}
+
+impl Local {
+    pub(super) fn new(subscribers: broadcast::Sender<Event>) -> Self {
+        Local {
+            subscribers,
+            own: Arc::default(),
+        }
+    }
+
+    /// Notes an event this node is about to publish, before it can come
+    /// back through the listener.
+    pub(super) fn publishing(&self, event: &Event) {
+        let mut own = self.own.lock().unwrap_or_else(|e| e.into_inner());
+        if own.len() == OWN_KEPT {
+            own.pop_front();
+        }
+        own.push_back(event.id.clone());
+    }
+
+    /// Hands an event this node published to its subscribers now.
+    pub(super) fn published(&self, event: &Event) {
+        // No subscriber is fine: the host may not listen.
+        let _ = self.subscribers.send(event.clone());
+    }
+
+    /// Whether `id` is one of this node's own (forgotten once heard back).
+    fn is_own(&self, id: &str) -> bool {
+        let mut own = self.own.lock().unwrap_or_else(|e| e.into_inner());
+        match own.iter().position(|o| o == id) {
+            Some(at) => {
+                own.remove(at);
+                true
+            }
+            None => false,
+        }
+    }
+}
 
 /// Stores `event` and announces it, in one statement.
 pub(super) async fn publish(pool: &Pool, event: &Event) -> Result<(), StoreError> {
@@ -30,7 +80,7 @@ pub(super) async fn publish(pool: &Pool, event: &Event) -> Result<(), StoreError
              ), forgotten AS ( \
                  DELETE FROM events WHERE at_ms < $4 \
              ) \
-             SELECT pg_notify('switchboard_events', id) FROM published",
+             SELECT pg_notify($5, id) FROM published",
         )
         .await
         .map_err(failed)?;
@@ -39,7 +89,7 @@ pub(super) async fn publish(pool: &Pool, event: &Event) -> Result<(), StoreError
     client
         .query(
             &statement,
-            &[&event.id, &at, &encode(event), &forget_before],
+            &[&event.id, &at, &encode(event), &forget_before, &CHANNEL],
         )
         .await
         .map_err(failed)?;
@@ -65,15 +115,20 @@ pub(super) async fn relay(
     config: tokio_postgres::Config,
     tls: MakeRustlsConnect,
     pool: Pool,
-    local: broadcast::Sender<Event>,
+    local: Local,
     listening: tokio::sync::oneshot::Sender<()>,
 ) {
     let mut pause = Duration::from_millis(100);
     let mut listening = Some(listening);
     loop {
+        let started = tokio::time::Instant::now();
         let listened = listen(&config, &tls, &pool, &local, &mut listening).await;
         if let Err(e) = listened {
             tracing::warn!("events from other nodes are not heard: {e}; listening again");
+        }
+        // A listener that lasted starts over from a short pause.
+        if started.elapsed() > MAX_PAUSE * 2 {
+            pause = Duration::from_millis(100);
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(MAX_PAUSE);
@@ -84,7 +139,7 @@ async fn listen(
     config: &tokio_postgres::Config,
     tls: &MakeRustlsConnect,
     pool: &Pool,
-    local: &broadcast::Sender<Event>,
+    local: &Local,
     listening: &mut Option<tokio::sync::oneshot::Sender<()>>,
 ) -> Result<(), StoreError> {
     let (client, mut connection) = config.connect(tls.clone()).await.map_err(failed)?;
@@ -101,13 +156,16 @@ async fn listen(
         }
     });
     client
-        .batch_execute("LISTEN switchboard_events")
+        .batch_execute(&format!("LISTEN {CHANNEL}"))
         .await
         .map_err(failed)?;
     if let Some(listening) = listening.take() {
         let _ = listening.send(());
     }
     while let Some(id) = ids.recv().await {
+        if local.is_own(&id) {
+            continue;
+        }
         let reader = pooled(pool).await?;
         let statement = reader
             .prepare_cached("SELECT record FROM events WHERE id = $1")
@@ -118,7 +176,7 @@ async fn listen(
         };
         let bytes: &[u8] = row.try_get(0).map_err(failed)?;
         // No subscriber is fine: the host may not listen.
-        let _ = local.send(decode("events", bytes)?);
+        let _ = local.subscribers.send(decode("events", bytes)?);
     }
     Err(StoreError::Unavailable(
         "the listening connection closed".into(),

@@ -1,70 +1,43 @@
 //! Sections one node at a time runs, cluster-wide: a session advisory lock
-//! held on a pooled connection for as long as the section runs. A node
-//! that dies holding one loses its connection, and the database releases
-//! the lock with it.
+//! held on a connection of the section's own, outside the pool, for as
+//! long as the section runs (a refresh waits on its token endpoint then;
+//! the pool must stay free for everyone else). Dropping the section closes
+//! the connection, which releases the lock; so does a node that dies.
 
-use super::{failed, pooled};
+use super::failed;
 use crate::store::StoreError;
-use deadpool_postgres::{Object, Pool};
-use tokio::runtime::Handle;
+use tokio_postgres::Client;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// The advisory-lock space of exclusive sections (the first key of
 /// `pg_advisory_lock(int, int)`; the second is the section name's hash).
 const SECTIONS: i32 = 0x5357_4245;
 
-/// An exclusive section's lock; released when dropped.
+/// An exclusive section's lock, on its own connection; released when
+/// dropped.
 pub(super) struct Held {
-    client: Option<Object>,
+    _client: Client,
+}
+
+/// Waits until this node holds `name` (30 seconds at most: a section
+/// held longer than that is stuck, and the wait fails as unavailable).
+pub(super) async fn enter(
+    config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
     name: String,
-    handle: Handle,
-}
-
-/// Waits on the backend's runtime until this node holds `name`.
-pub(super) async fn enter(pool: Pool, handle: Handle, name: String) -> Result<Held, StoreError> {
-    let runtime = handle.clone();
-    let (held, taken) = tokio::sync::oneshot::channel();
-    runtime.spawn(async move {
-        let locked = async {
-            let client = pooled(&pool).await?;
-            client
-                .execute(
-                    "SELECT pg_advisory_lock($1, hashtext($2))",
-                    &[&SECTIONS, &name],
-                )
-                .await
-                .map_err(failed)?;
-            Ok(Held {
-                client: Some(client),
-                name,
-                handle,
-            })
-        };
-        // A caller that stopped waiting drops what it was sent: released.
-        let _ = held.send(locked.await);
-    });
-    taken
+) -> Result<Held, StoreError> {
+    let (client, connection) = config.connect(tls).await.map_err(failed)?;
+    tokio::spawn(connection);
+    client
+        .batch_execute("SET lock_timeout = '30s'")
         .await
-        .map_err(|_| StoreError::Unavailable("the database runtime stopped".into()))?
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        let Some(client) = self.client.take() else {
-            return;
-        };
-        let name = std::mem::take(&mut self.name);
-        self.handle.spawn(async move {
-            let unlocked = client
-                .execute(
-                    "SELECT pg_advisory_unlock($1, hashtext($2))",
-                    &[&SECTIONS, &name],
-                )
-                .await;
-            // A connection that cannot unlock must not go back to the pool
-            // holding the lock: closing it releases the lock.
-            if unlocked.is_err() {
-                drop(Object::take(client));
-            }
-        });
-    }
+        .map_err(failed)?;
+    client
+        .execute(
+            "SELECT pg_advisory_lock($1, hashtext($2))",
+            &[&SECTIONS, &name],
+        )
+        .await
+        .map_err(failed)?;
+    Ok(Held { _client: client })
 }

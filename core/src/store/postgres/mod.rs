@@ -37,6 +37,11 @@ pub(super) struct Postgres {
     runtime: Option<Runtime>,
     handle: Handle,
     pool: Pool,
+    /// This node's subscribers.
+    local: events::Local,
+    /// For connections of their own (exclusive sections, the listener).
+    config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
     /// Round trips to the database so far, each a wait for its answers:
     /// what scaling out costs, counted (see [`Backend::round_trips`]). A
     /// statement's first use on a connection prepares it, one more each
@@ -49,9 +54,18 @@ impl Postgres {
     /// version (refusing a database a newer release has written). Every
     /// node's events are handed to `events` from then on.
     pub(super) fn open(url: &str, events: broadcast::Sender<Event>) -> Result<Self, StoreError> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
-            StoreError::Unavailable(format!("the PostgreSQL URL is not valid: {e}"))
-        })?;
+        let mut config: tokio_postgres::Config =
+            url.parse().map_err(|e: tokio_postgres::Error| {
+                StoreError::Backend(format!("the PostgreSQL URL is not valid: {e}").into())
+            })?;
+        // A server that vanishes (a failover, a cut cable) is noticed in
+        // seconds, not when the kernel gives up on the socket.
+        config
+            .connect_timeout(POOL_WAIT)
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(10))
+            .keepalives_interval(Duration::from_secs(5))
+            .keepalives_retries(3);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("switchboard-postgres")
@@ -81,10 +95,13 @@ impl Postgres {
             handle: runtime.handle().clone(),
             runtime: Some(runtime),
             pool,
+            config: config.clone(),
+            tls: tls.clone(),
+            local: events::Local::new(events),
             round_trips: AtomicU64::new(0),
         };
         postgres.wait(async {
-            let mut client = postgres.connection().await?;
+            let mut client = pooled(&postgres.pool).await?;
             migrations::apply(&mut client).await
         })?;
         // Open once this node hears every event published from now on.
@@ -93,7 +110,7 @@ impl Postgres {
             config,
             tls,
             postgres.pool.clone(),
-            events,
+            postgres.local.clone(),
             listening,
         ));
         postgres.wait(async {
@@ -128,11 +145,6 @@ impl Postgres {
     fn count_round_trips(&self, n: usize) {
         self.round_trips.fetch_add(n as u64, Ordering::Relaxed);
     }
-
-    /// A pooled connection, or `Unavailable` when none can be had in time.
-    async fn connection(&self) -> Result<Object, StoreError> {
-        pooled(&self.pool).await
-    }
 }
 
 impl Drop for Postgres {
@@ -154,17 +166,22 @@ fn tls() -> Result<MakeRustlsConnect, StoreError> {
     Ok(MakeRustlsConnect::new(config))
 }
 
-/// A connection from `pool`, or `Unavailable` when none can be had in time.
+/// A connection from `pool`: `Unavailable` when none can be had in time,
+/// the server's own refusal (a wrong password, no such database) otherwise.
 async fn pooled(pool: &Pool) -> Result<Object, StoreError> {
-    pool.get()
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("no database connection: {e}")))
+    use deadpool_postgres::PoolError;
+    pool.get().await.map_err(|e| match e {
+        PoolError::Backend(e) => failed(e),
+        e => StoreError::Unavailable(format!("no database connection: {e}")),
+    })
 }
 
 impl Backend for Postgres {
     fn publish(&self, event: &Event, _local: &broadcast::Sender<Event>) -> Result<(), StoreError> {
-        // Heard back by this node's listener too, like every node's.
-        self.wait(events::publish(&self.pool, event))
+        self.local.publishing(event);
+        self.wait(events::publish(&self.pool, event))?;
+        self.local.published(event);
+        Ok(())
     }
 
     fn round_trips(&self) -> u64 {
@@ -173,7 +190,7 @@ impl Backend for Postgres {
 
     fn ping(&self) -> Result<(), StoreError> {
         self.wait(async {
-            let client = self.connection().await?;
+            let client = pooled(&self.pool).await?;
             client.simple_query("SELECT 1").await.map_err(failed)?;
             Ok(())
         })
@@ -183,8 +200,17 @@ impl Backend for Postgres {
         &self,
         name: &str,
     ) -> futures::future::BoxFuture<'static, Result<Exclusive, StoreError>> {
-        let entered = exclusive::enter(self.pool.clone(), self.handle.clone(), name.to_owned());
+        let entered = self.handle.spawn(exclusive::enter(
+            self.config.clone(),
+            self.tls.clone(),
+            name.to_owned(),
+        ));
         Box::pin(async move {
+            let entered = async {
+                entered
+                    .await
+                    .map_err(|_| StoreError::Unavailable("the database runtime stopped".into()))?
+            };
             Ok(Exclusive {
                 _held: Some(Box::new(entered.await?)),
             })
@@ -196,19 +222,20 @@ impl Backend for Postgres {
     }
 
     fn snapshot(&self) -> Result<Box<dyn Read + '_>, StoreError> {
-        let client = self.wait(self.connection())?;
+        let client = self.wait(pooled(&self.pool))?;
         Ok(Box::new(txn::Txn::new(self, client, txn::Kind::Snapshot)))
     }
 
     fn transaction(&self) -> Result<Box<dyn Write + '_>, StoreError> {
-        let client = self.wait(self.connection())?;
+        let client = self.wait(pooled(&self.pool))?;
         Ok(Box::new(txn::Txn::new(self, client, txn::Kind::Write)))
     }
 }
 
-/// A driver error as a storage error: a connection that broke, or a
-/// database that is shutting down or starting, means it is unavailable for
-/// now (callers may retry); anything else is a backend failure.
+/// A driver error as a storage error: a connection that broke, a database
+/// shutting down or starting, or a transaction that lost a race (deadlock,
+/// lock timeout) means it is unavailable for now (callers may retry);
+/// anything else is a backend failure.
 fn failed(e: tokio_postgres::Error) -> StoreError {
     use tokio_postgres::error::SqlState;
     let broken = e.is_closed()
@@ -219,6 +246,11 @@ fn failed(e: tokio_postgres::Error) -> StoreError {
                     SqlState::ADMIN_SHUTDOWN,
                     SqlState::CRASH_SHUTDOWN,
                     SqlState::CANNOT_CONNECT_NOW,
+                    // Transient: the same call may succeed when tried again.
+                    SqlState::T_R_DEADLOCK_DETECTED,
+                    SqlState::T_R_SERIALIZATION_FAILURE,
+                    SqlState::LOCK_NOT_AVAILABLE,
+                    SqlState::QUERY_CANCELED,
                 ]
                 .contains(code)
         });

@@ -27,6 +27,26 @@ use tokio_postgres::types::ToSql;
 /// `pg_advisory_xact_lock(int, int)`; the second is the workspace's hash).
 const WORKSPACE_LOCKS: i32 = 0x5357_4244;
 const LOCK_WORKSPACE: &str = "SELECT pg_advisory_xact_lock($1, hashtext($2))";
+// Statements more than one method sends.
+const ENABLEMENT: &str = "SELECT record FROM enablements WHERE workspace = $1 AND integration = $2";
+const ENABLEMENTS_OF: &str = "SELECT integration, record FROM enablements WHERE workspace = $1";
+const CREDENTIAL: &str =
+    "SELECT record FROM workspace_credentials WHERE workspace = $1 AND integration = $2";
+const CREDENTIALS_OF: &str =
+    "SELECT integration, record FROM workspace_credentials WHERE workspace = $1";
+const CREDENTIAL_HOLDERS: &str =
+    "SELECT integration FROM workspace_credentials WHERE workspace = $1";
+const CONNECTION_OF: &str = "SELECT record, sealed FROM connections \
+     WHERE workspace = $1 AND integration = $2 AND owner = $3";
+const CREDITS: &str = "SELECT credits FROM workspace_credits WHERE workspace = $1 AND month = $2";
+const CREDIT_LIMIT: &str = "SELECT credit_limit FROM credit_limits WHERE workspace = $1";
+const INSERT_AUDIT: &str = "INSERT INTO audit (workspace, seq, record) VALUES ($1, $2, $3)";
+const ADVANCE_AUDIT_HEAD: &str = "INSERT INTO audit_heads (workspace, seq, hash) VALUES ($1, $2, $3) \
+     ON CONFLICT (workspace) DO UPDATE SET seq = excluded.seq, hash = excluded.hash \
+     WHERE audit_heads.seq < excluded.seq";
+
+/// Writes queued at most before they are sent on their own.
+const QUEUE_LIMIT: usize = 1000;
 /// Audit records read per round trip while filtering a page.
 const AUDIT_CHUNK: i64 = 500;
 
@@ -40,6 +60,16 @@ pub(in crate::store) enum Kind {
 }
 
 impl Kind {
+    /// `read`, or in a write transaction `locked` (the same with `FOR
+    /// UPDATE`): a row a change reads is its until it commits, so that a
+    /// key rotation re-sealing it meanwhile is not written over.
+    fn locking(self, read: &'static str, locked: &'static str) -> &'static str {
+        match self {
+            Kind::Snapshot => read,
+            Kind::Write => locked,
+        }
+    }
+
     fn begin(self) -> &'static str {
         match self {
             Kind::Snapshot => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
@@ -77,9 +107,10 @@ struct State {
     unlocked: Vec<String>,
     /// Writes not sent yet.
     queued: Vec<(&'static str, Owned)>,
-    /// Whether a statement failed: PostgreSQL then rolls back whatever
-    /// follows, `COMMIT` included, so committing must fail loudly.
-    aborted: bool,
+    /// Whether a statement failed, and whether for want of the database:
+    /// PostgreSQL then rolls back whatever follows, `COMMIT` included, so
+    /// committing must fail loudly, as the first failure did.
+    aborted: Option<bool>,
 }
 
 impl<'a> Txn<'a> {
@@ -93,7 +124,7 @@ impl<'a> Txn<'a> {
                 locked: HashSet::new(),
                 unlocked: Vec::new(),
                 queued: Vec::new(),
-                aborted: false,
+                aborted: None,
             }),
         }
     }
@@ -173,7 +204,11 @@ impl<'a> Txn<'a> {
         self.backend.count_round_trips(1);
         // Once sent, BEGIN must be ended, whatever came back.
         state.begun |= begin.is_some();
-        state.aborted |= answered.is_err();
+        if let Err(e) = &answered {
+            state
+                .aborted
+                .get_or_insert(matches!(e, StoreError::Unavailable(_)));
+        }
         let rows = answered?;
         state.locked.extend(locks);
         Ok(rows)
@@ -191,13 +226,26 @@ impl<'a> Txn<'a> {
     }
 
     /// Queues a write whose answer nobody needs: it is sent with the next
-    /// read, or with `COMMIT`, in the same round trip.
-    fn queue(&self, workspace: Option<&str>, sql: &'static str, params: Owned) {
-        let mut state = self.state.borrow_mut();
-        if let Some(w) = workspace {
-            self.note_lock(&mut state, w);
+    /// read, or with `COMMIT`, in the same round trip (or on its own once
+    /// `QUEUE_LIMIT` wait, so a large import holds little in memory).
+    fn queue(
+        &self,
+        workspace: Option<&str>,
+        sql: &'static str,
+        params: Owned,
+    ) -> Result<(), StoreError> {
+        let full = {
+            let mut state = self.state.borrow_mut();
+            if let Some(w) = workspace {
+                self.note_lock(&mut state, w);
+            }
+            state.queued.push((sql, params));
+            state.queued.len() >= QUEUE_LIMIT
+        };
+        if full {
+            self.pipeline(None, &[])?;
         }
-        state.queued.push((sql, params));
+        Ok(())
     }
 
     /// One statement's rows.
@@ -306,25 +354,21 @@ impl Read for Txn<'_> {
         self.one(
             workspace,
             "enablements",
-            "SELECT record FROM enablements WHERE workspace = $1 AND integration = $2",
+            ENABLEMENT,
             &[&workspace, &integration],
         )
     }
 
     fn enablements_of(&self, workspace: &str) -> Result<HashMap<String, Enablement>, StoreError> {
-        self.rows(
-            Some(workspace),
-            "SELECT integration, record FROM enablements WHERE workspace = $1",
-            &[&workspace],
-        )?
-        .iter()
-        .map(|row| {
-            Ok((
-                column(row, 0, "enablements")?,
-                value(row, 1, "enablements")?,
-            ))
-        })
-        .collect()
+        self.rows(Some(workspace), ENABLEMENTS_OF, &[&workspace])?
+            .iter()
+            .map(|row| {
+                Ok((
+                    column(row, 0, "enablements")?,
+                    value(row, 1, "enablements")?,
+                ))
+            })
+            .collect()
     }
 
     fn workspace_credential(
@@ -332,10 +376,15 @@ impl Read for Txn<'_> {
         workspace: &str,
         integration: &str,
     ) -> Result<Option<StoredCredential>, StoreError> {
+        let sql = self.kind.locking(
+            CREDENTIAL,
+            "SELECT record FROM workspace_credentials WHERE workspace = $1 AND integration = $2 \
+             FOR UPDATE",
+        );
         self.one(
             workspace,
             "workspace_credentials",
-            "SELECT record FROM workspace_credentials WHERE workspace = $1 AND integration = $2",
+            sql,
             &[&workspace, &integration],
         )
     }
@@ -344,33 +393,25 @@ impl Read for Txn<'_> {
         &self,
         workspace: &str,
     ) -> Result<HashMap<String, StoredCredential>, StoreError> {
-        self.rows(
-            Some(workspace),
-            "SELECT integration, record FROM workspace_credentials WHERE workspace = $1",
-            &[&workspace],
-        )?
-        .iter()
-        .map(|row| {
-            Ok((
-                column(row, 0, "workspace_credentials")?,
-                value(row, 1, "workspace_credentials")?,
-            ))
-        })
-        .collect()
+        self.rows(Some(workspace), CREDENTIALS_OF, &[&workspace])?
+            .iter()
+            .map(|row| {
+                Ok((
+                    column(row, 0, "workspace_credentials")?,
+                    value(row, 1, "workspace_credentials")?,
+                ))
+            })
+            .collect()
     }
 
     fn integrations_with_credentials(
         &self,
         workspace: &str,
     ) -> Result<HashSet<String>, StoreError> {
-        self.rows(
-            Some(workspace),
-            "SELECT integration FROM workspace_credentials WHERE workspace = $1",
-            &[&workspace],
-        )?
-        .iter()
-        .map(|row| column(row, 0, "workspace_credentials"))
-        .collect()
+        self.rows(Some(workspace), CREDENTIAL_HOLDERS, &[&workspace])?
+            .iter()
+            .map(|row| column(row, 0, "workspace_credentials"))
+            .collect()
     }
 
     fn connection_of(
@@ -379,15 +420,15 @@ impl Read for Txn<'_> {
         integration: &str,
         owner: &str,
     ) -> Result<Option<StoredConnection>, StoreError> {
-        self.rows(
-            Some(workspace),
+        let sql = self.kind.locking(
+            CONNECTION_OF,
             "SELECT record, sealed FROM connections \
-             WHERE workspace = $1 AND integration = $2 AND owner = $3",
-            &[&workspace, &integration, &owner],
-        )?
-        .first()
-        .map(|row| stored_connection(row, 0, 1))
-        .transpose()
+             WHERE workspace = $1 AND integration = $2 AND owner = $3 FOR UPDATE",
+        );
+        self.rows(Some(workspace), sql, &[&workspace, &integration, &owner])?
+            .first()
+            .map(|row| stored_connection(row, 0, 1))
+            .transpose()
     }
 
     fn connection_record(
@@ -418,7 +459,9 @@ impl Read for Txn<'_> {
                 .map(|row| stored_connection(row, 0, 1))
                 .transpose();
         }
-        // A write transaction locks the connection's workspace, then reads it.
+        // A write transaction reads only in the workspaces it changes (a
+        // connection elsewhere is not the caller's to see), locking the
+        // connection's workspace before reading it again.
         let rows = self.rows(
             None,
             "SELECT workspace, integration, owner FROM connections WHERE id = $1",
@@ -432,6 +475,14 @@ impl Read for Txn<'_> {
             column(row, 1, "connections")?,
             column(row, 2, "connections")?,
         );
+        let elsewhere = {
+            let state = self.state.borrow();
+            let declared: Vec<&String> = state.locked.iter().chain(&state.unlocked).collect();
+            !declared.is_empty() && !declared.contains(&&workspace)
+        };
+        if elsewhere {
+            return Ok(None);
+        }
         Ok(self
             .connection_of(&workspace, &integration, &owner)?
             .filter(|stored| stored.connection.id.as_str() == id))
@@ -442,15 +493,16 @@ impl Read for Txn<'_> {
         workspace: &str,
         integration: &str,
     ) -> Result<Vec<StoredConnection>, StoreError> {
-        self.rows(
-            Some(workspace),
+        let sql = self.kind.locking(
             "SELECT record, sealed FROM connections \
              WHERE workspace = $1 AND integration = $2 ORDER BY owner",
-            &[&workspace, &integration],
-        )?
-        .iter()
-        .map(|row| stored_connection(row, 0, 1))
-        .collect()
+            "SELECT record, sealed FROM connections \
+             WHERE workspace = $1 AND integration = $2 ORDER BY owner FOR UPDATE",
+        );
+        self.rows(Some(workspace), sql, &[&workspace, &integration])?
+            .iter()
+            .map(|row| stored_connection(row, 0, 1))
+            .collect()
     }
 
     fn connection_records(
@@ -559,24 +611,16 @@ impl Read for Txn<'_> {
     }
 
     fn workspace_credits(&self, workspace: &str, month: u64) -> Result<u64, StoreError> {
-        let rows = self.rows(
-            Some(workspace),
-            "SELECT credits FROM workspace_credits WHERE workspace = $1 AND month = $2",
-            &[&workspace, &int(month)],
-        )?;
+        let rows = self.rows(Some(workspace), CREDITS, &[&workspace, &int(month)])?;
         rows.first()
             .map_or(Ok(0), |row| column(row, 0, "workspace_credits").map(uint))
     }
 
     fn credit_limit(&self, workspace: &str) -> Result<Option<u64>, StoreError> {
-        self.rows(
-            Some(workspace),
-            "SELECT credit_limit FROM credit_limits WHERE workspace = $1",
-            &[&workspace],
-        )?
-        .first()
-        .map(|row| column(row, 0, "credit_limits").map(uint))
-        .transpose()
+        self.rows(Some(workspace), CREDIT_LIMIT, &[&workspace])?
+            .first()
+            .map(|row| column(row, 0, "credit_limits").map(uint))
+            .transpose()
     }
 
     fn secrets_not_under(&self, key_id: &str, limit: usize) -> Result<Vec<SealedRef>, StoreError> {
@@ -653,28 +697,11 @@ impl Read for Txn<'_> {
         let answers = self.pipeline(
             Some(workspace),
             &[
-                (
-                    "SELECT record FROM enablements WHERE workspace = $1 AND integration = $2",
-                    &[&workspace, &integration],
-                ),
-                (
-                    "SELECT record FROM workspace_credentials \
-                     WHERE workspace = $1 AND integration = $2",
-                    &[&workspace, &integration],
-                ),
-                (
-                    "SELECT record, sealed FROM connections \
-                     WHERE workspace = $1 AND integration = $2 AND owner = $3",
-                    &[&workspace, &integration, &owner],
-                ),
-                (
-                    "SELECT credits FROM workspace_credits WHERE workspace = $1 AND month = $2",
-                    &[&workspace, &month],
-                ),
-                (
-                    "SELECT credit_limit FROM credit_limits WHERE workspace = $1",
-                    &[&workspace],
-                ),
+                (ENABLEMENT, &[&workspace, &integration]),
+                (CREDENTIAL, &[&workspace, &integration]),
+                (CONNECTION_OF, &[&workspace, &integration, &owner]),
+                (CREDITS, &[&workspace, &month]),
+                (CREDIT_LIMIT, &[&workspace]),
             ],
         )?;
         let first = |n: usize| answers.get(n).and_then(|rows| rows.first());
@@ -706,14 +733,8 @@ impl Read for Txn<'_> {
         let answers = self.pipeline(
             Some(workspace),
             &[
-                (
-                    "SELECT integration, record FROM enablements WHERE workspace = $1",
-                    &[&workspace],
-                ),
-                (
-                    "SELECT integration, record FROM workspace_credentials WHERE workspace = $1",
-                    &[&workspace],
-                ),
+                (ENABLEMENTS_OF, &[&workspace]),
+                (CREDENTIALS_OF, &[&workspace]),
                 (
                     "SELECT integration, record FROM connections \
                      WHERE workspace = $1 AND integration = ANY($2) ORDER BY integration, owner",
@@ -760,14 +781,8 @@ impl Read for Txn<'_> {
         let answers = self.pipeline(
             Some(workspace),
             &[
-                (
-                    "SELECT integration, record FROM enablements WHERE workspace = $1",
-                    &[&workspace],
-                ),
-                (
-                    "SELECT integration FROM workspace_credentials WHERE workspace = $1",
-                    &[&workspace],
-                ),
+                (ENABLEMENTS_OF, &[&workspace]),
+                (CREDENTIAL_HOLDERS, &[&workspace]),
                 (
                     "SELECT integration, record FROM connections \
                      WHERE workspace = $1 AND owner = $2 AND integration = ANY($3)",
@@ -806,6 +821,12 @@ impl Read for Txn<'_> {
 }
 
 impl Write for Txn<'_> {
+    fn changes(&mut self, workspace: &str) -> Result<(), StoreError> {
+        let mut state = self.state.borrow_mut();
+        self.note_lock(&mut state, workspace);
+        Ok(())
+    }
+
     fn audit(
         &mut self,
         workspace: &WorkspaceId,
@@ -836,15 +857,14 @@ impl Write for Txn<'_> {
         let seq = int(record.seq);
         self.queue(
             Some(ws),
-            "INSERT INTO audit (workspace, seq, record) VALUES ($1, $2, $3)",
+            INSERT_AUDIT,
             owned![ws.to_owned(), seq, encode(&record)],
-        );
+        )?;
         self.queue(
             Some(ws),
-            "INSERT INTO audit_heads (workspace, seq, hash) VALUES ($1, $2, $3) \
-             ON CONFLICT (workspace) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            ADVANCE_AUDIT_HEAD,
             owned![ws.to_owned(), seq, record.hash.clone()],
-        );
+        )?;
         Ok(record)
     }
 
@@ -868,7 +888,6 @@ impl Write for Txn<'_> {
                 owned![w, i],
             ),
         }
-        Ok(())
     }
     fn set_workspace_credential(
         &mut self,
@@ -920,7 +939,7 @@ impl Write for Txn<'_> {
                 stored.sealed.key_id.clone(),
                 encode(&stored.sealed),
             ],
-        );
+        )?;
         Ok(())
     }
     fn remove_connection(&mut self, stored: &StoredConnection) -> Result<(), StoreError> {
@@ -933,13 +952,29 @@ impl Write for Txn<'_> {
                 c.integration.as_str().to_owned(),
                 c.owner.as_str().to_owned(),
             ],
-        );
+        )?;
         Ok(())
     }
     fn add_usage(&mut self, counters: &HashMap<usage::Key, Tally>) -> Result<(), StoreError> {
         // Each addition is one atomic upsert: counts from every node add up
-        // without a lock.
-        for (key, tally) in counters {
+        // without a lock of ours; in key order, so that nodes flushing at
+        // once take the rows' locks in one order.
+        let mut sorted: Vec<_> = counters.iter().collect();
+        sorted.sort_by(|(a, _), (b, _)| {
+            (
+                a.workspace.as_str(),
+                a.integration.as_str(),
+                a.user.as_str(),
+                a.day,
+            )
+                .cmp(&(
+                    b.workspace.as_str(),
+                    b.integration.as_str(),
+                    b.user.as_str(),
+                    b.day,
+                ))
+        });
+        for (key, tally) in sorted {
             let workspace = key.workspace.as_str().to_owned();
             self.queue(
                 None,
@@ -956,7 +991,7 @@ impl Write for Txn<'_> {
                     int(tally.calls),
                     int(tally.credits),
                 ],
-            );
+            )?;
             self.queue(
                 None,
                 "INSERT INTO workspace_credits (workspace, month, credits) VALUES ($1, $2, $3) \
@@ -968,24 +1003,49 @@ impl Write for Txn<'_> {
                     int(usage::month_of_day(key.day)),
                     int(tally.credits)
                 ],
-            );
+            )?;
         }
         Ok(())
     }
+    fn mark_used(
+        &mut self,
+        connections: &[(&str, &str, &str)],
+        at_ms: u64,
+    ) -> Result<(), StoreError> {
+        // The record alone, in place: no workspace lock, no read first,
+        // and the credential beside it untouched.
+        for &(workspace, integration, owner) in connections {
+            self.queue(
+                None,
+                "UPDATE connections SET record = convert_to(jsonb_set( \
+                     convert_from(record, 'UTF8')::jsonb, '{value,connection,last_used_at_ms}', \
+                     to_jsonb($4::bigint))::text, 'UTF8') \
+                 WHERE workspace = $1 AND integration = $2 AND owner = $3",
+                owned![
+                    workspace.to_owned(),
+                    integration.to_owned(),
+                    owner.to_owned(),
+                    int(at_ms)
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
     fn put_flow(&mut self, state: &str, flow: &Flow, now_ms: u64) -> Result<(), StoreError> {
         // Sign-ins nobody finished are forgotten as new ones begin.
         self.queue(
             None,
             "DELETE FROM oauth_flows WHERE expires_at_ms <= $1",
             owned![int(now_ms)],
-        );
+        )?;
         self.queue(
             None,
             "INSERT INTO oauth_flows (state, expires_at_ms, record) VALUES ($1, $2, $3) \
              ON CONFLICT (state) DO UPDATE SET \
              expires_at_ms = excluded.expires_at_ms, record = excluded.record",
             owned![state.to_owned(), int(flow.expires_at_ms), encode(flow)],
-        );
+        )?;
         Ok(())
     }
     fn take_flow(&mut self, state: &str) -> Result<Option<Flow>, StoreError> {
@@ -1011,7 +1071,7 @@ impl Write for Txn<'_> {
             None,
             "DELETE FROM sessions WHERE expires_at_ms <= $1",
             owned![int(now_ms)],
-        );
+        )?;
         self.queue(
             None,
             "INSERT INTO sessions (id, expires_at_ms, record) VALUES ($1, $2, $3) \
@@ -1022,7 +1082,7 @@ impl Write for Txn<'_> {
                 int(record.session.expires_at_ms),
                 encode(record)
             ],
-        );
+        )?;
         Ok(())
     }
     fn put_audit(&mut self, record: &Record) -> Result<(), StoreError> {
@@ -1030,16 +1090,14 @@ impl Write for Txn<'_> {
         let seq = int(record.seq);
         self.queue(
             Some(workspace),
-            "INSERT INTO audit (workspace, seq, record) VALUES ($1, $2, $3)",
+            INSERT_AUDIT,
             owned![workspace.to_owned(), seq, encode(record)],
-        );
+        )?;
         self.queue(
             Some(workspace),
-            "INSERT INTO audit_heads (workspace, seq, hash) VALUES ($1, $2, $3) \
-             ON CONFLICT (workspace) DO UPDATE SET seq = excluded.seq, hash = excluded.hash \
-             WHERE audit_heads.seq < excluded.seq",
+            ADVANCE_AUDIT_HEAD,
             owned![workspace.to_owned(), seq, record.hash.clone()],
-        );
+        )?;
         Ok(())
     }
     fn remove_session(&mut self, id: &str) -> Result<bool, StoreError> {
@@ -1066,7 +1124,6 @@ impl Write for Txn<'_> {
                 owned![workspace.to_owned()],
             ),
         }
-        Ok(())
     }
     fn reseal(&mut self, secret: &SealedRef, resealed: Sealed) -> Result<bool, StoreError> {
         // A row lock, not the workspace lock: a batch spans workspaces, and
@@ -1134,7 +1191,7 @@ impl Write for Txn<'_> {
                         resealed.key_id.clone(),
                         encode(&resealed),
                     ],
-                );
+                )?;
                 Ok(true)
             }
         }
@@ -1143,10 +1200,11 @@ impl Write for Txn<'_> {
     fn commit(self: Box<Self>) -> Result<(), StoreError> {
         {
             let state = self.state.borrow();
-            if state.aborted {
-                return Err(StoreError::Backend(
-                    "a statement of the transaction failed; it was rolled back".into(),
-                ));
+            let failed = "a statement of the transaction failed; it was rolled back";
+            match state.aborted {
+                Some(true) => return Err(StoreError::Unavailable(failed.into())),
+                Some(false) => return Err(StoreError::Backend(failed.into())),
+                None => {}
             }
             if !state.begun && state.queued.is_empty() {
                 return Ok(());
