@@ -20,8 +20,8 @@ use deadpool_postgres::Object;
 use serde::de::DeserializeOwned;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::{Row, Statement};
 
 /// The advisory-lock space of workspace locks (the first key of
 /// `pg_advisory_xact_lock(int, int)`; the second is the workspace's hash).
@@ -167,6 +167,12 @@ impl<'a> Txn<'a> {
                 .iter()
                 .map(Vec::as_slice)
                 .chain(statements.iter().map(|(_, params)| *params));
+            // A value that does not fit its column fails here, before
+            // anything is sent: sent, the statements around it (a COMMIT
+            // among them) would run without it.
+            for (statement, params) in prepared.iter().zip(params.clone()) {
+                encodable(statement, params)?;
+            }
             // Polled in this order, so sent in this order, before any answer.
             let begun = async {
                 match begin {
@@ -293,6 +299,30 @@ impl Drop for Txn<'_> {
             });
         }
     }
+}
+
+/// Whether `params` encode as `statement`'s parameters, their number and
+/// each value's type (encoded once into a scratch buffer).
+fn encodable(statement: &Statement, params: Params<'_>) -> Result<(), StoreError> {
+    let types = statement.params();
+    if types.len() != params.len() {
+        return Err(StoreError::Backend(
+            format!(
+                "a statement takes {} parameter(s), {} were given",
+                types.len(),
+                params.len()
+            )
+            .into(),
+        ));
+    }
+    let mut scratch = bytes::BytesMut::new();
+    for (ty, param) in types.iter().zip(params) {
+        scratch.clear();
+        param
+            .to_sql_checked(ty, &mut scratch)
+            .map_err(StoreError::Backend)?;
+    }
+    Ok(())
 }
 
 /// A column's versioned JSON, decoded.
