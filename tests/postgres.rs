@@ -378,3 +378,37 @@ async fn twenty_sections_held_at_once_leave_the_pool_to_everyone_else() {
         started.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_published_while_a_node_listens_again_still_reaches_it_once() {
+    let h = Harness::new();
+    let Some(nodes) = nodes(&h, 2) else { return };
+    let Data::Postgres(database) = &h.data else {
+        return;
+    };
+    let mut heard = nodes[0].subscribe();
+    // Every listener's connection is cut, as a database restart cuts them.
+    database.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    );
+    let at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let event = Event {
+        id: "evt_00000000000000000000cafe".into(),
+        kind: EventKind::NeedsReauth,
+        workspace: WorkspaceId::new("acme"),
+        integration: IntegrationId::new("sharepoint"),
+        users: vec![UserId::new("bob")],
+        connections: Vec::new(),
+        reason: Some("AADSTS70008".into()),
+        at_ms,
+    };
+    nodes[1].publish(&event);
+    let got = tokio::time::timeout(Duration::from_secs(10), heard.recv()).await;
+    assert_eq!(got.ok().and_then(Result::ok).as_ref(), Some(&event));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(heard.try_recv().is_err(), "heard once");
+}

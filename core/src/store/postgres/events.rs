@@ -108,9 +108,10 @@ pub(super) async fn claim(pool: &Pool, id: &str) -> Result<bool, StoreError> {
 }
 
 /// Listens for every node's events and hands them to `local`, for as long
-/// as the runtime runs, listening again after a lost connection; says on
-/// `listening` when it first listens. Events announced while no connection
-/// listens are not heard here.
+/// as the runtime runs; says on `listening` when it first listens. After a
+/// lost connection it listens again and first hands over what was
+/// published meanwhile (from the `events` table), so a database restart
+/// loses no event for this node's subscribers.
 pub(super) async fn relay(
     config: tokio_postgres::Config,
     tls: MakeRustlsConnect,
@@ -120,9 +121,10 @@ pub(super) async fn relay(
 ) {
     let mut pause = Duration::from_millis(100);
     let mut listening = Some(listening);
+    let mut heard = Heard::default();
     loop {
         let started = tokio::time::Instant::now();
-        let listened = listen(&config, &tls, &pool, &local, &mut listening).await;
+        let listened = listen(&config, &tls, &pool, &local, &mut listening, &mut heard).await;
         if let Err(e) = listened {
             tracing::warn!("events from other nodes are not heard: {e}; listening again");
         }
@@ -135,12 +137,47 @@ pub(super) async fn relay(
     }
 }
 
+/// What the listener has handed over: the newest event's time, and the
+/// recent ids, so that an event both replayed and announced goes once.
+#[derive(Default)]
+struct Heard {
+    newest_at_ms: Option<i64>,
+    recent: VecDeque<String>,
+}
+
+/// This node's clock, as events carry it (Unix milliseconds).
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// How far back of the newest event heard a replay looks: nodes' clocks
+/// differ, and ids weed out what was heard already.
+const REPLAY_MARGIN_MS: i64 = 60_000;
+
+impl Heard {
+    /// Whether `id` is new, remembering it.
+    fn first(&mut self, id: &str, at_ms: i64) -> bool {
+        if self.recent.iter().any(|r| r == id) {
+            return false;
+        }
+        if self.recent.len() == OWN_KEPT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(id.to_owned());
+        self.newest_at_ms = self.newest_at_ms.max(Some(at_ms));
+        true
+    }
+}
+
 async fn listen(
     config: &tokio_postgres::Config,
     tls: &MakeRustlsConnect,
     pool: &Pool,
     local: &Local,
     listening: &mut Option<tokio::sync::oneshot::Sender<()>>,
+    heard: &mut Heard,
 ) -> Result<(), StoreError> {
     let (client, mut connection) = config.connect(tls.clone()).await.map_err(failed)?;
     let (announced, mut ids) = tokio::sync::mpsc::unbounded_channel();
@@ -159,26 +196,70 @@ async fn listen(
         .batch_execute(&format!("LISTEN {CHANNEL}"))
         .await
         .map_err(failed)?;
-    if let Some(listening) = listening.take() {
-        let _ = listening.send(());
+    let since = heard
+        .newest_at_ms
+        .unwrap_or_else(now_ms)
+        .saturating_sub(REPLAY_MARGIN_MS);
+    let reader = pooled(pool).await?;
+    let missed = reader
+        .query(
+            "SELECT id, at_ms, record FROM events WHERE at_ms >= $1 ORDER BY at_ms, id",
+            &[&since],
+        )
+        .await
+        .map_err(failed)?;
+    drop(reader);
+    match listening.take() {
+        // From now on: what is already there was published before this
+        // node listened, and is only noted.
+        Some(listening) => {
+            for row in &missed {
+                heard.first(
+                    &row.try_get::<_, String>(0).map_err(failed)?,
+                    row.try_get(1).map_err(failed)?,
+                );
+            }
+            heard.newest_at_ms = heard.newest_at_ms.max(Some(now_ms()));
+            let _ = listening.send(());
+        }
+        // Listening again: what was published meanwhile goes out now.
+        None => {
+            for row in &missed {
+                let id: String = row.try_get(0).map_err(failed)?;
+                let at_ms: i64 = row.try_get(1).map_err(failed)?;
+                hand_over(local, heard, &id, at_ms, row.try_get(2).map_err(failed)?)?;
+            }
+        }
     }
     while let Some(id) = ids.recv().await {
-        if local.is_own(&id) {
-            continue;
-        }
         let reader = pooled(pool).await?;
         let statement = reader
-            .prepare_cached("SELECT record FROM events WHERE id = $1")
+            .prepare_cached("SELECT at_ms, record FROM events WHERE id = $1")
             .await
             .map_err(failed)?;
         let Some(row) = reader.query_opt(&statement, &[&id]).await.map_err(failed)? else {
             continue;
         };
-        let bytes: &[u8] = row.try_get(0).map_err(failed)?;
-        // No subscriber is fine: the host may not listen.
-        let _ = local.subscribers.send(decode("events", bytes)?);
+        let at_ms: i64 = row.try_get(0).map_err(failed)?;
+        hand_over(local, heard, &id, at_ms, row.try_get(1).map_err(failed)?)?;
     }
     Err(StoreError::Unavailable(
         "the listening connection closed".into(),
     ))
+}
+
+/// Hands a stored event to this node's subscribers, unless it is one of
+/// this node's own (handed over when published) or was handed over already.
+fn hand_over(
+    local: &Local,
+    heard: &mut Heard,
+    id: &str,
+    at_ms: i64,
+    record: &[u8],
+) -> Result<(), StoreError> {
+    if heard.first(id, at_ms) && !local.is_own(id) {
+        // No subscriber is fine: the host may not listen.
+        let _ = local.subscribers.send(decode("events", record)?);
+    }
+    Ok(())
 }
