@@ -412,3 +412,49 @@ async fn an_event_published_while_a_node_listens_again_still_reaches_it_once() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(heard.try_recv().is_err(), "heard once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_probing_each_others_connections_from_two_nodes_are_refused_every_time() {
+    let (bob_key, hal_key) = (
+        "0123456789abcdef0123456789abcdef",
+        "fedcba9876543210fedcba9876543210",
+    );
+    let d = semrush_deployment(&[(bob_key, 1_000), (hal_key, 1_000)], &[]).await;
+    let Data::Postgres(_) = &d.harness.data else {
+        eprintln!("skipped: a second node needs {POSTGRES_ENV}");
+        return;
+    };
+    let other_node = switchboard::Engine::open(d.harness.config()).await.unwrap();
+    let (globex_admin, hal) = (
+        actor("gus", "globex", Role::Admin),
+        actor("hal", "globex", Role::Member),
+    );
+    d.engine
+        .enable(&admin(), &id("semrush"), Mode::User)
+        .unwrap();
+    other_node
+        .enable(&globex_admin, &id("semrush"), Mode::User)
+        .unwrap();
+    let bobs = connect_semrush_key(&d.engine, &member(), bob_key)
+        .await
+        .unwrap();
+    let hals = connect_semrush_key(&other_node, &hal, hal_key)
+        .await
+        .unwrap();
+    let bob = member();
+    for round in 0..20 {
+        // Each takes its own workspace's turn and looks into the other's.
+        let (bob_tries, hal_tries) = futures::join!(
+            d.engine.disconnect(&bob, &hals.id),
+            other_node.disconnect(&hal, &bobs.id),
+        );
+        for refused in [bob_tries, hal_tries] {
+            assert!(
+                matches!(refused, Err(switchboard::Error::Denied { .. })),
+                "round {round}: {refused:?}"
+            );
+        }
+    }
+    assert!(d.engine.connection(&bob, &bobs.id).is_ok());
+    assert!(other_node.connection(&hal, &hals.id).is_ok());
+}

@@ -478,41 +478,32 @@ impl Read for Txn<'_> {
 
     fn connection(&self, id: &ConnectionId) -> Result<Option<StoredConnection>, StoreError> {
         let id = id.as_str();
-        if self.kind == Kind::Snapshot {
-            return self
-                .rows(
-                    None,
-                    "SELECT record, sealed FROM connections WHERE id = $1",
-                    &[&id],
-                )?
-                .first()
-                .map(|row| stored_connection(row, 0, 1))
-                .transpose();
-        }
-        // A write transaction reads only in the workspaces it changes (a
-        // connection elsewhere is not the caller's to see), locking the
-        // connection's workspace before reading it again.
         let rows = self.rows(
             None,
-            "SELECT workspace, integration, owner FROM connections WHERE id = $1",
+            "SELECT workspace, integration, owner, record, sealed FROM connections WHERE id = $1",
             &[&id],
         )?;
         let Some(row) = rows.first() else {
             return Ok(None);
         };
-        let (workspace, integration, owner): (String, String, String) = (
-            column(row, 0, "connections")?,
-            column(row, 1, "connections")?,
-            column(row, 2, "connections")?,
-        );
+        let found = stored_connection(row, 3, 4)?;
+        let workspace: String = column(row, 0, "connections")?;
         let elsewhere = {
             let state = self.state.borrow();
             let declared: Vec<&String> = state.locked.iter().chain(&state.unlocked).collect();
             !declared.is_empty() && !declared.contains(&&workspace)
         };
-        if elsewhere {
-            return Ok(None);
+        // A change reads a connection of another workspace as it stands,
+        // without that workspace's lock (it may look, and be refused; it
+        // must not hold up, or deadlock with, that workspace's changes).
+        // In its own, it reads it again under the lock, the row locked.
+        if self.kind == Kind::Snapshot || elsewhere {
+            return Ok(Some(found));
         }
+        let (integration, owner): (String, String) = (
+            column(row, 1, "connections")?,
+            column(row, 2, "connections")?,
+        );
         Ok(self
             .connection_of(&workspace, &integration, &owner)?
             .filter(|stored| stored.connection.id.as_str() == id))
