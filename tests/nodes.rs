@@ -21,7 +21,6 @@ async fn a_thousand_racing_enables_over_three_nodes_never_leave_two_modes_on() {
         return;
     };
     let c = Arc::new(c);
-    let enable = "/v1/workspaces/{ws}/team-integrations/semrush/enable";
     let pairs = futures::stream::iter(0..1000)
         .map(|i| {
             let c = c.clone();
@@ -29,14 +28,8 @@ async fn a_thousand_racing_enables_over_three_nodes_never_leave_two_modes_on() {
                 let workspace = format!("ws{i}");
                 let admin = ("ada", "admin", workspace.as_str());
                 let (workspace_mode, user_mode) = futures::join!(
-                    status(
-                        c.request(i, M::POST, enable, admin)
-                            .json(&json!({"mode": "workspace"}))
-                    ),
-                    status(
-                        c.request(i + 1, M::POST, enable, admin)
-                            .json(&json!({"mode": "user"}))
-                    ),
+                    enable(&c, i, "semrush", "workspace", admin),
+                    enable(&c, i + 1, "semrush", "user", admin),
                 );
                 (i, workspace_mode, user_mode)
             }
@@ -70,15 +63,7 @@ async fn sixty_calls_on_an_expired_token_over_three_nodes_make_one_refresh() {
     let Some(c) = Cluster::start(NODE, 3, None).await else {
         return;
     };
-    let enable = "/v1/workspaces/{ws}/team-integrations/sharepoint/enable";
-    assert_eq!(
-        status(
-            c.request(0, M::POST, enable, ADA)
-                .json(&json!({"mode": "user"}))
-        )
-        .await,
-        200
-    );
+    assert_eq!(enable(&c, 0, "sharepoint", "user", ADA).await, 200);
     c.bob_signs_in().await;
     c.ms.expire_access_tokens();
     let list = "/v1/workspaces/{ws}/integrations/sharepoint/actions/list_sites";
@@ -136,15 +121,7 @@ async fn a_disable_on_one_node_streams_to_another_and_its_webhook_goes_out_once(
     let Some(c) = Cluster::start(NODE, 3, Some(&hook)).await else {
         return;
     };
-    let enable = "/v1/workspaces/{ws}/team-integrations/semrush/enable";
-    assert_eq!(
-        status(
-            c.request(0, M::POST, enable, ADA)
-                .json(&json!({"mode": "user"}))
-        )
-        .await,
-        200
-    );
+    assert_eq!(enable(&c, 0, "semrush", "user", ADA).await, 200);
 
     let mut stream = c
         .http
@@ -248,15 +225,7 @@ async fn a_node_killed_mid_write_loses_no_committed_change_and_the_others_serve_
         );
     }
     assert_eq!(mode_on(&c, 0, "acme", "semrush").await, Value::Null);
-    let enable = "/v1/workspaces/{ws}/team-integrations/semrush/enable";
-    assert_eq!(
-        status(
-            c.request(1, M::POST, enable, ADA)
-                .json(&json!({"mode": "user"}))
-        )
-        .await,
-        200
-    );
+    assert_eq!(enable(&c, 1, "semrush", "user", ADA).await, 200);
 
     // Every workspace's audit chain verifies, as `switchboard audit verify` checks it.
     let data = switchboard::maintenance::DataFile::open_with_keys(

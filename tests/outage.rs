@@ -5,7 +5,6 @@
 //! to use and how to stop it (tests/postgres/run sets both); says so when
 //! skipped. A test binary of its own: no other test shares the outage.
 
-use reqwest::Method as M;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -79,16 +78,7 @@ async fn five_seconds_without_the_database_answer_503_and_the_node_recovers_by_i
     // Back by itself: an enable succeeds again within thirty seconds.
     let back = Instant::now();
     loop {
-        let enabled = status(
-            c.request(
-                0,
-                M::POST,
-                "/v1/workspaces/{ws}/team-integrations/semrush/enable",
-                ADA,
-            )
-            .json(&json!({"mode": "user"})),
-        )
-        .await;
+        let enabled = enable(&c, 0, "semrush", "user", ADA).await;
         if enabled == 200 {
             break;
         }
@@ -124,19 +114,7 @@ async fn five_seconds_without_the_database_answer_503_and_the_node_recovers_by_i
     // committed; an acknowledged one must have).
     for (workspace, status, _, _) in &answers {
         let mode = mode_on(&c, 0, workspace, "semrush").await;
-        let trail: Value = c
-            .request(
-                0,
-                M::GET,
-                "/v1/workspaces/{ws}/audit",
-                ("ada", "admin", workspace),
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let trail = read_as_admin(&c, 0, "/v1/workspaces/{ws}/audit", workspace).await;
         let audited = trail["records"].as_array().unwrap().len();
         match mode {
             Value::Null => assert_eq!((audited, *status), (0, 503), "{workspace}: {trail}"),

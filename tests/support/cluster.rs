@@ -211,22 +211,37 @@ pub async fn status(request: reqwest::RequestBuilder) -> u16 {
     request.send().await.unwrap().status().as_u16()
 }
 
-/// The mode `integration` is enabled in, on the Team Integrations page as
-/// node `n` shows it to Ada.
-pub async fn mode_on(c: &Cluster, n: usize, workspace: &str, integration: &str) -> Value {
-    let page: Value = c
-        .request(
-            n,
-            M::GET,
-            "/v1/workspaces/{ws}/team-integrations",
-            ("ada", "admin", workspace),
-        )
+/// What Ada, admin of `workspace`, reads at `path` through node `n`.
+pub async fn read_as_admin(c: &Cluster, n: usize, path: &str, workspace: &str) -> Value {
+    c.request(n, M::GET, path, ("ada", "admin", workspace))
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// `who` enables `integration` in `mode` through node `n`: the status.
+pub async fn enable(
+    c: &Cluster,
+    n: usize,
+    integration: &str,
+    mode: &str,
+    who: (&str, &str, &str),
+) -> u16 {
+    let path = format!("/v1/workspaces/{{ws}}/team-integrations/{integration}/enable");
+    status(
+        c.request(n, M::POST, &path, who)
+            .json(&json!({ "mode": mode })),
+    )
+    .await
+}
+
+/// The mode `integration` is enabled in, on the Team Integrations page as
+/// node `n` shows it to Ada.
+pub async fn mode_on(c: &Cluster, n: usize, workspace: &str, integration: &str) -> Value {
+    let page = read_as_admin(c, n, "/v1/workspaces/{ws}/team-integrations", workspace).await;
     page["integrations"]
         .as_array()
         .unwrap()
