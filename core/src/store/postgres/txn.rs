@@ -325,6 +325,16 @@ fn encodable(statement: &Statement, params: Params<'_>) -> Result<(), StoreError
     Ok(())
 }
 
+/// Rows of (integration, versioned JSON) as a map by integration.
+fn by_integration<T: DeserializeOwned>(
+    rows: &[Row],
+    table: &'static str,
+) -> Result<HashMap<String, T>, StoreError> {
+    rows.iter()
+        .map(|row| Ok((column(row, 0, table)?, value(row, 1, table)?)))
+        .collect()
+}
+
 /// A column's versioned JSON, decoded.
 fn value<T: DeserializeOwned>(
     row: &Row,
@@ -390,15 +400,10 @@ impl Read for Txn<'_> {
     }
 
     fn enablements_of(&self, workspace: &str) -> Result<HashMap<String, Enablement>, StoreError> {
-        self.rows(Some(workspace), ENABLEMENTS_OF, &[&workspace])?
-            .iter()
-            .map(|row| {
-                Ok((
-                    column(row, 0, "enablements")?,
-                    value(row, 1, "enablements")?,
-                ))
-            })
-            .collect()
+        by_integration(
+            &self.rows(Some(workspace), ENABLEMENTS_OF, &[&workspace])?,
+            "enablements",
+        )
     }
 
     fn workspace_credential(
@@ -423,15 +428,10 @@ impl Read for Txn<'_> {
         &self,
         workspace: &str,
     ) -> Result<HashMap<String, StoredCredential>, StoreError> {
-        self.rows(Some(workspace), CREDENTIALS_OF, &[&workspace])?
-            .iter()
-            .map(|row| {
-                Ok((
-                    column(row, 0, "workspace_credentials")?,
-                    value(row, 1, "workspace_credentials")?,
-                ))
-            })
-            .collect()
+        by_integration(
+            &self.rows(Some(workspace), CREDENTIALS_OF, &[&workspace])?,
+            "workspace_credentials",
+        )
     }
 
     fn integrations_with_credentials(
@@ -763,19 +763,15 @@ impl Read for Txn<'_> {
                 ),
             ],
         )?;
-        let mut records = TeamRecords::default();
         let mut answers = answers.into_iter();
-        for row in answers.next().unwrap_or_default() {
-            let integration = column(&row, 0, "enablements")?;
-            records
-                .enablements
-                .insert(integration, value(&row, 1, "enablements")?);
-        }
-        for row in answers.next().unwrap_or_default() {
-            let integration = column(&row, 0, "workspace_credentials")?;
-            let credential = value(&row, 1, "workspace_credentials")?;
-            records.credentials.insert(integration, credential);
-        }
+        let mut records = TeamRecords {
+            enablements: by_integration(&answers.next().unwrap_or_default(), "enablements")?,
+            credentials: by_integration(
+                &answers.next().unwrap_or_default(),
+                "workspace_credentials",
+            )?,
+            connections: HashMap::new(),
+        };
         for integration in integrations {
             records
                 .connections
@@ -811,14 +807,11 @@ impl Read for Txn<'_> {
                 ),
             ],
         )?;
-        let mut records = MemberRecords::default();
         let mut answers = answers.into_iter();
-        for row in answers.next().unwrap_or_default() {
-            let integration = column(&row, 0, "enablements")?;
-            records
-                .enablements
-                .insert(integration, value(&row, 1, "enablements")?);
-        }
+        let mut records = MemberRecords {
+            enablements: by_integration(&answers.next().unwrap_or_default(), "enablements")?,
+            ..MemberRecords::default()
+        };
         for row in answers.next().unwrap_or_default() {
             records
                 .with_credentials
