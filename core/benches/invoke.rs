@@ -14,6 +14,11 @@
 //! `invoke/direct_reqwest_after_other_work` does 40 µs of unrelated CPU work
 //! before each GET: the difference from `direct_reqwest` + 40 µs is what a
 //! caller that is busy between calls pays to wake the idle worker.
+//!
+//! When `TEST_POSTGRES_URL` names a PostgreSQL server (`tests/postgres/run
+//! cargo bench -p switchboard-benches --bench invoke`), the engine also runs
+//! on a database there: `invoke_postgres/engine` next to `invoke/engine`,
+//! and the calls per second of 8 callers at once on each backend.
 
 mod support;
 
@@ -27,12 +32,16 @@ use switchboard::net::Routes;
 use switchboard::pasted::PastedKey;
 use switchboard::plugins::{HostConfig, Plugin, PluginHost};
 use switchboard::vault::{KeySource, Secret};
-use switchboard::{Engine, EngineConfig};
+use switchboard::{Engine, EngineConfig, Location};
 use switchboard_mocks::semrush::Semrush;
 use tokio::runtime::Runtime;
 
 const KEY: &str = "bench-semrush-key";
 const OTHER_WORK: Duration = Duration::from_micros(40);
+/// Callers at once in the throughput rounds: one member's whole share.
+const CALLERS: usize = 8;
+const THROUGHPUT_ROUND: Duration = Duration::from_secs(3);
+const THROUGHPUT_ROUNDS: usize = 3;
 
 /// A mock, an engine and a bare plugin host, all on one runtime.
 struct Fixture {
@@ -48,13 +57,14 @@ struct Fixture {
 }
 
 impl Fixture {
-    async fn start(dir: &Path, cache: &Path) -> Fixture {
+    /// The engine's state in `data` (its key file in `dir`).
+    async fn start(data: Location, dir: &Path, cache: &Path) -> Fixture {
         let mock = Semrush::new();
         mock.add_key(KEY, u64::MAX / 2);
         let running = mock.start().await.expect("mock");
         let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
         let plugins = switchboard_plugin_artifacts::plugins_dir();
-        let mut config = EngineConfig::new(dir.join("bench.redb"), plugins, policies);
+        let mut config = EngineConfig::new(data, plugins, policies);
         config.key = KeySource::EnvOrFile(dir.join("bench.key"));
         let mut routes = Routes::default().trust(switchboard_mocks::tls::ca().pem());
         for host in switchboard_mocks::semrush::HOSTS {
@@ -144,6 +154,34 @@ impl Fixture {
     }
 }
 
+/// Calls per second through the engine with `CALLERS` callers at once on
+/// `runtime`: the median of `THROUGHPUT_ROUNDS` rounds, and the calls made
+/// in all.
+fn calls_per_second(runtime: &Runtime, fixture: &Fixture) -> (f64, u32) {
+    let mut total = 0;
+    let mut rounds: Vec<f64> = (0..THROUGHPUT_ROUNDS)
+        .map(|_| {
+            let deadline = Instant::now() + THROUGHPUT_ROUND;
+            let caller = || async {
+                let mut calls = 0u32;
+                while Instant::now() < deadline {
+                    fixture.through_engine().await;
+                    calls += 1;
+                }
+                calls
+            };
+            let calls: u32 = runtime
+                .block_on(futures::future::join_all((0..CALLERS).map(|_| caller())))
+                .into_iter()
+                .sum();
+            total += calls;
+            f64::from(calls) / THROUGHPUT_ROUND.as_secs_f64()
+        })
+        .collect();
+    rounds.sort_by(f64::total_cmp);
+    (rounds[THROUGHPUT_ROUNDS / 2], total)
+}
+
 /// The three rows every runtime measures.
 fn rows(group: &mut BenchmarkGroup<'_, WallTime>, runtime: &Runtime, fixture: &Fixture) {
     group.bench_function("direct_reqwest", |b| {
@@ -182,7 +220,8 @@ fn invoke(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let fixture = runtime.block_on(Fixture::start(&subdir("worker"), &cache));
+    let redb = |name: &str| Location::File(subdir(name).join("bench.redb"));
+    let fixture = runtime.block_on(Fixture::start(redb("worker"), &subdir("worker"), &cache));
     let mut group = c.benchmark_group("invoke");
     rows(&mut group, &runtime, &fixture);
     group.bench_function("direct_reqwest_after_other_work", |b| {
@@ -192,12 +231,38 @@ fn invoke(c: &mut Criterion) {
         })
     });
     group.finish();
+    let (redb_calls, _) = calls_per_second(&runtime, &fixture);
+    println!("invoke: {redb_calls:.0} calls/s on redb ({CALLERS} callers at once)");
+    drop(fixture);
+
+    if let Some(server) = support::postgres_server() {
+        let url = support::fresh_database(&server, "switchboard_bench_invoke");
+        let dir = subdir("postgres");
+        let fixture = runtime.block_on(Fixture::start(Location::parse(&url), &dir, &cache));
+        let mut group = c.benchmark_group("invoke_postgres");
+        group.bench_function("engine", |b| {
+            b.to_async(&runtime).iter(|| fixture.through_engine())
+        });
+        group.finish();
+        let cpu_before = support::postgres_cpu();
+        let (calls, made) = calls_per_second(&runtime, &fixture);
+        let cpu = support::postgres_cpu() - cpu_before;
+        println!(
+            "invoke_postgres: {calls:.0} calls/s on PostgreSQL ({CALLERS} callers at once): {:.3}× redb's {redb_calls:.0}; the database's CPU per call {:.1} µs",
+            calls / redb_calls,
+            cpu.as_secs_f64() * 1e6 / f64::from(made)
+        );
+    }
 
     let one_thread = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let fixture = one_thread.block_on(Fixture::start(&subdir("one-thread"), &cache));
+    let fixture = one_thread.block_on(Fixture::start(
+        redb("one-thread"),
+        &subdir("one-thread"),
+        &cache,
+    ));
     let mut group = c.benchmark_group("invoke_one_thread");
     rows(&mut group, &one_thread, &fixture);
     group.finish();
@@ -209,6 +274,13 @@ fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
     support::print_ratio("invoke", "engine", "direct_reqwest");
+    if support::postgres_server().is_some() {
+        support::print_ratio_across(
+            "invoke on PostgreSQL",
+            ("invoke_postgres", "engine"),
+            ("invoke", "engine"),
+        );
+    }
     support::print_ratio_across(
         "invoke, sandbox alone",
         ("invoke", "sandbox"),

@@ -7,6 +7,11 @@
 //! the ratio of the large set to the small, the files' sizes and the peak
 //! memory of a process that opens each one. Each file is read once first,
 //! so it is measured from the OS page cache.
+//!
+//! When `TEST_POSTGRES_URL` names a PostgreSQL server (`tests/postgres/run
+//! cargo bench -p switchboard-benches --bench pages`), the large set is
+//! also generated into a database there and both pages measured on it, the
+//! same way: its p99 against redb's.
 
 mod support;
 
@@ -20,7 +25,7 @@ use switchboard::model::{
 };
 use switchboard::store::{Store, StoredConnection, StoredCredential};
 use switchboard::vault::{KeySource, Secret, SecretIdentity, Vault};
-use switchboard::{Engine, EngineConfig};
+use switchboard::{Engine, EngineConfig, Location};
 use zeroize::Zeroizing;
 
 const MEMBERS: usize = 10;
@@ -34,6 +39,8 @@ const MASTER_KEY: [u8; 32] = [42; 32];
 /// machine (milliseconds stolen from a half-second round) does not stand
 /// for the engine's tail.
 const TIMED_CALLS: usize = 20_000;
+/// On PostgreSQL a page waits for the network: fewer calls, as many rounds.
+const TIMED_CALLS_POSTGRES: usize = 4_000;
 const ROUNDS: usize = 5;
 /// Set in a child process: open this file, show both pages once, report
 /// the peak resident memory.
@@ -55,11 +62,9 @@ fn key_source() -> KeySource {
 /// and SharePoint in user mode with each of its members connected (an
 /// OAuth token set the size Microsoft's are), each change audited as the
 /// engine audits it.
-fn generate(path: &Path, workspaces: usize) {
-    let partial = path.with_extension("partial");
-    let _ = std::fs::remove_file(&partial);
+fn generate(location: Location, workspaces: usize) {
     let vault = Vault::open(&key_source()).expect("vault");
-    let store = Store::open(&partial).expect("store");
+    let store = Store::open(location).expect("store");
     let (semrush, sharepoint) = (
         IntegrationId::new("semrush"),
         IntegrationId::new("sharepoint"),
@@ -164,7 +169,6 @@ fn generate(path: &Path, workspaces: usize) {
             .expect("write");
     }
     drop(store);
-    std::fs::rename(&partial, path).expect("rename");
     println!(
         "generated {workspaces} workspaces, {} connections in {:.0?}",
         workspaces * MEMBERS,
@@ -178,10 +182,50 @@ fn data_set(workspaces: usize) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("bench-data dir");
     let path = dir.join(format!("pages-{workspaces}-g{GENERATION}.redb"));
     if !path.exists() {
-        generate(&path, workspaces);
+        let partial = path.with_extension("partial");
+        let _ = std::fs::remove_file(&partial);
+        generate(Location::File(partial.clone()), workspaces);
+        std::fs::rename(&partial, path.clone()).expect("rename");
     }
     warm_page_cache(&path);
     path
+}
+
+/// The data set in a database of `server`, generated once and kept there;
+/// the database's comment says it is whole.
+fn postgres_data_set(server: &str, workspaces: usize) -> Location {
+    let name = format!("switchboard_bench_pages_{workspaces}_g{GENERATION}");
+    let comment = support::psql(
+        server,
+        &format!(
+            "SELECT coalesce(shobj_description(oid, 'pg_database'), '') \
+             FROM pg_database WHERE datname = '{name}'"
+        ),
+    );
+    let url = if comment == "whole" {
+        support::database_url(server, &name)
+    } else {
+        let url = support::fresh_database(server, &name);
+        generate(Location::parse(&url), workspaces);
+        support::psql(
+            server,
+            &format!("COMMENT ON DATABASE \"{name}\" IS 'whole'"),
+        );
+        url
+    };
+    // Read once, as the file is: the tables in PostgreSQL's and the OS's caches.
+    let started = Instant::now();
+    let size = support::psql(
+        &url,
+        "SELECT count(*) FROM (SELECT * FROM connections) c; \
+         SELECT pg_size_pretty(pg_database_size(current_database()))",
+    );
+    println!(
+        "{name}: {} in {:.1} s",
+        size.replace('\n', " rows read, database "),
+        started.elapsed().as_secs_f64()
+    );
+    Location::parse(&url)
 }
 
 /// Reads the file once so the pages are measured in steady state, as on a
@@ -200,7 +244,7 @@ fn warm_page_cache(path: &Path) {
     );
 }
 
-async fn open(data: &Path, scratch: &Path) -> Engine {
+async fn open(data: impl Into<Location>, scratch: &Path) -> Engine {
     let mut config = EngineConfig::new(
         data,
         switchboard_plugin_artifacts::plugins_dir(),
@@ -274,12 +318,13 @@ impl Spread {
     }
 }
 
-/// The 99th percentile of single calls: the median of `ROUNDS` rounds.
-fn p99(engine: &Engine, page: Page, workspaces: usize) -> Duration {
+/// The 99th percentile of `calls` single calls: the median of `ROUNDS`
+/// rounds.
+fn p99(engine: &Engine, page: Page, workspaces: usize, calls: usize) -> Duration {
     let mut spread = Spread(7, workspaces);
     let mut rounds: Vec<Duration> = (0..ROUNDS)
         .map(|_| {
-            let mut times: Vec<Duration> = (0..TIMED_CALLS)
+            let mut times: Vec<Duration> = (0..calls)
                 .map(|_| {
                     let i = spread.next();
                     let started = Instant::now();
@@ -322,42 +367,83 @@ fn open_only(data: &Path) {
     println!("{peak}");
 }
 
+/// Both pages on `engine` in criterion group `group`, and each page's p99
+/// of `calls` single calls.
+fn measure(
+    c: &mut Criterion,
+    group: &str,
+    engine: &Engine,
+    workspaces: usize,
+    calls: usize,
+) -> Vec<(Page, Duration)> {
+    let mut group = c.benchmark_group(group);
+    let p99s = [Page::Team, Page::User]
+        .into_iter()
+        .map(|page| {
+            let mut spread = Spread(11, workspaces);
+            group.bench_function(page.name(), |b| b.iter(|| page.show(engine, spread.next())));
+            (page, p99(engine, page, workspaces, calls))
+        })
+        .collect();
+    group.finish();
+    p99s
+}
+
 fn pages(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let mut p99s = Vec::new();
+    let mut redb = Vec::new();
     for workspaces in [SMALL, LARGE] {
         let data = data_set(workspaces);
         let scratch = tempfile::tempdir().expect("scratch");
-        let engine = runtime.block_on(open(&data, scratch.path()));
-        let mut group = c.benchmark_group(format!("pages_{workspaces}"));
-        for page in [Page::Team, Page::User] {
-            let mut spread = Spread(11, workspaces);
-            group.bench_function(page.name(), |b| {
-                b.iter(|| page.show(&engine, spread.next()))
-            });
-            p99s.push((workspaces, page, p99(&engine, page, workspaces)));
+        let engine = runtime.block_on(open(data.as_path(), scratch.path()));
+        let group = format!("pages_{workspaces}");
+        for (page, p99) in measure(c, &group, &engine, workspaces, TIMED_CALLS) {
+            redb.push((workspaces, page.name(), p99));
         }
-        group.finish();
         drop(engine);
         let size = std::fs::metadata(&data).map(|m| m.len()).unwrap_or(0);
         println!(
-            "pages_{workspaces}: data file {:.1} MiB ({}); peak memory of opening it: {}",
+            "{group}: data file {:.1} MiB ({}); peak memory of opening it: {}",
             size as f64 / (1 << 20) as f64,
             data.display(),
             peak_memory_of_opening(&data)
         );
     }
-    for (workspaces, page, p99) in &p99s {
-        let small = p99s
-            .iter()
-            .find(|(w, p, _)| *w == SMALL && p.name() == page.name())
+    let p99_of = |workspaces: usize, page: &str| {
+        redb.iter()
+            .find(|(w, p, _)| *w == workspaces && *p == page)
             .map(|(_, _, d)| *d)
-            .unwrap_or(*p99);
+            .expect("measured")
+    };
+    for (workspaces, page, p99) in &redb {
         println!(
-            "pages_{workspaces}: {} p99 of {TIMED_CALLS} calls (median of {ROUNDS} rounds) {:.2} µs ({:.2}× the {SMALL}-workspace p99)",
+            "pages_{workspaces}: {page} p99 of {TIMED_CALLS} calls (median of {ROUNDS} rounds) {:.2} µs ({:.2}× the {SMALL}-workspace p99)",
+            p99.as_secs_f64() * 1e6,
+            p99.as_secs_f64() / p99_of(SMALL, page).as_secs_f64()
+        );
+    }
+    let Some(server) = support::postgres_server() else {
+        println!("pages on PostgreSQL: skipped (TEST_POSTGRES_URL is not set)");
+        return;
+    };
+    let data = postgres_data_set(&server, LARGE);
+    let scratch = tempfile::tempdir().expect("scratch");
+    let engine = runtime.block_on(open(data, scratch.path()));
+    let group = format!("pages_{LARGE}_postgres");
+    for (page, p99) in measure(c, &group, &engine, LARGE, TIMED_CALLS_POSTGRES) {
+        let redb = p99_of(LARGE, page.name());
+        // What the database spends on one page view, for the capacity estimate.
+        let (cpu_before, mut spread) = (support::postgres_cpu(), Spread(13, LARGE));
+        for _ in 0..TIMED_CALLS_POSTGRES {
+            page.show(&engine, spread.next());
+        }
+        let cpu = support::postgres_cpu() - cpu_before;
+        println!(
+            "{group}: {} p99 of {TIMED_CALLS_POSTGRES} calls (median of {ROUNDS} rounds) {:.2} µs ({:.2}× redb's p99 at {LARGE} workspaces); the database's CPU per view {:.1} µs",
             page.name(),
             p99.as_secs_f64() * 1e6,
-            p99.as_secs_f64() / small.as_secs_f64()
+            p99.as_secs_f64() / redb.as_secs_f64(),
+            cpu.as_secs_f64() * 1e6 / TIMED_CALLS_POSTGRES as f64
         );
     }
 }
@@ -377,5 +463,12 @@ fn main() {
             (&format!("pages_{LARGE}"), page.name()),
             (&format!("pages_{SMALL}"), page.name()),
         );
+        if support::postgres_server().is_some() {
+            support::print_ratio_across(
+                &format!("{} on PostgreSQL", page.name()),
+                (&format!("pages_{LARGE}_postgres"), page.name()),
+                (&format!("pages_{LARGE}"), page.name()),
+            );
+        }
     }
 }

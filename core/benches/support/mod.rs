@@ -85,3 +85,75 @@ fn medians(subject: (&str, &str), baseline: (&str, &str)) -> Option<(f64, f64)> 
 fn named((group, bench): (&str, &str), median_ns: f64) -> String {
     format!("{group}/{bench} median {:.2} µs", median_ns / 1e3)
 }
+
+/// The PostgreSQL server the benchmarks also measure on, when set (as
+/// `tests/postgres/run cargo bench …` sets it); its user creates databases.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("TEST_POSTGRES_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+}
+
+/// The URL of database `name` on `server`.
+pub fn database_url(server: &str, name: &str) -> String {
+    let mut url = url::Url::parse(server).expect("TEST_POSTGRES_URL is a URL");
+    url.set_path(name);
+    url.to_string()
+}
+
+/// Runs `sql` with psql (Debian's postgresql-client) and returns what it
+/// printed, unaligned and without headers.
+pub fn psql(url: &str, sql: &str) -> String {
+    let output = std::process::Command::new("psql")
+        .args([
+            url,
+            "-X",
+            "-A",
+            "-t",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("psql (Debian's postgresql-client) runs");
+    assert!(
+        output.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// An empty database `name` on `server` (dropped first if it exists): its
+/// URL. Names are the benchmarks' own constants, so quoting them is enough.
+pub fn fresh_database(server: &str, name: &str) -> String {
+    psql(
+        server,
+        &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+    );
+    psql(server, &format!("CREATE DATABASE \"{name}\""));
+    database_url(server, name)
+}
+
+/// CPU time used so far by the PostgreSQL server's processes on this
+/// machine (the benchmark's server is the only one), from /proc: what the
+/// database spends on each operation, for the capacity estimate.
+pub fn postgres_cpu() -> Duration {
+    let ticks: u64 = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
+        .filter(|stat| stat.contains(" (postgres) "))
+        .filter_map(|stat| {
+            // After "pid (comm) ": state is the first field, utime the
+            // twelfth and stime the thirteenth (proc(5)).
+            let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        })
+        .sum();
+    // Linux counts in clock ticks of 1/100 s (USER_HZ).
+    Duration::from_millis(ticks * 10)
+}
