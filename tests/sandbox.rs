@@ -260,7 +260,7 @@ async fn broken_and_forbidden_components_are_refused_and_the_others_load() {
     assert!(
         report[0]
             .1
-            .starts_with("it does not implement switchboard:connector@0.2.0"),
+            .starts_with("it does not implement switchboard:connector@0.3.0 (or 0.2.0)"),
         "{}",
         report[0].1
     );

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use switchboard::Error;
-use switchboard::model::{Auth, Mode};
+use switchboard::model::{Auth, CredentialField, Mode, Placement};
 use switchboard_e2e::*;
 
 const KEY: &str = "d1a2b3c4e5f60718293a4b5c6d7e8f90";
@@ -30,8 +30,16 @@ async fn the_manifest_says_what_semrush_offers() {
     let modes: Vec<Mode> = semrush.modes.iter().map(|m| m.mode).collect();
     assert_eq!(modes, [Mode::Workspace, Mode::User]);
     assert!(semrush.modes.iter().all(|m| m.auth
-        == Auth::ApiKeyQuery {
-            parameter: "key".into()
+        == Auth::ApiKey {
+            fields: vec![CredentialField {
+                name: "key".into(),
+                label: "API key".into(),
+                secret: true,
+            }],
+            placement: Placement::Query {
+                name: "key".into(),
+                value: "{key}".into(),
+            },
         }));
     let actions: Vec<&str> = semrush.actions.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(

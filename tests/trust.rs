@@ -115,9 +115,14 @@ async fn a_key_asked_for_in_a_header_the_host_owns_is_refused_at_load() {
         .iter()
         .enumerate()
         .map(|(i, header)| {
+            let how = if *header == "Authorization" {
+                " as a plain header; use the bearer or basic placement"
+            } else {
+                ""
+            };
             (
                 format!("{i}.wasm"),
-                format!("invalid manifest: mode `workspace`: the key cannot go in `{header}`"),
+                format!("invalid manifest: mode `workspace`: the key cannot go in `{header}`{how}"),
             )
         })
         .collect();

@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use switchboard::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
+use switchboard::model::{Actor, IntegrationId, Mode, Role, Settings, UserId, WorkspaceId};
 use switchboard::net::Routes;
 use switchboard::pasted::PastedKey;
 use switchboard::plugins::{HostConfig, Plugin, PluginHost};
@@ -88,7 +88,7 @@ impl Fixture {
             .set_workspace_credential(&actor, &semrush, &PastedKey::parse(KEY).unwrap())
             .await
             .expect("key");
-        let mut sandbox = PluginHost::new(HostConfig {
+        let sandbox = PluginHost::new(HostConfig {
             routes,
             cache_dir: Some(cache.to_owned()),
             ..HostConfig::default()
@@ -136,14 +136,17 @@ impl Fixture {
     }
 
     async fn through_sandbox(&self) {
+        let no_settings = Settings::new();
         let credential = self
             .plugin
-            .credential(Mode::Workspace, Secret::new(KEY))
-            .expect("Semrush takes a key in workspace mode");
+            .credential(Mode::Workspace, Secret::new(KEY), &no_settings)
+            .expect("Semrush takes a key in workspace mode")
+            .expect("a key of one field");
         let out = self
             .sandbox
             .invoke(
                 &self.plugin,
+                &no_settings,
                 Some(credential),
                 "keyword_overview",
                 &self.input,

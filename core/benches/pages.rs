@@ -97,6 +97,7 @@ fn generate(location: Location, workspaces: usize) {
                             enabled_by: member(0),
                             enabled_at_ms: at_ms,
                             approved: None,
+                            settings: Default::default(),
                         };
                         w.set_enablement(ws.as_str(), integration.as_str(), Some(&enablement))?;
                         w.audit(

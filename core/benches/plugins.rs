@@ -8,6 +8,7 @@ mod support;
 
 use criterion::{Criterion, criterion_group};
 use serde_json::json;
+use switchboard::model::Settings;
 use switchboard::plugins::{HostConfig, LoadOutcome, PluginHost};
 
 fn instantiate(c: &mut Criterion) {
@@ -29,8 +30,11 @@ fn instantiate(c: &mut Criterion) {
     for (name, on_demand) in [("on_demand", true), ("pooled", false)] {
         let (host, plugin) = host(on_demand);
         group.bench_function(name, |b| {
-            b.to_async(&runtime)
-                .iter(|| async { host.invoke(&plugin, None, "ok", &input).await.expect("ok") })
+            b.to_async(&runtime).iter(|| async {
+                host.invoke(&plugin, &Settings::new(), None, "ok", &input)
+                    .await
+                    .expect("ok")
+            })
         });
     }
     group.finish();
@@ -80,7 +84,7 @@ fn open(c: &mut Criterion) {
         let cache = tempfile::tempdir().expect("cache dir");
         let load = |cache_dir: Option<std::path::PathBuf>| {
             runtime.block_on(async {
-                let mut host = PluginHost::new(HostConfig {
+                let host = PluginHost::new(HostConfig {
                     cache_dir,
                     ..HostConfig::default()
                 })

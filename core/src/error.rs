@@ -122,6 +122,9 @@ pub enum Error {
     /// A pasted key cannot be a key; nothing was checked or stored.
     #[error("{0}")]
     InvalidKey(#[from] crate::pasted::InvalidKey),
+    /// An install's settings do not fit the manifest.
+    #[error("the settings were refused: {0}")]
+    InvalidSettings(String),
     /// The service refused a credential being checked; nothing was stored.
     #[error("the credential was refused: {0}")]
     CredentialRefused(String),

@@ -20,7 +20,7 @@ pub mod pages;
 pub mod pasted;
 pub mod plugins;
 pub mod policy;
-mod redact;
+pub mod redact;
 #[cfg(feature = "test-support")]
 pub mod store;
 #[cfg(not(feature = "test-support"))]

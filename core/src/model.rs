@@ -2,6 +2,7 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 macro_rules! id_type {
@@ -190,8 +191,13 @@ pub struct Manifest {
     /// The modes it supports (at least one, each once) and how each
     /// authenticates.
     pub modes: Vec<ModeAuth>,
+    /// The settings an admin enters for each workspace (a subdomain, a
+    /// region); every one is required.
+    #[serde(default)]
+    pub settings: Vec<SettingSpec>,
     /// Every host the connector may call, as `host` or `host:port`
-    /// (`*.example.com` allows the subdomains); https only.
+    /// (`*.example.com` allows the subdomains; `{subdomain}.example.com`
+    /// the workspace's setting); https only.
     pub allowed_hosts: Vec<String>,
     /// What members can run through it.
     pub actions: Vec<ActionSpec>,
@@ -208,7 +214,7 @@ impl Manifest {
     pub fn permissions(&self, mode: Mode) -> Option<Permissions> {
         let m = self.modes.iter().find(|m| m.mode == mode)?;
         let (auth, scopes) = match &m.auth {
-            Auth::ApiKeyQuery { .. } | Auth::ApiKeyHeader { .. } => (AuthKind::ApiKey, Vec::new()),
+            Auth::ApiKey { .. } => (AuthKind::ApiKey, Vec::new()),
             Auth::OAuth2 {
                 authorize_url,
                 token_url,
@@ -259,17 +265,13 @@ pub struct ModeAuth {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Auth {
-    /// An API key sent as a query parameter.
-    ApiKeyQuery {
-        /// The query parameter's name, e.g. `key`.
-        parameter: String,
-    },
-    /// An API key sent in a header, after an optional prefix.
-    ApiKeyHeader {
-        /// The header's name, e.g. `X-Api-Key`.
-        header: String,
-        /// Written before the key, e.g. `Apikey `; `None` sends the key alone.
-        prefix: Option<String>,
+    /// A credential people type in (an API key, or an email and a token),
+    /// sent as `placement` says.
+    ApiKey {
+        /// What the form asks for, in order; at least one field is secret.
+        fields: Vec<CredentialField>,
+        /// Where the credential goes in an authenticated request.
+        placement: Placement,
     },
     /// OAuth 2.0 authorization code; the access token is sent as a bearer token.
     #[serde(rename = "oauth2")]
@@ -286,6 +288,67 @@ pub enum Auth {
         /// Whether sign-in uses PKCE (always S256).
         pkce: bool,
     },
+}
+
+/// The settings of one workspace's install of an integration, by name.
+pub type Settings = BTreeMap<String, String>;
+
+/// One field of a credential people type in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CredentialField {
+    /// `snake_case`, unique within the credential, e.g. `api_token`.
+    pub name: String,
+    /// Shown beside the input, e.g. `API token`.
+    pub label: String,
+    /// Never shown again once saved; every field is sealed all the same.
+    pub secret: bool,
+}
+
+/// Where a typed credential goes in an authenticated request. Values are
+/// templates: `{name}` stands for the credential field `name`, `{{` and
+/// `}}` for braces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Placement {
+    /// `Authorization: Bearer <value>`.
+    Bearer {
+        /// The token, e.g. `{token}`.
+        value: String,
+    },
+    /// `Authorization: Basic <base64 of user:password>`.
+    Basic {
+        /// E.g. `{email}/token`.
+        user: String,
+        /// E.g. `{api_token}`.
+        password: String,
+    },
+    /// A request header.
+    Header {
+        /// The header's name, e.g. `X-Api-Key`.
+        name: String,
+        /// Its value, e.g. `Apikey {key}`.
+        value: String,
+    },
+    /// A query parameter.
+    Query {
+        /// The parameter's name, e.g. `key`.
+        name: String,
+        /// Its value, e.g. `{key}`.
+        value: String,
+    },
+}
+
+/// A setting of each workspace's install, entered by an admin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SettingSpec {
+    /// `snake_case`, unique; `{name}` in a host stands for its value.
+    pub name: String,
+    /// Shown beside the input, e.g. `Zendesk subdomain`.
+    pub label: String,
+    /// One sentence of help.
+    pub description: String,
+    /// JSON Schema of the value (a string); values are checked against it.
+    pub schema: serde_json::Value,
 }
 
 /// One action of an integration.
@@ -317,6 +380,10 @@ pub struct Enablement {
     /// enablement older than approvals, which must be approved again.
     #[serde(default)]
     pub approved: Option<Permissions>,
+    /// The values of the integration's settings in this workspace, by name
+    /// (a subdomain, a region); not secret.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: Settings,
 }
 
 /// What an admin approves by enabling an integration in one mode: how it

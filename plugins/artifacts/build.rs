@@ -12,6 +12,7 @@ use std::process::Command;
 const FIRST_PARTY: &[(&str, &str)] = &[
     ("switchboard-semrush", "semrush"),
     ("switchboard-sharepoint", "sharepoint"),
+    ("switchboard-zendesk", "zendesk"),
 ];
 
 /// Components used only by the tests and benchmarks (hostile, deliberately
@@ -21,6 +22,7 @@ const TEST_ONLY: &[(&str, &str)] = &[
     ("test-plugin-file-reader", "file-reader"),
     ("test-plugin-fleet", "fleet"),
     ("test-plugin-shapeshifter", "shapeshifter"),
+    ("test-plugin-legacy", "legacy"),
 ];
 
 fn main() {
@@ -39,6 +41,7 @@ fn main() {
         "plugins/sdk",
         "plugins/semrush",
         "plugins/sharepoint",
+        "plugins/zendesk",
         "tests/plugins",
         "Cargo.lock",
     ] {

@@ -543,21 +543,45 @@ async function startSignIn(item) {
   location.assign(url);
 }
 
+// The fields a mode's credential asks for: one API key, or several (an
+// email and a token), as the plugin's manifest in the catalog says.
+function credentialFields(id, mode) {
+  const auth = state.catalog.get(id)?.modes.find((m) => m.mode === mode)?.auth;
+  return auth?.fields?.length ? auth.fields : [{ name: 'key', label: 'API key', secret: true }];
+}
+
+// One input per field of a credential, the label of a lone key being
+// `keyLabel`; `body(keyName)` is the request body they make: the key as
+// `keyName`, or every field under `fields`. Secret fields are never shown back.
+function credentialInputs(prefix, fields, keyLabel, keyDataKey) {
+  const lone = fields.length === 1;
+  const inputs = fields.map((f) => h('input', {
+    id: `${prefix}-${f.name}`, type: f.secret ? 'password' : 'text', autocomplete: 'off', spellcheck: 'false', required: true,
+    'data-key': lone ? keyDataKey : `${keyDataKey}:${f.name}`,
+  }));
+  const labelled = fields.map((f, i) => h('div', { class: 'field' }, h('label', { for: inputs[i].id }, lone ? keyLabel : f.label), inputs[i]));
+  return {
+    first: inputs[0],
+    labelled,
+    body: (keyName) => (lone ? { [keyName]: inputs[0].value } : { fields: Object.fromEntries(fields.map((f, i) => [f.name, inputs[i].value])) }),
+    clear: () => inputs.forEach((input) => { input.value = ''; }),
+  };
+}
+
 // API key: the button reveals a small form; the key is never shown back.
 function keyConnectForm(item, label, errorBox, refresh) {
   const formId = `connect-${item.id}`;
   const button = h('button', { type: 'button', class: 'btn btn-primary', 'aria-expanded': 'false', 'aria-controls': formId, 'data-key': `${item.id}:reveal` }, label);
-  const input = h('input', { id: `key-${item.id}`, type: 'password', autocomplete: 'off', spellcheck: 'false', required: true, 'data-key': `${item.id}:key` });
+  const fields = credentialInputs(`key-${item.id}`, credentialFields(item.id, 'user'), 'Your API key', `${item.id}:key`);
   const cancel = h('button', { type: 'button', class: 'btn' }, 'Cancel');
   const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Connect');
   const form = h('form', { id: formId, class: 'key-form', hidden: true },
-    h('label', { for: input.id }, 'Your API key'),
-    h('div', { class: 'field-row' }, input, submit, cancel));
+    h('div', { class: 'field-row' }, ...fields.labelled, submit, cancel));
   const toggle = (open) => {
     form.hidden = !open;
     button.hidden = open;
     button.setAttribute('aria-expanded', String(open));
-    (open ? input : button).focus();
+    (open ? fields.first : button).focus();
   };
   button.addEventListener('click', () => toggle(true));
   cancel.addEventListener('click', () => toggle(false));
@@ -566,9 +590,9 @@ function keyConnectForm(item, label, errorBox, refresh) {
     e.preventDefault();
     act(submit, errorBox, async () => {
       const answer = await api(`${ws()}/integrations/${enc(item.id)}/connect`, {
-        method: 'POST', body: { api_key: input.value },
+        method: 'POST', body: fields.body('api_key'),
       });
-      input.value = '';
+      fields.clear();
       const account = answer.connection?.account.label;
       announce([`${item.name} is connected${account ? ` as ${account}` : ''}.`, answer.notice].filter(Boolean).join(' '));
       await refresh();
@@ -761,6 +785,7 @@ function teamPage(root) {
 function teamCard(t, refresh) {
   const headingId = `team-card-${t.id}`;
   const errorBox = h('div', { class: 'card-error', role: 'alert' });
+  const settings = settingsInputs(t, errorBox, refresh);
   const enabled = t.enabled;
   const status = enabled
     ? { tone: 'ok', iconName: 'check', text: `Enabled in ${modeWords(enabled.mode)}` }
@@ -774,9 +799,40 @@ function teamCard(t, refresh) {
       enabled?.mode === 'user' ? [h('dt', {}, 'Active connections'), h('dd', {}, num(t.active_connections))] : null),
     t.needs_approval.length && enabled ? approvalNotice(t, errorBox, refresh) : null,
     permissionsDetails(t),
-    h('div', { class: 'card-actions' }, modeButtons(t, errorBox, refresh)),
+    settings?.panel,
+    h('div', { class: 'card-actions' }, modeButtons(t, errorBox, refresh, settings)),
     errorBox,
     enabled?.mode === 'workspace' ? credentialPanel(t, refresh) : null);
+}
+
+// The plugin's settings for this workspace (a subdomain), as its manifest
+// in the catalog declares them: filled in before enabling, saved again by
+// enabling in the same mode. `null` for a plugin without settings.
+function settingsInputs(t, errorBox, refresh) {
+  const specs = state.catalog.get(t.id)?.settings ?? [];
+  if (!specs.length) return null;
+  const id = `settings-${t.id}`;
+  const saved = t.enabled?.settings ?? {};
+  const inputs = specs.map((spec) => h('input', {
+    id: `${id}-${spec.name}`, type: 'text', autocomplete: 'off', spellcheck: 'false', required: true,
+    value: saved[spec.name] ?? '', 'aria-describedby': `${id}-${spec.name}-help`, 'data-key': `${t.id}:setting:${spec.name}`,
+  }));
+  const values = () => Object.fromEntries(specs.map((spec, i) => [spec.name, inputs[i].value]));
+  const fields = specs.map((spec, i) => h('div', { class: 'field' },
+    h('label', { for: inputs[i].id }, spec.label), inputs[i],
+    h('p', { id: `${inputs[i].id}-help`, class: 'muted small' }, spec.description)));
+  const save = t.enabled
+    ? actionButton('Save settings', { key: `${t.id}:save-settings`, errorBox }, async () => {
+      await api(`${ws()}/team-integrations/${enc(t.id)}/enable`, { method: 'POST', body: { mode: t.enabled.mode, settings: values() } });
+      announce(`${t.name}'s settings are saved.`);
+      await refresh();
+    })
+    : null;
+  const panel = h('section', { class: 'subpanel', 'aria-labelledby': id },
+    h('h4', { id }, 'Settings'),
+    h('div', { class: 'field-row' }, ...fields),
+    save ? h('div', { class: 'card-actions' }, save) : null);
+  return { panel, values };
 }
 
 function modeDescription(permission) {
@@ -835,9 +891,11 @@ function disableText(t, n) {
     : 'No member has an active connection, so none will be suspended.';
 }
 
-function modeButtons(t, errorBox, refresh) {
+function modeButtons(t, errorBox, refresh, settings) {
   const button = (label, key, work, cls = 'btn') => actionButton(label, { key: `${t.id}:${key}`, cls, errorBox }, work);
-  const enable = (mode) => api(`${ws()}/team-integrations/${enc(t.id)}/enable`, { method: 'POST', body: { mode } });
+  const enable = (mode) => api(`${ws()}/team-integrations/${enc(t.id)}/enable`, {
+    method: 'POST', body: settings ? { mode, settings: settings.values() } : { mode },
+  });
   const disable = () => api(`${ws()}/team-integrations/${enc(t.id)}/disable`, { method: 'POST' });
 
   if (!t.enabled) {
@@ -885,16 +943,15 @@ function credentialPanel(t, refresh) {
   const c = t.credential;
   const id = `cred-${t.id}`;
   const errorBox = h('div', { class: 'card-error', role: 'alert' });
-  const input = h('input', { id: `${id}-input`, type: 'password', autocomplete: 'off', spellcheck: 'false', required: true, 'data-key': `${t.id}:secret` });
+  const fields = credentialInputs(`${id}-input`, credentialFields(t.id, 'workspace'), 'Workspace API key', `${t.id}:secret`);
   const save = h('button', { type: 'submit', class: 'btn btn-primary', 'data-key': `${t.id}:save` }, c ? 'Replace key' : 'Save key');
   const form = h('form', { class: 'key-form' },
-    h('label', { for: input.id }, 'Workspace API key'),
-    h('div', { class: 'field-row' }, input, save));
+    h('div', { class: 'field-row' }, ...fields.labelled, save));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     act(save, errorBox, async () => {
-      const saved = await api(`${ws()}/team-integrations/${enc(t.id)}/credential`, { method: 'PUT', body: { secret: input.value } });
-      input.value = '';
+      const saved = await api(`${ws()}/team-integrations/${enc(t.id)}/credential`, { method: 'PUT', body: fields.body('secret') });
+      fields.clear();
       announce([`Key saved: ${saved.label}${saved.detail ? ` (${saved.detail})` : ''}.`, saved.notice].filter(Boolean).join(' '));
       await refresh();
     });

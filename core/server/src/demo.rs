@@ -1,7 +1,8 @@
-//! `serve --demo`: local mocks of Semrush and of Microsoft identity, Graph
-//! and SharePoint, and a seeded `demo` workspace (admin `ada`, developer
-//! `dev`, members `bob` and `carol`), so a newcomer with no accounts can try
-//! every scenario with curl.
+//! `serve --demo`: local mocks of Semrush, of Microsoft identity, Graph
+//! and SharePoint, and of Zendesk (account `acme`, agent
+//! `ada@acme.test`, API token `demo-zendesk-token`), and a seeded `demo`
+//! workspace (admin `ada`, developer `dev`, members `bob` and `carol`), so a
+//! newcomer with no accounts can try every scenario with curl.
 
 use crate::handlers::Object;
 use crate::problem::Problem;
@@ -18,6 +19,7 @@ use switchboard::vault::Secret;
 use switchboard::{Engine, EngineConfig, Error};
 use switchboard_mocks::microsoft::Microsoft;
 use switchboard_mocks::semrush::Semrush;
+use switchboard_mocks::zendesk::Zendesk;
 
 /// The service token the demo accepts.
 pub const SERVICE_TOKEN: &str = "demo-token";
@@ -29,6 +31,8 @@ const CLIENT_SECRET: &str = "demo-client-secret";
 
 pub struct DemoMocks {
     semrush: switchboard_mocks::Running,
+    /// Zendesk's demo account, and the mock serving it.
+    zendesk: (Zendesk, switchboard_mocks::Running),
     microsoft: switchboard_mocks::Running,
     /// The Microsoft mock's sign-in page, over plain HTTP for browsers.
     sign_in_page: switchboard_mocks::Running,
@@ -42,7 +46,7 @@ pub enum DemoError {
     /// A mock could not listen, or its authority not be written.
     #[error("cannot start the {service} mock: {source}")]
     Mock {
-        /// `Semrush`, `Microsoft` or `certificate authority`.
+        /// `Semrush`, `Microsoft`, `Zendesk` or `certificate authority`.
         service: &'static str,
         /// Why.
         source: std::io::Error,
@@ -74,11 +78,18 @@ pub async fn start_mocks(listen: SocketAddr) -> Result<DemoMocks, DemoError> {
     };
     let microsoft = ms.start().await.map_err(mock)?;
     let sign_in_page = ms.start_for_browsers().await.map_err(mock)?;
+    let zendesk = Zendesk::demo();
+    let zendesk_running = zendesk.start().await.map_err(|source| DemoError::Mock {
+        service: "Zendesk",
+        source,
+    })?;
     tracing::info!(addr = %semrush.addr, "Semrush mock serving api.semrush.com and www.semrush.com over TLS");
+    tracing::info!(addr = %zendesk_running.addr, "Zendesk mock serving acme.zendesk.com over TLS");
     tracing::info!(addr = %microsoft.addr, "Microsoft mock serving login.microsoftonline.com, graph.microsoft.com and contoso.sharepoint.com over TLS");
     tracing::info!(addr = %sign_in_page.addr, "Microsoft mock's sign-in page, for browsers, over http");
     Ok(DemoMocks {
         semrush,
+        zendesk: (zendesk, zendesk_running),
         microsoft,
         sign_in_page,
         redirect_uri,
@@ -110,6 +121,10 @@ impl DemoMocks {
         }
         for host in switchboard_mocks::microsoft::HOSTS {
             routes = routes.route(host, self.microsoft.addr);
+        }
+        let (zendesk, running) = &self.zendesk;
+        for host in zendesk.hosts() {
+            routes = routes.route(&host, running.addr);
         }
         // A browser cannot be routed as the engine is: it opens the mock's
         // sign-in page on its own loopback address.

@@ -12,16 +12,17 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use switchboard::Error;
 use switchboard::audit::{Filter, OutcomeKind, Page};
 use switchboard::engine::{Callback, SignIn};
 use switchboard::model::{
     Account, Actor, Connection, ConnectionId, Enablement, Event, IntegrationId, Manifest, Mode,
-    Role, UserId, WorkspaceId,
+    Role, Settings, UserId, WorkspaceId,
 };
 use switchboard::pages::{IntegrationUsage, IntegrationsPage, TeamIntegration};
-use switchboard::pasted::PastedKey;
+use switchboard::pasted::{InvalidKey, PastedKey};
 use switchboard::plugins::LoadOutcome;
 
 type Shared = State<Arc<App>>;
@@ -77,22 +78,33 @@ pub struct UsageReport {
 #[serde(deny_unknown_fields)]
 pub struct EnableRequest {
     pub mode: Mode,
+    /// The integration's settings for this workspace (its manifest's
+    /// `settings`, e.g. a subdomain), every one required. Leave it out when
+    /// enabling again to keep the current ones.
+    #[serde(default)]
+    pub settings: Settings,
 }
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialRequest {
-    /// The shared credential, e.g. the Semrush API key. Checked with the
-    /// service before it is saved; never returned.
-    pub secret: String,
+    /// The shared credential, e.g. the Semrush API key, for a credential
+    /// of one field. Checked with the service before it is saved; never
+    /// returned.
+    pub secret: Option<String>,
+    /// Each field of a credential of several (the mode's `fields`, e.g.
+    /// `email` and `api_token`), instead of `secret`.
+    pub fields: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectRequest {
-    /// A personal API key, for integrations that take one. Leave it out to
-    /// start an OAuth 2.0 sign-in instead.
+    /// A personal API key, for integrations that take one. Leave it (and
+    /// `fields`) out to start an OAuth 2.0 sign-in instead.
     pub api_key: Option<String>,
+    /// Each field of a personal credential of several, instead of `api_key`.
+    pub fields: Option<BTreeMap<String, String>>,
     /// Where the member's browser goes when the sign-in ends; its origin
     /// must be one the operator allows (else the operator's default).
     pub return_to: Option<String>,
@@ -405,11 +417,26 @@ pub async fn enable(
     ActingOn(actor, integration): ActingOn,
     Object(request): Object<EnableRequest>,
 ) -> Answer<Enablement> {
-    Ok(Json(app.engine.enable(
+    Ok(Json(app.engine.enable_with(
         &actor,
         &integration,
         request.mode,
+        &request.settings,
     )?))
+}
+
+/// The credential a person typed: one key, or each field of several;
+/// `None` if neither was given. Both at once is refused.
+fn pasted(
+    key: Option<String>,
+    fields: Option<BTreeMap<String, String>>,
+) -> Result<Option<PastedKey>, Error> {
+    Ok(match (key, fields) {
+        (Some(key), None) => Some(PastedKey::parse(key)?),
+        (None, Some(fields)) => Some(PastedKey::fields(fields)?),
+        (None, None) => None,
+        (Some(_), Some(_)) => return Err(Error::InvalidKey(InvalidKey::KeyAndFields)),
+    })
 }
 
 pub async fn disable(
@@ -425,7 +452,8 @@ pub async fn set_credential(
     ActingOn(actor, integration): ActingOn,
     Object(request): Object<CredentialRequest>,
 ) -> Answer<SavedCredential> {
-    let key = PastedKey::parse(request.secret).map_err(Error::from)?;
+    let key = pasted(request.secret, request.fields)?
+        .ok_or_else(|| Error::InvalidKey(InvalidKey::Empty))?;
     let account = app
         .engine
         .set_workspace_credential(&actor, &integration, &key)
@@ -503,19 +531,16 @@ pub async fn connect(
     ActingOn(actor, integration): ActingOn,
     Object(request): Object<ConnectRequest>,
 ) -> Answer<ConnectResponse> {
-    Ok(Json(match request.api_key {
-        Some(key) => {
-            let key = PastedKey::parse(key).map_err(Error::from)?;
-            ConnectResponse {
-                connection: Some(
-                    app.engine
-                        .connect_with_api_key(&actor, &integration, &key)
-                        .await?,
-                ),
-                sign_in: None,
-                notice: key.notice(),
-            }
-        }
+    Ok(Json(match pasted(request.api_key, request.fields)? {
+        Some(key) => ConnectResponse {
+            connection: Some(
+                app.engine
+                    .connect_with_api_key(&actor, &integration, &key)
+                    .await?,
+            ),
+            sign_in: None,
+            notice: key.notice(),
+        },
         None => ConnectResponse {
             connection: None,
             sign_in: Some(app.engine.begin_connect(

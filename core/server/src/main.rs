@@ -5,6 +5,7 @@ mod config;
 mod embedded;
 mod logging;
 mod publisher;
+mod runner;
 mod scaffold;
 mod verify;
 

@@ -91,6 +91,7 @@ impl From<Error> for Problem {
             Error::ReturnUrlRefused(_) => (S::UNPROCESSABLE_ENTITY, "Return URL refused"),
             Error::SessionLifetime(_) => (S::UNPROCESSABLE_ENTITY, "Session lifetime refused"),
             Error::InvalidKey(_) => (S::UNPROCESSABLE_ENTITY, "Invalid key"),
+            Error::InvalidSettings(_) => (S::UNPROCESSABLE_ENTITY, "Invalid settings"),
             Error::Busy(_) | Error::Plugin(PluginError::Busy { .. }) => {
                 (S::TOO_MANY_REQUESTS, "Too many calls")
             }

@@ -14,6 +14,63 @@ fn switchboard(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// An author's mock of api.example.com, speaking plain HTTP on loopback:
+/// `/me` for the key `acme-key`, `/greetings?name=`, each answer echoing
+/// the key in `x-seen-key`; each request line and the `X-Api-Key` it
+/// carried, as seen.
+fn author_mock() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut lines = Vec::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                lines.push(line.trim_end().to_owned());
+            }
+            let target = lines
+                .first()
+                .and_then(|l| l.rsplit_once(' '))
+                .map_or("", |(target, _)| target);
+            let key = lines
+                .iter()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("x-api-key: ")
+                        .map(str::to_owned)
+                })
+                .unwrap_or_default();
+            kept.lock().unwrap().push(format!("{target} {key}"));
+            let (status, body) = match (target, key.as_str()) {
+                (_, k) if k != "acme-key" => ("401 Unauthorized", "bad key".to_owned()),
+                ("GET /me", _) => ("200 OK", r#"{"name":"Acme Test Account"}"#.to_owned()),
+                (t, _) if t.starts_with("GET /greetings?name=") => {
+                    let name = t.trim_start_matches("GET /greetings?name=");
+                    ("200 OK", format!(r#"{{"message":"Hello, {name}"}}"#))
+                }
+                _ => ("404 Not Found", "no such page".to_owned()),
+            };
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\nx-seen-key: {key}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (addr, seen)
+}
+
 /// The `field` of each entry of a list in a manifest.
 fn each<'a>(list: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
     list.as_array()
@@ -439,6 +496,101 @@ fn a_new_connector_builds_as_it_is_outside_the_repository_and_loads() {
     let manifest: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(manifest["name"], "Acme Widgets");
     assert_eq!(each(&manifest["actions"], "name"), ["greet"]);
+
+    // Its action and its credential check, run against the author's own
+    // plain-HTTP mock of api.example.com, the key from the environment.
+    let (mock, seen) = author_mock();
+    let route = format!("api.example.com={mock}");
+    let run = |args: &[&str], key: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["plugin", "run", component.to_str().unwrap()])
+            .args(args)
+            .args(["--key-env", "ACME_KEY", "--route", &route])
+            .env("ACME_KEY", key)
+            .output()
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    };
+    let (ok, stdout, stderr) = run(&["greet", "--input", r#"{"name": "Ada"}"#], "acme-key \n");
+    assert!(ok, "{stderr}");
+    let answer: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(answer["message"], "Hello, Ada");
+    let (ok, stdout, _) = run(&["check"], "acme-key");
+    assert!(ok);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["label"],
+        "Acme Test Account"
+    );
+    let (ok, _, stderr) = run(&["check"], "wrong-key");
+    assert!(!ok);
+    assert!(stderr.contains("the key was refused: bad key"), "{stderr}");
+    let (ok, _, stderr) = run(&["greet", "--input", r#"{"name": ""}"#], "acme-key");
+    assert!(!ok && stderr.contains("/name"), "{stderr}");
+    // Recorded once through the mock, then replayed with neither the mock
+    // nor the key; the cassette never holds the key it echoed.
+    let cassette = home.path().join("greet.json");
+    let input = r#"{"name": "Ada"}"#;
+    let (ok, _, stderr) = run(
+        &[
+            "greet",
+            "--input",
+            input,
+            "--record",
+            cassette.to_str().unwrap(),
+        ],
+        "acme-key",
+    );
+    assert!(ok, "{stderr}");
+    let kept = std::fs::read_to_string(&cassette).unwrap();
+    assert!(
+        kept.contains("Hello, Ada") && kept.contains("[redacted]"),
+        "{kept}"
+    );
+    assert!(!kept.contains("acme-key"), "{kept}");
+    let (ok, stdout, stderr) = switchboard(&[
+        "plugin",
+        "run",
+        component.to_str().unwrap(),
+        "greet",
+        "--input",
+        input,
+        "--replay",
+        cassette.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["message"],
+        "Hello, Ada"
+    );
+    let (ok, _, stderr) = switchboard(&[
+        "plugin",
+        "run",
+        component.to_str().unwrap(),
+        "greet",
+        "--input",
+        r#"{"name": "Bob"}"#,
+        "--replay",
+        cassette.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(
+        stderr.contains(
+            "the cassette has no (further) answer to GET https://api.example.com/greetings?name=Bob"
+        ),
+        "{stderr}"
+    );
+    // The key went in the header the manifest names, trimmed.
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            "GET /greetings?name=Ada acme-key",
+            "GET /me acme-key",
+            "GET /me wrong-key",
+            "GET /greetings?name=Ada acme-key"
+        ]
+    );
 
     // Again in the same place: refused, nothing overwritten.
     let (ok, _, stderr) = switchboard(&["plugin", "new", "acme-widgets", "--dir", dir]);

@@ -8,6 +8,7 @@ use crate::model::{
     Account, Actor, Connection, ConnectionId, ConnectionStatus, IntegrationId, Mode,
 };
 use crate::pasted::PastedKey;
+use crate::plugins::Plugin;
 use crate::policy::{ConnectionFacts, IntegrationFacts, Operation, Query, Target};
 use crate::store::{Flow, StoredConnection};
 use crate::vault::Secret;
@@ -25,7 +26,7 @@ impl Engine {
         return_to: Option<&str>,
     ) -> Result<SignIn> {
         self.authorize_on(actor, integration, Operation::Connect, "connect")?;
-        let plugin = self.plugin(integration)?;
+        let plugin = &self.plugin(integration)?;
         self.approved_now(actor, plugin)?;
         let return_to = return_to
             .map(|url| self.return_urls.check(url))
@@ -167,7 +168,7 @@ impl Engine {
         callback: &Callback,
     ) -> Result<Connection> {
         const OPERATION: &str = "connect";
-        let plugin = self.plugin(integration)?;
+        let plugin = &self.plugin(integration)?;
         self.approved_now(actor, plugin)?;
         let code = callback.code.as_deref().unwrap_or_default();
         let tokens = self
@@ -203,16 +204,17 @@ impl Engine {
         key: &PastedKey,
     ) -> Result<Connection> {
         const OPERATION: &str = "connect";
-        let plugin = self.plugin(integration)?;
+        let plugin = &self.plugin(integration)?;
         self.authorize_on(actor, integration, Operation::Connect, OPERATION)?;
         if is_oauth(plugin) {
             return Err(Error::OAuthRequired(integration.clone()));
         }
         self.approved_now(actor, plugin)?;
+        let secret = key.secret_for(plugin.manifest().auth(Mode::User))?;
         let account = self
-            .checked(actor, OPERATION, plugin, Mode::User, key.secret().clone())
+            .checked(actor, OPERATION, plugin, Mode::User, secret.clone())
             .await?;
-        self.save_connection(actor, integration, account, Vec::new(), key.secret())
+        self.save_connection(actor, integration, account, Vec::new(), &secret)
     }
 
     /// Seals a checked credential and saves my connection to an
@@ -266,8 +268,9 @@ impl Engine {
             .store
             .read(|r| r.connection(id))?
             .ok_or_else(|| Error::ConnectionNotFound(id.clone()))?;
+        let plugin = &self.plugin(&stored.connection.integration)?;
         self.authorize_read(
-            self.connection_query(actor, &stored, Operation::ViewConnection)?,
+            Self::connection_query(actor, &stored, plugin, Operation::ViewConnection),
             "view_connection",
             Some(&stored.connection.integration),
         )?;
@@ -284,13 +287,19 @@ impl Engine {
             let Some(stored) = w.connection(id)? else {
                 return Err(Error::ConnectionNotFound(id.clone()));
             };
-            self.authorize(self.connection_query(actor, &stored, Operation::Disconnect)?)?;
+            let plugin = &self.plugin(&stored.connection.integration)?;
+            self.authorize(Self::connection_query(
+                actor,
+                &stored,
+                plugin,
+                Operation::Disconnect,
+            ))?;
             w.remove_connection(&stored)?;
             Ok(stored)
         })?;
         let integration = &removed.connection.integration;
         if let Ok(plugin) = self.plugin(integration)
-            && let Err(refused) = self.credentials.revoke(plugin, &removed).await
+            && let Err(refused) = self.credentials.revoke(&plugin, &removed).await
         {
             tracing::warn!(%integration, "revoking a removed connection's grant failed: {refused}");
             self.audit_attempt(
@@ -303,14 +312,14 @@ impl Engine {
         Ok(())
     }
 
+    /// The query about a stored connection of `plugin`'s.
     fn connection_query<'a>(
-        &'a self,
         actor: &'a Actor,
         stored: &'a StoredConnection,
+        plugin: &'a Plugin,
         operation: Operation<'a>,
-    ) -> Result<Query<'a>> {
+    ) -> Query<'a> {
         let c = &stored.connection;
-        let plugin = self.plugin(&c.integration)?;
         let manifest = plugin.manifest();
         // The connection's integration as the policies see it: user mode,
         // enabled unless the connection is suspended.
@@ -321,7 +330,7 @@ impl Engine {
             supported: USER_ONLY,
             active,
         };
-        Ok(Query {
+        Query {
             actor,
             operation,
             target: Target::Connection(ConnectionFacts {
@@ -330,7 +339,7 @@ impl Engine {
                 integration: facts,
                 owner: &c.owner,
             }),
-        })
+        }
     }
 }
 

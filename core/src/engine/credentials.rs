@@ -8,7 +8,7 @@ use super::now_ms;
 use crate::metrics::Metrics;
 use crate::model::{
     Account, Actor, Auth, ConnectionId, ConnectionStatus, ConnectorError, Event, EventKind,
-    IntegrationId, Mode, WorkspaceId,
+    IntegrationId, Mode, Settings, WorkspaceId,
 };
 use crate::net::Routes;
 use crate::oauth::{self, Registered, TokenClient, TokenError, Tokens};
@@ -141,10 +141,11 @@ impl Credentials {
         plugin: &Plugin,
         mode: Mode,
         secret: Secret,
+        settings: &Settings,
     ) -> Result<Account> {
-        let credential = credential_for(plugin, mode, secret)?;
+        let credential = credential_for(plugin, mode, secret, settings)?;
         plugins
-            .check_credential(plugin, credential)
+            .check_credential(plugin, settings, credential)
             .await
             .map_err(|error| match error {
                 PluginError::Connector {
@@ -196,6 +197,7 @@ impl Credentials {
         plugin: &Plugin,
         mode: Mode,
         sealed: Sealed,
+        settings: &Settings,
     ) -> Result<CallCredential> {
         let integration = &plugin.manifest().id;
         let (secret, refreshable) = match mode {
@@ -214,7 +216,7 @@ impl Credentials {
             ),
         };
         Ok(CallCredential {
-            credential: credential_for(plugin, mode, secret)?,
+            credential: credential_for(plugin, mode, secret, settings)?,
             refreshable,
         })
     }
@@ -230,12 +232,13 @@ impl Credentials {
         mode: Mode,
         refreshable: Option<&Sealed>,
         reason: &str,
+        settings: &Settings,
     ) -> Result<Option<CallCredential>> {
         match (refreshable, mode) {
             (Some(stale), _) => {
                 let (token, sealed) = self.access_token(actor, plugin, Some(stale)).await?;
                 Ok(Some(CallCredential {
-                    credential: credential_for(plugin, mode, token)?,
+                    credential: credential_for(plugin, mode, token, settings)?,
                     refreshable: Some(sealed),
                 }))
             }
@@ -561,14 +564,21 @@ fn connection_identity<'a>(actor: &'a Actor, integration: &'a IntegrationId) -> 
     )
 }
 
-/// Pairs a secret with where the manifest says it goes.
-fn credential_for(plugin: &Plugin, mode: Mode, secret: Secret) -> Result<Credential> {
+/// Pairs a secret with where the manifest says it goes, in a workspace
+/// with `settings`.
+fn credential_for(
+    plugin: &Plugin,
+    mode: Mode,
+    secret: Secret,
+    settings: &Settings,
+) -> Result<Credential> {
     plugin
-        .credential(mode, secret)
+        .credential(mode, secret, settings)
         .ok_or_else(|| Error::ModeNotSupported {
             integration: plugin.manifest().id.clone(),
             mode,
-        })
+        })?
+        .map_err(Error::CredentialRefused)
 }
 
 /// What a key rotation did.

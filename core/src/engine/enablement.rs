@@ -5,7 +5,7 @@
 use super::{Engine, facts, now_ms};
 use crate::model::{
     Account, Actor, Connection, ConnectionStatus, Enablement, Event, EventKind, IntegrationId,
-    Manifest, Mode,
+    Manifest, Mode, Settings,
 };
 use crate::pasted::PastedKey;
 use crate::plugins::Plugin;
@@ -14,17 +14,32 @@ use crate::store::{StoredCredential, Write};
 use crate::{Error, Result};
 
 impl Engine {
-    /// Enables an integration in one mode. The policies decide on the state
-    /// read in the same write transaction, so two enables racing in
-    /// different modes cannot both succeed. Enabling user mode restores the
-    /// members' suspended connections.
+    /// Enables an integration that has no settings in one mode; see
+    /// [`Engine::enable_with`].
     pub fn enable(
         &self,
         actor: &Actor,
         integration: &IntegrationId,
         mode: Mode,
     ) -> Result<Enablement> {
-        let plugin = self.plugin(integration)?;
+        self.enable_with(actor, integration, mode, &Settings::new())
+    }
+
+    /// Enables an integration in one mode, with the settings of the
+    /// workspace's install (a subdomain), checked against the manifest.
+    /// Enabling again in the same mode approves what the plugin asks for
+    /// now, and replaces the settings if any are given. The policies decide
+    /// on the state read in the same write transaction, so two enables
+    /// racing in different modes cannot both succeed. Enabling user mode
+    /// restores the members' suspended connections.
+    pub fn enable_with(
+        &self,
+        actor: &Actor,
+        integration: &IntegrationId,
+        mode: Mode,
+        settings: &Settings,
+    ) -> Result<Enablement> {
+        let plugin = &self.plugin(integration)?;
         let supported = plugin.manifest().supported_modes();
         let permissions = plugin.manifest().permissions(mode);
         let workspace = actor.workspace.as_str();
@@ -54,15 +69,26 @@ impl Engine {
                     integration: integration.clone(),
                     mode,
                 })?;
+                let settings = match &current {
+                    Some(current) if current.mode == mode && settings.is_empty() => {
+                        current.settings.clone()
+                    }
+                    _ => plugin
+                        .check_settings(settings)
+                        .map_err(|faults| Error::InvalidSettings(faults.join("; ")))?,
+                };
                 let enablement = match current {
                     // Enabling again in the same mode approves what the
                     // plugin asks for now.
                     Some(current) if current.mode == mode => {
-                        if current.approved.as_ref() == Some(&permissions) {
+                        if current.approved.as_ref() == Some(&permissions)
+                            && current.settings == settings
+                        {
                             return Ok(current);
                         }
                         Enablement {
                             approved: Some(permissions.clone()),
+                            settings,
                             ..current
                         }
                     }
@@ -79,6 +105,7 @@ impl Engine {
                         enabled_by: actor.user.clone(),
                         enabled_at_ms: now_ms(),
                         approved: Some(permissions.clone()),
+                        settings,
                     },
                 };
                 w.set_enablement(workspace, integration.as_str(), Some(&enablement))?;
@@ -121,7 +148,7 @@ impl Engine {
     /// member's connection is suspended (not deleted), and an event names
     /// the connections and members affected.
     pub fn disable(&self, actor: &Actor, integration: &IntegrationId) -> Result<()> {
-        let plugin = self.plugin(integration)?;
+        let plugin = &self.plugin(integration)?;
         let supported = plugin.manifest().supported_modes();
         let workspace = actor.workspace.as_str();
         let mut suspended = Vec::new();
@@ -169,10 +196,10 @@ impl Engine {
         key: &PastedKey,
     ) -> Result<Account> {
         const OPERATION: &str = "set_workspace_credential";
-        let secret = key.secret();
-        let plugin = self.plugin(integration)?;
+        let plugin = &self.plugin(integration)?;
         self.authorize_credential_change(actor, integration, OPERATION)?;
         self.approved_now(actor, plugin)?;
+        let secret = &key.secret_for(plugin.manifest().auth(Mode::Workspace))?;
         let account = self
             .checked(actor, OPERATION, plugin, Mode::Workspace, secret.clone())
             .await?;
@@ -206,7 +233,7 @@ impl Engine {
         integration: &IntegrationId,
     ) -> Result<Account> {
         const OPERATION: &str = "recheck_workspace_credential";
-        let plugin = self.plugin(integration)?;
+        let plugin = &self.plugin(integration)?;
         self.authorize_credential_change(actor, integration, OPERATION)?;
         self.approved_now(actor, plugin)?;
         let (workspace, id) = (actor.workspace.as_str(), integration.as_str());

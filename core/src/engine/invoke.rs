@@ -5,7 +5,7 @@
 use super::credentials::CallCredential;
 use super::{Engine, facts, now_ms};
 use crate::model::{
-    Actor, Connection, ConnectionStatus, ConnectorError, Enablement, IntegrationId, Mode,
+    Actor, Connection, ConnectionStatus, ConnectorError, Enablement, IntegrationId, Mode, Settings,
 };
 use crate::plugins::{Credential, Plugin, PluginError};
 use crate::policy::{Operation, Query, Target};
@@ -34,7 +34,7 @@ impl Engine {
         action: &str,
         input: &serde_json::Value,
     ) -> Result<serde_json::Value> {
-        let plugin = self.plugin(integration)?;
+        let plugin = &self.plugin(integration)?;
         let _turn = self.running.enter(actor)?;
         let now = now_ms();
         let month = usage::month_of_day(now / DAY_MS);
@@ -73,12 +73,13 @@ impl Engine {
             (Mode::User, Ok(None)) => return Err(Error::NotConnected(integration.clone())),
             (_, Ok(Some(sealed))) => sealed,
         };
+        let settings = facts_now.enablement.map(|e| e.settings).unwrap_or_default();
         let credential = self
             .credentials
-            .for_call(actor, plugin, mode, sealed)
+            .for_call(actor, plugin, mode, sealed, &settings)
             .await?;
         let output = self
-            .call_with(actor, plugin, mode, credential, action, input)
+            .call_with(actor, plugin, (mode, &settings), credential, action, input)
             .await?;
         let key = usage::Key {
             workspace: actor.workspace.clone(),
@@ -132,7 +133,7 @@ impl Engine {
         &self,
         actor: &Actor,
         plugin: &Plugin,
-        mode: Mode,
+        (mode, settings): (Mode, &Settings),
         credential: CallCredential,
         action: &str,
         input: &serde_json::Value,
@@ -141,7 +142,9 @@ impl Engine {
             credential,
             refreshable,
         } = credential;
-        let result = self.call_plugin(plugin, credential, action, input).await;
+        let result = self
+            .call_plugin(plugin, settings, credential, action, input)
+            .await;
         let Err(PluginError::Connector {
             error: ConnectorError::Unauthorized { message },
             ..
@@ -151,11 +154,11 @@ impl Engine {
         };
         match self
             .credentials
-            .refused(actor, plugin, mode, refreshable.as_ref(), message)
+            .refused(actor, plugin, mode, refreshable.as_ref(), message, settings)
             .await?
         {
             Some(fresh) => Ok(self
-                .call_plugin(plugin, fresh.credential, action, input)
+                .call_plugin(plugin, settings, fresh.credential, action, input)
                 .await?),
             None => Ok(result?),
         }
@@ -165,6 +168,7 @@ impl Engine {
     async fn call_plugin(
         &self,
         plugin: &Plugin,
+        settings: &Settings,
         credential: Credential,
         action: &str,
         input: &serde_json::Value,
@@ -172,7 +176,7 @@ impl Engine {
         let started = std::time::Instant::now();
         let result = self
             .plugins
-            .invoke(plugin, Some(credential), action, input)
+            .invoke(plugin, settings, Some(credential), action, input)
             .await;
         self.metrics.plugin_call(
             plugin.manifest().id.as_str(),

@@ -43,6 +43,8 @@ use tokio::sync::broadcast;
 
 /// How often the policy directory is checked for changes.
 const POLICY_POLL: Duration = Duration::from_secs(1);
+/// How often the plugins directory is checked for changes.
+const PLUGIN_POLL: Duration = Duration::from_secs(1);
 /// How often usage counters are written to the store.
 const USAGE_FLUSH: Duration = Duration::from_secs(1);
 
@@ -58,6 +60,9 @@ pub struct EngineConfig {
     pub policies_dir: PathBuf,
     /// Reload the policies when their files change (needs a tokio runtime).
     pub watch_policies: bool,
+    /// Load the plugins again when a component is added, replaced or
+    /// removed (needs a tokio runtime).
+    pub watch_plugins: bool,
     /// The master keys that seal secrets.
     pub key: KeySource,
     /// The operator's OAuth registration per integration: the client, how
@@ -88,6 +93,7 @@ impl EngineConfig {
         EngineConfig {
             policies_dir: policies_dir.into(),
             watch_policies: true,
+            watch_plugins: true,
             key: KeySource::beside(&data),
             oauth: HashMap::new(),
             oauth_flow_lifetime: crate::oauth::FLOW_LIFETIME,
@@ -112,8 +118,7 @@ pub struct Engine {
     credentials: Credentials,
     /// Where browsers may be sent back to when a sign-in ends.
     return_urls: ReturnUrls,
-    plugins: PluginHost,
-    load_report: Vec<LoadOutcome>,
+    plugins: Arc<PluginHost>,
     meter: Arc<Meter>,
     flusher: Option<Flusher>,
     metrics: Arc<Metrics>,
@@ -140,8 +145,11 @@ impl Engine {
         let (registrations, endpoints) = resolve_registrations(&tokens, config.oauth).await;
         let mut host = config.host;
         host.oauth_endpoints = endpoints;
-        let mut plugins = PluginHost::new(host)?;
-        let load_report = plugins.load_dir(&config.plugins_dir).await?;
+        let plugins = Arc::new(PluginHost::new(host)?);
+        plugins.load_dir(&config.plugins_dir).await?;
+        if config.watch_plugins {
+            PluginHost::watch(&plugins, config.plugins_dir.clone(), PLUGIN_POLL);
+        }
         let meter = Arc::new(Meter::default());
         let flusher = Flusher::start(store.clone(), meter.clone())
             .map_err(|e| Error::Internal(format!("cannot start the usage writer: {e}")))?;
@@ -160,7 +168,6 @@ impl Engine {
             store,
             credentials,
             plugins,
-            load_report,
             meter,
             flusher: Some(flusher),
             metrics,
@@ -170,14 +177,19 @@ impl Engine {
         })
     }
 
-    /// What happened to each file of the plugins directory.
-    pub fn load_report(&self) -> &[LoadOutcome] {
-        &self.load_report
+    /// What happened to each file of the plugins directory when it was
+    /// last loaded.
+    pub fn load_report(&self) -> Arc<Vec<LoadOutcome>> {
+        self.plugins.load_report()
     }
 
     /// Every loaded integration's manifest (the catalogue, for the host).
     pub fn integrations(&self) -> Vec<Manifest> {
-        self.plugins.manifests().cloned().collect()
+        self.plugins
+            .loaded()
+            .values()
+            .map(|p| p.manifest().clone())
+            .collect()
     }
 
     /// Re-reads the policy directory now. An invalid set is refused with
@@ -232,7 +244,7 @@ impl Engine {
         })
     }
 
-    fn plugin(&self, integration: &IntegrationId) -> Result<&Arc<Plugin>> {
+    fn plugin(&self, integration: &IntegrationId) -> Result<Arc<Plugin>> {
         self.plugins
             .get(integration)
             .ok_or_else(|| Error::UnknownIntegration(integration.clone()))
@@ -350,7 +362,7 @@ impl Engine {
         operation: Operation<'_>,
         audit_as: &str,
     ) -> Result<()> {
-        let plugin = self.plugin(integration)?;
+        let plugin = &self.plugin(integration)?;
         let supported = plugin.manifest().supported_modes();
         let active = self
             .store
@@ -364,7 +376,8 @@ impl Engine {
         self.authorize_read(query, audit_as, Some(integration))
     }
 
-    /// Checks a credential with the plugin, recording a refusal.
+    /// Checks a credential with the plugin, as installed in the actor's
+    /// workspace, recording a refusal.
     async fn checked(
         &self,
         actor: &Actor,
@@ -373,8 +386,14 @@ impl Engine {
         mode: Mode,
         secret: crate::vault::Secret,
     ) -> Result<crate::model::Account> {
+        let (workspace, id) = (actor.workspace.as_str(), plugin.manifest().id.as_str());
+        let settings = self
+            .store
+            .read(|r| r.enablement(workspace, id))?
+            .map(|e| e.settings)
+            .unwrap_or_default();
         self.credentials
-            .check(&self.plugins, plugin, mode, secret)
+            .check(&self.plugins, plugin, mode, secret, &settings)
             .await
             .inspect_err(|e| self.audit_attempt(actor, operation, Some(&plugin.manifest().id), e))
     }

@@ -24,7 +24,9 @@ impl Engine {
             "view_team_integrations",
         )?;
         let workspace = actor.workspace.as_str();
-        let ids: Vec<&str> = self.plugins.manifests().map(|m| m.id.as_str()).collect();
+        let loaded = self.plugins.loaded();
+        let manifests = || loaded.values().map(|p| p.manifest());
+        let ids: Vec<&str> = manifests().map(|m| m.id.as_str()).collect();
         let records = self.store.read(|r| r.team_records(workspace, &ids))?;
         let (mut enabled, mut credentials) = (records.enablements, records.credentials);
         let mut active: BTreeMap<_, u64> = records
@@ -38,9 +40,7 @@ impl Engine {
                 (IntegrationId::new(integration), live as u64)
             })
             .collect();
-        Ok(self
-            .plugins
-            .manifests()
+        Ok(manifests()
             .map(|m| {
                 let enabled = enabled.remove(m.id.as_str());
                 TeamIntegration {
@@ -80,11 +80,13 @@ impl Engine {
         self.authorize_page(actor, Operation::ViewIntegrations, "view_integrations")?;
         let workspace = actor.workspace.as_str();
         let (mut user_integrations, mut workspace_integrations) = (Vec::new(), Vec::new());
-        let ids: Vec<&str> = self.plugins.manifests().map(|m| m.id.as_str()).collect();
+        let loaded = self.plugins.loaded();
+        let manifests = || loaded.values().map(|p| p.manifest());
+        let ids: Vec<&str> = manifests().map(|m| m.id.as_str()).collect();
         let mut records = self
             .store
             .read(|r| r.member_records(workspace, actor.user.as_str(), &ids))?;
-        for m in self.plugins.manifests() {
+        for m in manifests() {
             let mut mine = records.connections.remove(m.id.as_str());
             let mode = records.enablements.get(m.id.as_str()).map(|e| e.mode);
             // Disabled (or switched to workspace mode), my connection
@@ -143,7 +145,9 @@ impl Engine {
             let counters = r.usage(workspace, from_ms / DAY_MS, to_ms.div_ceil(DAY_MS))?;
             let connected = self
                 .plugins
-                .manifests()
+                .loaded()
+                .values()
+                .map(|p| p.manifest())
                 .map(|m| {
                     let count = r
                         .connection_records(workspace, m.id.as_str())?

@@ -1,16 +1,21 @@
 //! Checking what a plugin says about itself before anyone relies on it.
 
 use super::bindings::switchboard::connector::types as wit;
-use super::network::{self, HostPattern, InvalidHost};
-use crate::model::{ActionSpec, Auth, IntegrationId, Manifest, Mode, ModeAuth};
+use super::credential::Placement;
+use super::network::{self, DeclaredHost, InvalidHost};
+use crate::model::{
+    ActionSpec, Auth, CredentialField, IntegrationId, Manifest, Mode, ModeAuth, SettingSpec,
+};
 use std::collections::{HashMap, HashSet};
 
 /// A manifest that passed validation, with what the host derives from it.
 pub struct Validated {
     pub manifest: Manifest,
-    pub hosts: Vec<HostPattern>,
-    /// Each mode's hosts that receive the credential.
-    pub credential_hosts: Vec<(Mode, Vec<HostPattern>)>,
+    pub hosts: Vec<DeclaredHost>,
+    /// Each mode's placement of its credential, and the hosts that receive it.
+    pub credentials: Vec<(Mode, Placement, Vec<DeclaredHost>)>,
+    /// Each setting's schema, compiled.
+    pub setting_validators: HashMap<String, jsonschema::Validator>,
     pub input_validators: HashMap<String, jsonschema::Validator>,
     /// Each action's output schema, compiled: what a call hands back must
     /// match it.
@@ -24,6 +29,8 @@ mod bounds {
     pub const DESCRIPTION_CHARS: usize = 2_000;
     pub const ACTION_DESCRIPTION_CHARS: usize = 1_000;
     pub const ACTIONS: usize = 100;
+    pub const SETTINGS: usize = 20;
+    pub const FIELDS: usize = 10;
     pub const HOSTS: usize = 50;
     pub const SCOPES: usize = 50;
     pub const SCHEMA_BYTES: usize = 64 << 10;
@@ -80,6 +87,15 @@ pub enum Fault {
         /// The entry.
         host: String,
     },
+    /// A setting's name is not snake_case.
+    #[error("setting name `{0}` must be snake_case")]
+    SettingName(String),
+    /// A setting is listed twice.
+    #[error("setting `{0}` is listed twice")]
+    DuplicateSetting(String),
+    /// A setting has no label to show.
+    #[error("setting `{0}` has no label")]
+    SettingLabel(String),
     /// An action's name is not snake_case.
     #[error("action name `{0}` must be snake_case")]
     ActionName(String),
@@ -96,13 +112,11 @@ pub enum Fault {
         /// The most the host takes.
         limit: usize,
     },
-    /// An action's input or output schema is unusable.
-    #[error("action `{action}`: {which} schema {why}")]
+    /// An action's input or output schema, or a setting's, is unusable.
+    #[error("{of} schema {why}")]
     Schema {
-        /// The action.
-        action: String,
-        /// `input` or `output`.
-        which: &'static str,
+        /// Whose schema, e.g. "action `search`'s input".
+        of: String,
         /// What is wrong with it.
         why: String,
     },
@@ -120,6 +134,21 @@ pub enum AuthFault {
     /// The key's header is one the host owns.
     #[error("the key cannot go in `{0}`")]
     HostOwnedHeader(String),
+    /// `Authorization` named as a plain header.
+    #[error("the key cannot go in `{0}` as a plain header; use the bearer or basic placement")]
+    AuthorizationHeader(String),
+    /// A credential without fields, or without a secret one.
+    #[error("the credential needs at least one field, and at least one secret field")]
+    NoSecretField,
+    /// A field's name is not snake_case, or is listed twice.
+    #[error("credential field `{0}` must be snake_case and listed once")]
+    FieldName(String),
+    /// A field has no label to show.
+    #[error("credential field `{0}` has no label")]
+    FieldLabel(String),
+    /// The placement's templates do not fit the fields.
+    #[error("{0}")]
+    Placement(String),
     /// An OAuth endpoint is not https.
     #[error("`{0}` is not an https URL")]
     NotHttps(String),
@@ -151,16 +180,45 @@ pub fn validate(raw: wit::Manifest) -> Result<Validated, Faults> {
         faults.push(Fault::Version(raw.version.clone()));
     }
 
+    let mut settings = Vec::new();
+    let mut setting_validators = HashMap::new();
+    let mut patterns_left = bounds::PATTERNS;
+    for setting in raw.settings {
+        if !is_identifier(&setting.name, false) {
+            faults.push(Fault::SettingName(setting.name.clone()));
+        }
+        if setting_validators.contains_key(&setting.name) {
+            faults.push(Fault::DuplicateSetting(setting.name.clone()));
+        }
+        if setting.label.trim().is_empty() {
+            faults.push(Fault::SettingLabel(setting.name.clone()));
+        }
+        let of = format!("setting `{}`'s", setting.name);
+        match schema(&of, &setting.schema, &mut patterns_left) {
+            Ok((schema, validator)) => {
+                setting_validators.insert(setting.name.clone(), validator);
+                settings.push(SettingSpec {
+                    name: setting.name,
+                    label: setting.label,
+                    description: setting.description,
+                    schema,
+                });
+            }
+            Err(fault) => faults.push(fault),
+        }
+    }
+    let setting_names: Vec<&str> = settings.iter().map(|s| s.name.as_str()).collect();
+
     let mut hosts = Vec::new();
     for entry in &raw.allowed_hosts {
-        match HostPattern::parse(entry) {
-            Ok(pattern) => hosts.push(pattern),
+        match DeclaredHost::parse(entry, &setting_names) {
+            Ok(host) => hosts.push(host),
             Err(fault) => faults.push(Fault::Host(fault)),
         }
     }
 
     let mut modes = Vec::new();
-    let mut credential_hosts = Vec::new();
+    let mut credentials = Vec::new();
     if raw.modes.is_empty() {
         faults.push(Fault::NoMode);
     }
@@ -172,16 +230,25 @@ pub fn validate(raw: wit::Manifest) -> Result<Validated, Faults> {
         if modes.iter().any(|known: &ModeAuth| known.mode == mode) {
             faults.push(Fault::DuplicateMode(mode));
         }
-        credential_hosts.push((
+        let receivers = receivers(
             mode,
-            receivers(mode, &m.credential_hosts, &hosts, &mut faults),
-        ));
-        match auth(m.auth) {
-            Ok(auth) => modes.push(ModeAuth {
-                mode,
-                auth,
-                credential_hosts: m.credential_hosts,
-            }),
+            &m.credential_hosts,
+            &hosts,
+            &setting_names,
+            &mut faults,
+        );
+        match auth(m.auth).and_then(|auth| {
+            let placement = Placement::of(&auth).map_err(AuthFault::Placement)?;
+            Ok((auth, placement))
+        }) {
+            Ok((auth, placement)) => {
+                credentials.push((mode, placement, receivers));
+                modes.push(ModeAuth {
+                    mode,
+                    auth,
+                    credential_hosts: m.credential_hosts,
+                });
+            }
             Err(why) => faults.push(Fault::Auth { mode, why }),
         }
     }
@@ -190,7 +257,6 @@ pub fn validate(raw: wit::Manifest) -> Result<Validated, Faults> {
     let mut input_validators = HashMap::new();
     let mut output_validators = HashMap::new();
     let mut names = HashSet::new();
-    let mut patterns_left = bounds::PATTERNS;
     for a in raw.actions {
         if !is_identifier(&a.name, false) {
             faults.push(Fault::ActionName(a.name.clone()));
@@ -198,8 +264,16 @@ pub fn validate(raw: wit::Manifest) -> Result<Validated, Faults> {
         if !names.insert(a.name.clone()) {
             faults.push(Fault::DuplicateAction(a.name.clone()));
         }
-        let input = schema(&a.name, "input", &a.input_schema, &mut patterns_left);
-        let output = schema(&a.name, "output", &a.output_schema, &mut patterns_left);
+        let input = schema(
+            &format!("action `{}`'s input", a.name),
+            &a.input_schema,
+            &mut patterns_left,
+        );
+        let output = schema(
+            &format!("action `{}`'s output", a.name),
+            &a.output_schema,
+            &mut patterns_left,
+        );
         match (input, output) {
             (Ok((input_schema, validator)), Ok((output_schema, output_validator))) => {
                 input_validators.insert(a.name.clone(), validator);
@@ -226,11 +300,13 @@ pub fn validate(raw: wit::Manifest) -> Result<Validated, Faults> {
             description: raw.description,
             version: raw.version,
             modes,
+            settings,
             allowed_hosts: raw.allowed_hosts,
             actions,
         },
         hosts,
-        credential_hosts,
+        credentials,
+        setting_validators,
         input_validators,
         output_validators,
     })
@@ -241,16 +317,17 @@ pub fn validate(raw: wit::Manifest) -> Result<Validated, Faults> {
 fn receivers(
     mode: Mode,
     entries: &[String],
-    allowed: &[HostPattern],
+    allowed: &[DeclaredHost],
+    settings: &[&str],
     faults: &mut Vec<Fault>,
-) -> Vec<HostPattern> {
+) -> Vec<DeclaredHost> {
     if entries.is_empty() {
         faults.push(Fault::NoCredentialHost(mode));
     }
     let mut receivers = Vec::new();
     for entry in entries {
-        match HostPattern::parse(entry) {
-            Ok(pattern) if allowed.iter().any(|a| pattern.within(a)) => receivers.push(pattern),
+        match DeclaredHost::parse(entry, settings) {
+            Ok(host) if allowed.iter().any(|a| host.within(a)) => receivers.push(host),
             Ok(_) => faults.push(Fault::CredentialHostNotAllowed {
                 mode,
                 host: entry.clone(),
@@ -263,27 +340,30 @@ fn receivers(
 
 fn auth(raw: wit::Auth) -> Result<Auth, AuthFault> {
     match raw {
-        wit::Auth::ApiKey(wit::ApiKeyPlacement::Query(parameter)) => {
-            if parameter.is_empty()
-                || !parameter
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-            {
-                return Err(AuthFault::QueryParameter(parameter));
+        wit::Auth::ApiKey(key) => {
+            if !key.fields.iter().any(|f| f.secret) {
+                return Err(AuthFault::NoSecretField);
             }
-            Ok(Auth::ApiKeyQuery { parameter })
-        }
-        wit::Auth::ApiKey(wit::ApiKeyPlacement::Header(h)) => {
-            let name = reqwest::header::HeaderName::from_bytes(h.name.as_bytes())
-                .map_err(|_| AuthFault::HeaderName(h.name.clone()))?;
-            // The host sets these itself (and the user agent names the
-            // host, not the key).
-            if network::host_owned(name.as_str()) || name == reqwest::header::USER_AGENT {
-                return Err(AuthFault::HostOwnedHeader(h.name));
+            let mut names = HashSet::new();
+            for field in &key.fields {
+                if !is_identifier(&field.name, false) || !names.insert(field.name.as_str()) {
+                    return Err(AuthFault::FieldName(field.name.clone()));
+                }
+                if field.label.trim().is_empty() {
+                    return Err(AuthFault::FieldLabel(field.name.clone()));
+                }
             }
-            Ok(Auth::ApiKeyHeader {
-                header: h.name,
-                prefix: h.prefix,
+            Ok(Auth::ApiKey {
+                placement: placement(key.placement)?,
+                fields: key
+                    .fields
+                    .into_iter()
+                    .map(|f| CredentialField {
+                        name: f.name,
+                        label: f.label,
+                        secret: f.secret,
+                    })
+                    .collect(),
             })
         }
         wit::Auth::Oauth2(o) => {
@@ -314,6 +394,49 @@ fn auth(raw: wit::Auth) -> Result<Auth, AuthFault> {
     }
 }
 
+/// A typed credential's placement, its names checked (its templates are
+/// checked against the fields by [`Placement::of`]).
+fn placement(raw: wit::Placement) -> Result<crate::model::Placement, AuthFault> {
+    use crate::model::Placement as P;
+    Ok(match raw {
+        wit::Placement::Bearer(value) => P::Bearer { value },
+        wit::Placement::Basic(b) => P::Basic {
+            user: b.user,
+            password: b.password,
+        },
+        wit::Placement::Query(q) => {
+            if q.name.is_empty()
+                || !q
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            {
+                return Err(AuthFault::QueryParameter(q.name));
+            }
+            P::Query {
+                name: q.name,
+                value: q.value,
+            }
+        }
+        wit::Placement::Header(h) => {
+            let name = reqwest::header::HeaderName::from_bytes(h.name.as_bytes())
+                .map_err(|_| AuthFault::HeaderName(h.name.clone()))?;
+            if name == reqwest::header::AUTHORIZATION {
+                return Err(AuthFault::AuthorizationHeader(h.name));
+            }
+            // The host sets these itself (and the user agent names the
+            // host, not the key).
+            if network::host_owned(name.as_str()) || name == reqwest::header::USER_AGENT {
+                return Err(AuthFault::HostOwnedHeader(h.name));
+            }
+            P::Header {
+                name: h.name,
+                value: h.value,
+            }
+        }
+    })
+}
+
 /// Every count and length over its bound, in the manifest's order.
 fn over_limits(raw: &wit::Manifest) -> Vec<Fault> {
     let chars = |text: &str| text.chars().count();
@@ -338,19 +461,36 @@ fn over_limits(raw: &wit::Manifest) -> Vec<Fault> {
             raw.allowed_hosts.len(),
             bounds::HOSTS,
         ),
+        (
+            "the number of settings".to_owned(),
+            raw.settings.len(),
+            bounds::SETTINGS,
+        ),
     ];
+    for setting in raw.settings.iter().take(bounds::SETTINGS) {
+        checks.push((
+            format!("setting `{}`'s schema (bytes)", setting.name),
+            setting.schema.len(),
+            bounds::SCHEMA_BYTES,
+        ));
+    }
     for m in &raw.modes {
         checks.push((
             "a mode's number of credential hosts".to_owned(),
             m.credential_hosts.len(),
             bounds::HOSTS,
         ));
-        if let wit::Auth::Oauth2(o) = &m.auth {
-            checks.push((
+        match &m.auth {
+            wit::Auth::Oauth2(o) => checks.push((
                 "a mode's number of scopes".to_owned(),
                 o.scopes.len(),
                 bounds::SCOPES,
-            ));
+            )),
+            wit::Auth::ApiKey(key) => checks.push((
+                "a mode's number of credential fields".to_owned(),
+                key.fields.len(),
+                bounds::FIELDS,
+            )),
         }
     }
     // Each action only once there are not too many of them to look at.
@@ -406,22 +546,21 @@ fn shape_of(value: &serde_json::Value) -> (usize, Vec<&str>) {
     (deepest, patterns)
 }
 
+/// A schema, `of` whom the faults speak ("action `search`'s input").
 fn schema(
-    action: &str,
-    which: &'static str,
+    of: &str,
     text: &str,
     patterns_left: &mut usize,
 ) -> Result<(serde_json::Value, jsonschema::Validator), Fault> {
     let fault = |why: String| Fault::Schema {
-        action: action.to_owned(),
-        which,
+        of: of.to_owned(),
         why,
     };
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| fault(format!("is not JSON: {e}")))?;
     let (depth, patterns) = shape_of(&value);
     let over = |what: &str, size, limit| Fault::OverLimit {
-        what: format!("action `{action}`'s {which} schema {what}"),
+        what: format!("{of} schema {what}"),
         size,
         limit,
     };

@@ -9,6 +9,7 @@
 
 mod bindings;
 mod cache;
+mod contract_v0_2;
 mod credential;
 mod limits;
 mod manifest;
@@ -18,16 +19,17 @@ mod runtime;
 mod suffixes;
 mod transport;
 
-use crate::model::{Account, ConnectorError, IntegrationId, Manifest, Mode};
+use crate::model::{Account, ConnectorError, IntegrationId, Manifest, Mode, Settings};
 use crate::net::Routes;
 use crate::vault::Secret;
-use bindings::{ConnectorPluginPre, connector_error};
+use arc_swap::ArcSwap;
+use bindings::connector_error;
 pub use credential::{Credential, Placement, RegisteredEndpoints};
 pub use limits::SandboxLimits;
 pub use manifest::{AuthFault, Fault, Faults};
-use network::HostPattern;
 pub use network::InvalidHost;
-use runtime::{Answer, Call, HostState, Runtime, root_cause};
+use network::{DeclaredHost, HostPattern};
+use runtime::{Answer, Call, Install, Linked, Runtime, root_cause};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -217,7 +219,7 @@ pub enum Refusal {
     #[error("it needs imports Switchboard does not provide: {0}")]
     MissingImports(String),
     /// It does not export the connector world.
-    #[error("it does not implement switchboard:connector@0.2.0: {0}")]
+    #[error("it does not implement switchboard:connector@0.3.0 (or 0.2.0): {0}")]
     WrongWorld(String),
     /// Its `describe` failed or was stopped.
     #[error("describe failed: {0}")]
@@ -307,26 +309,77 @@ pub enum LoadOutcome {
 
 /// A component compiled and linked, not yet described.
 struct Prepared {
-    pre: ConnectorPluginPre<HostState>,
+    pre: Linked,
     /// The SHA-256 of its file, for its id's pin.
     digest: [u8; 32],
+    /// The file's size and modification time when it was read.
+    stamp: Option<Stamp>,
+}
+
+/// What tells a component's file changed without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: std::time::SystemTime,
+}
+
+impl Stamp {
+    fn of(file: &Path) -> Option<Self> {
+        let meta = std::fs::metadata(file).ok()?;
+        Some(Stamp {
+            len: meta.len(),
+            modified: meta.modified().ok()?,
+        })
+    }
+}
+
+/// Each component file of `dir` and its stamp, in name order.
+fn directory_stamp(dir: &Path) -> Vec<(PathBuf, Option<Stamp>)> {
+    let mut files: Vec<(PathBuf, Option<Stamp>)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|ext| ext == "wasm"))
+        .map(|p| {
+            let stamp = Stamp::of(&p);
+            (p, stamp)
+        })
+        .collect();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    files
+}
+
+/// The plugin loaded from `file` before, if the file is as it was then.
+fn unchanged(before: &Loaded, file: &Path) -> Option<Arc<Plugin>> {
+    let stamp = Stamp::of(file)?;
+    before
+        .values()
+        .find(|p| p.file == file && p.stamp == Some(stamp))
+        .cloned()
 }
 
 /// A loaded connector, ready to be called.
 pub struct Plugin {
     /// The validated manifest.
     manifest: Manifest,
+    /// The component's file, and how it stood when it was read.
+    file: PathBuf,
+    stamp: Option<Stamp>,
     /// The component, linked and ready to instantiate.
-    pre: ConnectorPluginPre<HostState>,
-    /// The hosts the manifest allows.
-    hosts: Arc<[HostPattern]>,
+    pre: Linked,
+    /// The hosts the manifest allows, as it declares them.
+    hosts: Vec<DeclaredHost>,
+    /// The same resolved once, for a plugin without settings.
+    fixed_hosts: Arc<[HostPattern]>,
+    /// Each setting's schema, compiled.
+    setting_validators: HashMap<String, jsonschema::Validator>,
     /// Each action's input schema, compiled.
     input_validators: HashMap<String, jsonschema::Validator>,
     /// Each action's output schema, compiled.
     output_validators: HashMap<String, jsonschema::Validator>,
     /// Where each mode puts its credential, and the hosts that receive
     /// it, worked out once at load.
-    placements: Vec<(Mode, Placement, Arc<[HostPattern]>)>,
+    placements: Vec<(Mode, Placement, Vec<DeclaredHost>)>,
     /// Its share of the sandboxes: calls it may run at once.
     turns: tokio::sync::Semaphore,
 }
@@ -337,15 +390,76 @@ impl Plugin {
         &self.manifest
     }
 
-    /// The credential `secret` makes in `mode`, placed as the manifest
-    /// says; `None` if the plugin does not support `mode`.
-    pub fn credential(&self, mode: Mode, secret: Secret) -> Option<Credential> {
+    /// The credential `secret` makes in `mode` in a workspace with
+    /// `settings`, placed as the manifest says: `None` if the plugin does
+    /// not support `mode`, else the credential or what it lacks.
+    pub fn credential(
+        &self,
+        mode: Mode,
+        secret: Secret,
+        settings: &Settings,
+    ) -> Option<Result<Credential, String>> {
         let (_, placement, receivers) = self.placements.iter().find(|(m, ..)| *m == mode)?;
-        Some(Credential {
-            secret,
-            placement: placement.clone(),
-            receivers: receivers.clone(),
-        })
+        Some(placement.credential(secret, network::resolve_all(receivers, settings)))
+    }
+
+    /// `settings` as a workspace's admin entered them, checked against the
+    /// manifest: every setting given, none unknown, each value (trimmed of
+    /// surrounding whitespace) matching its schema, and one DNS label where
+    /// a host is made of it. The error lists every fault.
+    pub fn check_settings(&self, settings: &Settings) -> Result<Settings, Vec<String>> {
+        let mut faults = Vec::new();
+        let mut checked = Settings::new();
+        for name in settings.keys() {
+            if !self.setting_validators.contains_key(name) {
+                faults.push(format!(
+                    "`{name}` is not a setting of {}",
+                    self.manifest.name
+                ));
+            }
+        }
+        for spec in &self.manifest.settings {
+            let Some(value) = settings.get(&spec.name).map(|v| v.trim()) else {
+                faults.push(format!("{} (`{}`) is required", spec.label, spec.name));
+                continue;
+            };
+            let json = serde_json::Value::String(value.to_owned());
+            if let Some(validator) = self.setting_validators.get(&spec.name)
+                && let Some(fault) = validator.iter_errors(&json).next()
+            {
+                faults.push(format!("{}: {}", spec.label, brief(&fault.to_string())));
+                continue;
+            }
+            let in_a_host = self.hosts.iter().any(
+                |h| matches!(h, DeclaredHost::Setting { setting, .. } if *setting == spec.name),
+            );
+            if in_a_host && !network::is_label(value) {
+                faults.push(format!(
+                    "{}: `{value}` must be one part of a host name: lowercase letters, digits and `-`",
+                    spec.label
+                ));
+                continue;
+            }
+            checked.insert(spec.name.clone(), value.to_owned());
+        }
+        if faults.is_empty() {
+            Ok(checked)
+        } else {
+            Err(faults)
+        }
+    }
+
+    /// What a call in a workspace with `settings` may reach, and reads.
+    fn install(&self, settings: &Settings) -> Install {
+        let hosts = if self.manifest.settings.is_empty() {
+            self.fixed_hosts.clone()
+        } else {
+            network::resolve_all(&self.hosts, settings)
+        };
+        Install {
+            hosts,
+            settings: Arc::new(settings.clone()),
+        }
     }
 }
 
@@ -361,9 +475,17 @@ pub struct PluginHost {
     pins: HashMap<IntegrationId, pins::Pin>,
     /// The operator's OAuth endpoints, by id.
     oauth_endpoints: HashMap<IntegrationId, RegisteredEndpoints>,
-    /// The loaded plugins, by id.
-    plugins: BTreeMap<IntegrationId, Arc<Plugin>>,
+    /// The loaded plugins, by id: swapped whole when the directory is
+    /// loaded again, while calls in flight keep the plugin they started on.
+    plugins: ArcSwap<Loaded>,
+    /// What the last load of the directory came to, file by file.
+    report: ArcSwap<Vec<LoadOutcome>>,
+    /// The directory's files as the last load found them.
+    loaded_stamp: ArcSwap<Vec<(PathBuf, Option<Stamp>)>>,
 }
+
+/// The plugins loaded at one moment, by id.
+pub type Loaded = BTreeMap<IntegrationId, Arc<Plugin>>;
 
 impl PluginHost {
     /// A host with no plugins loaded yet.
@@ -375,14 +497,20 @@ impl PluginHost {
             calls_per_plugin: config.limits.calls_per_plugin.max(1),
             pins: config.pins,
             oauth_endpoints: config.oauth_endpoints,
-            plugins: BTreeMap::new(),
+            plugins: ArcSwap::default(),
+            report: ArcSwap::default(),
+            loaded_stamp: ArcSwap::default(),
         })
     }
 
-    /// Loads every `*.wasm` file in `dir`. A file that fails is refused
-    /// with the reason and the others still load; components that declare
-    /// the same id are all refused, whatever their names.
-    pub async fn load_dir(&mut self, dir: &Path) -> Result<Vec<LoadOutcome>, PluginError> {
+    /// Loads every `*.wasm` file in `dir`, in place of what was loaded
+    /// before: a component whose file is unchanged keeps its plugin (and
+    /// its calls in flight), a new or changed one is loaded, and one whose
+    /// file is gone is no longer called. A file that fails is refused with
+    /// the reason and the others still load; components that declare the
+    /// same id are all refused, whatever their names.
+    pub async fn load_dir(&self, dir: &Path) -> Result<Vec<LoadOutcome>, PluginError> {
+        let stamp = directory_stamp(dir);
         let entries = std::fs::read_dir(dir).map_err(|e| {
             PluginError::Host(format!(
                 "cannot read the plugins directory {}: {e}",
@@ -394,17 +522,28 @@ impl PluginHost {
             .filter(|p| p.extension().is_some_and(|ext| ext == "wasm"))
             .collect();
         files.sort();
+        let before = self.plugins.load_full();
         // Compiling is CPU work, one file at a time; then every component
         // describes itself at once, each within its own budget, so a slow
-        // one holds up none of the others.
-        let host = &*self;
-        let prepared: Vec<_> = files.iter().map(|f| host.prepare(f)).collect();
+        // one holds up none of the others. An unchanged file is neither.
+        let prepared: Vec<_> = files
+            .iter()
+            .map(|f| match unchanged(&before, f) {
+                Some(plugin) => Ok(Err(plugin)),
+                None => self.prepare(f).map(Ok),
+            })
+            .collect();
         let described = prepared
             .into_iter()
             .zip(&files)
-            .map(|(pre, file)| async move { host.describe(file, pre?).await });
+            .map(|(pre, file)| async move {
+                match pre? {
+                    Ok(pre) => self.describe(file, pre).await.map(Arc::new),
+                    Err(kept) => Ok(kept),
+                }
+            });
         let plugins = futures::future::join_all(described).await;
-        let compiled: Vec<(PathBuf, Result<Plugin, Refusal>)> =
+        let compiled: Vec<(PathBuf, Result<Arc<Plugin>, Refusal>)> =
             files.into_iter().zip(plugins).collect();
         let mut claimants: HashMap<IntegrationId, Vec<PathBuf>> = HashMap::new();
         for (file, plugin) in &compiled {
@@ -413,6 +552,7 @@ impl PluginHost {
                 files.push(file.clone());
             }
         }
+        let mut loaded = Loaded::new();
         let mut outcomes = Vec::new();
         for (file, plugin) in compiled {
             let added = plugin.and_then(|plugin| {
@@ -428,7 +568,8 @@ impl PluginHost {
                         others,
                     });
                 }
-                self.add(plugin)
+                loaded.insert(id.clone(), plugin.clone());
+                Ok(plugin)
             });
             outcomes.push(match added {
                 Ok(plugin) => LoadOutcome::Loaded {
@@ -443,7 +584,71 @@ impl PluginHost {
                 }
             });
         }
+        // A component that loaded before and is refused now (a broken
+        // build dropped in) stays as it was: its calls go on.
+        for outcome in &outcomes {
+            if let LoadOutcome::Refused { file, .. } = outcome
+                && let Some(old) = before.values().find(|p| p.file == *file)
+                && !loaded.contains_key(&old.manifest.id)
+            {
+                tracing::warn!(plugin = %old.manifest.id, "the loaded version stays");
+                loaded.insert(old.manifest.id.clone(), old.clone());
+            }
+        }
+        for (id, plugin) in &loaded {
+            match before.get(id) {
+                None => {
+                    tracing::info!(plugin = %id, version = %plugin.manifest.version, "plugin loaded")
+                }
+                Some(old) if !Arc::ptr_eq(old, plugin) => tracing::info!(
+                    plugin = %id,
+                    from = %old.manifest.version,
+                    to = %plugin.manifest.version,
+                    "plugin replaced; calls in flight finish on the old one"
+                ),
+                Some(_) => {}
+            }
+        }
+        for id in before.keys().filter(|id| !loaded.contains_key(*id)) {
+            tracing::warn!(plugin = %id, "plugin removed; its enablements are kept for its return");
+        }
+        self.plugins.store(Arc::new(loaded));
+        self.report.store(Arc::new(outcomes.clone()));
+        self.loaded_stamp.store(Arc::new(stamp));
         Ok(outcomes)
+    }
+
+    /// What the last load of the plugins directory came to, file by file.
+    pub fn load_report(&self) -> Arc<Vec<LoadOutcome>> {
+        self.report.load_full()
+    }
+
+    /// Loads `dir` again whenever its components change (a file added,
+    /// replaced or removed), until `host` is dropped. A load that fails
+    /// is logged and the plugins loaded stay.
+    pub fn watch(host: &Arc<PluginHost>, dir: PathBuf, every: std::time::Duration) {
+        let weak = Arc::downgrade(host);
+        let every = every.max(std::time::Duration::from_millis(10));
+        tokio::spawn(async move {
+            let mut changing = Vec::new();
+            let mut ticker = tokio::time::interval(every);
+            loop {
+                ticker.tick().await;
+                let Some(host) = weak.upgrade() else {
+                    break;
+                };
+                let now = directory_stamp(&dir);
+                // Loaded once it has stopped changing for a tick, so a file
+                // being copied in is read whole.
+                if now == **host.loaded_stamp.load() || now != changing {
+                    changing = now;
+                    continue;
+                }
+                if let Err(e) = host.load_dir(&dir).await {
+                    tracing::error!("{e}");
+                }
+            }
+        });
     }
 
     /// Loads one component and adds it to the host.
@@ -463,11 +668,13 @@ impl PluginHost {
     /// Adds a compiled plugin, unless one with its id is loaded already.
     fn add(&mut self, plugin: Plugin) -> Result<Arc<Plugin>, Refusal> {
         let id = plugin.manifest.id.clone();
-        if self.plugins.contains_key(&id) {
+        let mut loaded = Loaded::clone(&self.plugins.load());
+        if loaded.contains_key(&id) {
             return Err(Refusal::AlreadyLoaded(id));
         }
         let plugin = Arc::new(plugin);
-        self.plugins.insert(id, plugin.clone());
+        loaded.insert(id, plugin.clone());
+        self.plugins.store(Arc::new(loaded));
         Ok(plugin)
     }
 
@@ -481,6 +688,7 @@ impl PluginHost {
                 limit: MAX_COMPONENT_BYTES,
             });
         }
+        let stamp = Stamp::of(file);
         let bytes = std::fs::read(file).map_err(Refusal::Unreadable)?;
         let engine = &self.runtime.engine;
         let component = cache::compile(engine, &bytes, self.cache_dir.as_deref())
@@ -507,6 +715,7 @@ impl PluginHost {
         Ok(Prepared {
             pre: self.runtime.prepare(&component)?,
             digest: pins::digest(&bytes),
+            stamp,
         })
     }
 
@@ -515,16 +724,19 @@ impl PluginHost {
     async fn describe(
         &self,
         file: &Path,
-        Prepared { pre, digest }: Prepared,
+        Prepared { pre, digest, stamp }: Prepared,
     ) -> Result<Plugin, Refusal> {
         let name = file
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let no_hosts: Arc<[HostPattern]> = Arc::from(Vec::new());
+        let nothing = Install {
+            hosts: Arc::from(Vec::new()),
+            settings: Arc::default(),
+        };
         let raw = match self
             .runtime
-            .run(&name, &pre, no_hosts, None, Call::Describe)
+            .run(&name, &pre, nothing, None, Call::Describe)
             .await
         {
             Ok(Answer::Manifest(m)) => m,
@@ -543,42 +755,38 @@ impl PluginHost {
             valid.manifest.auth(Mode::User),
             self.oauth_endpoints.get(id),
         )?;
-        let mut receivers: HashMap<Mode, Vec<HostPattern>> =
-            valid.credential_hosts.into_iter().collect();
-        let placements = valid
-            .manifest
-            .modes
-            .iter()
-            .filter_map(|m| {
-                let hosts = receivers.remove(&m.mode).unwrap_or_default();
-                Some((m.mode, Placement::of(&m.auth)?, hosts.into()))
-            })
-            .collect();
         Ok(Plugin {
             manifest: valid.manifest,
+            file: file.to_owned(),
+            stamp,
             pre,
-            hosts: valid.hosts.into(),
+            fixed_hosts: network::resolve_all(&valid.hosts, &Settings::new()),
+            hosts: valid.hosts,
+            setting_validators: valid.setting_validators,
             input_validators: valid.input_validators,
             output_validators: valid.output_validators,
-            placements,
+            placements: valid.credentials,
             turns: tokio::sync::Semaphore::new(self.calls_per_plugin as usize),
         })
     }
 
     /// The loaded plugin with this id.
-    pub fn get(&self, id: &IntegrationId) -> Option<&Arc<Plugin>> {
-        self.plugins.get(id)
+    pub fn get(&self, id: &IntegrationId) -> Option<Arc<Plugin>> {
+        self.plugins.load().get(id).cloned()
     }
 
-    /// Every loaded plugin's manifest, in id order.
-    pub fn manifests(&self) -> impl Iterator<Item = &Manifest> {
-        self.plugins.values().map(|p| &p.manifest)
+    /// The plugins loaded now, in id order; a later reload leaves this
+    /// snapshot as it is.
+    pub fn loaded(&self) -> Arc<Loaded> {
+        self.plugins.load_full()
     }
 
-    /// Asks the plugin whose account `credential` belongs to.
+    /// Asks the plugin, installed with `settings`, whose account
+    /// `credential` belongs to.
     pub async fn check_credential(
         &self,
         plugin: &Plugin,
+        settings: &Settings,
         credential: Credential,
     ) -> Result<Account, PluginError> {
         let id = plugin.manifest.id.as_str();
@@ -588,7 +796,7 @@ impl PluginHost {
             .run(
                 id,
                 &plugin.pre,
-                plugin.hosts.clone(),
+                plugin.install(settings),
                 Some(credential),
                 Call::CheckCredential,
             )
@@ -606,11 +814,12 @@ impl PluginHost {
         }
     }
 
-    /// Runs an action. The input is checked against the action's schema
-    /// before the plugin sees it.
+    /// Runs an action of the plugin installed with `settings`. The input
+    /// is checked against the action's schema before the plugin sees it.
     pub async fn invoke(
         &self,
         plugin: &Plugin,
+        settings: &Settings,
         credential: Option<Credential>,
         action: &str,
         input: &serde_json::Value,
@@ -653,7 +862,7 @@ impl PluginHost {
         };
         match self
             .runtime
-            .run(id, &plugin.pre, plugin.hosts.clone(), credential, call)
+            .run(id, &plugin.pre, plugin.install(settings), credential, call)
             .await?
         {
             Answer::Output(Ok(json)) => {

@@ -3,10 +3,12 @@
 //! transport acts on them.
 
 use super::bindings::switchboard::connector::http as wit;
-use super::credential::{Credential, Placement};
+use super::credential::{Credential, Rendered};
 use super::suffixes;
+use crate::model::Settings;
 use crate::redact;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use std::sync::Arc;
 use url::{Host, Url};
 
 /// Why a manifest's host entry was refused.
@@ -28,6 +30,114 @@ pub enum InvalidHost {
         /// The public suffix it covers.
         suffix: String,
     },
+    /// A `{setting}` the manifest does not declare.
+    #[error("`{entry}` names the setting `{setting}`, which the manifest does not declare")]
+    UnknownSetting {
+        /// The entry.
+        entry: String,
+        /// The setting it names.
+        setting: String,
+    },
+}
+
+impl InvalidHost {
+    /// The same fault, told of `entry`.
+    fn of(self, entry: &str) -> Self {
+        let entry = entry.to_owned();
+        match self {
+            InvalidHost::Port(_) => InvalidHost::Port(entry),
+            InvalidHost::Name(_) => InvalidHost::Name(entry),
+            InvalidHost::TooWide { suffix, .. } => InvalidHost::TooWide { entry, suffix },
+            InvalidHost::UnknownSetting { setting, .. } => {
+                InvalidHost::UnknownSetting { entry, setting }
+            }
+        }
+    }
+}
+
+/// A manifest's host entry: a pattern, or a host whose leftmost label is
+/// a setting of the workspace's install (`{subdomain}.zendesk.com`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum DeclaredHost {
+    /// The same host or hosts in every workspace.
+    Pattern(HostPattern),
+    /// One host per workspace, named by its setting.
+    Setting {
+        /// The setting that is the leftmost label.
+        setting: String,
+        /// The pattern of every host the setting may make: `*.domain`.
+        domain: HostPattern,
+    },
+}
+
+impl DeclaredHost {
+    /// Parses a host entry, whose setting, if any, must be among
+    /// `settings`. What follows a setting must be a domain a wildcard may
+    /// cover: `{tenant}.github.io` would let a workspace's setting send the
+    /// credential to anyone's site.
+    pub(super) fn parse(entry: &str, settings: &[&str]) -> Result<Self, InvalidHost> {
+        let Some(rest) = entry.strip_prefix('{') else {
+            return HostPattern::parse(entry).map(DeclaredHost::Pattern);
+        };
+        let (setting, domain) = rest
+            .split_once("}.")
+            .ok_or_else(|| InvalidHost::Name(entry.to_owned()))?;
+        if !settings.contains(&setting) {
+            return Err(InvalidHost::UnknownSetting {
+                entry: entry.to_owned(),
+                setting: setting.to_owned(),
+            });
+        }
+        let domain = HostPattern::parse(&format!("*.{domain}")).map_err(|e| e.of(entry))?;
+        Ok(DeclaredHost::Setting {
+            setting: setting.to_owned(),
+            domain,
+        })
+    }
+
+    /// The host this entry stands for in a workspace with `settings`;
+    /// `None` if its setting is unset or not one DNS label.
+    pub(super) fn resolve(&self, settings: &Settings) -> Option<HostPattern> {
+        match self {
+            DeclaredHost::Pattern(pattern) => Some(pattern.clone()),
+            DeclaredHost::Setting { setting, domain } => {
+                let label = settings.get(setting).filter(|v| is_label(v))?;
+                Some(HostPattern {
+                    host: format!("{label}.{}", domain.host),
+                    subdomains: false,
+                    port: domain.port,
+                })
+            }
+        }
+    }
+
+    /// Whether every host this entry may stand for, `other` allows too.
+    pub(super) fn within(&self, other: &DeclaredHost) -> bool {
+        match (self, other) {
+            (DeclaredHost::Pattern(a), DeclaredHost::Pattern(b)) => a.within(b),
+            (DeclaredHost::Setting { domain, .. }, DeclaredHost::Pattern(b)) => domain.within(b),
+            (DeclaredHost::Setting { .. }, DeclaredHost::Setting { .. }) => self == other,
+            (DeclaredHost::Pattern(_), DeclaredHost::Setting { .. }) => false,
+        }
+    }
+}
+
+/// Every entry resolved for a workspace with `settings`; those its
+/// settings leave unresolved allow nothing.
+pub(super) fn resolve_all(entries: &[DeclaredHost], settings: &Settings) -> Arc<[HostPattern]> {
+    entries.iter().filter_map(|e| e.resolve(settings)).collect()
+}
+
+/// Whether `text` is one DNS label as a host name spells it: lowercase
+/// letters, digits and `-`, not at either end, at most 63 of them.
+pub(crate) fn is_label(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 63
+        && !text.starts_with('-')
+        && !text.ends_with('-')
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// A host a manifest declares: exact, or every subdomain of a domain.
@@ -59,15 +169,7 @@ impl HostPattern {
         let labels_ok = !name.is_empty()
             && name.len() <= 253
             && name.split('.').count() >= 2
-            && name.split('.').all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && !label.starts_with('-')
-                    && !label.ends_with('-')
-                    && label
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            });
+            && name.split('.').all(is_label);
         let all_numeric = name
             .split('.')
             .all(|l| l.bytes().all(|b| b.is_ascii_digit()));
@@ -202,7 +304,8 @@ pub(super) fn guest_headers(
     for (name, value) in pairs {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| wit::Error::Denied(format!("invalid header name `{name}`")))?;
-        let credential_header = matches!(credential.map(|c| &c.placement), Some(Placement::Header { name: n, .. }) if *n == name);
+        let credential_header =
+            matches!(credential.map(|c| &c.rendered), Some(Rendered::Header(n, _)) if *n == name);
         if host_owned(name.as_str()) || credential_header {
             continue;
         }
@@ -225,7 +328,10 @@ pub(super) fn without_credential(
     let Some(credential) = credential else {
         return Ok(url);
     };
-    let secret = credential.secret.expose().as_bytes();
+    let mut secrets = credential.secrets();
+    if let Rendered::Query(_, value) = &credential.rendered {
+        secrets.push(value.expose().as_bytes());
+    }
     // Never sent, and no place for a credential.
     url.set_fragment(None);
     if let Some(query) = url.query() {
@@ -233,13 +339,19 @@ pub(super) fn without_credential(
             .split('&')
             .filter(|part| {
                 let value = part.split_once('=').map_or("", |(_, value)| value);
-                !redact::is_spelling(value.as_bytes(), secret)
+                !secrets
+                    .iter()
+                    .any(|secret| redact::is_spelling(value.as_bytes(), secret))
             })
             .collect();
         let kept = kept.join("&");
         url.set_query(Some(kept.as_str()).filter(|q| !q.is_empty()));
     }
-    if redact::contains(url.as_str().as_bytes(), secret) {
+    let location = url.as_str().as_bytes();
+    if secrets
+        .iter()
+        .any(|secret| redact::contains(location, secret))
+    {
         return Err(wit::Error::Denied(
             "redirect refused: its location carries the call's credential".into(),
         ));
@@ -313,6 +425,47 @@ mod tests {
         assert!(!p.matches("sharepoint.com", 443));
         assert!(!p.matches("evilsharepoint.com", 443));
         assert!(!p.matches("contoso.sharepoint.com", 80));
+        Ok(())
+    }
+
+    #[test]
+    fn a_setting_names_one_host_under_a_domain_that_is_not_a_public_suffix() -> TestResult {
+        let settings = ["subdomain"];
+        let zendesk = DeclaredHost::parse("{subdomain}.zendesk.com", &settings)?;
+        let with = |value: &str| Settings::from([("subdomain".to_owned(), value.to_owned())]);
+        assert_eq!(
+            zendesk.resolve(&with("acme")),
+            Some(HostPattern::parse("acme.zendesk.com")?)
+        );
+        // Not one lowercase label: it names no host, so nothing is reached.
+        for bad in ["Acme", "acme.evil.com", "", "-acme", "acme:444"] {
+            assert_eq!(zendesk.resolve(&with(bad)), None, "{bad}");
+        }
+        assert_eq!(zendesk.resolve(&Settings::new()), None);
+        for (entry, fault) in [
+            (
+                "{subdomain}.github.io",
+                "`{subdomain}.github.io` covers `github.io`, a public suffix where anyone can register a name; declare the hosts themselves",
+            ),
+            (
+                "{subdomain}.co.uk",
+                "`{subdomain}.co.uk` covers `co.uk`, a public suffix where anyone can register a name; declare the hosts themselves",
+            ),
+            (
+                "{tenant}.zendesk.com",
+                "`{tenant}.zendesk.com` names the setting `tenant`, which the manifest does not declare",
+            ),
+        ] {
+            let got = DeclaredHost::parse(entry, &settings)
+                .unwrap_err()
+                .to_string();
+            assert_eq!(got, fault);
+        }
+        // A receiver under a setting is within the same entry, or a wildcard.
+        let all = DeclaredHost::parse("*.zendesk.com", &settings)?;
+        let one = DeclaredHost::parse("acme.zendesk.com", &settings)?;
+        assert!(zendesk.within(&zendesk) && zendesk.within(&all));
+        assert!(!zendesk.within(&one) && !one.within(&zendesk));
         Ok(())
     }
 }

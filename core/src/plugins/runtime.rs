@@ -3,14 +3,16 @@
 //! within its limits.
 
 use super::bindings::switchboard::connector::{
-    http as wit_http, log as wit_log, types as wit_types,
+    http as wit_http, log as wit_log, settings as wit_settings, types as wit_types,
 };
 use super::bindings::{ConnectorPlugin, ConnectorPluginPre};
+use super::contract_v0_2;
 use super::credential::Credential;
 use super::limits::{EPOCH_TICK, Exhausted, Limiter, SandboxLimits, start_epoch_ticker};
 use super::network::HostPattern;
 use super::transport::{CallHttp, HttpGate};
 use super::{HostConfig, PluginError, Refusal};
+use crate::model::Settings;
 use std::sync::Arc;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{
@@ -85,6 +87,22 @@ impl Answer {
     }
 }
 
+/// A component linked against the host's imports, by the contract it was
+/// built for.
+pub(super) enum Linked {
+    /// `switchboard:connector@0.3.0`.
+    Latest(ConnectorPluginPre<HostState>),
+    /// `switchboard:connector@0.2.0`.
+    V0_2(contract_v0_2::ConnectorPluginPre<HostState>),
+}
+
+/// What one workspace's install of a plugin gives a call: the hosts it
+/// may reach, with its settings in their names, and the settings.
+pub(super) struct Install {
+    pub(super) hosts: Arc<[HostPattern]>,
+    pub(super) settings: Arc<Settings>,
+}
+
 /// The engine, its linker, and what every call shares.
 pub(super) struct Runtime {
     /// The engine components are compiled for and run on.
@@ -143,6 +161,8 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(host_err)?;
         ConnectorPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(host_err)?;
+        contract_v0_2::ConnectorPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(host_err)?;
         let gate = HttpGate::new(&config.routes, limits.clone())
             .map_err(|e| PluginError::Host(e.to_string()))?;
         Ok(Runtime {
@@ -155,17 +175,20 @@ impl Runtime {
         })
     }
 
-    /// Links a component against the host's imports, ready to instantiate;
-    /// the error says, for its author, what is missing.
-    pub(super) fn prepare(
-        &self,
-        component: &Component,
-    ) -> Result<ConnectorPluginPre<HostState>, Refusal> {
+    /// Links a component against the host's imports, ready to instantiate,
+    /// by the contract it exports; the error says, for its author, what is
+    /// missing.
+    pub(super) fn prepare(&self, component: &Component) -> Result<Linked, Refusal> {
         let pre = self
             .linker
             .instantiate_pre(component)
             .map_err(|e| Refusal::MissingImports(root_cause(&e)))?;
-        ConnectorPluginPre::new(pre).map_err(|e| Refusal::WrongWorld(root_cause(&e)))
+        match ConnectorPluginPre::new(pre.clone()) {
+            Ok(latest) => Ok(Linked::Latest(latest)),
+            Err(latest) => contract_v0_2::ConnectorPluginPre::new(pre)
+                .map(Linked::V0_2)
+                .map_err(|_| Refusal::WrongWorld(root_cause(&latest))),
+        }
     }
 
     /// Instantiates the component in a fresh store and makes one call, bounded
@@ -173,8 +196,8 @@ impl Runtime {
     pub(super) async fn run(
         &self,
         plugin: &str,
-        pre: &ConnectorPluginPre<HostState>,
-        hosts: Arc<[HostPattern]>,
+        pre: &Linked,
+        install: Install,
         credential: Option<Credential>,
         call: Call<'_>,
     ) -> Result<Answer, PluginError> {
@@ -200,30 +223,60 @@ impl Runtime {
         };
         let _running = self.long_runners.enter();
         let outcome = tokio::time::timeout(wall_time, async {
-            let http = CallHttp::new(self.gate.clone(), hosts, credential);
-            let mut store = Store::new(&self.engine, HostState::new(plugin, http, limits));
+            let http = CallHttp::new(self.gate.clone(), install.hosts, credential);
+            let state = HostState::new(plugin, http, install.settings, limits);
+            let mut store = Store::new(&self.engine, state);
             limit(&mut store, self.long_runners.clone());
-            let instance =
-                pre.instantiate_async(&mut store)
-                    .await
-                    .map_err(|e| PluginError::Instantiate {
-                        plugin: plugin.to_owned(),
-                        detail: root_cause(&e),
-                    })?;
-            let exports = instance.switchboard_connector_connector();
-            let answer = match call {
-                Call::Describe => exports
-                    .call_describe(&mut store)
-                    .await
-                    .map(Answer::Manifest),
-                Call::CheckCredential => exports
-                    .call_check_credential(&mut store)
-                    .await
-                    .map(Answer::Account),
-                Call::Invoke { action, input } => exports
-                    .call_invoke(&mut store, action, input)
-                    .await
-                    .map(Answer::Output),
+            let not_instantiated = |e: wasmtime::Error| PluginError::Instantiate {
+                plugin: plugin.to_owned(),
+                detail: root_cause(&e),
+            };
+            let answer = match pre {
+                Linked::Latest(pre) => {
+                    let instance = pre
+                        .instantiate_async(&mut store)
+                        .await
+                        .map_err(not_instantiated)?;
+                    let exports = instance.switchboard_connector_connector();
+                    match call {
+                        Call::Describe => exports
+                            .call_describe(&mut store)
+                            .await
+                            .map(Answer::Manifest),
+                        Call::CheckCredential => exports
+                            .call_check_credential(&mut store)
+                            .await
+                            .map(Answer::Account),
+                        Call::Invoke { action, input } => exports
+                            .call_invoke(&mut store, action, input)
+                            .await
+                            .map(Answer::Output),
+                    }
+                }
+                Linked::V0_2(pre) => {
+                    let instance = pre
+                        .instantiate_async(&mut store)
+                        .await
+                        .map_err(not_instantiated)?;
+                    let exports = instance.switchboard_connector_connector();
+                    match call {
+                        Call::Describe => exports
+                            .call_describe(&mut store)
+                            .await
+                            .map(|m| Answer::Manifest(contract_v0_2::manifest(m))),
+                        Call::CheckCredential => {
+                            exports.call_check_credential(&mut store).await.map(|a| {
+                                Answer::Account(
+                                    a.map(contract_v0_2::account).map_err(contract_v0_2::error),
+                                )
+                            })
+                        }
+                        Call::Invoke { action, input } => exports
+                            .call_invoke(&mut store, action, input)
+                            .await
+                            .map(|o| Answer::Output(o.map_err(contract_v0_2::error))),
+                    }
+                }
             };
             let http = &store.data().http;
             match answer {
@@ -482,6 +535,8 @@ pub(super) struct HostState {
     long_runner: Option<Counted>,
     /// A long-running call's turn on the CPU, while it has one.
     cpu_turn: Arc<std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>>,
+    /// The install's settings, for the plugin to read.
+    settings: Arc<Settings>,
     /// The plugin's id, for its log lines.
     plugin_id: String,
     /// Log lines the call may still write.
@@ -490,7 +545,12 @@ pub(super) struct HostState {
 
 impl HostState {
     /// The state of one call to `plugin_id`, with none of its limits spent.
-    fn new(plugin_id: &str, http: CallHttp, limits: &SandboxLimits) -> Self {
+    fn new(
+        plugin_id: &str,
+        http: CallHttp,
+        settings: Arc<Settings>,
+        limits: &SandboxLimits,
+    ) -> Self {
         let stderr = LastWords::default();
         HostState {
             // No preopens, no environment, no args, stdin closed, stdout
@@ -502,6 +562,7 @@ impl HostState {
             table: ResourceTable::new(),
             limiter: Limiter::new(limits),
             http,
+            settings,
             plugin_id: plugin_id.to_owned(),
             log_lines_left: limits.log_lines_per_call,
         }
@@ -533,6 +594,12 @@ impl wit_http::Host for HostState {
                 .take(),
         );
         Ok(self.http.send(request).await)
+    }
+}
+
+impl wit_settings::Host for HostState {
+    async fn get(&mut self, name: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.settings.get(&name).cloned())
     }
 }
 

@@ -9,11 +9,11 @@
 //! decoded, and a redirect's location loses it before the next hop.
 
 use super::bindings::switchboard::connector::http::{self as wit, Method};
-use super::credential::{Credential, Placement};
+use super::credential::{Credential, Rendered};
 use super::limits::SandboxLimits;
 use super::network::{self, HostPattern};
 use crate::net::{self, Routes, SendError};
-use crate::redact::{redact, redact_text};
+use crate::redact::redact;
 use reqwest::header::{HeaderMap, HeaderValue};
 use std::sync::Arc;
 use url::Url;
@@ -69,7 +69,7 @@ impl CallHttp {
         let Some(credential) = &self.credential else {
             return text;
         };
-        let scrubbed = redact(text.into_bytes(), &[credential.secret.expose().as_bytes()]);
+        let scrubbed = redact(text.into_bytes(), &credential.secrets());
         String::from_utf8(scrubbed)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
@@ -255,12 +255,15 @@ impl CallHttp {
             ));
         }
         if let Some(credential) = &self.credential {
-            let secret = credential.secret.expose();
+            let secrets = credential.secrets();
+            let scrub = |text: &str| {
+                String::from_utf8_lossy(&redact(text.as_bytes().to_vec(), &secrets)).into_owned()
+            };
             for (name, value) in &mut headers {
-                *name = redact_text(name, &[secret]);
-                *value = redact_text(value, &[secret]);
+                *name = scrub(name);
+                *value = scrub(value);
             }
-            body = redact(body, &[secret.as_bytes()]);
+            body = redact(body, &secrets);
         }
         // The length of what the plugin gets, not of what was sent: an
         // echo's original length would tell the length of the key.
@@ -280,9 +283,8 @@ impl CallHttp {
 /// Puts the credential where its placement says, replacing any value the
 /// plugin put there.
 fn inject(credential: &Credential, url: &mut Url, headers: &mut HeaderMap) {
-    let secret = credential.secret.expose();
-    match &credential.placement {
-        Placement::Query(parameter) => {
+    match &credential.rendered {
+        Rendered::Query(parameter, value) => {
             let kept: Vec<(String, String)> = url
                 .query_pairs()
                 .filter(|(k, _)| k != parameter)
@@ -292,18 +294,12 @@ fn inject(credential: &Credential, url: &mut Url, headers: &mut HeaderMap) {
             pairs
                 .clear()
                 .extend_pairs(kept)
-                .append_pair(parameter, secret);
+                .append_pair(parameter, value.expose());
         }
-        Placement::Header { name, prefix } => {
-            if let Ok(mut value) = HeaderValue::from_str(&format!("{prefix}{secret}")) {
+        Rendered::Header(name, value) => {
+            if let Ok(mut value) = HeaderValue::from_str(value.expose()) {
                 value.set_sensitive(true);
                 headers.insert(name.clone(), value);
-            }
-        }
-        Placement::Bearer => {
-            if let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {secret}")) {
-                value.set_sensitive(true);
-                headers.insert(reqwest::header::AUTHORIZATION, value);
             }
         }
     }

@@ -12,6 +12,7 @@ mod export;
 pub mod http;
 pub mod log;
 mod manifest;
+pub mod settings;
 
 /// The bindings generated from `wit/connector.wit`. Connectors rarely need
 /// them directly; [`export_connector!`] uses them.
@@ -28,7 +29,7 @@ pub mod bindings {
 
 pub use action::{Action, ActionSet};
 pub use error::{Error, Result};
-pub use manifest::{Account, ApiKeyPlacement, Auth, Manifest, Mode, OAuth2};
+pub use manifest::{Account, ApiKeyPlacement, Auth, Credential, Manifest, Mode, OAuth2, Placement};
 pub use schemars::{self, JsonSchema};
 pub use serde;
 pub use serde_json;

@@ -6,8 +6,12 @@ pub use wit::Mode;
 /// How a mode authenticates.
 #[derive(Debug, Clone)]
 pub enum Auth {
-    /// An API key, placed where the service expects it.
+    /// One API key (a credential of one secret field, `key`), placed where
+    /// the service expects it.
     ApiKey(ApiKeyPlacement),
+    /// A credential of several fields people type in, e.g. an email and
+    /// an API token.
+    Credential(Credential),
     /// OAuth 2.0 authorization code; the host sends `Authorization: Bearer`.
     OAuth2(OAuth2),
 }
@@ -22,6 +26,58 @@ pub enum ApiKeyPlacement {
         name: String,
         prefix: Option<String>,
     },
+    /// `Authorization: Bearer <key>`
+    Bearer,
+}
+
+/// A credential of one or more fields, and where the host puts them:
+/// `Credential::new(Placement::basic("{email}/token", "{api_token}"))
+/// .field("email", "Agent email", false).field("api_token", "API token", true)`.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    fields: Vec<(String, String, bool)>,
+    placement: Placement,
+}
+
+impl Credential {
+    pub fn new(placement: Placement) -> Self {
+        Credential {
+            fields: Vec::new(),
+            placement,
+        }
+    }
+
+    /// A field people type in, in form order: `name` (snake_case) is what
+    /// the placement's templates write as `{name}`; a `secret` field is
+    /// never shown again once saved.
+    pub fn field(mut self, name: &str, label: &str, secret: bool) -> Self {
+        self.fields
+            .push((name.to_owned(), label.to_owned(), secret));
+        self
+    }
+}
+
+/// Where the host puts a credential. Values are templates: `{name}` is the
+/// credential field `name`, `{{` and `}}` are braces.
+#[derive(Debug, Clone)]
+pub enum Placement {
+    /// `Authorization: Bearer <value>`
+    Bearer(String),
+    /// `Authorization: Basic <base64 of user:password>`
+    Basic { user: String, password: String },
+    /// `name: <value>`
+    Header { name: String, value: String },
+    /// `?name=<value>`
+    Query { name: String, value: String },
+}
+
+impl Placement {
+    pub fn basic(user: &str, password: &str) -> Self {
+        Placement::Basic {
+            user: user.to_owned(),
+            password: password.to_owned(),
+        }
+    }
 }
 
 /// OAuth 2.0 endpoints and scopes of a mode.
@@ -63,6 +119,7 @@ pub struct Manifest {
     description: String,
     version: String,
     modes: Vec<(Mode, Auth, Vec<String>)>,
+    settings: Vec<wit::Setting>,
     allowed_hosts: Vec<String>,
 }
 
@@ -76,6 +133,7 @@ impl Manifest {
             description: String::new(),
             version: version.to_owned(),
             modes: Vec::new(),
+            settings: Vec::new(),
             allowed_hosts: Vec::new(),
         }
     }
@@ -94,7 +152,28 @@ impl Manifest {
         self
     }
 
-    /// Allow calls to a host (`api.example.com`, `host:port`, `*.example.com`).
+    /// A setting each workspace's admin enters (required), e.g. a
+    /// subdomain; `{name}` may then start a host: `{subdomain}.zendesk.com`.
+    /// `schema` is the JSON Schema of the value, a string. Read it in a
+    /// call with [`crate::settings::get`].
+    pub fn setting(
+        mut self,
+        name: &str,
+        label: &str,
+        description: &str,
+        schema: serde_json::Value,
+    ) -> Self {
+        self.settings.push(wit::Setting {
+            name: name.to_owned(),
+            label: label.to_owned(),
+            description: description.to_owned(),
+            schema: schema.to_string(),
+        });
+        self
+    }
+
+    /// Allow calls to a host (`api.example.com`, `host:port`,
+    /// `*.example.com`, `{setting}.example.com`).
     pub fn host(mut self, host: &str) -> Self {
         self.allowed_hosts.push(host.to_owned());
         self
@@ -115,6 +194,7 @@ impl Manifest {
                     credential_hosts,
                 })
                 .collect(),
+            settings: self.settings,
             allowed_hosts: self.allowed_hosts,
             actions: actions.describe(),
         }
@@ -123,24 +203,57 @@ impl Manifest {
 
 impl From<Auth> for wit::Auth {
     fn from(auth: Auth) -> Self {
-        match auth {
-            Auth::ApiKey(ApiKeyPlacement::Query(name)) => {
-                wit::Auth::ApiKey(wit::ApiKeyPlacement::Query(name))
-            }
-            Auth::ApiKey(ApiKeyPlacement::Header { name, prefix }) => {
-                wit::Auth::ApiKey(wit::ApiKeyPlacement::Header(wit::HeaderPlacement {
-                    name,
-                    prefix,
-                }))
-            }
-            Auth::OAuth2(o) => wit::Auth::Oauth2(wit::Oauth2 {
-                authorize_url: o.authorize_url,
-                token_url: o.token_url,
-                revocation_url: o.revocation_url,
-                scopes: o.scopes,
-                pkce: o.pkce,
+        let one_key = |placement| Credential::new(placement).field("key", "API key", true);
+        let credential = match auth {
+            Auth::ApiKey(ApiKeyPlacement::Query(name)) => one_key(Placement::Query {
+                name,
+                value: "{key}".into(),
             }),
-        }
+            Auth::ApiKey(ApiKeyPlacement::Header { name, prefix }) => {
+                let prefix = prefix
+                    .unwrap_or_default()
+                    .replace('{', "{{")
+                    .replace('}', "}}");
+                one_key(Placement::Header {
+                    name,
+                    value: format!("{prefix}{{key}}"),
+                })
+            }
+            Auth::ApiKey(ApiKeyPlacement::Bearer) => one_key(Placement::Bearer("{key}".into())),
+            Auth::Credential(credential) => credential,
+            Auth::OAuth2(o) => {
+                return wit::Auth::Oauth2(wit::Oauth2 {
+                    authorize_url: o.authorize_url,
+                    token_url: o.token_url,
+                    revocation_url: o.revocation_url,
+                    scopes: o.scopes,
+                    pkce: o.pkce,
+                });
+            }
+        };
+        wit::Auth::ApiKey(wit::ApiKey {
+            fields: credential
+                .fields
+                .into_iter()
+                .map(|(name, label, secret)| wit::CredentialField {
+                    name,
+                    label,
+                    secret,
+                })
+                .collect(),
+            placement: match credential.placement {
+                Placement::Bearer(value) => wit::Placement::Bearer(value),
+                Placement::Basic { user, password } => {
+                    wit::Placement::Basic(wit::BasicCredentials { user, password })
+                }
+                Placement::Header { name, value } => {
+                    wit::Placement::Header(wit::NamedValue { name, value })
+                }
+                Placement::Query { name, value } => {
+                    wit::Placement::Query(wit::NamedValue { name, value })
+                }
+            },
+        })
     }
 }
 

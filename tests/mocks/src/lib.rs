@@ -10,6 +10,7 @@
 pub mod microsoft;
 pub mod semrush;
 pub mod tls;
+pub mod zendesk;
 
 use axum::Router;
 use hyper_util::rt::TokioIo;

@@ -1,0 +1,184 @@
+//! `switchboard plugin run`: one action of a component, or its credential
+//! check, run as the engine runs it (the same sandbox, limits and HTTP
+//! gate), with the credential from environment variables and the settings
+//! from flags. Its hosts are the real services, or, for offline work
+//! (through `switchboard-testing`'s stand-in):
+//! - `--route HOST=ADDR`: a local mock speaking plain HTTP at ADDR; the
+//!   runner ends the component's TLS for HOST with a throwaway authority;
+//! - `--record FILE`: the real services (or the routed mocks), each
+//!   exchange written to a cassette with the credential redacted;
+//! - `--replay FILE`: the cassette's answers, no network.
+//!
+//! The plugin's log lines go to stderr; the answer, as JSON, to stdout.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use switchboard::model::{Manifest, Mode, Settings};
+use switchboard::net::Routes;
+use switchboard::pasted::PastedKey;
+use switchboard::plugins::{HostConfig, Plugin, PluginHost};
+use switchboard_testing::Cassette;
+use switchboard_testing::stand_in::{Setup, StandIn};
+
+/// The action that runs the credential check instead of an action.
+pub const CHECK: &str = "check";
+
+/// What `plugin run` was asked.
+pub struct RunArgs {
+    pub component: PathBuf,
+    /// An action's name, or [`CHECK`].
+    pub action: String,
+    pub input: String,
+    pub mode: Mode,
+    /// `VAR` (a credential of one field) or `FIELD=VAR`, each naming the
+    /// environment variable that holds it.
+    pub key_env: Vec<String>,
+    pub settings: Vec<(String, String)>,
+    pub routes: Vec<(String, SocketAddr)>,
+    pub record: Option<PathBuf>,
+    pub replay: Option<PathBuf>,
+}
+
+pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
+    if args.record.is_some() && args.replay.is_some() {
+        return Err("--record and --replay cannot go together".into());
+    }
+    let settings: Settings = args.settings.iter().cloned().collect();
+    // Compiled once, for both loads.
+    let cache = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let config = |routes: Routes| HostConfig {
+        routes,
+        cache_dir: Some(cache.path().to_owned()),
+        ..HostConfig::default()
+    };
+    let manifest = load(&config(Routes::default()), &args.component)
+        .await?
+        .1
+        .manifest()
+        .clone();
+    let key = credential(&args, &manifest)?;
+    let cassette = match &args.replay {
+        Some(file) => Some(Cassette::read(file)?.exchanges),
+        None => None,
+    };
+    let mut hosts: Vec<String> = args.routes.iter().map(|(h, _)| h.clone()).collect();
+    if args.record.is_some() || cassette.is_some() {
+        hosts.extend(exact_hosts(&manifest.allowed_hosts, &settings));
+    }
+    hosts.sort();
+    hosts.dedup();
+    let stand_in = if hosts.is_empty() {
+        None
+    } else {
+        let setup = Setup {
+            mocks: args.routes.iter().cloned().collect(),
+            cassette,
+            secrets: key.values(),
+        };
+        Some(StandIn::start(&hosts, setup).await?)
+    };
+    let routes = stand_in
+        .as_ref()
+        .map_or_else(Routes::default, |s| s.routes.clone());
+    let (host, plugin) = load(&config(routes), &args.component).await?;
+    let settings = plugin
+        .check_settings(&settings)
+        .map_err(|faults| format!("the settings were refused: {}", faults.join("; ")))?;
+    let secret = key
+        .secret_for(plugin.manifest().auth(args.mode))
+        .map_err(|e| e.to_string())?;
+    let credential = plugin
+        .credential(args.mode, secret, &settings)
+        .ok_or_else(|| format!("{} does not support {} mode", manifest.name, args.mode))??;
+    let answer = if args.action == CHECK {
+        host.check_credential(&plugin, &settings, credential)
+            .await
+            .map(|account| serde_json::to_value(account).unwrap_or_default())
+    } else {
+        let input: serde_json::Value =
+            serde_json::from_str(&args.input).map_err(|e| format!("--input is not JSON: {e}"))?;
+        host.invoke(&plugin, &settings, Some(credential), &args.action, &input)
+            .await
+    };
+    if let (Some(file), Some(stand_in)) = (&args.record, &stand_in) {
+        let exchanges = stand_in.exchanges();
+        let count = exchanges.len();
+        Cassette { exchanges }.write(file)?;
+        eprintln!("recorded {count} exchanges in {}", file.display());
+    }
+    let value = answer.map_err(|e| e.to_string())?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn load(config: &HostConfig, component: &Path) -> Result<(PluginHost, Arc<Plugin>), String> {
+    let mut host = PluginHost::new(config.clone()).map_err(|e| e.to_string())?;
+    let plugin = host.load_file(component).await.map_err(|e| e.to_string())?;
+    Ok((host, plugin))
+}
+
+/// The credential from the environment: one variable for a key, or
+/// `FIELD=VAR` for each field. Replaying without one, every field gets a
+/// stand-in: the cassette holds no credential to match.
+fn credential(args: &RunArgs, manifest: &Manifest) -> Result<PastedKey, String> {
+    let read = |var: &str| {
+        std::env::var(var).map_err(|_| format!("the environment variable `{var}` is not set"))
+    };
+    let key = match args.key_env.as_slice() {
+        [] if args.replay.is_some() => {
+            let fields = match manifest.auth(args.mode) {
+                Some(switchboard::model::Auth::ApiKey { fields, .. }) => fields.clone(),
+                _ => Vec::new(),
+            };
+            match fields.as_slice() {
+                [] | [_] => PastedKey::parse("replayed-credential"),
+                fields => PastedKey::fields(
+                    fields
+                        .iter()
+                        .map(|f| (f.name.clone(), format!("replayed-{}", f.name))),
+                ),
+            }
+        }
+        [] => {
+            return Err(
+                "name the credential's environment variable: --key-env VAR, or --key-env FIELD=VAR for each field"
+                    .into(),
+            );
+        }
+        [one] if !one.contains('=') => PastedKey::parse(read(one)?),
+        pairs => {
+            let mut fields = Vec::new();
+            for pair in pairs {
+                let (field, var) = pair
+                    .split_once('=')
+                    .ok_or_else(|| format!("`{pair}` is not FIELD=VAR"))?;
+                fields.push((field.to_owned(), read(var)?));
+            }
+            PastedKey::fields(fields)
+        }
+    };
+    key.map_err(|e| e.to_string())
+}
+
+/// The declared hosts that name one host each (a wildcard names none to
+/// stand in for), with the settings in them.
+fn exact_hosts(allowed: &[String], settings: &Settings) -> Vec<String> {
+    allowed
+        .iter()
+        .filter(|h| !h.starts_with("*."))
+        .map(|h| {
+            let host = h.split(':').next().unwrap_or(h);
+            settings
+                .iter()
+                .fold(host.to_owned(), |host, (name, value)| {
+                    host.replace(&format!("{{{name}}}"), value)
+                })
+        })
+        .filter(|h| !h.contains('{'))
+        .collect()
+}
