@@ -157,25 +157,31 @@ impl Fixture {
     }
 }
 
-/// Calls per second through the engine with `CALLERS` callers at once on
-/// `runtime`: the median of `THROUGHPUT_ROUNDS` rounds, and the calls made
-/// in all.
-fn calls_per_second(runtime: &Runtime, fixture: &Fixture) -> (f64, u32) {
+/// Calls per second through the engine with `CALLERS` callers at once, each
+/// a task on `runtime` as a server's requests are: the median of
+/// `THROUGHPUT_ROUNDS` rounds, and the calls made in all.
+fn calls_per_second(runtime: &Runtime, fixture: &Arc<Fixture>) -> (f64, u32) {
     let mut total = 0;
     let mut rounds: Vec<f64> = (0..THROUGHPUT_ROUNDS)
         .map(|_| {
             let deadline = Instant::now() + THROUGHPUT_ROUND;
-            let caller = || async {
-                let mut calls = 0u32;
-                while Instant::now() < deadline {
-                    fixture.through_engine().await;
-                    calls += 1;
-                }
-                calls
-            };
+            let callers: Vec<_> = (0..CALLERS)
+                .map(|_| {
+                    let fixture = fixture.clone();
+                    runtime.spawn(async move {
+                        let mut calls = 0u32;
+                        while Instant::now() < deadline {
+                            fixture.through_engine().await;
+                            calls += 1;
+                        }
+                        calls
+                    })
+                })
+                .collect();
             let calls: u32 = runtime
-                .block_on(futures::future::join_all((0..CALLERS).map(|_| caller())))
+                .block_on(futures::future::join_all(callers))
                 .into_iter()
+                .map(|calls| calls.expect("a caller"))
                 .sum();
             total += calls;
             f64::from(calls) / THROUGHPUT_ROUND.as_secs_f64()
@@ -224,7 +230,11 @@ fn invoke(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let redb = |name: &str| Location::File(subdir(name).join("bench.redb"));
-    let fixture = runtime.block_on(Fixture::start(redb("worker"), &subdir("worker"), &cache));
+    let fixture = Arc::new(runtime.block_on(Fixture::start(
+        redb("worker"),
+        &subdir("worker"),
+        &cache,
+    )));
     let mut group = c.benchmark_group("invoke");
     rows(&mut group, &runtime, &fixture);
     group.bench_function("direct_reqwest_after_other_work", |b| {
@@ -241,7 +251,11 @@ fn invoke(c: &mut Criterion) {
     if let Some(server) = support::postgres_server() {
         let url = support::fresh_database(&server, "switchboard_bench_invoke");
         let dir = subdir("postgres");
-        let fixture = runtime.block_on(Fixture::start(Location::parse(&url), &dir, &cache));
+        let fixture = Arc::new(runtime.block_on(Fixture::start(
+            Location::parse(&url),
+            &dir,
+            &cache,
+        )));
         let mut group = c.benchmark_group("invoke_postgres");
         group.bench_function("engine", |b| {
             b.to_async(&runtime).iter(|| fixture.through_engine())
@@ -249,7 +263,7 @@ fn invoke(c: &mut Criterion) {
         group.finish();
         let cpu_before = support::postgres_cpu();
         let (calls, made) = calls_per_second(&runtime, &fixture);
-        let cpu = support::postgres_cpu() - cpu_before;
+        let cpu = support::postgres_cpu().saturating_sub(cpu_before);
         println!(
             "invoke_postgres: {calls:.0} calls/s on PostgreSQL ({CALLERS} callers at once): {:.3}× redb's {redb_calls:.0}; the database's CPU per call {:.1} µs",
             calls / redb_calls,

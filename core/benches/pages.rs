@@ -438,7 +438,7 @@ fn pages(c: &mut Criterion) {
         for _ in 0..TIMED_CALLS_POSTGRES {
             page.show(&engine, spread.next());
         }
-        let cpu = support::postgres_cpu() - cpu_before;
+        let cpu = support::postgres_cpu().saturating_sub(cpu_before);
         println!(
             "{group}: {} p99 of {TIMED_CALLS_POSTGRES} calls (median of {ROUNDS} rounds) {:.2} µs ({:.2}× redb's p99 at {LARGE} workspaces); the database's CPU per view {:.1} µs",
             page.name(),

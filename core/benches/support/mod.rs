@@ -139,7 +139,10 @@ pub fn fresh_database(server: &str, name: &str) -> String {
 
 /// CPU time used so far by the PostgreSQL server's processes on this
 /// machine (the benchmark's server is the only one), from /proc: what the
-/// database spends on each operation, for the capacity estimate.
+/// database spends on each operation, for the capacity estimate. A
+/// process's own time and its waited-for children's are both counted, so a
+/// backend that exits between two readings still counts (the postmaster
+/// reaps it); take differences with `saturating_sub`.
 pub fn postgres_cpu() -> Duration {
     let ticks: u64 = std::fs::read_dir("/proc")
         .into_iter()
@@ -148,10 +151,12 @@ pub fn postgres_cpu() -> Duration {
         .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
         .filter(|stat| stat.contains(" (postgres) "))
         .filter_map(|stat| {
-            // After "pid (comm) ": state is the first field, utime the
-            // twelfth and stime the thirteenth (proc(5)).
+            // After "pid (comm) ": state is the first field, then utime,
+            // stime, cutime and cstime are the twelfth to fifteenth (proc(5)).
             let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
-            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+            (11..15)
+                .map(|i| fields.get(i)?.parse::<u64>().ok())
+                .sum::<Option<u64>>()
         })
         .sum();
     // Linux counts in clock ticks of 1/100 s (USER_HZ).
