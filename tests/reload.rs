@@ -4,7 +4,6 @@
 //! for more is held for approval, as at a restart; a removed plugin's
 //! enablement and key wait for its return.
 
-use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -12,19 +11,6 @@ use switchboard::Engine;
 use switchboard_e2e::*;
 
 const KEY: &str = "shapeshifter-key-1";
-
-/// A member runs the shapeshifter's one action.
-async fn run(engine: &Engine) -> Result<serde_json::Value, String> {
-    engine
-        .invoke(
-            &member(),
-            &id("shapeshifter"),
-            "keyword_overview",
-            &json!({"phrase": "seo"}),
-        )
-        .await
-        .map_err(|e| e.to_string())
-}
 
 /// Waits (at most 10 s) until the catalogue says `what`.
 async fn until(engine: &Engine, what: &str, done: impl Fn(&[(String, String)]) -> bool) {
@@ -65,7 +51,7 @@ async fn components_added_replaced_and_removed_take_effect_while_calls_run() {
             tokio::spawn(async move {
                 let (mut calls, mut failures) = (0, Vec::new());
                 while !stop.load(Ordering::Relaxed) {
-                    if let Err(e) = run(&engine).await {
+                    if let Err(e) = run_shapeshifter(&engine).await {
                         failures.push(e);
                     }
                     calls += 1;
@@ -113,14 +99,14 @@ async fn a_removed_plugin_is_refused_clearly_and_returns_enabled_and_an_upgrade_
     h.install_shape("plain", "shapeshifter.wasm");
     let engine = h.engine().await;
     share_key(&engine, &admin(), &id("shapeshifter"), KEY).await;
-    assert!(run(&engine).await.is_ok());
+    assert!(run_shapeshifter(&engine).await.is_ok());
 
     let file = h.plugins_dir().join("shapeshifter.wasm");
     let kept = std::fs::read(&file).unwrap();
     std::fs::remove_file(&file).unwrap();
     until(&engine, "shapeshifter removed", |c| c.is_empty()).await;
     assert_eq!(
-        run(&engine).await.unwrap_err(),
+        run_shapeshifter(&engine).await.unwrap_err(),
         "no integration `shapeshifter` is loaded"
     );
     assert!(engine.team_integrations(&admin()).unwrap().is_empty());
@@ -131,13 +117,29 @@ async fn a_removed_plugin_is_refused_clearly_and_returns_enabled_and_an_upgrade_
         has(c, "shapeshifter", "0.0.1")
     })
     .await;
-    assert!(run(&engine).await.is_ok());
+    assert!(run_shapeshifter(&engine).await.is_ok());
+
+    // A broken build dropped over it is refused; the working one stays.
+    std::fs::write(&file, b"not a component").unwrap();
+    let started = Instant::now();
+    while !engine
+        .load_report()
+        .iter()
+        .any(|o| matches!(o, switchboard::plugins::LoadOutcome::Refused { .. }))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never reloaded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(run_shapeshifter(&engine).await.is_ok());
 
     // An upgrade that sends the key to one more host: held until approved.
     h.install_shape("v2-more-hosts", "shapeshifter.wasm");
     let started = Instant::now();
     let err = loop {
-        match run(&engine).await {
+        match run_shapeshifter(&engine).await {
             Err(e) => break e,
             Ok(_) => {
                 assert!(started.elapsed() < Duration::from_secs(10), "never held");

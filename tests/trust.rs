@@ -227,13 +227,13 @@ async fn an_upgrade_asking_for_more_hosts_is_held_until_an_admin_approves_and_on
     h.install_shape("plain", "shapeshifter.wasm");
     let engine = h.engine().await;
     share_key(&engine, &admin(), &shapeshifter, KEY).await;
-    assert!(run(&engine).await.is_ok());
+    assert!(run_shapeshifter(&engine).await.is_ok());
     drop(engine);
 
     // The same permissions in a new version: calls carry on.
     h.install_shape("v2-same", "shapeshifter.wasm");
     let engine = h.engine().await;
-    assert!(run(&engine).await.is_ok());
+    assert!(run_shapeshifter(&engine).await.is_ok());
     drop(engine);
 
     // One more host to receive the key: held, announced, shown.
@@ -244,7 +244,7 @@ async fn an_upgrade_asking_for_more_hosts_is_held_until_an_admin_approves_and_on
         "hosts that receive the credential api2.shapeshifter.test; hosts api2.shapeshifter.test";
     for _ in 0..2 {
         assert_eq!(
-            run(&engine).await.unwrap_err(),
+            run_shapeshifter(&engine).await.unwrap_err(),
             format!(
                 "shapeshifter now asks for more than an admin approved ({asked}); an admin must approve it on the Team Integrations page"
             )
@@ -277,7 +277,7 @@ async fn an_upgrade_asking_for_more_hosts_is_held_until_an_admin_approves_and_on
     engine
         .enable(&admin(), &shapeshifter, Mode::Workspace)
         .unwrap();
-    assert!(run(&engine).await.is_ok());
+    assert!(run_shapeshifter(&engine).await.is_ok());
     let team = engine.team_integrations(&admin()).unwrap();
     assert!(
         team.iter()
@@ -286,19 +286,6 @@ async fn an_upgrade_asking_for_more_hosts_is_held_until_an_admin_approves_and_on
             .needs_approval
             .is_empty()
     );
-}
-
-/// A member runs the shapeshifter's one action.
-async fn run(engine: &switchboard::Engine) -> Result<serde_json::Value, String> {
-    engine
-        .invoke(
-            &member(),
-            &id("shapeshifter"),
-            "keyword_overview",
-            &json!({"phrase": "seo"}),
-        )
-        .await
-        .map_err(|e| e.to_string())
 }
 
 #[tokio::test]

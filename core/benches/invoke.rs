@@ -96,10 +96,21 @@ impl Fixture {
         .expect("plugin host");
         sandbox.load_dir(plugins).await.expect("plugins");
         let plugin = sandbox.get(&semrush).expect("semrush loaded").clone();
+        // As the plugin reaches it: https under Semrush's name, at the
+        // mock's address, trusting the mocks' authority.
         let direct = format!(
-            "http://{}/?type=phrase_this&export_columns=Ph%2CNq%2CCp%2CCo%2CNr%2CTd&display_limit=10&phrase=seo&database=us&key={KEY}",
-            running.addr
+            "https://{}/?type=phrase_this&export_columns=Ph%2CNq%2CCp%2CCo%2CNr%2CTd&display_limit=10&phrase=seo&database=us&key={KEY}",
+            switchboard_mocks::semrush::HOSTS[0]
         );
+        switchboard::net::install_crypto();
+        let root = reqwest::Certificate::from_pem(switchboard_mocks::tls::ca().pem().as_bytes())
+            .expect("the mocks' authority");
+        let client = reqwest::Client::builder()
+            .resolve(switchboard_mocks::semrush::HOSTS[0], running.addr)
+            .tls_certs_merge([root])
+            .no_proxy()
+            .build()
+            .expect("client");
         Fixture {
             _mock: running,
             engine,
@@ -108,7 +119,7 @@ impl Fixture {
             actor,
             semrush,
             input: json!({"phrase": "seo", "database": "us"}),
-            client: reqwest::Client::new(),
+            client,
             direct,
         }
     }
@@ -230,11 +241,8 @@ fn invoke(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let redb = |name: &str| Location::File(subdir(name).join("bench.redb"));
-    let fixture = Arc::new(runtime.block_on(Fixture::start(
-        redb("worker"),
-        &subdir("worker"),
-        &cache,
-    )));
+    let fixture =
+        Arc::new(runtime.block_on(Fixture::start(redb("worker"), &subdir("worker"), &cache)));
     let mut group = c.benchmark_group("invoke");
     rows(&mut group, &runtime, &fixture);
     group.bench_function("direct_reqwest_after_other_work", |b| {
@@ -251,11 +259,8 @@ fn invoke(c: &mut Criterion) {
     if let Some(server) = support::postgres_server() {
         let url = support::fresh_database(&server, "switchboard_bench_invoke");
         let dir = subdir("postgres");
-        let fixture = Arc::new(runtime.block_on(Fixture::start(
-            Location::parse(&url),
-            &dir,
-            &cache,
-        )));
+        let fixture =
+            Arc::new(runtime.block_on(Fixture::start(Location::parse(&url), &dir, &cache)));
         let mut group = c.benchmark_group("invoke_postgres");
         group.bench_function("engine", |b| {
             b.to_async(&runtime).iter(|| fixture.through_engine())

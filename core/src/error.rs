@@ -122,6 +122,30 @@ pub enum Error {
     /// A pasted key cannot be a key; nothing was checked or stored.
     #[error("{0}")]
     InvalidKey(#[from] crate::pasted::InvalidKey),
+    /// The saved credential no longer fits what the connector asks (its
+    /// fields changed in an upgrade); it must be entered again.
+    #[error(
+        "the saved {integration} credential no longer fits the connector ({why}); enter it again"
+    )]
+    CredentialStale {
+        /// The integration.
+        integration: IntegrationId,
+        /// What does not fit.
+        why: String,
+    },
+    /// The page showed another version of the plugin than the one loaded
+    /// now; what it asks must be looked at again.
+    #[error(
+        "{integration} is now version {loaded}, not the {shown} that was shown; look at what it asks for again"
+    )]
+    VersionChanged {
+        /// The integration.
+        integration: IntegrationId,
+        /// The version the admin was shown.
+        shown: String,
+        /// The version loaded now.
+        loaded: String,
+    },
     /// An install's settings do not fit the manifest.
     #[error("the settings were refused: {0}")]
     InvalidSettings(String),

@@ -213,8 +213,15 @@ impl Manifest {
     /// does not support `mode`.
     pub fn permissions(&self, mode: Mode) -> Option<Permissions> {
         let m = self.modes.iter().find(|m| m.mode == mode)?;
-        let (auth, scopes) = match &m.auth {
-            Auth::ApiKey { .. } => (AuthKind::ApiKey, Vec::new()),
+        let (auth, scopes, credential) = match &m.auth {
+            Auth::ApiKey { fields, placement } => (
+                AuthKind::ApiKey,
+                Vec::new(),
+                Some(CredentialShape {
+                    fields: fields.clone(),
+                    placement: placement.clone(),
+                }),
+            ),
             Auth::OAuth2 {
                 authorize_url,
                 token_url,
@@ -228,6 +235,7 @@ impl Manifest {
                     revocation_url: revocation_url.clone(),
                 },
                 scopes.clone(),
+                None,
             ),
         };
         Some(Permissions {
@@ -236,6 +244,7 @@ impl Manifest {
             scopes,
             credential_hosts: m.credential_hosts.clone(),
             hosts: self.allowed_hosts.clone(),
+            credential,
         })
     }
 
@@ -400,6 +409,20 @@ pub struct Permissions {
     pub credential_hosts: Vec<String>,
     /// Every host it may call, with or without the credential.
     pub hosts: Vec<String>,
+    /// For a credential people type in: its fields and where it is sent
+    /// (which fields are secret decides what is scrubbed). `None` for OAuth
+    /// 2.0, and in approvals recorded before it was part of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<CredentialShape>,
+}
+
+/// A typed credential's fields and placement, as an admin approves them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CredentialShape {
+    /// The fields, in order.
+    pub fields: Vec<CredentialField>,
+    /// Where the credential goes.
+    pub placement: Placement,
 }
 
 /// How a mode authenticates, as an admin approves it.
@@ -430,6 +453,14 @@ impl Permissions {
         }
         if asked.auth != self.auth {
             more.push("a different way to authenticate".to_owned());
+        }
+        // Approvals recorded before the credential's shape was part of
+        // them compare from the next approval on.
+        if self.credential.is_some() && asked.credential != self.credential {
+            more.push(
+                "a different credential (its fields, which are secret, or where it is sent)"
+                    .to_owned(),
+            );
         }
         let new = |approved: &[String], asked: &[String]| -> Vec<String> {
             asked
@@ -625,5 +656,47 @@ mod tests {
             Some("unknown role `owner` (admin, developer or member)")
         );
         Ok(())
+    }
+
+    #[test]
+    fn an_upgrade_that_changes_which_fields_are_secret_needs_approval() {
+        let shape = |secret_token: bool| CredentialShape {
+            fields: vec![
+                CredentialField {
+                    name: "email".into(),
+                    label: "Email".into(),
+                    secret: !secret_token,
+                },
+                CredentialField {
+                    name: "api_token".into(),
+                    label: "API token".into(),
+                    secret: secret_token,
+                },
+            ],
+            placement: Placement::Query {
+                name: "auth".into(),
+                value: "{email}:{api_token}".into(),
+            },
+        };
+        let permissions = |credential| Permissions {
+            mode: Mode::Workspace,
+            auth: AuthKind::ApiKey,
+            scopes: Vec::new(),
+            credential_hosts: vec!["api.acme.example".into()],
+            hosts: vec!["api.acme.example".into()],
+            credential,
+        };
+        let approved = permissions(Some(shape(true)));
+        assert!(approved.beyond(&permissions(Some(shape(true)))).is_empty());
+        assert_eq!(
+            approved.beyond(&permissions(Some(shape(false)))),
+            ["a different credential (its fields, which are secret, or where it is sent)"]
+        );
+        // An approval recorded before the shape was part of it.
+        assert!(
+            permissions(None)
+                .beyond(&permissions(Some(shape(false))))
+                .is_empty()
+        );
     }
 }

@@ -21,12 +21,22 @@ pub struct Routes {
     hosts: HashMap<String, SocketAddr>,
     roots: Vec<String>,
     browsers: HashMap<String, url::Url>,
+    /// Refuse every host without a route, rather than look it up.
+    only_routed: bool,
 }
 
 impl Routes {
     /// Connect to `to` for `https://{host}` (port 443).
     pub fn route(mut self, host: &str, to: SocketAddr) -> Self {
         self.hosts.insert(host.to_ascii_lowercase(), to);
+        self
+    }
+
+    /// Reach no host but the routed ones: an offline run (an author's test,
+    /// a replay) must not send a credential to the real service because a
+    /// host was left out.
+    pub fn only_routed(mut self) -> Self {
+        self.only_routed = true;
         self
     }
 
@@ -292,6 +302,14 @@ impl Resolve for Resolver {
         if let Some(to) = self.routes.get(&host) {
             return Box::pin(async move { Ok(Box::new(std::iter::once(to)) as Addrs) });
         }
+        if self.routes.only_routed {
+            return Box::pin(async move {
+                Err(
+                    format!("{host} is not stood in for, and this run reaches no other host")
+                        .into(),
+                )
+            });
+        }
         let internal_allowed = self.proxy_host.as_deref() == Some(host.as_str());
         Box::pin(async move {
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
@@ -407,6 +425,24 @@ mod tests {
         assert_eq!(
             cause_chain(&e),
             "error sending request: invalid peer certificate: UnknownIssuer"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_offline_run_reaches_no_host_but_the_routed_ones() {
+        let routes = Routes::default().only_routed();
+        let client = Client::new(Duration::from_secs(5), &routes).unwrap();
+        let request = client
+            .request(
+                reqwest::Method::GET,
+                url::Url::parse("https://example.com/").unwrap(),
+            )
+            .build()
+            .unwrap();
+        let refused = client.execute(request).await.unwrap_err().to_string();
+        assert!(
+            refused.contains("example.com is not stood in for, and this run reaches no other host"),
+            "{refused}"
         );
     }
 }

@@ -57,6 +57,9 @@ pub struct TeamIntegration {
     pub name: String,
     /// What it does, from its plugin's manifest.
     pub description: String,
+    /// Its plugin's version: an approval names it, so that what is
+    /// approved is what was shown.
+    pub version: String,
     /// The modes it supports.
     pub modes: Vec<Mode>,
     /// What enabling it asks an admin to approve, one entry per mode:

@@ -218,3 +218,53 @@ test('a host hands the console a session in the link; a crafted outcome link sho
   assert.equal(new URL(carol.url()).search, '');
   await context.close();
 });
+
+test('Zendesk: Ada enters the subdomain and an agent email and token; Carol searches tickets', async () => {
+  const ada = await as('Ada, admin');
+  await ada.getByRole('link', { name: 'Team integrations' }).click();
+  const zendesk = card(ada, 'Zendesk');
+  await zendesk.waitFor();
+  const subdomain = zendesk.getByLabel('Zendesk subdomain');
+  await zendesk.getByText('The first part of your Zendesk address: acme for acme.zendesk.com.').waitFor();
+
+  // Not a host name's part: refused with the reason, nothing enabled.
+  await subdomain.fill('Acme Corp');
+  await zendesk.getByRole('button', { name: 'Enable in workspace mode' }).click();
+  const refusal = zendesk.getByRole('alert');
+  await refusal.getByText(/Zendesk subdomain/).waitFor();
+  assert.equal(await zendesk.getByText(/Enabled in workspace mode/i).count(), 0);
+
+  await subdomain.fill('acme ');
+  await zendesk.getByRole('button', { name: 'Enable in workspace mode' }).click();
+  await zendesk.getByText(/Enabled in workspace mode/i).waitFor();
+  assert.equal(await zendesk.getByLabel('Zendesk subdomain').inputValue(), 'acme');
+
+  // Two fields: the email shows as typed, the token as dots.
+  const email = zendesk.getByLabel('Agent email');
+  const token = zendesk.getByLabel('API token');
+  assert.equal(await email.getAttribute('type'), 'text');
+  assert.equal(await token.getAttribute('type'), 'password');
+  await email.fill('ada@acme.test');
+  await token.fill('wrong-token');
+  await zendesk.getByRole('button', { name: 'Save key' }).click();
+  await zendesk.getByRole('alert').getByText(/Couldn't authenticate you/).waitFor();
+  await token.fill('demo-zendesk-token ');
+  await zendesk.getByRole('button', { name: /Save key|Replace key/ }).click();
+  await zendesk.getByText('Key set: Ada Lovelace <ada@acme.test>').waitFor();
+  assert.equal(await token.inputValue(), '', 'the token is never shown back');
+  await shoot(ada, 'team-integrations-zendesk');
+
+  const carol = await as('Carol, member');
+  await carol.getByLabel('Integration', { exact: true }).selectOption({ label: 'Zendesk' });
+  await carol.getByLabel('Action').selectOption('recent_tickets');
+  await carol.getByLabel('Input (JSON)').fill('{"limit": 3}');
+  await carol.getByRole('button', { name: 'Run' }).click();
+  const result = carol.getByLabel('Result');
+  await result.getByRole('columnheader', { name: /subject/i }).waitFor();
+  assert.equal(await result.locator('tbody tr').count(), 3, 'the three tickets asked for');
+  await shoot(carol, 'integrations-zendesk-try-it');
+  assert.deepEqual(ada.problems, []);
+  assert.deepEqual(carol.problems, []);
+  await ada.context().close();
+  await carol.context().close();
+});

@@ -60,3 +60,16 @@ pub async fn share_key(engine: &Engine, admin: &Actor, integration: &Integration
         .await
         .unwrap();
 }
+
+/// A member runs the shapeshifter test plugin's one action.
+pub async fn run_shapeshifter(engine: &Engine) -> Result<serde_json::Value, String> {
+    engine
+        .invoke(
+            &member(),
+            &id("shapeshifter"),
+            "keyword_overview",
+            &json!({"phrase": "seo"}),
+        )
+        .await
+        .map_err(|e| e.to_string())
+}

@@ -84,14 +84,16 @@ function swap(container, ...nodes) {
   const inside = active && container.contains(active);
   const key = inside ? active.closest('[data-key]')?.dataset.key : null;
   const card = inside ? active.closest('[data-card]')?.dataset.card : null;
-  // A live update must not wipe what the person is typing (a key, say).
+  // A live update must not wipe what the person is typing (a key, or a
+  // setting they are changing from its saved value, `data-saved`).
+  const untouched = (field) => field.value === (field.dataset.saved ?? '');
   const typed = [...container.querySelectorAll('input[data-key], textarea[data-key]')]
-    .filter((field) => field.value)
+    .filter((field) => !untouched(field))
     .map((field) => [field.dataset.key, field.value]);
   container.replaceChildren(...nodes);
   for (const [fieldKey, value] of typed) {
     const field = container.querySelector(`[data-key="${CSS.escape(fieldKey)}"]`);
-    if (!field || field.value) continue;
+    if (!field || !untouched(field)) continue;
     field.value = value;
     // A form revealed by a button stays open with what was typed in it.
     const form = field.closest('form[hidden]');
@@ -815,15 +817,20 @@ function settingsInputs(t, errorBox, refresh) {
   const saved = t.enabled?.settings ?? {};
   const inputs = specs.map((spec) => h('input', {
     id: `${id}-${spec.name}`, type: 'text', autocomplete: 'off', spellcheck: 'false', required: true,
-    value: saved[spec.name] ?? '', 'aria-describedby': `${id}-${spec.name}-help`, 'data-key': `${t.id}:setting:${spec.name}`,
+    value: saved[spec.name] ?? '', 'data-saved': saved[spec.name] ?? '',
+    'aria-describedby': `${id}-${spec.name}-help`, 'data-key': `${t.id}:setting:${spec.name}`,
   }));
   const values = () => Object.fromEntries(specs.map((spec, i) => [spec.name, inputs[i].value]));
+  // Once saved, what was typed is no longer the person's to keep across
+  // the page's refresh: the saved (trimmed) values come back instead.
+  const markSaved = () => inputs.forEach((input) => { input.dataset.saved = input.value; });
   const fields = specs.map((spec, i) => h('div', { class: 'field' },
     h('label', { for: inputs[i].id }, spec.label), inputs[i],
     h('p', { id: `${inputs[i].id}-help`, class: 'muted small' }, spec.description)));
   const save = t.enabled
     ? actionButton('Save settings', { key: `${t.id}:save-settings`, errorBox }, async () => {
       await api(`${ws()}/team-integrations/${enc(t.id)}/enable`, { method: 'POST', body: { mode: t.enabled.mode, settings: values() } });
+      markSaved();
       announce(`${t.name}'s settings are saved.`);
       await refresh();
     })
@@ -832,7 +839,7 @@ function settingsInputs(t, errorBox, refresh) {
     h('h4', { id }, 'Settings'),
     h('div', { class: 'field-row' }, ...fields),
     save ? h('div', { class: 'card-actions' }, save) : null);
-  return { panel, values };
+  return { panel, values, markSaved };
 }
 
 function modeDescription(permission) {
@@ -860,7 +867,7 @@ function permissionsDetails(t) {
 function approvalNotice(t, errorBox, refresh) {
   const mode = t.enabled.mode;
   const button = actionButton('Approve the new permissions', { key: `${t.id}:approve`, cls: 'btn btn-primary', errorBox }, async () => {
-    await api(`${ws()}/team-integrations/${enc(t.id)}/enable`, { method: 'POST', body: { mode } });
+    await api(`${ws()}/team-integrations/${enc(t.id)}/enable`, { method: 'POST', body: { mode, version: t.version } });
     announce(`${t.name} is approved and enabled in ${modeWords(mode)} again.`);
     await refresh();
   });
@@ -893,9 +900,13 @@ function disableText(t, n) {
 
 function modeButtons(t, errorBox, refresh, settings) {
   const button = (label, key, work, cls = 'btn') => actionButton(label, { key: `${t.id}:${key}`, cls, errorBox }, work);
-  const enable = (mode) => api(`${ws()}/team-integrations/${enc(t.id)}/enable`, {
-    method: 'POST', body: settings ? { mode, settings: settings.values() } : { mode },
-  });
+  const enable = async (mode) => {
+    const enabled = await api(`${ws()}/team-integrations/${enc(t.id)}/enable`, {
+      method: 'POST', body: settings ? { mode, settings: settings.values() } : { mode },
+    });
+    settings?.markSaved();
+    return enabled;
+  };
   const disable = () => api(`${ws()}/team-integrations/${enc(t.id)}/disable`, { method: 'POST' });
 
   if (!t.enabled) {

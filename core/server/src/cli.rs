@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use switchboard::Location;
 use switchboard::maintenance::DataFile;
-use switchboard::model::{IntegrationId, Mode};
+use switchboard::model::IntegrationId;
 use switchboard::plugins::pins::Pin;
 use switchboard::plugins::{HostConfig, LoadOutcome, PluginHost};
 use switchboard::policy::cases;
@@ -256,35 +256,7 @@ enum PluginCommand {
     /// Run one action of a component (or, as ACTION `check`, its credential
     /// check) in the engine's sandbox, and print the answer as JSON; the
     /// plugin's log lines go to stderr.
-    Run {
-        component: PathBuf,
-        /// The action's name, or `check`.
-        action: String,
-        /// The action's input, as JSON.
-        #[arg(long, default_value = "{}")]
-        input: String,
-        /// The mode whose credential the call carries: workspace or user.
-        #[arg(long, default_value = "workspace", value_parser = parse_mode)]
-        mode: Mode,
-        /// The environment variable holding the API key, or FIELD=VAR for
-        /// each field of a credential of several (repeat it).
-        #[arg(long = "key-env", value_name = "VAR|FIELD=VAR")]
-        key_env: Vec<String>,
-        /// A setting of the install, e.g. subdomain=acme (repeat it).
-        #[arg(long = "setting", value_name = "NAME=VALUE", value_parser = name_value)]
-        settings: Vec<(String, String)>,
-        /// Send a declared host to a local mock speaking plain HTTP, e.g.
-        /// api.example.com=127.0.0.1:8080; the runner ends TLS for it.
-        #[arg(long = "route", value_name = "HOST=ADDR", value_parser = host_route)]
-        routes: Vec<(String, SocketAddr)>,
-        /// Call the real services (or the routed mocks), and write each
-        /// exchange to FILE with the credential redacted.
-        #[arg(long, value_name = "FILE", conflicts_with = "replay")]
-        record: Option<PathBuf>,
-        /// Answer from a cassette written by --record: no network.
-        #[arg(long, value_name = "FILE", conflicts_with = "routes")]
-        replay: Option<PathBuf>,
-    },
+    Run(crate::runner::RunArgs),
     /// Load every component of a directory and say which load and why others are refused.
     Check {
         dir: Option<PathBuf>,
@@ -605,57 +577,12 @@ async fn plugin(command: PluginCommand) -> Result<ExitCode, String> {
     match command {
         PluginCommand::New { name, dir, sdk } => crate::scaffold::write(&name, &dir, sdk),
         PluginCommand::Inspect { component } => inspect(component).await,
-        PluginCommand::Run {
-            component,
-            action,
-            input,
-            mode,
-            key_env,
-            settings,
-            routes,
-            record,
-            replay,
-        } => {
-            crate::runner::run(crate::runner::RunArgs {
-                component,
-                action,
-                input,
-                mode,
-                key_env,
-                settings,
-                routes,
-                record,
-                replay,
-            })
-            .await
-        }
+        PluginCommand::Run(args) => crate::runner::run(args).await,
         PluginCommand::Check { dir, pins } => check(dir, pins).await,
         PluginCommand::Keygen { key_file } => crate::publisher::keygen(&key_file),
         PluginCommand::Sign { key, component } => crate::publisher::sign(&key, &component),
         PluginCommand::Verify { pin, component } => crate::publisher::verify(&pin, &component),
     }
-}
-
-fn parse_mode(text: &str) -> Result<Mode, String> {
-    match text {
-        "workspace" => Ok(Mode::Workspace),
-        "user" => Ok(Mode::User),
-        other => Err(format!("`{other}` is not a mode (workspace or user)")),
-    }
-}
-
-fn name_value(text: &str) -> Result<(String, String), String> {
-    text.split_once('=')
-        .map(|(name, value)| (name.trim().to_owned(), value.to_owned()))
-        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
-}
-
-fn host_route(text: &str) -> Result<(String, SocketAddr), String> {
-    let (host, addr) = name_value(text)?;
-    let addr = addr
-        .parse()
-        .map_err(|_| format!("`{addr}` is not an address such as 127.0.0.1:8080"))?;
-    Ok((host, addr))
 }
 
 async fn inspect(component: PathBuf) -> Result<ExitCode, String> {

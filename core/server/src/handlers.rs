@@ -79,10 +79,15 @@ pub struct UsageReport {
 pub struct EnableRequest {
     pub mode: Mode,
     /// The integration's settings for this workspace (its manifest's
-    /// `settings`, e.g. a subdomain), every one required. Leave it out when
-    /// enabling again to keep the current ones.
+    /// `settings`, e.g. a subdomain), every one required. Enabling again in
+    /// the same mode with other settings changes only them; without them it
+    /// approves what the plugin asks for now and keeps them.
     #[serde(default)]
     pub settings: Settings,
+    /// The plugin version whose permissions the admin was shown (the Team
+    /// Integrations page's `version`): refused with 409 if another is
+    /// loaded now.
+    pub version: Option<String>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -417,6 +422,9 @@ pub async fn enable(
     ActingOn(actor, integration): ActingOn,
     Object(request): Object<EnableRequest>,
 ) -> Answer<Enablement> {
+    if let Some(shown) = &request.version {
+        app.engine.check_version(&integration, shown)?;
+    }
     Ok(Json(app.engine.enable_with(
         &actor,
         &integration,

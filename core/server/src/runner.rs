@@ -20,31 +20,67 @@ use switchboard::net::Routes;
 use switchboard::pasted::PastedKey;
 use switchboard::plugins::{HostConfig, Plugin, PluginHost};
 use switchboard_testing::Cassette;
-use switchboard_testing::stand_in::{Setup, StandIn};
+use switchboard_testing::stand_in::{Setup, StandIn, declared_hosts};
 
 /// The action that runs the credential check instead of an action.
-pub const CHECK: &str = "check";
+const CHECK: &str = "check";
 
-/// What `plugin run` was asked.
+/// What `plugin run` is asked.
+#[derive(clap::Args)]
 pub struct RunArgs {
-    pub component: PathBuf,
-    /// An action's name, or [`CHECK`].
-    pub action: String,
-    pub input: String,
-    pub mode: Mode,
-    /// `VAR` (a credential of one field) or `FIELD=VAR`, each naming the
-    /// environment variable that holds it.
-    pub key_env: Vec<String>,
-    pub settings: Vec<(String, String)>,
-    pub routes: Vec<(String, SocketAddr)>,
-    pub record: Option<PathBuf>,
-    pub replay: Option<PathBuf>,
+    component: PathBuf,
+    /// The action's name, or `check`.
+    action: String,
+    /// The action's input, as JSON.
+    #[arg(long, default_value = "{}")]
+    input: String,
+    /// The mode whose credential the call carries: workspace or user.
+    #[arg(long, default_value = "workspace", value_parser = parse_mode)]
+    mode: Mode,
+    /// The environment variable holding the API key, or FIELD=VAR for
+    /// each field of a credential of several (repeat it).
+    #[arg(long = "key-env", value_name = "VAR|FIELD=VAR")]
+    key_env: Vec<String>,
+    /// A setting of the install, e.g. subdomain=acme (repeat it).
+    #[arg(long = "setting", value_name = "NAME=VALUE", value_parser = name_value)]
+    settings: Vec<(String, String)>,
+    /// Send a declared host to a local mock speaking plain HTTP, e.g.
+    /// api.example.com=127.0.0.1:8080; the runner ends TLS for it.
+    #[arg(long = "route", value_name = "HOST=ADDR", value_parser = host_route)]
+    routes: Vec<(String, SocketAddr)>,
+    /// Call the real services (or the routed mocks), and write each
+    /// exchange to FILE with the credential redacted.
+    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
+    record: Option<PathBuf>,
+    /// Answer from a cassette written by --record: no network.
+    #[arg(long, value_name = "FILE", conflicts_with = "routes")]
+    replay: Option<PathBuf>,
+}
+
+fn parse_mode(text: &str) -> Result<Mode, String> {
+    match text {
+        "workspace" => Ok(Mode::Workspace),
+        "user" => Ok(Mode::User),
+        other => Err(format!("`{other}` is not a mode (workspace or user)")),
+    }
+}
+
+fn name_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(name, value)| (name.trim().to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
+}
+
+fn host_route(text: &str) -> Result<(String, SocketAddr), String> {
+    let (host, addr) = name_value(text)?;
+    let host = host.to_ascii_lowercase();
+    let addr = addr
+        .parse()
+        .map_err(|_| format!("`{addr}` is not an address such as 127.0.0.1:8080"))?;
+    Ok((host, addr))
 }
 
 pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
-    if args.record.is_some() && args.replay.is_some() {
-        return Err("--record and --replay cannot go together".into());
-    }
     let settings: Settings = args.settings.iter().cloned().collect();
     // Compiled once, for both loads.
     let cache = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -65,10 +101,12 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
     };
     let mut hosts: Vec<String> = args.routes.iter().map(|(h, _)| h.clone()).collect();
     if args.record.is_some() || cassette.is_some() {
-        hosts.extend(exact_hosts(&manifest.allowed_hosts, &settings));
+        hosts.extend(declared_hosts(&manifest.allowed_hosts, &settings));
     }
     hosts.sort();
     hosts.dedup();
+    // A replay reaches nothing but its cassette.
+    let offline = cassette.is_some();
     let stand_in = if hosts.is_empty() {
         None
     } else {
@@ -76,6 +114,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
             mocks: args.routes.iter().cloned().collect(),
             cassette,
             secrets: key.values(),
+            offline,
         };
         Some(StandIn::start(&hosts, setup).await?)
     };
@@ -163,22 +202,4 @@ fn credential(args: &RunArgs, manifest: &Manifest) -> Result<PastedKey, String> 
         }
     };
     key.map_err(|e| e.to_string())
-}
-
-/// The declared hosts that name one host each (a wildcard names none to
-/// stand in for), with the settings in them.
-fn exact_hosts(allowed: &[String], settings: &Settings) -> Vec<String> {
-    allowed
-        .iter()
-        .filter(|h| !h.starts_with("*."))
-        .map(|h| {
-            let host = h.split(':').next().unwrap_or(h);
-            settings
-                .iter()
-                .fold(host.to_owned(), |host, (name, value)| {
-                    host.replace(&format!("{{{name}}}"), value)
-                })
-        })
-        .filter(|h| !h.contains('{'))
-        .collect()
 }

@@ -578,7 +578,10 @@ fn credential_for(
             integration: plugin.manifest().id.clone(),
             mode,
         })?
-        .map_err(Error::CredentialRefused)
+        .map_err(|why| Error::CredentialStale {
+            integration: plugin.manifest().id.clone(),
+            why,
+        })
 }
 
 /// What a key rotation did.

@@ -44,89 +44,97 @@ impl Engine {
         let permissions = plugin.manifest().permissions(mode);
         let workspace = actor.workspace.as_str();
         let mut restored = Vec::new();
-        let enablement = self.audited(
-            actor,
-            "enable",
-            Some(integration),
-            Some(
-                permissions
-                    .as_ref()
-                    .map_or_else(|| format!("{mode} mode"), |p| p.summary()),
-            ),
-            |w| {
-                let current = w.enablement(workspace, integration.as_str())?;
-                let query = Query {
-                    actor,
-                    operation: Operation::Enable { mode },
-                    target: Target::Integration(facts(
-                        plugin,
-                        &supported,
-                        current.as_ref().map(|e| e.mode),
-                    )),
-                };
-                self.authorize(query)?;
-                let permissions = permissions.clone().ok_or_else(|| Error::ModeNotSupported {
-                    integration: integration.clone(),
-                    mode,
-                })?;
-                let settings = match &current {
-                    Some(current) if current.mode == mode && settings.is_empty() => {
-                        current.settings.clone()
-                    }
-                    _ => plugin
-                        .check_settings(settings)
-                        .map_err(|faults| Error::InvalidSettings(faults.join("; ")))?,
-                };
-                let enablement = match current {
+        let mut detail = permissions
+            .as_ref()
+            .map_or_else(|| format!("{mode} mode"), |p| p.summary());
+        if !settings.is_empty() {
+            let given: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            detail.push_str(&format!("; settings {}", given.join(", ")));
+        }
+        let checked = |settings: &Settings| {
+            plugin
+                .check_settings(settings)
+                .map_err(|faults| Error::InvalidSettings(faults.join("; ")))
+        };
+        let enablement = self.audited(actor, "enable", Some(integration), Some(detail), |w| {
+            let current = w.enablement(workspace, integration.as_str())?;
+            let query = Query {
+                actor,
+                operation: Operation::Enable { mode },
+                target: Target::Integration(facts(
+                    plugin,
+                    &supported,
+                    current.as_ref().map(|e| e.mode),
+                )),
+            };
+            self.authorize(query)?;
+            let permissions = permissions.clone().ok_or_else(|| Error::ModeNotSupported {
+                integration: integration.clone(),
+                mode,
+            })?;
+            let given = (!settings.is_empty())
+                .then(|| checked(settings))
+                .transpose()?;
+            let enablement = match current {
+                Some(current) if current.mode == mode => match given {
+                    // New settings change only the settings: what the
+                    // admin approved stays as it was, an upgrade that
+                    // asks for more still waits for its approval.
+                    Some(settings) if settings != current.settings => Enablement {
+                        settings,
+                        ..current
+                    },
                     // Enabling again in the same mode approves what the
-                    // plugin asks for now.
-                    Some(current) if current.mode == mode => {
-                        if current.approved.as_ref() == Some(&permissions)
-                            && current.settings == settings
-                        {
+                    // plugin asks for now, with its settings checked
+                    // against it again.
+                    _ => {
+                        checked(&current.settings)?;
+                        if current.approved.as_ref() == Some(&permissions) {
                             return Ok(current);
                         }
                         Enablement {
                             approved: Some(permissions.clone()),
-                            settings,
                             ..current
                         }
                     }
-                    // Policies may be edited; the one-mode invariant may not.
-                    Some(current) => {
-                        return Err(Error::AlreadyEnabled {
-                            integration: integration.clone(),
-                            active: current.mode,
-                            requested: mode,
-                        });
-                    }
-                    None => Enablement {
-                        mode,
-                        enabled_by: actor.user.clone(),
-                        enabled_at_ms: now_ms(),
-                        approved: Some(permissions.clone()),
-                        settings,
+                },
+                // Policies may be edited; the one-mode invariant may not.
+                Some(current) => {
+                    return Err(Error::AlreadyEnabled {
+                        integration: integration.clone(),
+                        active: current.mode,
+                        requested: mode,
+                    });
+                }
+                None => Enablement {
+                    mode,
+                    enabled_by: actor.user.clone(),
+                    enabled_at_ms: now_ms(),
+                    approved: Some(permissions.clone()),
+                    settings: match given {
+                        Some(settings) => settings,
+                        None => checked(&Settings::new())?,
                     },
-                };
-                w.set_enablement(workspace, integration.as_str(), Some(&enablement))?;
-                if mode == Mode::User {
-                    for mut stored in w.connections(workspace, integration.as_str())? {
-                        if let Some(previous) = stored.suspended_from.take() {
-                            stored.connection.status = previous;
-                            w.put_connection(&stored)?;
-                            restored.push(stored.connection);
-                        }
+                },
+            };
+            w.set_enablement(workspace, integration.as_str(), Some(&enablement))?;
+            if mode == Mode::User {
+                for mut stored in w.connections(workspace, integration.as_str())? {
+                    if let Some(previous) = stored.suspended_from.take() {
+                        stored.connection.status = previous;
+                        w.put_connection(&stored)?;
+                        restored.push(stored.connection);
                     }
                 }
-                Ok(enablement)
-            },
-        )?;
+            }
+            Ok(enablement)
+        })?;
         // What is approved now; a later upgrade that asks for more is
         // announced afresh.
         self.announced_approvals
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&(actor.workspace.to_string(), integration.to_string()));
+            .retain(|(w, i, _)| (w.as_str(), i.as_str()) != (workspace, integration.as_str()));
         self.publish(event(
             actor,
             integration,
@@ -311,6 +319,20 @@ impl Engine {
 }
 
 impl Engine {
+    /// Refuses with [`Error::VersionChanged`] when the loaded plugin is not
+    /// the version an admin was shown, before they approve what it asks.
+    pub fn check_version(&self, integration: &IntegrationId, shown: &str) -> Result<()> {
+        let loaded = self.plugin(integration)?.manifest().version.clone();
+        if loaded == shown {
+            return Ok(());
+        }
+        Err(Error::VersionChanged {
+            integration: integration.clone(),
+            shown: shown.to_owned(),
+            loaded,
+        })
+    }
+
     /// Refuses to use an integration whose plugin now asks for more than
     /// was approved when it was enabled; the first refusal in a workspace
     /// is announced as an event.
@@ -328,11 +350,16 @@ impl Engine {
         if beyond.is_empty() {
             return Ok(());
         }
+        // Once per ask: a later version asking for more again is announced.
         let first = self
             .announced_approvals
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert((actor.workspace.to_string(), manifest.id.to_string()));
+            .insert((
+                actor.workspace.to_string(),
+                manifest.id.to_string(),
+                beyond.join("; "),
+            ));
         if first {
             let mut announced = event(actor, &manifest.id, EventKind::NeedsApproval, &[]);
             announced.reason = Some(beyond.join("; "));

@@ -122,9 +122,10 @@ pub struct Engine {
     meter: Arc<Meter>,
     flusher: Option<Flusher>,
     metrics: Arc<Metrics>,
-    /// The (workspace, integration) pairs already announced as needing
-    /// approval, so the event goes out once per process, not per call.
-    announced_approvals: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
+    /// The (workspace, integration, what it asks) already announced as
+    /// needing approval, so the event goes out once per process and ask,
+    /// not per call.
+    announced_approvals: std::sync::Mutex<std::collections::HashSet<(String, String, String)>>,
     /// The calls running now, per member and workspace.
     running: fairness::Running,
 }

@@ -47,6 +47,7 @@ impl Engine {
                     id: m.id.clone(),
                     name: m.name.clone(),
                     description: m.description.clone(),
+                    version: m.version.clone(),
                     modes: m.supported_modes(),
                     permissions: m
                         .supported_modes()

@@ -197,15 +197,26 @@ impl Placement {
                     .collect::<Result<_, _>>()?
             }
         };
+        let mut also_secret = Vec::new();
         let rendered = match &self.target {
             Target::Header(name, value) => {
                 Rendered::Header(name.clone(), Secret::new(value.render(&values)))
             }
             Target::Basic(user, password) => {
                 use base64::Engine as _;
-                let pair = format!("{}:{}", user.render(&values), password.render(&values));
-                let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
-                Rendered::Header(AUTHORIZATION, Secret::new(format!("Basic {encoded}")))
+                let pair = Secret::new(format!(
+                    "{}:{}",
+                    user.render(&values),
+                    password.render(&values)
+                ));
+                let encoded =
+                    Secret::new(base64::engine::general_purpose::STANDARD.encode(pair.expose()));
+                // Echoed whole or in part, none of these spells a field.
+                also_secret.extend([pair, encoded.clone()]);
+                Rendered::Header(
+                    AUTHORIZATION,
+                    Secret::new(format!("Basic {}", encoded.expose())),
+                )
             }
             Target::Query(name, value) => {
                 Rendered::Query(name.clone(), Secret::new(value.render(&values)))
@@ -216,11 +227,7 @@ impl Placement {
             .zip(&self.fields)
             .filter(|(_, (_, secret))| *secret)
             .map(|(value, _)| value)
-            .chain(match &rendered {
-                // A Basic header's base64 spells none of the fields.
-                Rendered::Header(name, value) if *name == AUTHORIZATION => Some(value.clone()),
-                Rendered::Header(..) | Rendered::Query(..) => None,
-            })
+            .chain(also_secret)
             .collect();
         Ok(Credential {
             rendered,
@@ -245,7 +252,8 @@ pub struct Credential {
     /// What an authenticated request carries.
     pub(super) rendered: Rendered,
     /// What must never leave the sandbox: each secret field's value, and
-    /// any value made from them that spells none of them.
+    /// what is made of them that spells none of them (Basic's pair and
+    /// its base64).
     secrets: Vec<Secret>,
     /// The hosts an authenticated request may go to.
     pub(super) receivers: Arc<[HostPattern]>,
@@ -362,7 +370,15 @@ mod tests {
         // base64("ada@acme.test/token:tok-123")
         assert_eq!(value, "Basic YWRhQGFjbWUudGVzdC90b2tlbjp0b2stMTIz");
         let secrets: Vec<&[u8]> = credential.secrets();
-        assert_eq!(secrets, [b"tok-123".as_slice(), value.as_bytes()]);
+        let encoded = value.strip_prefix("Basic ").unwrap();
+        assert_eq!(
+            secrets,
+            [
+                b"tok-123".as_slice(),
+                b"ada@acme.test/token:tok-123",
+                encoded.as_bytes()
+            ]
+        );
         // The email is not secret, so not scrubbed.
         assert!(!secrets.contains(&b"ada@acme.test".as_slice()));
 

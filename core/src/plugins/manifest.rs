@@ -183,11 +183,16 @@ pub fn validate(raw: wit::Manifest) -> Result<Validated, Faults> {
     let mut settings = Vec::new();
     let mut setting_validators = HashMap::new();
     let mut patterns_left = bounds::PATTERNS;
-    for setting in raw.settings {
+    // Named before their schemas are checked, so that a host naming a
+    // setting whose schema is wrong is not also said to name no setting.
+    let declared: Vec<String> = raw.settings.iter().map(|s| s.name.clone()).collect();
+    let setting_names: Vec<&str> = declared.iter().map(String::as_str).collect();
+    let mut seen = HashSet::new();
+    for setting in &raw.settings {
         if !is_identifier(&setting.name, false) {
             faults.push(Fault::SettingName(setting.name.clone()));
         }
-        if setting_validators.contains_key(&setting.name) {
+        if !seen.insert(setting.name.as_str()) {
             faults.push(Fault::DuplicateSetting(setting.name.clone()));
         }
         if setting.label.trim().is_empty() {
@@ -198,16 +203,15 @@ pub fn validate(raw: wit::Manifest) -> Result<Validated, Faults> {
             Ok((schema, validator)) => {
                 setting_validators.insert(setting.name.clone(), validator);
                 settings.push(SettingSpec {
-                    name: setting.name,
-                    label: setting.label,
-                    description: setting.description,
+                    name: setting.name.clone(),
+                    label: setting.label.clone(),
+                    description: setting.description.clone(),
                     schema,
                 });
             }
             Err(fault) => faults.push(fault),
         }
     }
-    let setting_names: Vec<&str> = settings.iter().map(|s| s.name.as_str()).collect();
 
     let mut hosts = Vec::new();
     for entry in &raw.allowed_hosts {
@@ -437,6 +441,16 @@ fn placement(raw: wit::Placement) -> Result<crate::model::Placement, AuthFault> 
     })
 }
 
+/// The texts of a placement: header or parameter names and templates.
+fn templates(placement: &wit::Placement) -> impl Iterator<Item = &str> {
+    let texts: [&str; 2] = match placement {
+        wit::Placement::Bearer(value) => [value, ""],
+        wit::Placement::Basic(b) => [&b.user, &b.password],
+        wit::Placement::Header(n) | wit::Placement::Query(n) => [&n.name, &n.value],
+    };
+    texts.into_iter()
+}
+
 /// Every count and length over its bound, in the manifest's order.
 fn over_limits(raw: &wit::Manifest) -> Vec<Fault> {
     let chars = |text: &str| text.chars().count();
@@ -468,11 +482,23 @@ fn over_limits(raw: &wit::Manifest) -> Vec<Fault> {
         ),
     ];
     for setting in raw.settings.iter().take(bounds::SETTINGS) {
-        checks.push((
-            format!("setting `{}`'s schema (bytes)", setting.name),
-            setting.schema.len(),
-            bounds::SCHEMA_BYTES,
-        ));
+        checks.extend([
+            (
+                format!("setting `{}`'s schema (bytes)", setting.name),
+                setting.schema.len(),
+                bounds::SCHEMA_BYTES,
+            ),
+            (
+                "a setting's name or label (characters)".to_owned(),
+                chars(&setting.name).max(chars(&setting.label)),
+                bounds::NAME_CHARS,
+            ),
+            (
+                format!("setting `{}`'s description (characters)", setting.name),
+                chars(&setting.description),
+                bounds::ACTION_DESCRIPTION_CHARS,
+            ),
+        ]);
     }
     for m in &raw.modes {
         checks.push((
@@ -486,11 +512,27 @@ fn over_limits(raw: &wit::Manifest) -> Vec<Fault> {
                 o.scopes.len(),
                 bounds::SCOPES,
             )),
-            wit::Auth::ApiKey(key) => checks.push((
-                "a mode's number of credential fields".to_owned(),
-                key.fields.len(),
-                bounds::FIELDS,
-            )),
+            wit::Auth::ApiKey(key) => {
+                checks.push((
+                    "a mode's number of credential fields".to_owned(),
+                    key.fields.len(),
+                    bounds::FIELDS,
+                ));
+                let longest = key
+                    .fields
+                    .iter()
+                    .take(bounds::FIELDS)
+                    .map(|f| chars(&f.name).max(chars(&f.label)))
+                    .chain(templates(&key.placement).map(chars))
+                    .max()
+                    .unwrap_or(0);
+                checks.push((
+                    "a credential field's name or label, or a placement's template (characters)"
+                        .to_owned(),
+                    longest,
+                    bounds::NAME_CHARS,
+                ));
+            }
         }
     }
     // Each action only once there are not too many of them to look at.

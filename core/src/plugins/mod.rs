@@ -321,6 +321,10 @@ struct Prepared {
 struct Stamp {
     len: u64,
     modified: std::time::SystemTime,
+    /// The inode and its change time: a build copied in with its
+    /// modification time kept (`cp -p`, reproducible builds) still differs.
+    #[cfg(unix)]
+    inode: (u64, i64, i64),
 }
 
 impl Stamp {
@@ -329,7 +333,22 @@ impl Stamp {
         Some(Stamp {
             len: meta.len(),
             modified: meta.modified().ok()?,
+            #[cfg(unix)]
+            inode: {
+                use std::os::unix::fs::MetadataExt;
+                (meta.ino(), meta.ctime(), meta.ctime_nsec())
+            },
         })
+    }
+}
+
+/// Runs CPU work (compiling a component) so that, on a multi-thread
+/// runtime, the worker's other tasks move to another thread meanwhile: a
+/// reload on a live server must not stall the requests queued behind it.
+fn off_the_reactor<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }
 
@@ -380,8 +399,9 @@ pub struct Plugin {
     /// Where each mode puts its credential, and the hosts that receive
     /// it, worked out once at load.
     placements: Vec<(Mode, Placement, Vec<DeclaredHost>)>,
-    /// Its share of the sandboxes: calls it may run at once.
-    turns: tokio::sync::Semaphore,
+    /// Its share of the sandboxes: calls it may run at once. A new version
+    /// loaded in its place shares it, so calls on both count together.
+    turns: Arc<tokio::sync::Semaphore>,
 }
 
 impl Plugin {
@@ -530,7 +550,7 @@ impl PluginHost {
             .iter()
             .map(|f| match unchanged(&before, f) {
                 Some(plugin) => Ok(Err(plugin)),
-                None => self.prepare(f).map(Ok),
+                None => off_the_reactor(|| self.prepare(f)).map(Ok),
             })
             .collect();
         let described = prepared
@@ -755,6 +775,10 @@ impl PluginHost {
             valid.manifest.auth(Mode::User),
             self.oauth_endpoints.get(id),
         )?;
+        let turns = self.plugins.load().get(id).map_or_else(
+            || Arc::new(tokio::sync::Semaphore::new(self.calls_per_plugin as usize)),
+            |loaded| loaded.turns.clone(),
+        );
         Ok(Plugin {
             manifest: valid.manifest,
             file: file.to_owned(),
@@ -766,7 +790,7 @@ impl PluginHost {
             input_validators: valid.input_validators,
             output_validators: valid.output_validators,
             placements: valid.credentials,
-            turns: tokio::sync::Semaphore::new(self.calls_per_plugin as usize),
+            turns,
         })
     }
 

@@ -25,7 +25,8 @@
 //! ```
 //!
 //! A request the cassette does not answer gets 501, and the test's log a
-//! line naming it.
+//! line naming it; a host neither the answers nor the manifest name is not
+//! reached at all.
 
 mod cassette;
 pub mod stand_in;
@@ -33,9 +34,10 @@ pub mod stand_in;
 pub use cassette::{Cassette, Exchange};
 use stand_in::{Setup, StandIn};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use switchboard::model::{Account, Mode, Settings};
+use switchboard::net::Routes;
 use switchboard::pasted::PastedKey;
 use switchboard::plugins::{HostConfig, Plugin, PluginHost};
 
@@ -94,36 +96,41 @@ impl Harness {
         self
     }
 
-    /// Loads the component, its services stood in for by the answers.
+    /// Loads the component, its services stood in for by the answers: the
+    /// hosts the answers name and those the manifest declares. No other
+    /// host is reached.
     pub async fn start(self) -> Result<Session, String> {
         let key = match self.credential.as_slice() {
             [(name, key)] if name.is_empty() => PastedKey::parse(key.as_str()),
             fields => PastedKey::fields(fields.iter().cloned()),
         }
         .map_err(|e| e.to_string())?;
-        let mut hosts: Vec<String> = self
-            .answers
-            .exchanges
-            .iter()
-            .map(|e| e.host.clone())
-            .collect();
+        // Compiled once, for both loads: first to read what it declares.
+        let cache = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let config = |routes: Routes| HostConfig {
+            routes,
+            cache_dir: Some(cache.path().to_owned()),
+            ..HostConfig::default()
+        };
+        let (_, described) = load(config(Routes::default().only_routed()), &self.component).await?;
+        let mut hosts =
+            stand_in::declared_hosts(&described.manifest().allowed_hosts, &self.settings);
+        hosts.extend(
+            self.answers
+                .exchanges
+                .iter()
+                .map(|e| e.host.to_ascii_lowercase()),
+        );
         hosts.sort();
         hosts.dedup();
         let setup = Setup {
             mocks: BTreeMap::new(),
             cassette: Some(self.answers.exchanges),
             secrets: key.values(),
+            offline: true,
         };
         let stand_in = StandIn::start(&hosts, setup).await?;
-        let mut host = PluginHost::new(HostConfig {
-            routes: stand_in.routes.clone(),
-            ..HostConfig::default()
-        })
-        .map_err(|e| e.to_string())?;
-        let plugin = host
-            .load_file(&self.component)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (host, plugin) = load(config(stand_in.routes.clone()), &self.component).await?;
         let settings = plugin
             .check_settings(&self.settings)
             .map_err(|faults| format!("the settings were refused: {}", faults.join("; ")))?;
@@ -134,8 +141,15 @@ impl Harness {
             mode: self.mode,
             key,
             settings,
+            _cache: cache,
         })
     }
+}
+
+async fn load(config: HostConfig, component: &Path) -> Result<(PluginHost, Arc<Plugin>), String> {
+    let mut host = PluginHost::new(config).map_err(|e| e.to_string())?;
+    let plugin = host.load_file(component).await.map_err(|e| e.to_string())?;
+    Ok((host, plugin))
 }
 
 /// A component loaded with its stand-in services.
@@ -146,6 +160,8 @@ pub struct Session {
     mode: Mode,
     key: PastedKey,
     settings: Settings,
+    /// Where the component was compiled.
+    _cache: tempfile::TempDir,
 }
 
 impl Session {

@@ -2,7 +2,7 @@
 //! component's TLS for the routed hosts with a throwaway authority, then
 //! answers from a cassette, or sends each request on (to a local mock
 //! speaking plain HTTP, or to the real service) and writes the exchange
-//! down with the credential redacted.
+//! down with the credential redacted. Offline, any other host is refused.
 
 use crate::cassette::Exchange;
 use axum::body::{Body, Bytes};
@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use switchboard::model::Settings;
 use switchboard::net::Routes;
 use switchboard::vault::Secret;
 
@@ -27,6 +28,9 @@ pub struct Setup {
     pub cassette: Option<Vec<Exchange>>,
     /// The texts to redact from what is written down: the credential's.
     pub secrets: Vec<Secret>,
+    /// Whether a host that is not stood in for is refused rather than
+    /// reached (an offline run).
+    pub offline: bool,
 }
 
 /// The stand-in, serving until dropped.
@@ -56,6 +60,7 @@ impl StandIn {
             .no_proxy()
             .build()
             .map_err(|e| e.to_string())?;
+        let offline = setup.offline;
         let shared = Arc::new(Shared {
             mocks: setup.mocks,
             cassette: setup.cassette.map(Mutex::new),
@@ -71,6 +76,9 @@ impl StandIn {
             .await
             .map_err(|e| format!("cannot start the stand-in for the services: {e}"))?;
         let mut routes = Routes::default().trust(switchboard_mocks::tls::ca().pem());
+        if offline {
+            routes = routes.only_routed();
+        }
         for host in hosts {
             routes = routes.route(host, serving.addr);
         }
@@ -117,12 +125,16 @@ async fn answer(State(shared): State<Arc<Shared>>, request: Request<Body>) -> Re
     };
     // What the sandbox made of the credential (a Basic header's base64
     // spells none of its fields) is redacted from this exchange too.
-    let sent_credential = parts
+    let sent: Vec<Secret> = parts
         .headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .map(Secret::new);
-    let redact = |text: &str| shared.redact(text, sent_credential.as_ref());
+        .map(|v| {
+            let bare = v.split_once(' ').map_or(v, |(_, rest)| rest);
+            vec![Secret::new(v), Secret::new(bare)]
+        })
+        .unwrap_or_default();
+    let redact = |text: &str| shared.redact(text, &sent);
     let path = redact(&path);
     let (status, headers, body) = match &shared.cassette {
         Some(left) => match replayed(left, &parts.method, &host, &path) {
@@ -247,7 +259,7 @@ fn is_hop_by_hop(name: &str) -> bool {
 impl Shared {
     /// `text` with every spelling of the credential, and of `also`,
     /// redacted.
-    fn redact(&self, text: &str, also: Option<&Secret>) -> String {
+    fn redact(&self, text: &str, also: &[Secret]) -> String {
         let secrets: Vec<&[u8]> = self
             .secrets
             .iter()
@@ -257,4 +269,26 @@ impl Shared {
         let redacted = switchboard::redact::redact(text.as_bytes().to_vec(), &secrets);
         String::from_utf8_lossy(&redacted).into_owned()
     }
+}
+
+/// The hosts a manifest declares that name one host each in a workspace
+/// with `settings` (a wildcard names none to stand in for), lowercase.
+pub fn declared_hosts(allowed: &[String], settings: &Settings) -> Vec<String> {
+    let mut hosts: Vec<String> = allowed
+        .iter()
+        .filter(|h| !h.starts_with("*."))
+        .map(|h| {
+            let host = h.split(':').next().unwrap_or(h);
+            settings
+                .iter()
+                .fold(host.to_owned(), |host, (name, value)| {
+                    host.replace(&format!("{{{name}}}"), value.trim())
+                })
+        })
+        .filter(|h| !h.contains('{'))
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    hosts
 }
