@@ -673,14 +673,15 @@ fn invalid_pagination(parameter: &str) -> Response {
     )
 }
 
-fn anonymous_user() -> Value {
+/// The fields every user record has, the anonymous one's included.
+fn user_fields(id: Value, url: Value, name: &str, email: &str, created: Value) -> Value {
     json!({
-        "id": null,
-        "url": null,
-        "name": "Anonymous user",
-        "email": "invalid@example.com",
-        "created_at": null,
-        "updated_at": null,
+        "id": id,
+        "url": url,
+        "name": name,
+        "email": email,
+        "created_at": created,
+        "updated_at": created,
         "time_zone": "UTC",
         "iana_time_zone": "Etc/UTC",
         "phone": null,
@@ -689,48 +690,66 @@ fn anonymous_user() -> Value {
         "locale_id": 1,
         "locale": "en-US",
         "organization_id": null,
-        "role": "end-user",
-        "verified": false,
-        "authenticity_token": authenticity_token(),
     })
 }
 
+/// `base` with `more` added: a user record's fields, then its own.
+fn with(mut base: Value, more: Value) -> Value {
+    if let (Value::Object(base), Value::Object(more)) = (&mut base, more) {
+        base.extend(more);
+    }
+    base
+}
+
+fn anonymous_user() -> Value {
+    with(
+        user_fields(
+            Value::Null,
+            Value::Null,
+            "Anonymous user",
+            "invalid@example.com",
+            Value::Null,
+        ),
+        json!({
+            "role": "end-user",
+            "verified": false,
+            "authenticity_token": authenticity_token(),
+        }),
+    )
+}
+
 fn agent_json(origin: &str, agent: &Agent) -> Value {
-    json!({
-        "id": agent.id,
-        "url": format!("https://{origin}/api/v2/users/{}.json", agent.id),
-        "name": agent.name,
-        "email": agent.email,
-        "created_at": agent.created_at,
-        "updated_at": agent.created_at,
-        "time_zone": "UTC",
-        "iana_time_zone": "Etc/UTC",
-        "phone": null,
-        "shared_phone_number": null,
-        "photo": null,
-        "locale_id": 1,
-        "locale": "en-US",
-        "organization_id": null,
-        "role": "agent",
-        "verified": true,
-        "external_id": null,
-        "tags": [],
-        "alias": null,
-        "active": true,
-        "shared": false,
-        "last_login_at": null,
-        "signature": null,
-        "details": "",
-        "notes": "",
-        "role_type": null,
-        "custom_role_id": null,
-        "moderator": false,
-        "ticket_restriction": null,
-        "suspended": false,
-        "default_group_id": null,
-        "user_fields": {},
-        "authenticity_token": authenticity_token(),
-    })
+    let fields = user_fields(
+        json!(agent.id),
+        json!(format!("https://{origin}/api/v2/users/{}.json", agent.id)),
+        &agent.name,
+        &agent.email,
+        json!(agent.created_at),
+    );
+    with(
+        fields,
+        json!({
+            "role": "agent",
+            "verified": true,
+            "external_id": null,
+            "tags": [],
+            "alias": null,
+            "active": true,
+            "shared": false,
+            "last_login_at": null,
+            "signature": null,
+            "details": "",
+            "notes": "",
+            "role_type": null,
+            "custom_role_id": null,
+            "moderator": false,
+            "ticket_restriction": null,
+            "suspended": false,
+            "default_group_id": null,
+            "user_fields": {},
+            "authenticity_token": authenticity_token(),
+        }),
+    )
 }
 
 /// The CSRF token `users/me` hands out, fresh each time.
