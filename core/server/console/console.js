@@ -90,7 +90,14 @@ function swap(container, ...nodes) {
   const typed = [...container.querySelectorAll('input[data-key], textarea[data-key]')]
     .filter((field) => !untouched(field))
     .map((field) => [field.dataset.key, field.value]);
+  // Nor the problem they were just shown.
+  const shown = [...container.querySelectorAll('[data-errors]')]
+    .filter((box) => box.childNodes.length)
+    .map((box) => [box.dataset.errors, [...box.childNodes]]);
   container.replaceChildren(...nodes);
+  for (const [errorsKey, children] of shown) {
+    container.querySelector(`[data-errors="${CSS.escape(errorsKey)}"]`)?.replaceChildren(...children);
+  }
   for (const [fieldKey, value] of typed) {
     const field = container.querySelector(`[data-key="${CSS.escape(fieldKey)}"]`);
     if (!field || !untouched(field)) continue;
@@ -193,6 +200,18 @@ function showError(box, err) {
   box.replaceChildren(problemNotice(err, null));
 }
 
+// Where a card shows what went wrong; `key` finds it again after a live
+// update has drawn the card anew.
+function errorBoxFor(key) {
+  return h('div', { class: 'card-error', role: 'alert', 'data-errors': key });
+}
+
+// The error box `box` is now: itself, or the one drawn in its place.
+function drawnNow(box) {
+  if (!box || box.isConnected || !box.dataset.errors) return box;
+  return document.querySelector(`[data-errors="${CSS.escape(box.dataset.errors)}"]`);
+}
+
 // Runs one click's API work: ignores repeat clicks meanwhile, shows any
 // problem in `errorBox`. aria-disabled (not disabled) keeps focus in place.
 async function act(button, errorBox, work) {
@@ -203,7 +222,9 @@ async function act(button, errorBox, work) {
     await work();
   } catch (err) {
     if (!(err instanceof Problem)) throw err;
-    if (errorBox?.isConnected) showError(errorBox, err);
+    // A live update may have drawn the card anew while the call ran.
+    const box = drawnNow(errorBox);
+    if (box?.isConnected) showError(box, err);
     else announce(err.message);
   } finally {
     button.removeAttribute('aria-disabled');
@@ -490,7 +511,7 @@ function userAuthType(id) {
 
 function userCard(item, refresh) {
   const headingId = `card-${item.id}`;
-  const errorBox = h('div', { class: 'card-error', role: 'alert' });
+  const errorBox = errorBoxFor(`${item.id}:card`);
   return h('article', { class: 'card', 'aria-labelledby': headingId, 'data-card': item.id },
     cardHeader(item, headingId),
     statusLine(connectionStatus(item)),
@@ -786,7 +807,7 @@ function teamPage(root) {
 
 function teamCard(t, refresh) {
   const headingId = `team-card-${t.id}`;
-  const errorBox = h('div', { class: 'card-error', role: 'alert' });
+  const errorBox = errorBoxFor(`${t.id}:team-card`);
   const settings = settingsInputs(t, errorBox, refresh);
   const enabled = t.enabled;
   const status = enabled
@@ -953,7 +974,7 @@ async function switchMode(t, mode, enable, disable, refresh) {
 function credentialPanel(t, refresh) {
   const c = t.credential;
   const id = `cred-${t.id}`;
-  const errorBox = h('div', { class: 'card-error', role: 'alert' });
+  const errorBox = errorBoxFor(`${t.id}:credential`);
   const fields = credentialInputs(`${id}-input`, credentialFields(t.id, 'workspace'), 'Workspace API key', `${t.id}:secret`);
   const save = h('button', { type: 'submit', class: 'btn btn-primary', 'data-key': `${t.id}:save` }, c ? 'Replace key' : 'Save key');
   const form = h('form', { class: 'key-form' },
