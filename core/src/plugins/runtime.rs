@@ -231,9 +231,11 @@ impl Runtime {
                 plugin: plugin.to_owned(),
                 detail: root_cause(&e),
             };
-            let answer = match pre {
-                Linked::Latest(pre) => {
-                    let instance = pre
+            // One call on either contract's instance; the older one's
+            // answers are turned into the latest's types.
+            macro_rules! call_on {
+                ($pre:expr, $manifest:expr, $account:expr, $error:expr) => {{
+                    let instance = $pre
                         .instantiate_async(&mut store)
                         .await
                         .map_err(not_instantiated)?;
@@ -242,41 +244,27 @@ impl Runtime {
                         Call::Describe => exports
                             .call_describe(&mut store)
                             .await
-                            .map(Answer::Manifest),
+                            .map(|m| Answer::Manifest($manifest(m))),
                         Call::CheckCredential => exports
                             .call_check_credential(&mut store)
                             .await
-                            .map(Answer::Account),
+                            .map(|a| Answer::Account(a.map($account).map_err($error))),
                         Call::Invoke { action, input } => exports
                             .call_invoke(&mut store, action, input)
                             .await
-                            .map(Answer::Output),
+                            .map(|o| Answer::Output(o.map_err($error))),
                     }
-                }
-                Linked::V0_2(pre) => {
-                    let instance = pre
-                        .instantiate_async(&mut store)
-                        .await
-                        .map_err(not_instantiated)?;
-                    let exports = instance.switchboard_connector_connector();
-                    match call {
-                        Call::Describe => exports
-                            .call_describe(&mut store)
-                            .await
-                            .map(|m| Answer::Manifest(contract_v0_2::manifest(m))),
-                        Call::CheckCredential => {
-                            exports.call_check_credential(&mut store).await.map(|a| {
-                                Answer::Account(
-                                    a.map(contract_v0_2::account).map_err(contract_v0_2::error),
-                                )
-                            })
-                        }
-                        Call::Invoke { action, input } => exports
-                            .call_invoke(&mut store, action, input)
-                            .await
-                            .map(|o| Answer::Output(o.map_err(contract_v0_2::error))),
-                    }
-                }
+                }};
+            }
+            use std::convert::identity;
+            let answer = match pre {
+                Linked::Latest(pre) => call_on!(pre, identity, identity, identity),
+                Linked::V0_2(pre) => call_on!(
+                    pre,
+                    contract_v0_2::manifest,
+                    contract_v0_2::account,
+                    contract_v0_2::error
+                ),
             };
             let http = &store.data().http;
             match answer {
