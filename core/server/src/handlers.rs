@@ -138,10 +138,15 @@ pub struct SavedCredential {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreditLimit {
-    /// Credits a month; `null` removes the limit.
+    /// Credits a month; `null` removes the limit. At most 2^53 − 1, the
+    /// largest whole number every JSON client reads exactly.
     #[serde(default, deserialize_with = "whole_number")]
+    #[schemars(range(max = MAX_CREDIT_LIMIT))]
     pub limit: Option<u64>,
 }
+
+/// The largest credit limit: 2^53 − 1.
+const MAX_CREDIT_LIMIT: u64 = (1 << 53) - 1;
 
 /// A request body that is a JSON object: serde would read a struct from an
 /// array too (`[null, null]` as its fields in order), which no client means.
@@ -168,9 +173,15 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D
     let Some(number) = Option::<serde_json::Number>::deserialize(d)? else {
         return Ok(None);
     };
-    as_whole(&number).map(Some).ok_or_else(|| {
+    let whole = as_whole(&number).ok_or_else(|| {
         serde::de::Error::custom(format!("{number} is not a whole number of credits"))
-    })
+    })?;
+    if whole > MAX_CREDIT_LIMIT {
+        return Err(serde::de::Error::custom(format!(
+            "{number} credits is over the most a limit may be ({MAX_CREDIT_LIMIT})"
+        )));
+    }
+    Ok(Some(whole))
 }
 
 /// `number` as a whole number, if it is one (`119.0` is).
