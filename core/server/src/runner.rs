@@ -12,15 +12,14 @@
 //! The plugin's log lines go to stderr; the answer, as JSON, to stdout.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use switchboard::model::{Manifest, Mode, Settings};
 use switchboard::net::Routes;
 use switchboard::pasted::PastedKey;
-use switchboard::plugins::{HostConfig, Plugin, PluginHost};
-use switchboard_testing::Cassette;
+use switchboard::plugins::HostConfig;
 use switchboard_testing::stand_in::{Setup, StandIn, declared_hosts};
+use switchboard_testing::{Cassette, load};
 
 /// The action that runs the credential check instead of an action.
 const CHECK: &str = "check";
@@ -89,7 +88,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
         cache_dir: Some(cache.path().to_owned()),
         ..HostConfig::default()
     };
-    let manifest = load(&config(Routes::default()), &args.component)
+    let manifest = load(config(Routes::default()), &args.component)
         .await?
         .1
         .manifest()
@@ -121,7 +120,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
     let routes = stand_in
         .as_ref()
         .map_or_else(Routes::default, |s| s.routes.clone());
-    let (host, plugin) = load(&config(routes), &args.component).await?;
+    let (host, plugin) = load(config(routes), &args.component).await?;
     let settings = plugin
         .check_settings(&settings)
         .map_err(|faults| format!("the settings were refused: {}", faults.join("; ")))?;
@@ -153,12 +152,6 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, String> {
         serde_json::to_string_pretty(&value).unwrap_or_default()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-async fn load(config: &HostConfig, component: &Path) -> Result<(PluginHost, Arc<Plugin>), String> {
-    let mut host = PluginHost::new(config.clone()).map_err(|e| e.to_string())?;
-    let plugin = host.load_file(component).await.map_err(|e| e.to_string())?;
-    Ok((host, plugin))
 }
 
 /// The credential from the environment: one variable for a key, or

@@ -146,7 +146,11 @@ impl Harness {
     }
 }
 
-async fn load(config: HostConfig, component: &Path) -> Result<(PluginHost, Arc<Plugin>), String> {
+/// A plugin host with `config`, and `component` loaded into it.
+pub async fn load(
+    config: HostConfig,
+    component: &Path,
+) -> Result<(PluginHost, Arc<Plugin>), String> {
     let mut host = PluginHost::new(config).map_err(|e| e.to_string())?;
     let plugin = host.load_file(component).await.map_err(|e| e.to_string())?;
     Ok((host, plugin))
