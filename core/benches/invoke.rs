@@ -23,150 +23,17 @@
 mod support;
 
 use criterion::{BenchmarkGroup, Criterion, criterion_group, measurement::WallTime};
-use serde_json::{Value, json};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use switchboard::model::{Actor, IntegrationId, Mode, Role, Settings, UserId, WorkspaceId};
-use switchboard::net::Routes;
-use switchboard::pasted::PastedKey;
-use switchboard::plugins::{HostConfig, Plugin, PluginHost};
-use switchboard::vault::{KeySource, Secret};
-use switchboard::{Engine, EngineConfig, Location};
-use switchboard_mocks::semrush::Semrush;
+use support::semrush::Fixture;
+use switchboard::Location;
 use tokio::runtime::Runtime;
 
-const KEY: &str = "bench-semrush-key";
 const OTHER_WORK: Duration = Duration::from_micros(40);
 /// Callers at once in the throughput rounds: one member's whole share.
 const CALLERS: usize = 8;
 const THROUGHPUT_ROUND: Duration = Duration::from_secs(3);
 const THROUGHPUT_ROUNDS: usize = 3;
-
-/// A mock, an engine and a bare plugin host, all on one runtime.
-struct Fixture {
-    _mock: switchboard_mocks::Running,
-    engine: Engine,
-    sandbox: PluginHost,
-    plugin: Arc<Plugin>,
-    actor: Actor,
-    semrush: IntegrationId,
-    input: Value,
-    client: reqwest::Client,
-    direct: String,
-}
-
-impl Fixture {
-    /// The engine's state in `data` (its key file in `dir`).
-    async fn start(data: Location, dir: &Path, cache: &Path) -> Fixture {
-        let mock = Semrush::new();
-        mock.add_key(KEY, u64::MAX / 2);
-        let running = mock.start().await.expect("mock");
-        let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
-        let plugins = switchboard_plugin_artifacts::plugins_dir();
-        let mut config = EngineConfig::new(data, plugins, policies);
-        config.key = KeySource::EnvOrFile(dir.join("bench.key"));
-        let mut routes = Routes::default().trust(switchboard_mocks::tls::ca().pem());
-        for host in switchboard_mocks::semrush::HOSTS {
-            routes = routes.route(host, running.addr);
-        }
-        config.host.routes = routes.clone();
-        // Both runtimes' engines and plugin hosts compile the plugins once.
-        config.host.cache_dir = Some(cache.to_owned());
-        let actor = Actor {
-            user: UserId::new("ada"),
-            workspace: WorkspaceId::new("bench"),
-            role: Role::Admin,
-            plan: "business".into(),
-        };
-        let semrush = IntegrationId::new("semrush");
-        let engine = Engine::open(config).await.expect("engine");
-        engine
-            .enable(&actor, &semrush, Mode::Workspace)
-            .expect("enable");
-        engine
-            .set_workspace_credential(&actor, &semrush, &PastedKey::parse(KEY).unwrap())
-            .await
-            .expect("key");
-        let sandbox = PluginHost::new(HostConfig {
-            routes,
-            cache_dir: Some(cache.to_owned()),
-            ..HostConfig::default()
-        })
-        .expect("plugin host");
-        sandbox.load_dir(plugins).await.expect("plugins");
-        let plugin = sandbox.get(&semrush).expect("semrush loaded").clone();
-        // As the plugin reaches it: https under Semrush's name, at the
-        // mock's address, trusting the mocks' authority.
-        let direct = format!(
-            "https://{}/?type=phrase_this&export_columns=Ph%2CNq%2CCp%2CCo%2CNr%2CTd&display_limit=10&phrase=seo&database=us&key={KEY}",
-            switchboard_mocks::semrush::HOSTS[0]
-        );
-        switchboard::net::install_crypto();
-        let root = reqwest::Certificate::from_pem(switchboard_mocks::tls::ca().pem().as_bytes())
-            .expect("the mocks' authority");
-        let client = reqwest::Client::builder()
-            .resolve(switchboard_mocks::semrush::HOSTS[0], running.addr)
-            .tls_certs_merge([root])
-            .no_proxy()
-            .build()
-            .expect("client");
-        Fixture {
-            _mock: running,
-            engine,
-            sandbox,
-            plugin,
-            actor,
-            semrush,
-            input: json!({"phrase": "seo", "database": "us"}),
-            client,
-            direct,
-        }
-    }
-
-    async fn direct_get(&self) {
-        let body = self
-            .client
-            .get(&self.direct)
-            .send()
-            .await
-            .expect("get")
-            .text()
-            .await
-            .expect("body");
-        assert!(body.starts_with("Keyword;"));
-    }
-
-    async fn through_engine(&self) {
-        let out = self
-            .engine
-            .invoke(&self.actor, &self.semrush, "keyword_overview", &self.input)
-            .await
-            .expect("invoke");
-        assert_eq!(out["rows"][0]["keyword"], "seo");
-    }
-
-    async fn through_sandbox(&self) {
-        let no_settings = Settings::new();
-        let credential = self
-            .plugin
-            .credential(Mode::Workspace, Secret::new(KEY), &no_settings)
-            .expect("Semrush takes a key in workspace mode")
-            .expect("a key of one field");
-        let out = self
-            .sandbox
-            .invoke(
-                &self.plugin,
-                &no_settings,
-                Some(credential),
-                "keyword_overview",
-                &self.input,
-            )
-            .await
-            .expect("sandbox invoke");
-        assert_eq!(out["rows"][0]["keyword"], "seo");
-    }
-}
 
 /// Calls per second through the engine with `CALLERS` callers at once, each
 /// a task on `runtime` as a server's requests are: the median of

@@ -3,6 +3,8 @@
 //! from the same run.
 #![allow(dead_code)] // each benchmark uses part of it
 
+pub mod semrush;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -144,21 +146,34 @@ pub fn fresh_database(server: &str, name: &str) -> String {
 /// backend that exits between two readings still counts (the postmaster
 /// reaps it); take differences with `saturating_sub`.
 pub fn postgres_cpu() -> Duration {
-    let ticks: u64 = std::fs::read_dir("/proc")
+    std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
         .filter(|stat| stat.contains(" (postgres) "))
-        .filter_map(|stat| {
-            // After "pid (comm) ": state is the first field, then utime,
-            // stime, cutime and cstime are the twelfth to fifteenth (proc(5)).
-            let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
-            (11..15)
-                .map(|i| fields.get(i)?.parse::<u64>().ok())
-                .sum::<Option<u64>>()
-        })
-        .sum();
+        .filter_map(|stat| cpu_of(&stat, 4))
+        .sum()
+}
+
+/// CPU time used so far by this process, every thread of it (user and
+/// system), from /proc; to the 10 ms the kernel counts in.
+pub fn process_cpu() -> Duration {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| cpu_of(&stat, 2))
+        .unwrap_or_default()
+}
+
+/// The sum of the first `fields` of utime, stime, cutime and cstime in a
+/// `/proc/<pid>/stat` line.
+fn cpu_of(stat: &str, fields: usize) -> Option<Duration> {
+    // After "pid (comm) ": state is the first field, then utime, stime,
+    // cutime and cstime are the twelfth to fifteenth (proc(5)).
+    let after_name: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+    let ticks = (11..11 + fields)
+        .map(|i| after_name.get(i)?.parse::<u64>().ok())
+        .sum::<Option<u64>>()?;
     // Linux counts in clock ticks of 1/100 s (USER_HZ).
-    Duration::from_millis(ticks * 10)
+    Some(Duration::from_millis(ticks * 10))
 }

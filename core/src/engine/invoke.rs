@@ -4,14 +4,16 @@
 
 use super::credentials::CallCredential;
 use super::{Engine, facts, now_ms};
+use crate::metrics::CallPhase;
 use crate::model::{
     Actor, Connection, ConnectionStatus, ConnectorError, Enablement, IntegrationId, Mode, Settings,
 };
-use crate::plugins::{Credential, Plugin, PluginError};
+use crate::plugins::{Credential, Plugin, PluginError, SandboxTimes};
 use crate::policy::{Operation, Query, Target};
 use crate::usage::{self, DAY_MS};
 use crate::vault::Sealed;
 use crate::{Error, Result};
+use std::time::Instant;
 
 /// What one snapshot of the store says about a call, read before deciding
 /// so the decision and the credential it allows agree.
@@ -38,7 +40,10 @@ impl Engine {
         let _turn = self.running.enter(actor)?;
         let now = now_ms();
         let month = usage::month_of_day(now / DAY_MS);
+        let phase = Instant::now();
         let facts_now = self.call_facts(actor, integration, month)?;
+        self.metrics.call_phase(CallPhase::Store, phase.elapsed());
+        let phase = Instant::now();
         let credit_cost = plugin
             .manifest()
             .action(action)
@@ -58,6 +63,7 @@ impl Engine {
         };
         self.authorize_read(query, "invoke", Some(integration))?;
         self.approved(actor, plugin, facts_now.enablement.as_ref())?;
+        self.metrics.call_phase(CallPhase::Decide, phase.elapsed());
         let mode = active.ok_or_else(|| Error::NotEnabled(integration.clone()))?;
         let sealed = match (mode, facts_now.credential) {
             (_, Err(connection)) => {
@@ -74,10 +80,12 @@ impl Engine {
             (_, Ok(Some(sealed))) => sealed,
         };
         let settings = facts_now.enablement.map(|e| e.settings).unwrap_or_default();
+        let phase = Instant::now();
         let credential = self
             .credentials
             .for_call(actor, plugin, mode, sealed, &settings)
             .await?;
+        self.metrics.call_phase(CallPhase::Unseal, phase.elapsed());
         let output = self
             .call_with(actor, plugin, (mode, &settings), credential, action, input)
             .await?;
@@ -164,7 +172,7 @@ impl Engine {
         }
     }
 
-    /// Calls the plugin, timing and counting the call.
+    /// Calls the plugin, timing and counting the call and its phases.
     async fn call_plugin(
         &self,
         plugin: &Plugin,
@@ -173,16 +181,31 @@ impl Engine {
         action: &str,
         input: &serde_json::Value,
     ) -> std::result::Result<serde_json::Value, PluginError> {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
+        let mut times = SandboxTimes::default();
         let result = self
             .plugins
-            .invoke(plugin, settings, Some(credential), action, input)
+            .invoke_timed(
+                plugin,
+                settings,
+                Some(credential),
+                (action, input),
+                &mut times,
+            )
             .await;
         self.metrics.plugin_call(
             plugin.manifest().id.as_str(),
             result.is_ok(),
             started.elapsed(),
         );
+        for (phase, took) in [
+            (CallPhase::Checks, times.checks),
+            (CallPhase::Instantiate, times.instantiate),
+            (CallPhase::Guest, times.guest),
+            (CallPhase::HostHttp, times.http),
+        ] {
+            self.metrics.call_phase(phase, took);
+        }
         result
     }
 }

@@ -258,8 +258,8 @@ impl Engine {
         query.actor.check()?;
         let decision = self.policies.decide(&query)?;
         let labels = crate::metrics::DecisionLabels {
-            action: query.operation.action_id().to_owned(),
-            outcome: if decision.allowed { "allow" } else { "deny" }.to_owned(),
+            action: query.operation.action_id(),
+            outcome: if decision.allowed { "allow" } else { "deny" },
             policy: decision
                 .policies
                 .first()

@@ -14,6 +14,7 @@ use super::transport::{CallHttp, HttpGate};
 use super::{HostConfig, PluginError, Refusal};
 use crate::model::Settings;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
@@ -101,6 +102,20 @@ pub(super) enum Linked {
 pub(super) struct Install {
     pub(super) hosts: Arc<[HostPattern]>,
     pub(super) settings: Arc<Settings>,
+}
+
+/// Where the time of one call in a sandbox went.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SandboxTimes {
+    /// Making the fresh instance.
+    pub instantiate: Duration,
+    /// In the host's HTTP gate: its checks, the requests, and waiting for
+    /// the services' answers.
+    pub http: Duration,
+    /// The rest of the call: the guest's own work and crossing into it.
+    pub guest: Duration,
+    /// Checking the input, and the output, against the action's schemas.
+    pub checks: Duration,
 }
 
 /// The engine, its linker, and what every call shares.
@@ -192,7 +207,8 @@ impl Runtime {
     }
 
     /// Instantiates the component in a fresh store and makes one call, bounded
-    /// in CPU, memory, stack and wall time.
+    /// in CPU, memory, stack and wall time; says in `times` where its time
+    /// went.
     pub(super) async fn run(
         &self,
         plugin: &str,
@@ -200,6 +216,7 @@ impl Runtime {
         install: Install,
         credential: Option<Credential>,
         call: Call<'_>,
+        times: &mut SandboxTimes,
     ) -> Result<Answer, PluginError> {
         let limits = &self.limits;
         // A call waits for a free instance at most its wall time, then gets
@@ -235,12 +252,15 @@ impl Runtime {
             // answers are turned into the latest's types.
             macro_rules! call_on {
                 ($pre:expr, $manifest:expr, $account:expr, $error:expr) => {{
+                    let started = Instant::now();
                     let instance = $pre
                         .instantiate_async(&mut store)
                         .await
                         .map_err(not_instantiated)?;
+                    times.instantiate = started.elapsed();
+                    let started = Instant::now();
                     let exports = instance.switchboard_connector_connector();
-                    match call {
+                    let answer = match call {
                         Call::Describe => exports
                             .call_describe(&mut store)
                             .await
@@ -253,7 +273,10 @@ impl Runtime {
                             .call_invoke(&mut store, action, input)
                             .await
                             .map(|o| Answer::Output(o.map_err($error))),
-                    }
+                    };
+                    times.http = store.data().http_time;
+                    times.guest = started.elapsed().saturating_sub(times.http);
+                    answer
                 }};
             }
             use std::convert::identity;
@@ -529,6 +552,8 @@ pub(super) struct HostState {
     plugin_id: String,
     /// Log lines the call may still write.
     log_lines_left: u32,
+    /// Time spent in the HTTP gate so far, waiting on services included.
+    http_time: Duration,
 }
 
 impl HostState {
@@ -553,6 +578,7 @@ impl HostState {
             settings,
             plugin_id: plugin_id.to_owned(),
             log_lines_left: limits.log_lines_per_call,
+            http_time: Duration::ZERO,
         }
     }
 }
@@ -581,7 +607,10 @@ impl wit_http::Host for HostState {
                 .unwrap_or_else(|e| e.into_inner())
                 .take(),
         );
-        Ok(self.http.send(request).await)
+        let started = Instant::now();
+        let answer = self.http.send(request).await;
+        self.http_time += started.elapsed();
+        Ok(answer)
     }
 }
 

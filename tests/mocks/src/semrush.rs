@@ -15,7 +15,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 /// The host names the mock answers for, as its certificate names them: route
 /// each of them to [`crate::Running::addr`].
@@ -50,6 +52,8 @@ struct Books {
 #[derive(Clone, Default)]
 pub struct Semrush {
     books: Arc<Mutex<Books>>,
+    /// How long a report takes to answer, in µs (0: at once).
+    report_time_us: Arc<AtomicU64>,
 }
 
 impl Semrush {
@@ -67,6 +71,13 @@ impl Semrush {
     pub fn add_key(&self, key: &str, units: u64) -> &Self {
         self.books().units.insert(key.to_owned(), units);
         self
+    }
+
+    /// Answer each report after `time`, as the real API does after tens to
+    /// hundreds of milliseconds.
+    pub fn answer_reports_after(&self, time: Duration) {
+        let us = u64::try_from(time.as_micros()).unwrap_or(u64::MAX);
+        self.report_time_us.store(us, Ordering::Relaxed);
     }
 
     /// Forget a key, as if its owner had it disabled.
@@ -142,6 +153,10 @@ async fn report(
     Query(query): Query<Vec<(String, String)>>,
 ) -> Response {
     mock.record(&headers, "/", &query);
+    let report_time = mock.report_time_us.load(Ordering::Relaxed);
+    if report_time > 0 {
+        tokio::time::sleep(Duration::from_micros(report_time)).await;
+    }
     let param = |name: &str| {
         query
             .iter()
