@@ -1,7 +1,7 @@
 //! The plugin host's own costs, each next to its baseline in the same run:
 //! a call that is all instantiation (the hostile test plugin's `ok` action,
 //! no HTTP) with the pooling allocator vs on demand; and opening a host on
-//! the two first-party components, and on fifty distinct connectors, from
+//! the three first-party components, and on fifty distinct connectors, from
 //! the compiled-artefact cache vs compiling them.
 
 mod support;
@@ -75,9 +75,9 @@ fn open(c: &mut Criterion) {
     let fleet = fleet(50);
     for (group, plugins, count) in [
         (
-            "open_2_plugins",
+            "open_3_plugins",
             switchboard_plugin_artifacts::plugins_dir(),
-            2,
+            3,
         ),
         ("open_50_plugins", fleet.path(), 50),
     ] {
@@ -115,6 +115,6 @@ fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
     support::print_ratio("instantiate", "pooled", "on_demand");
-    support::print_ratio("open_2_plugins", "cached", "compile");
+    support::print_ratio("open_3_plugins", "cached", "compile");
     support::print_ratio("open_50_plugins", "cached", "compile");
 }

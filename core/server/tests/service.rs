@@ -486,6 +486,23 @@ async fn the_demo_walks_the_help_article_over_http() {
         metrics.contains("switchboard_plugin_call_seconds_bucket{le="),
         "{metrics}"
     );
+    // And where the calls' time went, phase by phase.
+    for phase in [
+        "store",
+        "decide",
+        "unseal",
+        "checks",
+        "instantiate",
+        "guest",
+        "host_http",
+    ] {
+        let count = format!("switchboard_call_phase_seconds_count{{phase=\"{phase}\"}} ");
+        let calls: u64 = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&count)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{count} not in {metrics}"));
+        assert!(calls >= 1, "{phase}: {calls} calls");
+    }
 
     // Every documented operation is routed (no 404 or 405 from the router).
     for (path, item) in s.openapi["paths"].as_object().unwrap() {
