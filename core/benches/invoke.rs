@@ -30,7 +30,7 @@ use switchboard::Location;
 use tokio::runtime::Runtime;
 
 const OTHER_WORK: Duration = Duration::from_micros(40);
-/// Callers at once in the throughput rounds: one member's whole share.
+/// Callers at once in the throughput rounds: a member's share by default.
 const CALLERS: usize = 8;
 const THROUGHPUT_ROUND: Duration = Duration::from_secs(3);
 const THROUGHPUT_ROUNDS: usize = 3;

@@ -1,7 +1,8 @@
 //! Prometheus metrics: requests, decisions by outcome and policy, plugin
 //! calls and their latency, where an integration call's time goes, token
-//! refreshes. One registry per engine. Labels that come from fixed sets are
-//! `&'static str`, so counting a call allocates no label text for them.
+//! refreshes. One registry per engine. The labels of decisions, plugin
+//! calls and call phases that come from fixed sets are `&'static str`, so
+//! counting a call allocates no text for them.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -57,7 +58,10 @@ pub struct PhaseLabels {
     pub phase: &'static str,
 }
 
-/// The phases of an integration call, in the order they run.
+/// The phases of an integration call, in the order they run. A phase that
+/// did not run (a call refused before its instance was made) is not
+/// recorded; a call retried after refreshing its token records its sandbox
+/// phases once per attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CallPhase {
     /// Reading what the call needs from the store.
@@ -66,7 +70,8 @@ pub enum CallPhase {
     Decide,
     /// Opening the credential (refreshing a token if it is due).
     Unseal,
-    /// Checking the input and the output against the action's schemas.
+    /// Checking the input and the output against the action's schemas (the
+    /// output parsed first), and taking the plugin's turn.
     Checks,
     /// Making the call's fresh instance.
     Instantiate,
@@ -117,7 +122,7 @@ fn latency() -> Histogram {
 
 fn phase_time() -> Histogram {
     // 1 µs to ~16 s: most phases take microseconds.
-    Histogram::new(exponential_buckets(0.000_001, 2.0, 24))
+    Histogram::new(exponential_buckets(0.000_001, 2.0, 25))
 }
 
 /// The engine's Prometheus metrics, named with the `switchboard_` prefix.

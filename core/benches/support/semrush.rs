@@ -42,6 +42,7 @@ impl Fixture {
     pub async fn start(data: Location, dir: &Path, cache: &Path) -> Fixture {
         let mock = Semrush::new();
         mock.add_key(KEY, u64::MAX / 2);
+        mock.forget_requests();
         let running = mock.start().await.expect("mock");
         let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
         let plugins = switchboard_plugin_artifacts::plugins_dir();

@@ -204,7 +204,10 @@ impl Engine {
             (CallPhase::Guest, times.guest),
             (CallPhase::HostHttp, times.http),
         ] {
-            self.metrics.call_phase(phase, took);
+            // Zero: the call ended before the phase ran.
+            if !took.is_zero() {
+                self.metrics.call_phase(phase, took);
+            }
         }
         result
     }

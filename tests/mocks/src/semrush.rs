@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -54,6 +54,9 @@ pub struct Semrush {
     books: Arc<Mutex<Books>>,
     /// How long a report takes to answer, in µs (0: at once).
     report_time_us: Arc<AtomicU64>,
+    /// Whether requests are kept for [`Semrush::requests`] (unless a
+    /// benchmark turns it off: it makes hundreds of thousands).
+    forgetful: Arc<AtomicBool>,
 }
 
 impl Semrush {
@@ -78,6 +81,11 @@ impl Semrush {
     pub fn answer_reports_after(&self, time: Duration) {
         let us = u64::try_from(time.as_micros()).unwrap_or(u64::MAX);
         self.report_time_us.store(us, Ordering::Relaxed);
+    }
+
+    /// Stop keeping requests: [`Semrush::requests`] then answers none.
+    pub fn forget_requests(&self) {
+        self.forgetful.store(true, Ordering::Relaxed);
     }
 
     /// Forget a key, as if its owner had it disabled.
@@ -107,6 +115,9 @@ impl Semrush {
     }
 
     fn record(&self, headers: &HeaderMap, path: &str, query: &[(String, String)]) {
+        if self.forgetful.load(Ordering::Relaxed) {
+            return;
+        }
         let host = headers
             .get("host")
             .and_then(|h| h.to_str().ok())
