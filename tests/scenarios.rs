@@ -427,6 +427,51 @@ async fn a_credit_limit_set_by_the_host_stops_calls_at_the_limit() {
     bob_looks_up_seo(&w.engine).await.unwrap();
 }
 
+#[tokio::test]
+async fn the_call_after_a_change_sees_it_however_many_calls_came_before() {
+    let w = world().await;
+    let semrush = id("semrush");
+    share_key(&w.engine, &admin(), &semrush, SHARED_KEY).await;
+    for _ in 0..20 {
+        bob_looks_up_seo(&w.engine).await.unwrap();
+    }
+    // A limit below what was used stops the very next call; lifting it
+    // lets the next one through.
+    w.engine
+        .set_credit_limit(&admin().workspace, Some(10))
+        .unwrap();
+    let err = bob_looks_up_seo(&w.engine).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "This workspace has used its 10 credits for this period [policy: credit-limit]"
+    );
+    w.engine.set_credit_limit(&admin().workspace, None).unwrap();
+    bob_looks_up_seo(&w.engine).await.unwrap();
+    // So does a disable, and a switch to user mode with no key of his own.
+    w.engine.disable(&admin(), &semrush).unwrap();
+    let err = bob_looks_up_seo(&w.engine).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Semrush is not enabled in this workspace; ask an admin to enable it [policy: use-needs-enabled]"
+    );
+    w.engine.enable(&admin(), &semrush, Mode::User).unwrap();
+    let err = bob_looks_up_seo(&w.engine).await.unwrap_err();
+    assert!(matches!(err, Error::NotConnected(_)), "{err}");
+    // His own key serves from the next call on, and the shared one no more.
+    connect_semrush_key(&w.engine, &member(), BOB_KEY)
+        .await
+        .unwrap();
+    bob_looks_up_seo(&w.engine).await.unwrap();
+    let last = w
+        .mock
+        .requests()
+        .last()
+        .unwrap()
+        .param("key")
+        .map(str::to_owned);
+    assert_eq!(last.as_deref(), Some(BOB_KEY));
+}
+
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -99,8 +99,9 @@ impl Engine {
         Ok(output)
     }
 
-    /// Reads, in one snapshot, the enablement, the month's credits and
-    /// limit, and the credential of the enabled mode.
+    /// Reads, in one snapshot (or as a recent call read it, if nothing has
+    /// changed since), the enablement, the month's credits and limit, and
+    /// the credential of the enabled mode.
     fn call_facts(
         &self,
         actor: &Actor,
@@ -115,18 +116,23 @@ impl Engine {
             actor.user.as_str(),
         );
         let records = self
-            .store
-            .read(|r| r.call_records(workspace, id, owner, month))?;
+            .recent_calls
+            .records(&self.store, (workspace, id, owner), month)?;
         let credential = match records.enablement.as_ref().map(|e| e.mode) {
-            Some(Mode::Workspace) => Ok(records.workspace_credential.map(|c| c.sealed)),
-            Some(Mode::User) => match records.connection {
-                Some(c) if c.connection.status != ConnectionStatus::Connected => Err(c.connection),
-                connection => Ok(connection.map(|c| c.sealed)),
+            Some(Mode::Workspace) => Ok(records
+                .workspace_credential
+                .as_ref()
+                .map(|c| c.sealed.clone())),
+            Some(Mode::User) => match &records.connection {
+                Some(c) if c.connection.status != ConnectionStatus::Connected => {
+                    Err(c.connection.clone())
+                }
+                connection => Ok(connection.as_ref().map(|c| c.sealed.clone())),
             },
             None => Ok(None),
         };
         let mut read = CallFacts {
-            enablement: records.enablement,
+            enablement: records.enablement.clone(),
             credits_used: records.credits_used,
             credit_limit: records.credit_limit,
             credential,

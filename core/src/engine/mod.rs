@@ -12,6 +12,7 @@ mod enablement;
 mod fairness;
 mod invoke;
 mod keys;
+mod recent_calls;
 mod reports;
 mod returns;
 mod sessions;
@@ -128,6 +129,8 @@ pub struct Engine {
     announced_approvals: std::sync::Mutex<std::collections::HashSet<(String, String, String)>>,
     /// The calls running now, per member and workspace.
     running: fairness::Running,
+    /// What recent calls read, for the next ones.
+    recent_calls: recent_calls::RecentCalls,
 }
 
 impl Engine {
@@ -174,6 +177,7 @@ impl Engine {
             metrics,
             announced_approvals: Default::default(),
             running: fairness::Running::new(config.call_shares),
+            recent_calls: recent_calls::RecentCalls::new(),
             return_urls: config.return_urls,
         })
     }

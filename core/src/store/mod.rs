@@ -23,6 +23,7 @@ pub use records::{
     StoredCredential, TeamRecords,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::broadcast;
 
 /// A storage failure. It never carries a secret; it may name a file, a
@@ -302,6 +303,11 @@ trait Backend: Send + Sync {
     fn claim_event(&self, _id: &str) -> Result<bool, StoreError> {
         Ok(true)
     }
+    /// Whether every write to the state goes through this process (a data
+    /// file, which only one process opens), so that it sees each one.
+    fn sole_writer(&self) -> bool {
+        true
+    }
     fn snapshot(&self) -> Result<Box<dyn Read + '_>, StoreError>;
     fn transaction(&self) -> Result<Box<dyn Write + '_>, StoreError>;
 }
@@ -319,6 +325,9 @@ const EVENT_BACKLOG: usize = 1024;
 pub struct Store {
     backend: Box<dyn Backend>,
     events: broadcast::Sender<Event>,
+    /// Write transactions committed by this process, counted after each
+    /// commit.
+    commits: AtomicU64,
 }
 
 impl Store {
@@ -333,7 +342,11 @@ impl Store {
                 Box::new(postgres::Postgres::open(url.expose(), events.clone())?)
             }
         };
-        Ok(Store { backend, events })
+        Ok(Store {
+            backend,
+            events,
+            commits: AtomicU64::new(0),
+        })
     }
 
     /// Waits until this node alone, of every node on this state, runs the
@@ -396,6 +409,17 @@ impl Store {
             return outcome;
         }
         transaction.commit()?;
+        self.commits.fetch_add(1, Ordering::Release);
         outcome
+    }
+
+    /// How many write transactions have committed, when every write goes
+    /// through this process; `None` when other nodes write too. What was
+    /// read after this said `n` still holds while it says `n`: read it
+    /// before reading what is to be kept.
+    pub fn commits_seen(&self) -> Option<u64> {
+        self.backend
+            .sole_writer()
+            .then(|| self.commits.load(Ordering::Acquire))
     }
 }

@@ -221,6 +221,11 @@ impl Backend for Postgres {
         self.wait(events::claim(&self.pool, id))
     }
 
+    fn sole_writer(&self) -> bool {
+        // Every node writes to the database.
+        false
+    }
+
     fn snapshot(&self) -> Result<Box<dyn Read + '_>, StoreError> {
         let client = self.wait(pooled(&self.pool))?;
         Ok(Box::new(txn::Txn::new(self, client, txn::Kind::Snapshot)))
