@@ -1,6 +1,8 @@
 //! The limits every plugin call runs under, and the accounting that
 //! enforces them: memory and tables per store, CPU time in epoch ticks.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use wasmtime::ResourceLimiter;
 
@@ -158,14 +160,19 @@ fn ticks(budget: Duration) -> u64 {
     (budget.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
 }
 
-/// Advance the engine's epoch until the engine is dropped.
-pub(super) fn start_epoch_ticker(engine: &wasmtime::Engine) -> std::io::Result<()> {
+/// Advance the engine's epoch until the engine is dropped, counting each
+/// tick in `ticks` too (the epoch itself cannot be read back).
+pub(super) fn start_epoch_ticker(
+    engine: &wasmtime::Engine,
+    ticks: Arc<AtomicU64>,
+) -> std::io::Result<()> {
     let engine = engine.weak();
     std::thread::Builder::new()
         .name("switchboard-epoch".into())
         .spawn(move || {
             while let Some(engine) = engine.upgrade() {
                 engine.increment_epoch();
+                ticks.fetch_add(1, Ordering::Relaxed);
                 drop(engine);
                 std::thread::sleep(EPOCH_TICK);
             }

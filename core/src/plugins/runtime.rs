@@ -14,6 +14,7 @@ use super::transport::{CallHttp, HttpGate};
 use super::{HostConfig, PluginError, Refusal};
 use crate::model::Settings;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{
@@ -133,6 +134,8 @@ pub(super) struct Runtime {
     /// Turns on the CPU for calls that keep it past their first ticks:
     /// fewer than the machine's cores, so short calls always find one.
     long_runners: Arc<CpuShares>,
+    /// The epoch's ticks so far.
+    ticks: Arc<AtomicU64>,
 }
 
 impl Runtime {
@@ -171,7 +174,8 @@ impl Runtime {
             InstanceAllocationStrategy::Pooling(pool)
         });
         let engine = Engine::new(&wasm).map_err(host_err)?;
-        start_epoch_ticker(&engine).map_err(|e| PluginError::Host(e.to_string()))?;
+        let ticks = Arc::new(AtomicU64::new(0));
+        start_epoch_ticker(&engine, ticks.clone()).map_err(|e| PluginError::Host(e.to_string()))?;
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(host_err)?;
@@ -187,6 +191,7 @@ impl Runtime {
             limits: limits.clone(),
             slots: tokio::sync::Semaphore::new(limits.concurrent_calls as usize),
             long_runners: Arc::new(CpuShares::new()),
+            ticks,
         })
     }
 
@@ -241,7 +246,7 @@ impl Runtime {
         let _running = self.long_runners.enter();
         let outcome = tokio::time::timeout(wall_time, async {
             let http = CallHttp::new(self.gate.clone(), install.hosts, credential);
-            let state = HostState::new(plugin, http, install.settings, limits);
+            let state = HostState::new(plugin, http, install.settings, limits, &self.ticks);
             let mut store = Store::new(&self.engine, state);
             limit(&mut store, self.long_runners.clone());
             let not_instantiated = |e: wasmtime::Error| PluginError::Instantiate {
@@ -419,7 +424,8 @@ impl CpuShares {
 }
 
 /// Applies the call's memory and CPU limits to a fresh store. At every
-/// tick the call yields; past [`SHORT_CALL_TICKS`] it becomes a long runner:
+/// tick the call yields (but for one that went by while it waited on the
+/// network); past [`SHORT_CALL_TICKS`] it becomes a long runner:
 /// it gives up its turn on the CPU at each tick, pauses for a tick while
 /// other calls run, and waits for its next turn.
 fn limit(store: &mut Store<HostState>, shares: Arc<CpuShares>) {
@@ -427,6 +433,12 @@ fn limit(store: &mut Store<HostState>, shares: Arc<CpuShares>) {
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |mut ctx| {
         let state = ctx.data_mut();
+        // A tick that went by while a short call waited on the network is
+        // no CPU of its: it neither counts nor sends the call to the back
+        // of the queue, just when its answer has come.
+        if std::mem::take(&mut state.waited_through_tick) && state.long_runner.is_none() {
+            return Ok(UpdateDeadline::Continue(1));
+        }
         if !state.limiter.tick() {
             return Ok(UpdateDeadline::Interrupt);
         }
@@ -554,15 +566,21 @@ pub(super) struct HostState {
     log_lines_left: u32,
     /// Time spent in the HTTP gate so far, waiting on services included.
     http_time: Duration,
+    /// The epoch's ticks, to tell whether one went by during a request.
+    ticks: Arc<AtomicU64>,
+    /// Whether a tick went by while the call last waited on the network.
+    waited_through_tick: bool,
 }
 
 impl HostState {
-    /// The state of one call to `plugin_id`, with none of its limits spent.
+    /// The state of one call to `plugin_id`, with none of its limits spent,
+    /// telling the epoch's ticks by `ticks`.
     fn new(
         plugin_id: &str,
         http: CallHttp,
         settings: Arc<Settings>,
         limits: &SandboxLimits,
+        ticks: &Arc<AtomicU64>,
     ) -> Self {
         let stderr = LastWords::default();
         HostState {
@@ -579,6 +597,8 @@ impl HostState {
             plugin_id: plugin_id.to_owned(),
             log_lines_left: limits.log_lines_per_call,
             http_time: Duration::ZERO,
+            ticks: ticks.clone(),
+            waited_through_tick: false,
         }
     }
 }
@@ -607,9 +627,10 @@ impl wit_http::Host for HostState {
                 .unwrap_or_else(|e| e.into_inner())
                 .take(),
         );
-        let started = Instant::now();
+        let (started, ticks) = (Instant::now(), self.ticks.load(Ordering::Relaxed));
         let answer = self.http.send(request).await;
         self.http_time += started.elapsed();
+        self.waited_through_tick |= self.ticks.load(Ordering::Relaxed) != ticks;
         Ok(answer)
     }
 }
