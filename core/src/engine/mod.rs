@@ -12,7 +12,7 @@ mod enablement;
 mod fairness;
 mod invoke;
 mod keys;
-mod recent_calls;
+mod recent;
 mod reports;
 mod returns;
 mod sessions;
@@ -129,8 +129,10 @@ pub struct Engine {
     announced_approvals: std::sync::Mutex<std::collections::HashSet<(String, String, String)>>,
     /// The calls running now, per member and workspace.
     running: fairness::Running,
-    /// What recent calls read, for the next ones.
-    recent_calls: recent_calls::RecentCalls,
+    /// What recent calls and page views read, for the next ones.
+    recent_calls: recent::Recent<crate::store::CallRecords>,
+    recent_pages: recent::Recent<crate::store::MemberRecords>,
+    recent_team_pages: recent::Recent<crate::store::TeamRecords>,
 }
 
 impl Engine {
@@ -177,7 +179,9 @@ impl Engine {
             metrics,
             announced_approvals: Default::default(),
             running: fairness::Running::new(config.call_shares),
-            recent_calls: recent_calls::RecentCalls::new(),
+            recent_calls: recent::Recent::new(),
+            recent_pages: recent::Recent::new(),
+            recent_team_pages: recent::Recent::new(),
             return_urls: config.return_urls,
         })
     }

@@ -27,22 +27,28 @@ impl Engine {
         let loaded = self.plugins.loaded();
         let manifests = || loaded.values().map(|p| p.manifest());
         let ids: Vec<&str> = manifests().map(|m| m.id.as_str()).collect();
-        let records = self.store.read(|r| r.team_records(workspace, &ids))?;
-        let (mut enabled, mut credentials) = (records.enablements, records.credentials);
+        let key: Vec<&[u8]> = std::iter::once(workspace)
+            .chain(ids.iter().copied())
+            .map(str::as_bytes)
+            .collect();
+        let records = self
+            .recent_team_pages
+            .read(&self.store, &key, |r| r.team_records(workspace, &ids))?;
+        let (enabled, credentials) = (&records.enablements, &records.credentials);
         let mut active: BTreeMap<_, u64> = records
             .connections
-            .into_iter()
+            .iter()
             .map(|(integration, connections)| {
                 let live = connections
                     .iter()
                     .filter(|c| c.connection.status != ConnectionStatus::Suspended)
                     .count();
-                (IntegrationId::new(integration), live as u64)
+                (IntegrationId::new(integration.as_str()), live as u64)
             })
             .collect();
         Ok(manifests()
             .map(|m| {
-                let enabled = enabled.remove(m.id.as_str());
+                let enabled = enabled.get(m.id.as_str()).cloned();
                 TeamIntegration {
                     id: m.id.clone(),
                     name: m.name.clone(),
@@ -60,14 +66,12 @@ impl Engine {
                         .unwrap_or_default(),
                     enabled,
                     active_connections: active.remove(&m.id).unwrap_or_default(),
-                    credential: credentials
-                        .remove(m.id.as_str())
-                        .map(|c| CredentialSummary {
-                            account: c.account,
-                            set_by: c.set_by,
-                            set_at_ms: c.set_at_ms,
-                            checked_at_ms: c.checked_at_ms,
-                        }),
+                    credential: credentials.get(m.id.as_str()).map(|c| CredentialSummary {
+                        account: c.account.clone(),
+                        set_by: c.set_by.clone(),
+                        set_at_ms: c.set_at_ms,
+                        checked_at_ms: c.checked_at_ms,
+                    }),
                 }
             })
             .collect())
@@ -84,11 +88,17 @@ impl Engine {
         let loaded = self.plugins.loaded();
         let manifests = || loaded.values().map(|p| p.manifest());
         let ids: Vec<&str> = manifests().map(|m| m.id.as_str()).collect();
-        let mut records = self
-            .store
-            .read(|r| r.member_records(workspace, actor.user.as_str(), &ids))?;
+        let user = actor.user.as_str();
+        let key: Vec<&[u8]> = [workspace, user]
+            .into_iter()
+            .chain(ids.iter().copied())
+            .map(str::as_bytes)
+            .collect();
+        let records = self.recent_pages.read(&self.store, &key, |r| {
+            r.member_records(workspace, user, &ids)
+        })?;
         for m in manifests() {
-            let mut mine = records.connections.remove(m.id.as_str());
+            let mut mine = records.connections.get(m.id.as_str()).cloned();
             let mode = records.enablements.get(m.id.as_str()).map(|e| e.mode);
             // Disabled (or switched to workspace mode), my connection
             // waits suspended: show it, so I know why it stopped, that

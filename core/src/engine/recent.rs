@@ -1,0 +1,58 @@
+//! What recent reads found, kept for the same read again: the next call by
+//! a member to the same integration, the next view of the same page.
+//! Reading and decoding the records costs more than the rest of deciding a
+//! call or building a page. An entry serves only while no write has
+//! committed since it was read, so a change (a disable, a new key, a
+//! suspended connection, a limit, the usage written each second) is seen
+//! by the very next read. Where other nodes write too (PostgreSQL),
+//! nothing is kept: their writes would go unseen.
+
+use crate::store::{Read, Store, StoreError};
+use std::sync::Arc;
+
+/// Entries kept of each kind (a few KiB each).
+const CAPACITY: usize = 4096;
+
+/// Recent reads of one kind, each with the commit count it was read at.
+pub(super) struct Recent<T>(quick_cache::sync::Cache<Vec<u8>, (u64, Arc<T>)>);
+
+impl<T> Recent<T> {
+    pub(super) fn new() -> Self {
+        Recent(quick_cache::sync::Cache::new(CAPACITY))
+    }
+
+    /// What `read` finds for `key` as the store holds it now: a kept
+    /// answer while no write has committed since it was read, else read
+    /// afresh. `key` must name everything `read` depends on.
+    pub(super) fn read(
+        &self,
+        store: &Store,
+        key: &[&[u8]],
+        read: impl FnOnce(&dyn Read) -> Result<T, StoreError>,
+    ) -> Result<Arc<T>, StoreError> {
+        // Counted before reading, so a write that commits meanwhile retires
+        // what is read.
+        let Some(commits) = store.commits_seen() else {
+            return store.read(read).map(Arc::new);
+        };
+        let key = joined(key);
+        if let Some((read_at, found)) = self.0.get(&key)
+            && read_at == commits
+        {
+            return Ok(found);
+        }
+        let found = Arc::new(store.read(read)?);
+        self.0.insert(key, (commits, found.clone()));
+        Ok(found)
+    }
+}
+
+/// Each part length-prefixed, so that no two keys run together.
+fn joined(parts: &[&[u8]]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(64);
+    for part in parts {
+        key.extend_from_slice(&(part.len() as u32).to_le_bytes());
+        key.extend_from_slice(part);
+    }
+    key
+}
