@@ -300,6 +300,13 @@ pub(super) fn guest_headers(
     pairs: &[(String, String)],
     credential: Option<&Credential>,
 ) -> Result<HeaderMap, wit::Error> {
+    // A header map holds a bounded number of entries and panics past it;
+    // no service needs more than a handful.
+    if pairs.len() > MAX_HEADERS {
+        return Err(wit::Error::Denied(format!(
+            "more than {MAX_HEADERS} headers in one request"
+        )));
+    }
     let mut headers = HeaderMap::new();
     for (name, value) in pairs {
         let name = HeaderName::from_bytes(name.as_bytes())
@@ -315,6 +322,9 @@ pub(super) fn guest_headers(
     }
     Ok(headers)
 }
+
+/// The most headers a plugin's request may carry.
+const MAX_HEADERS: usize = 100;
 
 /// A redirect's location may echo the credential the host added to the
 /// request (`?key=…`). Query parameters that are the credential are
@@ -382,6 +392,20 @@ mod tests {
             assert!(HostPattern::parse(bad).is_err(), "{bad} was accepted");
         }
         Ok(())
+    }
+
+    #[test]
+    fn a_request_with_too_many_headers_is_refused_not_a_panic() {
+        let many: Vec<(String, String)> = (0..40_000)
+            .map(|i| (format!("x-h{i}"), "v".to_owned()))
+            .collect();
+        match guest_headers(&many, None) {
+            Err(wit::Error::Denied(why)) => {
+                assert_eq!(why, "more than 100 headers in one request")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(guest_headers(&many[..100], None).is_ok());
     }
 
     #[test]

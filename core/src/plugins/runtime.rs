@@ -628,9 +628,15 @@ impl wit_http::Host for HostState {
                 .take(),
         );
         let (started, ticks) = (Instant::now(), self.ticks.load(Ordering::Relaxed));
+        let left = self.http.requests_left();
         let answer = self.http.send(request).await;
         self.http_time += started.elapsed();
-        self.waited_through_tick |= self.ticks.load(Ordering::Relaxed) != ticks;
+        // Only a request that went out waited on the network: one refused
+        // at once is the plugin's own time (and costs no request, so a
+        // loop of them must not hide its CPU). At most one skipped tick per
+        // request the call may make.
+        let went_out = self.http.requests_left() != left;
+        self.waited_through_tick |= went_out && self.ticks.load(Ordering::Relaxed) != ticks;
         Ok(answer)
     }
 }

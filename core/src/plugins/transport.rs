@@ -63,6 +63,12 @@ impl CallHttp {
         }
     }
 
+    /// Requests the call may still make: it went down if a request went
+    /// out to the network.
+    pub(super) fn requests_left(&self) -> u32 {
+        self.requests_left
+    }
+
     /// `text` with the call's credential scrubbed out, for whatever leaves
     /// the sandbox (the call's result, its error, its log lines).
     pub(super) fn scrub(&self, text: String) -> String {

@@ -408,8 +408,11 @@ impl Store {
             // Dropped uncommitted: rolled back.
             return outcome;
         }
-        transaction.commit()?;
+        // Counted even if the commit reports a failure: what was read
+        // before may be stale either way.
+        let committed = transaction.commit();
         self.commits.fetch_add(1, Ordering::Release);
+        committed?;
         outcome
     }
 
