@@ -25,7 +25,7 @@ mod support;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, measurement::WallTime};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::semrush::Fixture;
+use support::semrush::{Fixture, Way, round};
 use switchboard::Location;
 use tokio::runtime::Runtime;
 
@@ -42,27 +42,15 @@ fn calls_per_second(runtime: &Runtime, fixture: &Arc<Fixture>) -> (f64, u32) {
     let mut total = 0;
     let mut rounds: Vec<f64> = (0..THROUGHPUT_ROUNDS)
         .map(|_| {
-            let deadline = Instant::now() + THROUGHPUT_ROUND;
-            let callers: Vec<_> = (0..CALLERS)
-                .map(|_| {
-                    let fixture = fixture.clone();
-                    runtime.spawn(async move {
-                        let mut calls = 0u32;
-                        while Instant::now() < deadline {
-                            fixture.through_engine().await;
-                            calls += 1;
-                        }
-                        calls
-                    })
-                })
-                .collect();
-            let calls: u32 = runtime
-                .block_on(futures::future::join_all(callers))
-                .into_iter()
-                .map(|calls| calls.expect("a caller"))
-                .sum();
-            total += calls;
-            f64::from(calls) / THROUGHPUT_ROUND.as_secs_f64()
+            let round = round(
+                runtime,
+                fixture,
+                Way::Engine,
+                CALLERS,
+                (THROUGHPUT_ROUND, Duration::ZERO),
+            );
+            total += round.latencies.len() as u32;
+            round.calls_per_second()
         })
         .collect();
     rounds.sort_by(f64::total_cmp);

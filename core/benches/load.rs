@@ -20,7 +20,7 @@ mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::semrush::{Fixture, MOST_AT_ONCE};
+use support::semrush::{Fixture, MOST_AT_ONCE, Round, Way, round};
 use switchboard::Location;
 use switchboard::metrics::CallPhase;
 use tokio::runtime::Runtime;
@@ -37,90 +37,6 @@ struct Rounds {
     count: usize,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Way {
-    Direct,
-    Engine,
-}
-
-impl Way {
-    async fn call(self, fixture: &Fixture) {
-        match self {
-            Way::Direct => fixture.direct_get().await,
-            Way::Engine => fixture.through_engine().await,
-        }
-    }
-}
-
-/// What one round measured.
-struct Round {
-    /// Every call's latency, sorted.
-    latencies: Vec<Duration>,
-    /// The process's CPU over the round.
-    cpu: Duration,
-    length: Duration,
-}
-
-impl Round {
-    fn calls_per_second(&self) -> f64 {
-        self.latencies.len() as f64 / self.length.as_secs_f64()
-    }
-
-    fn cpu_per_call_us(&self) -> f64 {
-        self.cpu.as_secs_f64() * 1e6 / self.latencies.len().max(1) as f64
-    }
-
-    fn percentile_ms(&self, p: f64) -> f64 {
-        let last = self.latencies.len().saturating_sub(1);
-        let at = ((last as f64) * p).round() as usize;
-        self.latencies
-            .get(at)
-            .map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
-    }
-}
-
-/// `CALLERS` tasks on `runtime`, each calling `way` back to back until the
-/// round ends, their first calls spread evenly over `spread`.
-fn round(
-    runtime: &Runtime,
-    fixture: &Arc<Fixture>,
-    way: Way,
-    (length, spread): (Duration, Duration),
-) -> Round {
-    let cpu_before = support::process_cpu();
-    let started = Instant::now();
-    let deadline = started + length;
-    let callers: Vec<_> = (0..CALLERS)
-        .map(|caller| {
-            let fixture = fixture.clone();
-            let first = started + spread * caller as u32 / CALLERS as u32;
-            runtime.spawn(async move {
-                tokio::time::sleep_until(first.into()).await;
-                let mut latencies = Vec::new();
-                while Instant::now() < deadline {
-                    let call = Instant::now();
-                    way.call(&fixture).await;
-                    latencies.push(call.elapsed());
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut latencies: Vec<Duration> = runtime
-        .block_on(futures::future::join_all(callers))
-        .into_iter()
-        .flat_map(|latencies| latencies.expect("a caller"))
-        .collect();
-    let length = started.elapsed();
-    let cpu = support::process_cpu().saturating_sub(cpu_before);
-    latencies.sort();
-    Round {
-        latencies,
-        cpu,
-        length,
-    }
-}
-
 /// Alternating rounds of each way, the callers' first calls spread over
 /// `spread`: (direct rounds, engine rounds).
 fn alternating(
@@ -130,23 +46,14 @@ fn alternating(
     spread: Duration,
 ) -> (Vec<Round>, Vec<Round>) {
     // A short round each first, so connections are open and pools warm.
+    let run = |way, length| round(runtime, fixture, way, CALLERS, (length, spread));
     for way in [Way::Direct, Way::Engine] {
-        round(runtime, fixture, way, (rounds.length / 3, spread));
+        run(way, rounds.length / 3);
     }
     let (mut direct, mut engine) = (Vec::new(), Vec::new());
     for _ in 0..rounds.count {
-        direct.push(round(
-            runtime,
-            fixture,
-            Way::Direct,
-            (rounds.length, spread),
-        ));
-        engine.push(round(
-            runtime,
-            fixture,
-            Way::Engine,
-            (rounds.length, spread),
-        ));
+        direct.push(run(Way::Direct, rounds.length));
+        engine.push(run(Way::Engine, rounds.length));
     }
     (direct, engine)
 }

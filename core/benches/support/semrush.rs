@@ -1,10 +1,12 @@
 //! Semrush `keyword_overview` three ways, against one loopback mock: through
 //! the whole engine, through the sandbox alone, and as a direct `reqwest`
-//! GET of the same report (the baseline).
+//! GET of the same report (the baseline); and rounds of many callers at
+//! once, one way or the other.
 
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use switchboard::engine::CallShares;
 use switchboard::model::{Actor, IntegrationId, Mode, Role, Settings, UserId, WorkspaceId};
 use switchboard::net::Routes;
@@ -13,6 +15,7 @@ use switchboard::plugins::{HostConfig, Plugin, PluginHost, SandboxLimits};
 use switchboard::vault::{KeySource, Secret};
 use switchboard::{Engine, EngineConfig, Location};
 use switchboard_mocks::semrush::Semrush;
+use tokio::runtime::Runtime;
 
 const KEY: &str = "bench-semrush-key";
 
@@ -158,5 +161,94 @@ impl Fixture {
             .await
             .expect("sandbox invoke");
         assert_eq!(out["rows"][0]["keyword"], "seo");
+    }
+}
+
+/// How a call is made.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Way {
+    /// The baseline: a direct GET.
+    Direct,
+    /// Through the whole engine.
+    Engine,
+}
+
+impl Way {
+    pub async fn call(self, fixture: &Fixture) {
+        match self {
+            Way::Direct => fixture.direct_get().await,
+            Way::Engine => fixture.through_engine().await,
+        }
+    }
+}
+
+/// What one round measured.
+pub struct Round {
+    /// Every call's latency, sorted.
+    pub latencies: Vec<Duration>,
+    /// The process's CPU over the round.
+    pub cpu: Duration,
+    /// How long the round lasted.
+    pub length: Duration,
+}
+
+impl Round {
+    pub fn calls_per_second(&self) -> f64 {
+        self.latencies.len() as f64 / self.length.as_secs_f64()
+    }
+
+    pub fn cpu_per_call_us(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.latencies.len().max(1) as f64
+    }
+
+    pub fn percentile_ms(&self, p: f64) -> f64 {
+        let last = self.latencies.len().saturating_sub(1);
+        let at = ((last as f64) * p).round() as usize;
+        self.latencies
+            .get(at)
+            .map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+    }
+}
+
+/// `callers` tasks on `runtime`, each calling `way` back to back until the
+/// round ends, their first calls spread evenly over `spread`.
+pub fn round(
+    runtime: &Runtime,
+    fixture: &Arc<Fixture>,
+    way: Way,
+    callers: usize,
+    (length, spread): (Duration, Duration),
+) -> Round {
+    let cpu_before = super::process_cpu();
+    let started = Instant::now();
+    let deadline = started + length;
+    let callers: Vec<_> = (0..callers)
+        .map(|caller| {
+            let fixture = fixture.clone();
+            let first = started + spread * caller as u32 / callers as u32;
+            runtime.spawn(async move {
+                tokio::time::sleep_until(first.into()).await;
+                let mut latencies = Vec::new();
+                while Instant::now() < deadline {
+                    let call = Instant::now();
+                    way.call(&fixture).await;
+                    latencies.push(call.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies: Vec<Duration> = runtime
+        .block_on(futures::future::join_all(callers))
+        .into_iter()
+        .flat_map(|latencies| latencies.expect("a caller"))
+        .collect();
+    let length = started.elapsed();
+    let cpu = super::process_cpu().saturating_sub(cpu_before);
+    latencies.sort();
+    Round {
+        latencies,
+        cpu,
+        length,
     }
 }

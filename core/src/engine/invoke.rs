@@ -115,13 +115,15 @@ impl Engine {
             integration.as_str(),
             actor.user.as_str(),
         );
-        let key = [workspace, id, owner].map(str::as_bytes);
-        let month_key = month.to_le_bytes();
-        let records =
-            self.recent_calls
-                .read(&self.store, &[key[0], key[1], key[2], &month_key], |r| {
-                    r.call_records(workspace, id, owner, month)
-                })?;
+        let key = [
+            workspace.as_bytes(),
+            id.as_bytes(),
+            owner.as_bytes(),
+            &month.to_le_bytes(),
+        ];
+        let records = self.recent_calls.read(&self.store, &key, |r| {
+            r.call_records(workspace, id, owner, month)
+        })?;
         let credential = match records.enablement.as_ref().map(|e| e.mode) {
             Some(Mode::Workspace) => Ok(records
                 .workspace_credential
