@@ -1,10 +1,14 @@
-//! `Policies::decide` on a realistic request (an admin reading a member's
-//! connection: user, workspace, integration and connection entities built
-//! from engine types, the repository's policies) next to a bare
+//! `Policies::decide` on realistic requests next to a bare
 //! `Authorizer::is_authorized` on the same request with the entities
-//! already built, in the same run: once as a page asks it again and again
-//! (entities from the cache) and once about facts never seen before
-//! (entities built). Prints the ratios of medians.
+//! already built, in the same run, the repository's policies:
+//! - an admin reading a member's connection (user, workspace, integration
+//!   and connection entities built from engine types): asked again and
+//!   again, as a page does (the decision kept), and about facts never seen
+//!   before (entities built, decided);
+//! - a member's Semrush call, with the workspace's credits used moving on
+//!   every call as they do: the entities kept, decided every time.
+//!
+//! Prints the ratios of medians.
 
 mod support;
 
@@ -75,6 +79,49 @@ fn decide(c: &mut Criterion) {
             black_box(policies.decide(black_box(&query)).expect("decide"))
         })
     });
+
+    // A call: its context carries the credits used so far, which every call
+    // moves, so it is decided each time on entities kept from the last.
+    let semrush = IntegrationId::new("semrush");
+    let modes = [Mode::Workspace, Mode::User];
+    let member = Actor {
+        user: owner.clone(),
+        role: Role::Member,
+        ..actor.clone()
+    };
+    let call = |credits_used| Query {
+        actor: &member,
+        operation: Operation::Invoke {
+            action: "keyword_overview",
+            credit_cost: 1,
+            credits_used,
+            credit_limit: Some(u64::MAX >> 2),
+        },
+        target: Target::Integration(IntegrationFacts {
+            id: &semrush,
+            name: "Semrush",
+            supported: &modes,
+            active: Some(Mode::Workspace),
+        }),
+    };
+    assert!(policies.decide(&call(0)).expect("decide").allowed);
+    let (request, entities) = policies.cedar_request(&call(0)).expect("request");
+    group.bench_function("bare_is_authorized_call", |b| {
+        b.iter(|| {
+            black_box(authorizer.is_authorized(black_box(&request), &bundle.policies, &entities))
+        })
+    });
+    let mut credits_used = 0;
+    group.bench_function("policies_decide_call", |b| {
+        b.iter(|| {
+            credits_used += 1;
+            black_box(
+                policies
+                    .decide(black_box(&call(credits_used)))
+                    .expect("decide"),
+            )
+        })
+    });
     group.finish();
 }
 
@@ -87,4 +134,5 @@ fn main() {
         .final_summary();
     support::print_ratio("decide", "policies_decide", "bare_is_authorized");
     support::print_ratio("decide", "policies_decide_new_facts", "bare_is_authorized");
+    support::print_ratio("decide", "policies_decide_call", "bare_is_authorized_call");
 }

@@ -19,6 +19,7 @@ use criterion::{Criterion, criterion_group};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use switchboard::audit::{Entry, Outcome};
+use switchboard::kept::DEFAULT_CAPACITY;
 use switchboard::model::{
     Account, Actor, Connection, ConnectionId, ConnectionStatus, Enablement, IntegrationId, Mode,
     Role, UserId, WorkspaceId,
@@ -245,13 +246,15 @@ fn warm_page_cache(path: &Path) {
     );
 }
 
-async fn open(data: impl Into<Location>, scratch: &Path) -> Engine {
+/// An engine on `data` keeping up to `kept` recent answers of each kind.
+async fn open(data: impl Into<Location>, scratch: &Path, kept: usize) -> Engine {
     let mut config = EngineConfig::new(
         data,
         switchboard_plugin_artifacts::plugins_dir(),
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies"),
     );
     config.key = key_source();
+    config.kept = kept;
     config.host.cache_dir = Some(scratch.join("plugin-cache"));
     Engine::open(config).await.expect("engine")
 }
@@ -361,7 +364,7 @@ fn open_only(data: &Path) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let scratch = tempfile::tempdir().expect("scratch");
     runtime.block_on(async {
-        let engine = open(data, scratch.path()).await;
+        let engine = open(data, scratch.path(), DEFAULT_CAPACITY).await;
         Page::Team.show(&engine, 0);
         Page::User.show(&engine, 0);
     });
@@ -398,14 +401,25 @@ fn measure(
 
 fn pages(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let mut redb = Vec::new();
+    let (mut redb, mut afresh) = (Vec::new(), Vec::new());
     for workspaces in [SMALL, LARGE] {
         let data = data_set(workspaces);
         let scratch = tempfile::tempdir().expect("scratch");
-        let engine = runtime.block_on(open(data.as_path(), scratch.path()));
+        let engine = runtime.block_on(open(data.as_path(), scratch.path(), DEFAULT_CAPACITY));
         let group = format!("pages_{workspaces}");
         for (page, p99) in measure(c, &group, &engine, workspaces, TIMED_CALLS) {
             redb.push((workspaces, page.name(), p99));
+        }
+        drop(engine);
+        // With nothing kept, every view reads and decides afresh, at either
+        // size: how the work itself grows with the data.
+        let engine = runtime.block_on(open(data.as_path(), scratch.path(), 0));
+        for page in [Page::Team, Page::User] {
+            afresh.push((
+                workspaces,
+                page.name(),
+                p99(&engine, page, workspaces, TIMED_CALLS),
+            ));
         }
         drop(engine);
         let size = std::fs::metadata(&data).map(|m| m.len()).unwrap_or(0);
@@ -416,18 +430,22 @@ fn pages(c: &mut Criterion) {
             peak_memory_of_opening(&data)
         );
     }
-    let p99_of = |workspaces: usize, page: &str| {
-        redb.iter()
+    let p99_in = |measured: &[(usize, &str, Duration)], workspaces: usize, page: &str| {
+        measured
+            .iter()
             .find(|(w, p, _)| *w == workspaces && *p == page)
             .map(|(_, _, d)| *d)
             .expect("measured")
     };
-    for (workspaces, page, p99) in &redb {
-        println!(
-            "pages_{workspaces}: {page} p99 of {TIMED_CALLS} calls (median of {ROUNDS} rounds) {:.2} µs ({:.2}× the {SMALL}-workspace p99)",
-            p99.as_secs_f64() * 1e6,
-            p99.as_secs_f64() / p99_of(SMALL, page).as_secs_f64()
-        );
+    let p99_of = |workspaces: usize, page: &str| p99_in(&redb, workspaces, page);
+    for (measured, how) in [(&redb, "as served"), (&afresh, "nothing kept")] {
+        for (workspaces, page, p99) in measured {
+            println!(
+                "pages_{workspaces}: {page} p99 of {TIMED_CALLS} calls (median of {ROUNDS} rounds), {how}: {:.2} µs ({:.2}× the {SMALL}-workspace p99 {how})",
+                p99.as_secs_f64() * 1e6,
+                p99.as_secs_f64() / p99_in(measured, SMALL, page).as_secs_f64()
+            );
+        }
     }
     let Some(server) = support::postgres_server() else {
         println!("pages on PostgreSQL: skipped (TEST_POSTGRES_URL is not set)");
@@ -435,7 +453,7 @@ fn pages(c: &mut Criterion) {
     };
     let data = postgres_data_set(&server, LARGE);
     let scratch = tempfile::tempdir().expect("scratch");
-    let engine = runtime.block_on(open(data, scratch.path()));
+    let engine = runtime.block_on(open(data, scratch.path(), DEFAULT_CAPACITY));
     let group = format!("pages_{LARGE}_postgres");
     for (page, p99) in measure(c, &group, &engine, LARGE, TIMED_CALLS_POSTGRES) {
         let redb = p99_of(LARGE, page.name());

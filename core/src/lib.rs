@@ -11,6 +11,7 @@
 pub mod audit;
 pub mod engine;
 mod error;
+pub mod kept;
 pub mod maintenance;
 pub mod metrics;
 pub mod model;

@@ -239,6 +239,62 @@ fn decisions_name_their_policies_and_fill_in_the_reason() {
     }
 }
 
+/// A Semrush call by a member, with the workspace's credits as they stand.
+fn semrush_call(
+    credits_used: u64,
+    credit_limit: Option<u64>,
+    policies: &Policies,
+) -> policy::Decision {
+    let id = IntegrationId::new("semrush");
+    let supported = [Mode::Workspace, Mode::User];
+    policies
+        .decide(&Query {
+            actor: &ada(Role::Member, "business"),
+            operation: Operation::Invoke {
+                action: "keyword_overview",
+                credit_cost: 1,
+                credits_used,
+                credit_limit,
+            },
+            target: Target::Integration(IntegrationFacts {
+                id: &id,
+                name: "Semrush",
+                supported: &supported,
+                active: Some(Mode::Workspace),
+            }),
+        })
+        .unwrap()
+}
+
+#[test]
+fn a_kept_decision_answers_only_the_same_question() {
+    let kept = Policies::load(&repo_policies()).unwrap();
+    let afresh = Policies::load_keeping(&repo_policies(), 0).unwrap();
+    let limit_reached = Some("This workspace has used its 10 credits for this period");
+    // The credits move between calls: each call is decided on its own.
+    for (used, limit, reason) in [
+        (8, Some(10), None),
+        (9, Some(10), None),
+        (10, Some(10), limit_reached),
+        (9, Some(10), None),
+        (10, None, None),
+        (10, Some(10), limit_reached),
+        (10, Some(11), None),
+    ] {
+        for policies in [&kept, &afresh] {
+            for _ in 0..2 {
+                let decision = semrush_call(used, limit, policies);
+                assert_eq!(
+                    decision.reason.as_deref(),
+                    reason,
+                    "{used} of {limit:?} credits used"
+                );
+                assert_eq!(decision.allowed, reason.is_none());
+            }
+        }
+    }
+}
+
 #[test]
 fn a_refused_reload_keeps_the_last_good_set_in_force() {
     let dir = scratch_policies();

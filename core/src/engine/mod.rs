@@ -77,6 +77,11 @@ pub struct EngineConfig {
     pub call_shares: CallShares,
     /// How plugins are compiled, bounded and routed.
     pub host: HostConfig,
+    /// How many recent answers are kept of each kind, for the same ask
+    /// again: reads for calls and pages (while nothing was written since),
+    /// decisions and the entities they were made on. 0 keeps none: every
+    /// read and decision is made afresh.
+    pub kept: usize,
 }
 
 impl EngineConfig {
@@ -100,6 +105,7 @@ impl EngineConfig {
             oauth_flow_lifetime: crate::oauth::FLOW_LIFETIME,
             return_urls: ReturnUrls::default(),
             call_shares: CallShares::default(),
+            kept: crate::kept::DEFAULT_CAPACITY,
             host: HostConfig {
                 cache_dir: data.file().map(|f| f.with_extension("cache")),
                 ..HostConfig::default()
@@ -140,7 +146,7 @@ impl Engine {
     /// plugin that fails to load is refused (see [`Engine::load_report`]);
     /// the others serve.
     pub async fn open(config: EngineConfig) -> Result<Self> {
-        let policies = Arc::new(Policies::load(&config.policies_dir)?);
+        let policies = Arc::new(Policies::load_keeping(&config.policies_dir, config.kept)?);
         if config.watch_policies {
             Policies::watch(&policies, POLICY_POLL);
         }
@@ -179,9 +185,9 @@ impl Engine {
             metrics,
             announced_approvals: Default::default(),
             running: fairness::Running::new(config.call_shares),
-            recent_calls: recent::Recent::new(),
-            recent_pages: recent::Recent::new(),
-            recent_team_pages: recent::Recent::new(),
+            recent_calls: recent::Recent::new(config.kept),
+            recent_pages: recent::Recent::new(config.kept),
+            recent_team_pages: recent::Recent::new(config.kept),
             return_urls: config.return_urls,
         })
     }

@@ -7,18 +7,17 @@
 //! by the very next read. Where other nodes write too (PostgreSQL),
 //! nothing is kept: their writes would go unseen.
 
+use crate::kept::Kept;
 use crate::store::{Read, Store, StoreError};
 use std::sync::Arc;
 
-/// Entries kept of each kind (a few KiB each).
-const CAPACITY: usize = 4096;
-
 /// Recent reads of one kind, each with the commit count it was read at.
-pub(super) struct Recent<T>(quick_cache::sync::Cache<Vec<u8>, (u64, Arc<T>)>);
+pub(super) struct Recent<T>(Kept<Vec<u8>, (u64, Arc<T>)>);
 
 impl<T> Recent<T> {
-    pub(super) fn new() -> Self {
-        Recent(quick_cache::sync::Cache::new(CAPACITY))
+    /// Keeps at most `capacity` reads (0: none).
+    pub(super) fn new(capacity: usize) -> Self {
+        Recent(Kept::new(capacity))
     }
 
     /// What `read` finds for `key` as the store holds it now: a kept

@@ -68,8 +68,8 @@ pub struct PolicyBundle {
     /// the reason, so the same request always reads the same one (the
     /// shipped files put plan and workspace rules, then roles, then modes).
     pub precedence: HashMap<PolicyId, (usize, usize)>,
-    /// Entities of recent requests under this set.
-    pub entity_cache: super::request::EntityCache,
+    /// Recent requests' entities and decisions under this set.
+    pub kept: super::request::KeptAnswers,
     /// Which file each policy came from.
     pub files: HashMap<PolicyId, PathBuf>,
     /// SHA-256 over the files read, to notice changes.
@@ -141,6 +141,11 @@ fn digest(sources: &Sources) -> [u8; 32] {
 
 /// Loads and strictly validates a policy directory; warnings count as faults.
 pub fn load(dir: &Path) -> Result<PolicyBundle, PolicyLoadError> {
+    load_keeping(dir, crate::kept::DEFAULT_CAPACITY)
+}
+
+/// [`load`], keeping up to `kept` recent answers of each kind under the set.
+pub(super) fn load_keeping(dir: &Path, kept: usize) -> Result<PolicyBundle, PolicyLoadError> {
     let refuse = |faults| PolicyLoadError {
         dir: dir.to_owned(),
         faults,
@@ -266,7 +271,7 @@ pub fn load(dir: &Path) -> Result<PolicyBundle, PolicyLoadError> {
         slices,
         reasons,
         precedence,
-        entity_cache: Default::default(),
+        kept: super::request::KeptAnswers::new(kept),
         files,
         fingerprint,
     })

@@ -39,6 +39,8 @@ pub struct Policies {
     dir: PathBuf,
     current: ArcSwap<PolicyBundle>,
     authorizer: Authorizer,
+    /// How many recent answers each set keeps.
+    kept: usize,
 }
 
 /// The shortest period at which the policy directory is checked.
@@ -47,11 +49,18 @@ const MIN_WATCH_PERIOD: Duration = Duration::from_millis(10);
 impl Policies {
     /// Loads the directory; refuses to start on an invalid set.
     pub fn load(dir: &Path) -> Result<Self, PolicyLoadError> {
-        let bundle = load::load(dir)?;
+        Self::load_keeping(dir, crate::kept::DEFAULT_CAPACITY)
+    }
+
+    /// [`Policies::load`], keeping up to `kept` recent decisions and entity
+    /// sets (0: every decision is made afresh).
+    pub fn load_keeping(dir: &Path, kept: usize) -> Result<Self, PolicyLoadError> {
+        let bundle = load::load_keeping(dir, kept)?;
         Ok(Policies {
             dir: dir.to_owned(),
             current: ArcSwap::from_pointee(bundle),
             authorizer: Authorizer::new(),
+            kept,
         })
     }
 
@@ -68,7 +77,7 @@ impl Policies {
     /// Re-reads the directory. An invalid set is refused and the one in
     /// force stays; says how many policies are now in force.
     pub fn reload(&self) -> Result<usize, PolicyLoadError> {
-        let bundle = load::load(&self.dir)?;
+        let bundle = load::load_keeping(&self.dir, self.kept)?;
         let count = bundle.policies.policies().count();
         self.current.store(Arc::new(bundle));
         tracing::info!(dir = %self.dir.display(), policies = count, "policies reloaded");
@@ -105,14 +114,19 @@ impl Policies {
         query: &Query<'_>,
     ) -> Result<(cedar_policy::Request, cedar_policy::Entities), BuildError> {
         let bundle = self.current.load();
-        let built = request::build(query, &bundle.actions, &bundle.entity_cache)?;
+        let built = request::build(query, &bundle.actions, &bundle.kept)?;
         Ok((built.request, (*built.entities).clone()))
     }
 
     /// Decides a query against the set in force.
     pub fn decide(&self, query: &Query<'_>) -> Result<Decision, BuildError> {
         let bundle = self.current.load();
-        let built = request::build(query, &bundle.actions, &bundle.entity_cache)?;
+        // The same query under the same set is decided the same way.
+        let (kept, key) = bundle.kept.decision(query);
+        if let Some(decision) = kept {
+            return Ok(decision);
+        }
+        let built = request::build(query, &bundle.actions, &bundle.kept)?;
         let response = self.authorizer.is_authorized(
             &built.request,
             bundle.policies_for(query.operation.action_id()),
@@ -134,12 +148,14 @@ impl Policies {
             .collect();
         let allowed = response.decision() == cedar_policy::Decision::Allow && errors.is_empty();
         let reason = (!allowed).then(|| denial_reason(&bundle, &policies, &errors, query));
-        Ok(Decision {
+        let decision = Decision {
             allowed,
             policies: policies.iter().map(ToString::to_string).collect(),
             reason,
             errors,
-        })
+        };
+        bundle.kept.keep_decision(key, decision.clone());
+        Ok(decision)
     }
 }
 

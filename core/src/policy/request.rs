@@ -1,6 +1,8 @@
 //! Cedar requests built from the engine's own types: entities, context and
 //! the request itself, never parsed from strings pasted together.
 
+use super::Decision;
+use crate::kept::Kept;
 use crate::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
 use cedar_policy::{
     Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request, RestrictedExpression,
@@ -374,25 +376,34 @@ fn entities(query: &Query<'_>, types: &Types) -> Result<Vec<Entity>, BuildError>
     Ok(entities)
 }
 
-/// The entities of recent requests, keyed by every fact they were built
-/// from, so they are never stale; one cache per policy set, because each
-/// request carries its action's entity from the schema. Building entities
-/// costs Cedar more than deciding on them, and a page asks about the same
-/// actor and integration again and again.
-pub struct EntityCache(quick_cache::sync::Cache<Vec<u8>, Arc<Entities>>);
-
-impl EntityCache {
-    /// Requests whose entities are kept (a few KiB each).
-    const CAPACITY: usize = 4096;
-
-    pub fn new() -> Self {
-        EntityCache(quick_cache::sync::Cache::new(Self::CAPACITY))
-    }
+/// Recent answers under one policy set, keyed by every fact they were
+/// made from, so they are never stale; one set per policy set, because
+/// each request carries its action's entity from the schema and a decision
+/// is the set's. Building entities costs Cedar more than deciding on them,
+/// and a page asks about the same actor and integration again and again.
+pub struct KeptAnswers {
+    entities: Kept<Vec<u8>, Arc<Entities>>,
+    decisions: Kept<Vec<u8>, Decision>,
 }
 
-impl Default for EntityCache {
-    fn default() -> Self {
-        Self::new()
+impl KeptAnswers {
+    /// Keeps up to `capacity` of each (0: none).
+    pub fn new(capacity: usize) -> Self {
+        KeptAnswers {
+            entities: Kept::new(capacity),
+            decisions: Kept::new(capacity),
+        }
+    }
+
+    /// The decision made before on exactly this query, if kept.
+    pub fn decision(&self, query: &Query<'_>) -> (Option<Decision>, Vec<u8>) {
+        let key = decision_key(query);
+        (self.decisions.get(&key), key)
+    }
+
+    /// Keeps the decision made on the query whose key is `key`.
+    pub fn keep_decision(&self, key: Vec<u8>, decision: Decision) {
+        self.decisions.insert(key, decision);
     }
 }
 
@@ -405,12 +416,12 @@ impl Default for EntityCache {
 pub fn build(
     query: &Query<'_>,
     actions: &HashMap<String, Entity>,
-    cache: &EntityCache,
+    kept: &KeptAnswers,
 ) -> Result<Built, BuildError> {
     let types = types()?;
     let (principal, action, resource, context) = request_parts(query, types)?;
     let request = Request::new(principal, action, resource, context, None).map_err(err)?;
-    let entities = cache.0.get_or_insert_with(&entity_key(query), || {
+    let entities = kept.entities.get_or_make(&entity_key(query), || {
         let action_id = query.operation.action_id();
         let action = actions
             .get(action_id)
@@ -428,10 +439,47 @@ pub fn build(
 /// that no two queries share a key.
 fn entity_key(query: &Query<'_>) -> Vec<u8> {
     let mut key = Vec::with_capacity(128);
-    let mut field = |value: &str| {
-        key.extend_from_slice(&(value.len() as u32).to_le_bytes());
-        key.extend_from_slice(value.as_bytes());
-    };
+    entity_facts(query, &mut |value: &str| field(&mut key, value));
+    key
+}
+
+/// Every fact the decision on `query` depends on: its entities' and its
+/// context's (the request's principal and resource are among the former).
+fn decision_key(query: &Query<'_>) -> Vec<u8> {
+    let mut key = Vec::with_capacity(160);
+    entity_facts(query, &mut |value: &str| field(&mut key, value));
+    match query.operation {
+        Operation::Enable { mode } => field(&mut key, mode.as_str()),
+        Operation::Invoke {
+            action,
+            credit_cost,
+            credits_used,
+            credit_limit,
+        } => {
+            field(&mut key, action);
+            key.extend_from_slice(&u64::from(credit_cost).to_le_bytes());
+            key.extend_from_slice(&credits_used.to_le_bytes());
+            match credit_limit {
+                Some(limit) => {
+                    key.push(1);
+                    key.extend_from_slice(&limit.to_le_bytes());
+                }
+                None => key.push(0),
+            }
+        }
+        _ => {}
+    }
+    key
+}
+
+/// Appends one value, length-prefixed.
+fn field(key: &mut Vec<u8>, value: &str) {
+    key.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    key.extend_from_slice(value.as_bytes());
+}
+
+/// Hands every fact `query`'s entities are built from to `field`.
+fn entity_facts(query: &Query<'_>, field: &mut dyn FnMut(&str)) {
     let actor = query.actor;
     field(query.operation.action_id());
     field(actor.workspace.as_str());
@@ -451,17 +499,16 @@ fn entity_key(query: &Query<'_>) -> Vec<u8> {
         Target::Workspace => field("workspace"),
         Target::Integration(facts) => {
             field("integration");
-            integration(&mut field, &facts);
+            integration(field, &facts);
         }
         Target::Connection(c) => {
             field("connection");
             field(c.id);
             field(c.workspace.as_str());
             field(c.owner.as_str());
-            integration(&mut field, &c.integration);
+            integration(field, &c.integration);
         }
     }
-    key
 }
 
 /// Checks that every shape of request [`build`] makes conforms to the
