@@ -301,7 +301,8 @@ mod tests {
     }
 
     #[test]
-    fn every_case_is_decided_by_its_actions_slice_as_by_the_whole_set() -> TestResult {
+    fn every_case_is_decided_by_its_actions_slice_and_its_parts_as_by_the_whole_set() -> TestResult
+    {
         let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
         let bundle = super::super::load(&policies)?;
         let mut compared = 0;
@@ -320,10 +321,43 @@ mod tests {
                     file.display(),
                     case.name
                 );
+                // And put together from its steady and moving parts.
+                let slice = bundle.slices.for_action(&action).ok_or("no slice")?;
+                let part = |set| {
+                    super::super::slices::Outcome::of(
+                        &authorizer.is_authorized(&request, set, &entities),
+                    )
+                };
+                let (decision, policies, mut errors) =
+                    super::super::slices::combine(&[&part(&slice.steady), &part(&slice.moving)]);
+                let (_, _, mut whole_errors) = outcome(&whole);
+                errors.sort();
+                whole_errors.sort();
+                assert_eq!(
+                    (decision, policies.into_iter().collect(), errors),
+                    (whole.decision(), outcome(&whole).1, whole_errors),
+                    "{}: {:?}, in parts",
+                    file.display(),
+                    case.name
+                );
                 compared += 1;
             }
         }
         assert!(compared >= 50, "only {compared} cases found");
+        // Only the credit limit reads what moves, and calls only ask it.
+        for (action, slice) in bundle.slices.iter() {
+            let moving: Vec<&str> = slice
+                .moving
+                .policies()
+                .filter_map(|p| p.annotation("id"))
+                .collect();
+            let expected: &[&str] = if action == "invoke" {
+                &["credit-limit"]
+            } else {
+                &[]
+            };
+            assert_eq!(moving, expected, "{action}");
+        }
         Ok(())
     }
 }

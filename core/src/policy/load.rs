@@ -81,7 +81,9 @@ impl PolicyBundle {
     /// whose scope can include it; all of them for an action the schema does
     /// not declare (the engine asks about none: see `check_conformance`).
     pub fn policies_for(&self, id: &str) -> &PolicySet {
-        self.slices.for_action(id).unwrap_or(&self.policies)
+        self.slices
+            .for_action(id)
+            .map_or(&self.policies, |s| &s.all)
     }
 }
 

@@ -13,6 +13,7 @@ use cedar_policy::{Authorizer, PolicyId};
 pub use load::{PolicyBundle, PolicyFault, PolicyLoadError, SCHEMA_FILE, load};
 pub use request::{BuildError, ConnectionFacts, IntegrationFacts, Operation, Query, Target};
 use serde::Serialize;
+use slices::Outcome;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -121,18 +122,33 @@ impl Policies {
     /// Decides a query against the set in force.
     pub fn decide(&self, query: &Query<'_>) -> Result<Decision, BuildError> {
         let bundle = self.current.load();
-        // The same query under the same set is decided the same way.
-        let (kept, key) = bundle.kept.decision(query);
-        if let Some(decision) = kept {
-            return Ok(decision);
-        }
-        let built = request::build(query, &bundle.actions, &bundle.kept)?;
-        let response = self.authorizer.is_authorized(
-            &built.request,
-            bundle.policies_for(query.operation.action_id()),
-            &built.entities,
-        );
-        let mut policies: Vec<PolicyId> = response.diagnostics().reason().cloned().collect();
+        let action = query.operation.action_id();
+        let slice = bundle
+            .slices
+            .for_action(action)
+            .ok_or_else(|| BuildError::no_action(action))?;
+        // Built at most once, and not at all when the steady outcome was
+        // kept and no policy reads what moves.
+        let mut built = None;
+        let mut evaluate = |part: &cedar_policy::PolicySet| -> Result<Outcome, BuildError> {
+            let built = match &mut built {
+                Some(built) => built,
+                empty => empty.insert(request::build(query, &bundle.actions, &bundle.kept)?),
+            };
+            Ok(Outcome::of(&self.authorizer.is_authorized(
+                &built.request,
+                part,
+                &built.entities,
+            )))
+        };
+        let steady = bundle.kept.steady(query, || evaluate(&slice.steady))?;
+        let moving = if slice.moving.is_empty() {
+            None
+        } else {
+            Some(evaluate(&slice.moving)?)
+        };
+        let parts: Vec<&Outcome> = std::iter::once(&*steady).chain(moving.as_ref()).collect();
+        let (verdict, mut policies, errors) = slices::combine(&parts);
         // Cedar gives them as a set: order them as they stand in the files.
         policies.sort_by_key(|id| {
             bundle
@@ -141,21 +157,14 @@ impl Policies {
                 .copied()
                 .unwrap_or((usize::MAX, usize::MAX))
         });
-        let errors: Vec<String> = response
-            .diagnostics()
-            .errors()
-            .map(|e| e.to_string())
-            .collect();
-        let allowed = response.decision() == cedar_policy::Decision::Allow && errors.is_empty();
+        let allowed = verdict == cedar_policy::Decision::Allow && errors.is_empty();
         let reason = (!allowed).then(|| denial_reason(&bundle, &policies, &errors, query));
-        let decision = Decision {
+        Ok(Decision {
             allowed,
             policies: policies.iter().map(ToString::to_string).collect(),
             reason,
             errors,
-        };
-        bundle.kept.keep_decision(key, decision.clone());
-        Ok(decision)
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! Cedar requests built from the engine's own types: entities, context and
 //! the request itself, never parsed from strings pasted together.
 
-use super::Decision;
+use super::slices::Outcome;
 use crate::kept::Kept;
 use crate::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
 use cedar_policy::{
@@ -12,6 +12,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock};
 
 const NAMESPACE: &str = "Switchboard";
+
+/// The context attribute that moves from call to call: the credits the
+/// workspace has used. The policies that read it are decided every time;
+/// what the others decide is kept for the same facts.
+pub const MOVING: &str = "creditsUsed";
 
 /// What the actor asks to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,6 +178,13 @@ pub struct SchemaMismatch {
 #[error("could not build the authorization request: {0}")]
 pub struct BuildError(String);
 
+impl BuildError {
+    /// The schema declares no action by this id.
+    pub(super) fn no_action(id: &str) -> Self {
+        BuildError(format!("the schema has no action `{id}`"))
+    }
+}
+
 fn err(e: impl std::fmt::Display) -> BuildError {
     BuildError(e.to_string())
 }
@@ -299,7 +311,7 @@ fn request_parts(
                     RestrictedExpression::new_string(action.to_owned()),
                 ),
                 ("creditCost".to_owned(), long(u64::from(credit_cost))),
-                ("creditsUsed".to_owned(), long(credits_used)),
+                (MOVING.to_owned(), long(credits_used)),
             ];
             if let Some(limit) = credit_limit {
                 pairs.push(("creditLimit".to_owned(), long(limit)));
@@ -378,12 +390,12 @@ fn entities(query: &Query<'_>, types: &Types) -> Result<Vec<Entity>, BuildError>
 
 /// Recent answers under one policy set, keyed by every fact they were
 /// made from, so they are never stale; one set per policy set, because
-/// each request carries its action's entity from the schema and a decision
+/// each request carries its action's entity from the schema and an outcome
 /// is the set's. Building entities costs Cedar more than deciding on them,
 /// and a page asks about the same actor and integration again and again.
 pub struct KeptAnswers {
     entities: Kept<Vec<u8>, Arc<Entities>>,
-    decisions: Kept<Vec<u8>, Decision>,
+    steady: Kept<Vec<u8>, Arc<Outcome>>,
 }
 
 impl KeptAnswers {
@@ -391,19 +403,19 @@ impl KeptAnswers {
     pub fn new(capacity: usize) -> Self {
         KeptAnswers {
             entities: Kept::new(capacity),
-            decisions: Kept::new(capacity),
+            steady: Kept::new(capacity),
         }
     }
 
-    /// The decision made before on exactly this query, if kept.
-    pub fn decision(&self, query: &Query<'_>) -> (Option<Decision>, Vec<u8>) {
-        let key = decision_key(query);
-        (self.decisions.get(&key), key)
-    }
-
-    /// Keeps the decision made on the query whose key is `key`.
-    pub fn keep_decision(&self, key: Vec<u8>, decision: Decision) {
-        self.decisions.insert(key, decision);
+    /// What the steady policies (those that do not read [`MOVING`]) said
+    /// about `query`'s facts before, or `decide`'s answer, kept.
+    pub fn steady<E>(
+        &self,
+        query: &Query<'_>,
+        decide: impl FnOnce() -> Result<Outcome, E>,
+    ) -> Result<Arc<Outcome>, E> {
+        self.steady
+            .get_or_make(&steady_key(query), || decide().map(Arc::new))
     }
 }
 
@@ -425,7 +437,7 @@ pub fn build(
         let action_id = query.operation.action_id();
         let action = actions
             .get(action_id)
-            .ok_or_else(|| BuildError(format!("the schema has no action `{action_id}`")))?;
+            .ok_or_else(|| BuildError::no_action(action_id))?;
         let mut entities = entities(query, types)?;
         entities.push(action.clone());
         Entities::from_entities(entities, None)
@@ -443,9 +455,10 @@ fn entity_key(query: &Query<'_>) -> Vec<u8> {
     key
 }
 
-/// Every fact the decision on `query` depends on: its entities' and its
-/// context's (the request's principal and resource are among the former).
-fn decision_key(query: &Query<'_>) -> Vec<u8> {
+/// Every fact the steady policies' outcome on `query` depends on: its
+/// entities' (the request's principal and resource among them) and its
+/// context's but [`MOVING`].
+fn steady_key(query: &Query<'_>) -> Vec<u8> {
     let mut key = Vec::with_capacity(160);
     entity_facts(query, &mut |value: &str| field(&mut key, value));
     match query.operation {
@@ -453,12 +466,11 @@ fn decision_key(query: &Query<'_>) -> Vec<u8> {
         Operation::Invoke {
             action,
             credit_cost,
-            credits_used,
+            credits_used: _,
             credit_limit,
         } => {
             field(&mut key, action);
             key.extend_from_slice(&u64::from(credit_cost).to_le_bytes());
-            key.extend_from_slice(&credits_used.to_le_bytes());
             match credit_limit {
                 Some(limit) => {
                     key.push(1);
