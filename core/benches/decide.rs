@@ -3,10 +3,13 @@
 //! already built, in the same run, the repository's policies:
 //! - an admin reading a member's connection (user, workspace, integration
 //!   and connection entities built from engine types): asked again and
-//!   again, as a page does (the decision kept), and about facts never seen
-//!   before (entities built, decided);
+//!   again, as a page does (what the policies said kept: no Cedar runs),
+//!   and about facts never seen before (entities built, every policy
+//!   evaluated);
 //! - a member's Semrush call, with the workspace's credits used moving on
-//!   every call as they do: the entities kept, decided every time.
+//!   every call as they do: the entities and the steady policies' outcome
+//!   kept, the policy reading the credits used (`credit-limit`) evaluated
+//!   every time.
 //!
 //! Prints the ratios of medians.
 
@@ -81,7 +84,7 @@ fn decide(c: &mut Criterion) {
     });
 
     // A call: its context carries the credits used so far, which every call
-    // moves, so it is decided each time on entities kept from the last.
+    // moves, so the policies reading them are evaluated each time.
     let semrush = IntegrationId::new("semrush");
     let modes = [Mode::Workspace, Mode::User];
     let member = Actor {

@@ -44,6 +44,13 @@ impl<K: Eq + Hash, V: Clone> Kept<K, V> {
     }
 }
 
+/// Appends one part of a key, length-prefixed, so that no two keys made of
+/// different parts run together.
+pub(crate) fn push_part(key: &mut Vec<u8>, part: &[u8]) {
+    key.extend_from_slice(&(part.len() as u64).to_le_bytes());
+    key.extend_from_slice(part);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

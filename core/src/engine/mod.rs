@@ -79,8 +79,9 @@ pub struct EngineConfig {
     pub host: HostConfig,
     /// How many recent answers are kept of each kind, for the same ask
     /// again: reads for calls and pages (while nothing was written since),
-    /// decisions and the entities they were made on. 0 keeps none: every
-    /// read and decision is made afresh.
+    /// and per policy set the entities and what the policies that do not
+    /// read the credits used decided. 0 keeps none: every read and every
+    /// policy is evaluated afresh.
     pub kept: usize,
 }
 

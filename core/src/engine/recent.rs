@@ -7,7 +7,7 @@
 //! by the very next read. Where other nodes write too (PostgreSQL),
 //! nothing is kept: their writes would go unseen.
 
-use crate::kept::Kept;
+use crate::kept::{Kept, push_part};
 use crate::store::{Read, Store, StoreError};
 use std::sync::Arc;
 
@@ -50,8 +50,7 @@ impl<T> Recent<T> {
 fn joined(parts: &[&[u8]]) -> Vec<u8> {
     let mut key = Vec::with_capacity(64);
     for part in parts {
-        key.extend_from_slice(&(part.len() as u32).to_le_bytes());
-        key.extend_from_slice(part);
+        push_part(&mut key, part);
     }
     key
 }

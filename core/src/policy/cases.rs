@@ -328,8 +328,9 @@ mod tests {
                         &authorizer.is_authorized(&request, set, &entities),
                     )
                 };
-                let (decision, policies, mut errors) =
+                let (decision, policies, errors) =
                     super::super::slices::combine(&[&part(&slice.steady), &part(&slice.moving)]);
+                let mut errors: Vec<String> = errors.into_iter().map(|(_, e)| e).collect();
                 let (_, _, mut whole_errors) = outcome(&whole);
                 errors.sort();
                 whole_errors.sort();

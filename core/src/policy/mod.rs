@@ -148,15 +148,18 @@ impl Policies {
             Some(evaluate(&slice.moving)?)
         };
         let parts: Vec<&Outcome> = std::iter::once(&*steady).chain(moving.as_ref()).collect();
-        let (verdict, mut policies, errors) = slices::combine(&parts);
+        let (verdict, mut policies, mut errors) = slices::combine(&parts);
         // Cedar gives them as a set: order them as they stand in the files.
-        policies.sort_by_key(|id| {
+        let place = |id: &PolicyId| {
             bundle
                 .precedence
                 .get(id)
                 .copied()
                 .unwrap_or((usize::MAX, usize::MAX))
-        });
+        };
+        policies.sort_by_key(|id| place(id));
+        errors.sort_by_key(|(id, _)| place(id));
+        let errors: Vec<String> = errors.into_iter().map(|(_, error)| error).collect();
         let allowed = verdict == cedar_policy::Decision::Allow && errors.is_empty();
         let reason = (!allowed).then(|| denial_reason(&bundle, &policies, &errors, query));
         Ok(Decision {

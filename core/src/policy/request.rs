@@ -2,7 +2,7 @@
 //! the request itself, never parsed from strings pasted together.
 
 use super::slices::Outcome;
-use crate::kept::Kept;
+use crate::kept::{Kept, push_part};
 use crate::model::{Actor, IntegrationId, Mode, Role, UserId, WorkspaceId};
 use cedar_policy::{
     Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request, RestrictedExpression,
@@ -457,7 +457,8 @@ fn entity_key(query: &Query<'_>) -> Vec<u8> {
 
 /// Every fact the steady policies' outcome on `query` depends on: its
 /// entities' (the request's principal and resource among them) and its
-/// context's but [`MOVING`].
+/// context's but [`MOVING`]. The entity facts begin with the action, which
+/// fixes what the context adds after them.
 fn steady_key(query: &Query<'_>) -> Vec<u8> {
     let mut key = Vec::with_capacity(160);
     entity_facts(query, &mut |value: &str| field(&mut key, value));
@@ -486,8 +487,7 @@ fn steady_key(query: &Query<'_>) -> Vec<u8> {
 
 /// Appends one value, length-prefixed.
 fn field(key: &mut Vec<u8>, value: &str) {
-    key.extend_from_slice(&(value.len() as u32).to_le_bytes());
-    key.extend_from_slice(value.as_bytes());
+    push_part(key, value.as_bytes());
 }
 
 /// Hands every fact `query`'s entities are built from to `field`.

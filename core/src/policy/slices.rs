@@ -15,8 +15,8 @@
 
 use super::request::MOVING;
 use cedar_policy::{
-    ActionConstraint, Decision, Entity, EntityUid, Policy, PolicyId, PolicySet, PolicySetError,
-    Response,
+    ActionConstraint, AuthorizationError, Decision, Entity, EntityUid, Policy, PolicyId, PolicySet,
+    PolicySetError, Response,
 };
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -37,14 +37,14 @@ pub struct Slice {
 }
 
 /// What the policies of one part say about a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Outcome {
     /// Whether `policies` are satisfied forbids (else satisfied permits).
     forbids: bool,
     /// The satisfied forbids, or if none the satisfied permits.
     policies: Vec<PolicyId>,
-    /// Evaluation errors (an erroring policy is not satisfied).
-    errors: Vec<String>,
+    /// Evaluation errors, by policy (an erroring policy is not satisfied).
+    errors: Vec<(PolicyId, String)>,
 }
 
 impl Outcome {
@@ -59,15 +59,18 @@ impl Outcome {
             errors: response
                 .diagnostics()
                 .errors()
-                .map(ToString::to_string)
+                .map(|e| {
+                    let AuthorizationError::PolicyEvaluationError(inner) = e;
+                    (inner.policy_id().clone(), e.to_string())
+                })
                 .collect(),
         }
     }
 }
 
 /// Cedar's answer on the union of the parts: the decision, the determining
-/// policies and the errors.
-pub fn combine(parts: &[&Outcome]) -> (Decision, Vec<PolicyId>, Vec<String>) {
+/// policies and the errors, by policy.
+pub fn combine(parts: &[&Outcome]) -> (Decision, Vec<PolicyId>, Vec<(PolicyId, String)>) {
     let forbidden = parts.iter().any(|p| p.forbids);
     let policies: Vec<PolicyId> = parts
         .iter()
@@ -134,14 +137,21 @@ impl PolicySlices {
 /// or uses the context otherwise than through one of its other attributes
 /// (compares it whole, say). A policy Cedar cannot print counts as moving.
 fn reads_moving(policy: &Policy) -> bool {
-    policy.to_json().map_or(true, |json| reads_context(&json))
+    policy.to_json().map_or(true, |json| may_read_moving(&json))
 }
 
 /// Walks a policy's JSON form (Cedar's EST) for a use of the context that
 /// is not `context.<attr>` or `context has <attr>` with another attribute.
-fn reads_context(value: &Value) -> bool {
+/// Wherever the walk is unsure (an annotation shaped like an expression,
+/// say), it answers yes.
+fn may_read_moving(value: &Value) -> bool {
     match value {
         Value::Object(fields) => fields.iter().any(|(key, inner)| match key.as_str() {
+            // A record literal's keys are the author's (`{ Var: ... }`):
+            // only its values are expressions.
+            "Record" => inner
+                .as_object()
+                .is_none_or(|fields| fields.values().any(may_read_moving)),
             "Var" => inner == "context",
             "." | "has" if inner["left"]["Var"] == "context" => {
                 // `has` names a path: its first step is the context's.
@@ -151,9 +161,9 @@ fn reads_context(value: &Value) -> bool {
                 };
                 attr.and_then(Value::as_str).is_none_or(|a| a == MOVING)
             }
-            _ => reads_context(inner),
+            _ => may_read_moving(inner),
         }),
-        Value::Array(items) => items.iter().any(reads_context),
+        Value::Array(items) => items.iter().any(may_read_moving),
         _ => false,
     }
 }
@@ -235,6 +245,10 @@ mod tests {
             "context has creditsUsed.deep",
             "context == {}",
             "{ x: context }.x.creditLimit > 1",
+            "{ Var: context.creditsUsed }.Var > 5",
+            "{ Var: context }.Var.creditsUsed > 1",
+            "{ \".\": context }[\".\"].creditsUsed > 1",
+            "{ \"has\": { left: context, attr: \"creditLimit\" } }[\"has\"].left.creditsUsed > 1",
             "if true then context.creditLimit > context.creditsUsed else false",
         ] {
             assert!(moving(condition)?, "{condition}");
@@ -245,6 +259,7 @@ mod tests {
             "context has creditLimit && context.creditCost > 0",
             "principal.creditsUsed > 1",
             "context.creditsUsedElsewhere > 1",
+            "{ Var: context.creditLimit }.Var > 5",
         ] {
             assert!(!moving(condition)?, "{condition}");
         }
