@@ -68,7 +68,8 @@ pub struct PolicyBundle {
     /// the reason, so the same request always reads the same one (the
     /// shipped files put plan and workspace rules, then roles, then modes).
     pub precedence: HashMap<PolicyId, (usize, usize)>,
-    /// Recent requests' entities and decisions under this set.
+    /// Recent requests' entities, and what the steady policies said, under
+    /// this set.
     pub kept: super::request::KeptAnswers,
     /// Which file each policy came from.
     pub files: HashMap<PolicyId, PathBuf>,

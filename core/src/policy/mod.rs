@@ -53,8 +53,8 @@ impl Policies {
         Self::load_keeping(dir, crate::kept::DEFAULT_CAPACITY)
     }
 
-    /// [`Policies::load`], keeping up to `kept` recent decisions and entity
-    /// sets (0: every decision is made afresh).
+    /// [`Policies::load`], keeping up to `kept` recent entity sets and
+    /// steady outcomes (0: every policy is evaluated afresh).
     pub fn load_keeping(dir: &Path, kept: usize) -> Result<Self, PolicyLoadError> {
         let bundle = load::load_keeping(dir, kept)?;
         Ok(Policies {

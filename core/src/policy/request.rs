@@ -451,7 +451,7 @@ pub fn build(
 /// that no two queries share a key.
 fn entity_key(query: &Query<'_>) -> Vec<u8> {
     let mut key = Vec::with_capacity(128);
-    entity_facts(query, &mut |value: &str| field(&mut key, value));
+    entity_facts(query, &mut key);
     key
 }
 
@@ -461,7 +461,7 @@ fn entity_key(query: &Query<'_>) -> Vec<u8> {
 /// fixes what the context adds after them.
 fn steady_key(query: &Query<'_>) -> Vec<u8> {
     let mut key = Vec::with_capacity(160);
-    entity_facts(query, &mut |value: &str| field(&mut key, value));
+    entity_facts(query, &mut key);
     match query.operation {
         Operation::Enable { mode } => field(&mut key, mode.as_str()),
         Operation::Invoke {
@@ -490,35 +490,38 @@ fn field(key: &mut Vec<u8>, value: &str) {
     push_part(key, value.as_bytes());
 }
 
-/// Hands every fact `query`'s entities are built from to `field`.
-fn entity_facts(query: &Query<'_>, field: &mut dyn FnMut(&str)) {
+/// Appends every fact `query`'s entities are built from to `key`.
+fn entity_facts(query: &Query<'_>, key: &mut Vec<u8>) {
     let actor = query.actor;
-    field(query.operation.action_id());
-    field(actor.workspace.as_str());
-    field(actor.user.as_str());
-    field(actor.role.as_str());
-    field(&actor.plan);
-    let integration = |field: &mut dyn FnMut(&str), facts: &IntegrationFacts<'_>| {
-        field(facts.id.as_str());
-        field(facts.name);
-        field(&facts.supported.len().to_string());
+    for fact in [
+        query.operation.action_id(),
+        actor.workspace.as_str(),
+        actor.user.as_str(),
+        actor.role.as_str(),
+        &actor.plan,
+    ] {
+        field(key, fact);
+    }
+    let integration = |key: &mut Vec<u8>, facts: &IntegrationFacts<'_>| {
+        field(key, facts.id.as_str());
+        field(key, facts.name);
+        field(key, &facts.supported.len().to_string());
         for mode in facts.supported {
-            field(mode.as_str());
+            field(key, mode.as_str());
         }
-        field(facts.active.map_or("-", Mode::as_str));
+        field(key, facts.active.map_or("-", Mode::as_str));
     };
     match query.target {
-        Target::Workspace => field("workspace"),
+        Target::Workspace => field(key, "workspace"),
         Target::Integration(facts) => {
-            field("integration");
-            integration(field, &facts);
+            field(key, "integration");
+            integration(key, &facts);
         }
         Target::Connection(c) => {
-            field("connection");
-            field(c.id);
-            field(c.workspace.as_str());
-            field(c.owner.as_str());
-            integration(field, &c.integration);
+            for fact in ["connection", c.id, c.workspace.as_str(), c.owner.as_str()] {
+                field(key, fact);
+            }
+            integration(key, &c.integration);
         }
     }
 }
