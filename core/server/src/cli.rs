@@ -668,6 +668,8 @@ async fn serve(settings: ServeConfig, demo: bool) -> Result<ExitCode, String> {
     config.host.pins = settings.pins;
     config.oauth = settings.oauth;
     config.return_urls = settings.return_urls;
+    config.call_shares = settings.call_shares;
+    config.kept = settings.kept;
     let listen = settings.listen;
     let mut tokens = match std::env::var(SERVICE_TOKENS_ENV) {
         Ok(digests) => ServiceTokens::from_hex_digests(&digests).map_err(|e| e.to_string())?,
@@ -753,6 +755,10 @@ async fn check_config(
     if let Some(url) = &config.public_url {
         print(&format!("public URL {url}"));
     }
+    print(&format!(
+        "calls at once: {} per member, {} per workspace; recent answers kept: {} of each kind",
+        config.call_shares.per_member, config.call_shares.per_workspace, config.kept
+    ));
     let http = switchboard::net::Client::new(
         std::time::Duration::from_secs(15),
         &switchboard::net::Routes::default(),

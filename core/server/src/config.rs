@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use switchboard::Location;
-use switchboard::engine::ReturnUrls;
+use switchboard::engine::{CallShares, ReturnUrls};
 use switchboard::model::IntegrationId;
 use switchboard::oauth::{
     AssertionKey, ClientAuth, Endpoints, MicrosoftTenant, Provider, Registration,
@@ -59,6 +59,12 @@ struct Written {
     header_read_timeout_s: Option<u64>,
     /// Seconds a request's body may take.
     body_read_timeout_s: Option<u64>,
+    /// Calls one member may have running at once.
+    calls_per_member: Option<usize>,
+    /// Calls one workspace may have running at once.
+    calls_per_workspace: Option<usize>,
+    /// Recent answers kept of each kind for the same question asked again.
+    kept_answers: Option<usize>,
     #[serde(default)]
     oauth: BTreeMap<String, WrittenClient>,
 }
@@ -122,10 +128,17 @@ pub struct ServeConfig {
     pub pins: HashMap<IntegrationId, Pin>,
     pub webhooks: Vec<String>,
     pub edge: EdgeLimits,
+    pub call_shares: CallShares,
+    /// How many recent answers the engine keeps of each kind.
+    pub kept: usize,
     pub oauth: HashMap<IntegrationId, Registration>,
     /// Where each client secret came from, for `config check` to say.
     pub secret_sources: BTreeMap<String, String>,
 }
+
+/// The most answers of each kind `kept_answers` may ask the engine to keep;
+/// each kind is a cache of its own, so memory grows with it several times.
+pub const MOST_KEPT_ANSWERS: usize = 1_000_000;
 
 /// Every fault of a configuration, each naming its key.
 #[derive(Debug, thiserror::Error)]
@@ -269,11 +282,50 @@ fn check(figment: &Figment, written: Written) -> Result<ServeConfig, ConfigError
             None => defaults.max_connections,
         },
     };
+    let shares = CallShares::default();
+    let mut at_least_one = |value: Option<usize>, key: &str, default: usize| match value {
+        Some(0) => {
+            faults.push(format!("{key}: must be at least 1"));
+            None
+        }
+        value => Some(value.unwrap_or(default)),
+    };
+    let per_member = at_least_one(
+        written.calls_per_member,
+        "calls_per_member",
+        shares.per_member,
+    );
+    let per_workspace = at_least_one(
+        written.calls_per_workspace,
+        "calls_per_workspace",
+        shares.per_workspace,
+    );
+    if let (Some(member), Some(workspace)) = (per_member, per_workspace)
+        && member > workspace
+    {
+        faults.push(format!(
+            "calls_per_member: {member} is more than calls_per_workspace ({workspace}), so no member could run that many"
+        ));
+    }
+    let call_shares = CallShares {
+        per_member: per_member.unwrap_or(shares.per_member),
+        per_workspace: per_workspace.unwrap_or(shares.per_workspace),
+    };
+    let kept = written
+        .kept_answers
+        .unwrap_or(switchboard::kept::DEFAULT_CAPACITY);
+    if kept > MOST_KEPT_ANSWERS {
+        faults.push(format!(
+            "kept_answers: at most {MOST_KEPT_ANSWERS} (0 keeps none)"
+        ));
+    }
     if !faults.is_empty() {
         return Err(ConfigError(faults));
     }
     Ok(ServeConfig {
         edge,
+        call_shares,
+        kept,
         listen: written
             .listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),

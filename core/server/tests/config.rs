@@ -124,6 +124,53 @@ fn config_check_names_every_fault_by_its_key() {
 }
 
 #[test]
+fn the_operator_bounds_calls_at_once_and_the_answers_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("switchboard.toml");
+    let check = |written: &str, env: &[(&str, &str)]| {
+        std::fs::write(&file, written).unwrap();
+        let (ok, out, _) = switchboard(
+            &["config", "check", "--config", file.to_str().unwrap()],
+            env,
+        );
+        (ok, out)
+    };
+    let (ok, out) = check("", &[]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(
+            "calls at once: 8 per member, 32 per workspace; recent answers kept: 4096 of each kind"
+        ),
+        "{out}"
+    );
+    let (ok, out) = check(
+        "calls_per_member = 2\ncalls_per_workspace = 10\nkept_answers = 0\n",
+        &[("SWITCHBOARD_CALLS_PER_WORKSPACE", "12")],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(
+            "calls at once: 2 per member, 12 per workspace; recent answers kept: 0 of each kind"
+        ),
+        "{out}"
+    );
+    let (ok, out) = check("calls_per_member = 40\nkept_answers = 5000000\n", &[]);
+    assert!(!ok);
+    for fault in [
+        "calls_per_member: 40 is more than calls_per_workspace (32), so no member could run that many",
+        "kept_answers: at most 1000000 (0 keeps none)",
+    ] {
+        assert!(out.contains(fault), "{fault:?} not in\n{out}");
+    }
+    let (ok, out) = check("", &[("SWITCHBOARD_CALLS_PER_WORKSPACE", "0")]);
+    assert!(!ok);
+    assert!(
+        out.contains("calls_per_workspace: must be at least 1"),
+        "{out}"
+    );
+}
+
+#[test]
 fn the_environment_overrides_the_file_and_flags_override_both() {
     let dir = tempfile::tempdir().unwrap();
     let file = config_file(dir.path(), "");

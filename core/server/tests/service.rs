@@ -1281,6 +1281,48 @@ async fn one_connection_past_the_cap_is_told_to_come_back() {
     assert!(answers_ok(&s.http, &format!("{}/healthz", s.base), 50).await);
 }
 
+#[tokio::test]
+async fn the_operators_call_shares_bound_each_member() {
+    let s = start_configured(&[], &[("SWITCHBOARD_CALLS_PER_MEMBER", "1")]).await;
+    let path = "/v1/workspaces/demo/integrations/semrush/actions/keyword_overview";
+    let call = |user: &'static str| {
+        // A connection of its own each, as twenty browser tabs would.
+        let http = reqwest::Client::new();
+        let request = s.as_user_on(&http, reqwest::Method::POST, path, user, "member");
+        async move {
+            request
+                .json(&json!({"phrase": "seo"}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..2 {
+        // Twenty of Bob's at once, and one of Carol's among them.
+        let bobs = futures::future::join_all((0..20).map(|_| call("bob")));
+        let (answers, carols) = tokio::join!(bobs, call("carol"));
+        assert_eq!(carols.status(), 200, "a turn of her own");
+        let (mut served, mut refused) = (0, Vec::new());
+        for answer in answers {
+            match answer.status().as_u16() {
+                200 => served += 1,
+                _ => refused.push(problem(answer).await),
+            }
+        }
+        assert!(served >= 1, "{refused:?}");
+        assert!(!refused.is_empty(), "twenty at once, one at a time allowed");
+        for (status, detail) in refused {
+            assert_eq!(status, 429);
+            assert_eq!(
+                detail,
+                "you already have 1 call running; try again when one finishes"
+            );
+        }
+        // Bob has his turn back once his calls end.
+        assert_eq!(call("bob").await.status(), 200);
+    }
+}
+
 /// Whether `url` answers 200 within `tries` attempts, 100 ms apart.
 async fn answers_ok(http: &reqwest::Client, url: &str, tries: usize) -> bool {
     for _ in 0..tries {

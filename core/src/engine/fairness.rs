@@ -56,14 +56,14 @@ impl Running {
         let of = |key: &(String, Option<String>)| counts.get(key).copied().unwrap_or(0);
         if of(&member) >= self.shares.per_member {
             return Err(Error::Busy(format!(
-                "you already have {} calls running; try again when one finishes",
-                self.shares.per_member
+                "you already have {} running; try again when one finishes",
+                calls(self.shares.per_member)
             )));
         }
         if of(&whole) >= self.shares.per_workspace {
             return Err(Error::Busy(format!(
-                "this workspace already has {} calls running; try again when one finishes",
-                self.shares.per_workspace
+                "this workspace already has {} running; try again when one finishes",
+                calls(self.shares.per_workspace)
             )));
         }
         for key in [&member, &whole] {
@@ -73,6 +73,14 @@ impl Running {
             running: self,
             keys: [member, whole],
         })
+    }
+}
+
+/// "1 call", "8 calls".
+fn calls(count: usize) -> String {
+    match count {
+        1 => "1 call".to_owned(),
+        n => format!("{n} calls"),
     }
 }
 
