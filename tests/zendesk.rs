@@ -5,7 +5,7 @@
 
 use serde_json::json;
 use switchboard::Error;
-use switchboard::model::{Mode, Settings};
+use switchboard::model::{ConnectionStatus, EventKind, Mode, Settings};
 use switchboard::pasted::PastedKey;
 use switchboard_e2e::*;
 use switchboard_mocks::zendesk::{self, Zendesk};
@@ -206,9 +206,14 @@ async fn an_agent_email_and_token_go_as_basic_to_the_workspace_subdomain_only() 
 }
 
 #[tokio::test]
-async fn a_new_subdomain_sends_the_credential_there_and_nowhere_else() {
+async fn a_new_subdomain_takes_a_credential_checked_there_and_none_goes_before() {
     let w = world().await;
     let zendesk = id("zendesk");
+    let shared = |engine: &switchboard::Engine| {
+        let page = engine.team_integrations(&admin()).unwrap();
+        let row = page.into_iter().find(|r| r.id == zendesk).unwrap();
+        row.credential.map(|c| c.account.label)
+    };
     w.engine
         .enable_with(&admin(), &zendesk, Mode::Workspace, &subdomain("acme"))
         .unwrap();
@@ -216,34 +221,157 @@ async fn a_new_subdomain_sends_the_credential_there_and_nowhere_else() {
         .set_workspace_credential(&admin(), &zendesk, &agent("ada@acme.test", TOKEN))
         .await
         .unwrap();
-    // The admin moves the workspace to another account: what a call there
-    // answers, and the hosts it went to.
-    let moved_to = |account: &'static str| {
-        let (engine, mock, zendesk) = (&w.engine, &w.mock, &zendesk);
+    let recent = || {
+        let (engine, input) = (&w.engine, json!({}));
         async move {
             engine
-                .enable_with(&admin(), zendesk, Mode::Workspace, &subdomain(account))
-                .unwrap();
-            let before = mock.requests().len();
-            let err = engine
-                .invoke(&member(), zendesk, "recent_tickets", &json!({}))
+                .invoke(&member(), &id("zendesk"), "recent_tickets", &input)
                 .await
-                .unwrap_err()
-                .to_string();
-            let hosts: Vec<String> = mock.requests()[before..]
-                .iter()
-                .map(|r| r.host.clone())
-                .collect();
-            (err, hosts)
         }
     };
-    // acme's token is refused at globex, and goes to globex only.
-    let (err, hosts) = moved_to("globex").await;
-    assert!(err.contains("Couldn't authenticate you"), "{err}");
+    assert!(recent().await.is_ok());
+    // The admin moves the workspace to another account. Acme's token was
+    // checked at acme: it is removed, not sent to globex, and the call says
+    // what is missing.
+    let before = w.mock.requests().len();
+    w.engine
+        .enable_with(&admin(), &zendesk, Mode::Workspace, &subdomain("globex"))
+        .unwrap();
+    assert_eq!(shared(&w.engine), None);
+    for _ in 0..2 {
+        let err = recent().await.unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "zendesk has no workspace credential; an admin must set one"
+        );
+    }
+    assert!(
+        w.engine
+            .recheck_workspace_credential(&admin(), &zendesk)
+            .await
+            .is_err()
+    );
+    assert_eq!(w.mock.requests().len(), before, "nothing sent anywhere");
+    let trail = w
+        .engine
+        .audit(&admin(), &Default::default(), None, 100)
+        .unwrap();
+    let removal = trail
+        .records
+        .iter()
+        .find(|r| r.entry.operation == "remove_workspace_credential")
+        .expect("the removal is audited");
+    assert_eq!(
+        removal.entry.detail.as_deref(),
+        Some("checked with other Zendesk settings")
+    );
+    // Acme's token is refused when pasted for globex; globex's own works
+    // there, and goes there only.
+    let err = w
+        .engine
+        .set_workspace_credential(&admin(), &zendesk, &agent("ada@acme.test", TOKEN))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("Couldn't authenticate you"),
+        "{err}"
+    );
+    w.engine
+        .set_workspace_credential(&admin(), &zendesk, &agent("gus@globex.test", OTHER_TOKEN))
+        .await
+        .unwrap();
+    let before = w.mock.requests().len();
+    recent().await.unwrap();
+    let hosts: Vec<String> = w.mock.requests()[before..]
+        .iter()
+        .map(|r| r.host.clone())
+        .collect();
     assert!(!hosts.is_empty() && hosts.iter().all(|h| h == "globex.zendesk.com"));
+    // Enabling again with the same subdomain keeps it.
+    w.engine
+        .enable_with(&admin(), &zendesk, Mode::Workspace, &subdomain("globex"))
+        .unwrap();
+    assert_eq!(
+        shared(&w.engine).as_deref(),
+        Some("Gus Globex <gus@globex.test>")
+    );
     // An account that does not exist answers as Zendesk does.
-    let (err, _) = moved_to("nobody").await;
-    assert!(err.contains("Zendesk has no such record"), "{err}");
+    w.engine
+        .enable_with(&admin(), &zendesk, Mode::Workspace, &subdomain("nobody"))
+        .unwrap();
+    let err = w
+        .engine
+        .set_workspace_credential(&admin(), &zendesk, &agent("gus@globex.test", OTHER_TOKEN))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("Zendesk has no such record"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_new_subdomain_asks_each_member_to_connect_again_and_sends_their_token_nowhere() {
+    let w = world().await;
+    let zendesk = id("zendesk");
+    w.engine
+        .enable_with(&admin(), &zendesk, Mode::User, &subdomain("acme"))
+        .unwrap();
+    w.engine
+        .connect_with_api_key(&member(), &zendesk, &agent("ada@acme.test", TOKEN))
+        .await
+        .unwrap();
+    // A disable and an enable with the same subdomain bring it back as it was.
+    w.engine.disable(&admin(), &zendesk).unwrap();
+    w.engine
+        .enable_with(&admin(), &zendesk, Mode::User, &subdomain("acme"))
+        .unwrap();
+    let status = |engine: &switchboard::Engine| {
+        let page = engine.user_integrations(&member()).unwrap();
+        let row = page
+            .user_integrations
+            .into_iter()
+            .find(|r| r.id == zendesk)
+            .unwrap();
+        let connection = row.connection.unwrap();
+        (connection.status, connection.status_reason)
+    };
+    assert_eq!(status(&w.engine).0, ConnectionStatus::Connected);
+    let mut events = w.engine.subscribe();
+    let before = w.mock.requests().len();
+    w.engine
+        .enable_with(&admin(), &zendesk, Mode::User, &subdomain("globex"))
+        .unwrap();
+    let reason = "An admin changed Zendesk's settings since you connected: connect again";
+    assert_eq!(
+        status(&w.engine),
+        (ConnectionStatus::NeedsReauth, Some(reason.to_owned()))
+    );
+    let event = events.recv().await.unwrap();
+    assert_eq!(event.kind, EventKind::IntegrationEnabled);
+    let event = events.recv().await.unwrap();
+    assert_eq!(event.kind, EventKind::NeedsReauth);
+    assert_eq!(event.users, [member().user]);
+    assert_eq!(event.reason.as_deref(), Some(reason));
+    for _ in 0..2 {
+        let err = w
+            .engine
+            .invoke(&member(), &zendesk, "recent_tickets", &json!({}))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().ends_with(reason), "{err}");
+    }
+    assert_eq!(w.mock.requests().len(), before, "nothing sent anywhere");
+    // Connecting again, with an account at globex, works there.
+    w.engine
+        .connect_with_api_key(&member(), &zendesk, &agent("gus@globex.test", OTHER_TOKEN))
+        .await
+        .unwrap();
+    assert_eq!(status(&w.engine), (ConnectionStatus::Connected, None));
+    w.engine
+        .invoke(&member(), &zendesk, "recent_tickets", &json!({}))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

@@ -125,6 +125,7 @@ fn generate(location: Location, workspaces: usize) {
                         set_by: member(0),
                         set_at_ms: at_ms,
                         checked_at_ms: at_ms,
+                        checked_with: Some(Default::default()),
                     };
                     w.set_workspace_credential(ws.as_str(), semrush.as_str(), Some(&credential))?;
                     w.audit(
@@ -163,6 +164,7 @@ fn generate(location: Location, workspaces: usize) {
                             connection,
                             sealed,
                             suspended_from: None,
+                            checked_with: Some(Default::default()),
                         })?;
                         let mut entry = allowed("connect", &sharepoint, None);
                         (entry.actor, entry.role) = (owner, Role::Member);

@@ -5,7 +5,7 @@
 use super::credentials::is_oauth;
 use super::{Callback, Engine, SignIn, entry, now_ms, outcome_of};
 use crate::model::{
-    Account, Actor, Connection, ConnectionId, ConnectionStatus, IntegrationId, Mode,
+    Account, Actor, Connection, ConnectionId, ConnectionStatus, IntegrationId, Mode, Settings,
 };
 use crate::pasted::PastedKey;
 use crate::plugins::Plugin;
@@ -176,19 +176,21 @@ impl Engine {
             .exchange(plugin, flow, &callback.state, code)
             .await
             .inspect_err(|e| self.audit_attempt(actor, OPERATION, Some(integration), e))?;
+        let settings = self.settings_now(actor, plugin)?;
         let account = self
             .checked(
                 actor,
                 OPERATION,
                 plugin,
-                Mode::User,
+                (Mode::User, &settings),
                 Secret::new(tokens.access_token.clone()),
             )
             .await?;
+        let checked = (account, settings);
         self.save_connection(
             actor,
             integration,
-            account,
+            checked,
             tokens.scopes.clone(),
             &tokens.to_secret(),
         )
@@ -211,19 +213,28 @@ impl Engine {
         }
         self.approved_now(actor, plugin)?;
         let secret = key.secret_for(plugin.manifest().auth(Mode::User))?;
+        let settings = self.settings_now(actor, plugin)?;
         let account = self
-            .checked(actor, OPERATION, plugin, Mode::User, secret.clone())
+            .checked(
+                actor,
+                OPERATION,
+                plugin,
+                (Mode::User, &settings),
+                secret.clone(),
+            )
             .await?;
-        self.save_connection(actor, integration, account, Vec::new(), &secret)
+        let checked = (account, settings);
+        self.save_connection(actor, integration, checked, Vec::new(), &secret)
     }
 
-    /// Seals a checked credential and saves my connection to an
-    /// integration in one audited transaction; reconnecting keeps the id.
+    /// Seals a credential checked as `account` with `settings` and saves my
+    /// connection to an integration in one audited transaction;
+    /// reconnecting keeps the id.
     fn save_connection(
         &self,
         actor: &Actor,
         integration: &IntegrationId,
-        account: Account,
+        (account, settings): (Account, Settings),
         scopes: Vec<String>,
         credential: &Secret,
     ) -> Result<Connection> {
@@ -257,6 +268,7 @@ impl Engine {
                 connection: connection.clone(),
                 sealed,
                 suspended_from: None,
+                checked_with: Some(settings),
             })?;
             Ok(connection)
         })

@@ -2,7 +2,8 @@
 //! mode, disabling it (which suspends every member's connection), and the
 //! shared credential of a workspace-mode integration.
 
-use super::{Engine, facts, now_ms};
+use super::{Engine, entry, facts, now_ms};
+use crate::audit::Outcome;
 use crate::model::{
     Account, Actor, Connection, ConnectionStatus, Enablement, Event, EventKind, IntegrationId,
     Manifest, Mode, Settings,
@@ -56,8 +57,13 @@ impl Engine {
                 .check_settings(settings)
                 .map_err(|faults| Error::InvalidSettings(faults.join("; ")))
         };
+        let mut retired = Vec::new();
         let enablement = self.audited(actor, "enable", Some(integration), Some(detail), |w| {
             let current = w.enablement(workspace, integration.as_str())?;
+            let before = current
+                .as_ref()
+                .map(|e| e.settings.clone())
+                .unwrap_or_default();
             let query = Query {
                 actor,
                 operation: Operation::Enable { mode },
@@ -127,6 +133,9 @@ impl Engine {
                     }
                 }
             }
+            retired =
+                self.retire_moved_credentials(w, actor, plugin, &before, &enablement.settings)?;
+            restored.retain(|r| !retired.iter().any(|c| c.id == r.id));
             Ok(enablement)
         })?;
         // What is approved now; a later upgrade that asks for more is
@@ -149,7 +158,64 @@ impl Engine {
                 &restored,
             ));
         }
+        if !retired.is_empty() {
+            self.publish(Event {
+                reason: Some(settings_changed(plugin)),
+                ..event(actor, integration, EventKind::NeedsReauth, &retired)
+            });
+        }
         Ok(enablement)
+    }
+
+    /// Where a credential goes follows the settings, so one checked with
+    /// other settings would now reach another account's hosts (another
+    /// `{subdomain}`). Before anything is sent there, the shared credential
+    /// it moves is removed, and each member whose connection it moves is
+    /// asked to connect again: those connections are returned. A record
+    /// from before the settings were kept is taken as checked with `before`.
+    fn retire_moved_credentials(
+        &self,
+        w: &mut dyn Write,
+        actor: &Actor,
+        plugin: &Plugin,
+        before: &Settings,
+        settings: &Settings,
+    ) -> Result<Vec<Connection>> {
+        let integration = &plugin.manifest().id;
+        let (workspace, id) = (actor.workspace.as_str(), integration.as_str());
+        let moves = |mode, checked_with: &Option<Settings>| {
+            plugin.moves_credential(mode, checked_with.as_ref().unwrap_or(before), settings)
+        };
+        if let Some(shared) = w.workspace_credential(workspace, id)?
+            && moves(Mode::Workspace, &shared.checked_with)
+        {
+            w.set_workspace_credential(workspace, id, None)?;
+            let why = format!("checked with other {} settings", plugin.manifest().name);
+            let removal = entry(
+                actor,
+                "remove_workspace_credential",
+                Some(integration),
+                Outcome::Allowed,
+                Some(why),
+            );
+            w.audit(&actor.workspace, now_ms(), removal)?;
+        }
+        let mut retired = Vec::new();
+        for mut stored in w.connections(workspace, id)? {
+            if !moves(Mode::User, &stored.checked_with) {
+                continue;
+            }
+            match stored.connection.status {
+                ConnectionStatus::Suspended => {
+                    stored.suspended_from = Some(ConnectionStatus::NeedsReauth);
+                }
+                _ => stored.connection.status = ConnectionStatus::NeedsReauth,
+            }
+            stored.connection.status_reason = Some(settings_changed(plugin));
+            w.put_connection(&stored)?;
+            retired.push(stored.connection);
+        }
+        Ok(retired)
     }
 
     /// Disables an integration: calls through it are refused at once, every
@@ -208,8 +274,15 @@ impl Engine {
         self.authorize_credential_change(actor, integration, OPERATION)?;
         self.approved_now(actor, plugin)?;
         let secret = &key.secret_for(plugin.manifest().auth(Mode::Workspace))?;
+        let settings = self.settings_now(actor, plugin)?;
         let account = self
-            .checked(actor, OPERATION, plugin, Mode::Workspace, secret.clone())
+            .checked(
+                actor,
+                OPERATION,
+                plugin,
+                (Mode::Workspace, &settings),
+                secret.clone(),
+            )
             .await?;
         let now = now_ms();
         let stored = StoredCredential {
@@ -222,6 +295,7 @@ impl Engine {
             set_by: actor.user.clone(),
             set_at_ms: now,
             checked_at_ms: now,
+            checked_with: Some(settings),
         };
         self.audited_check(actor, OPERATION, integration, &account, |w| {
             w.set_workspace_credential(
@@ -245,9 +319,16 @@ impl Engine {
         self.authorize_credential_change(actor, integration, OPERATION)?;
         self.approved_now(actor, plugin)?;
         let (workspace, id) = (actor.workspace.as_str(), integration.as_str());
-        let stored = self
-            .store
-            .read(|r| r.workspace_credential(workspace, id))?
+        let (stored, enablement) = self.store.read(|r| {
+            Ok((
+                r.workspace_credential(workspace, id)?,
+                r.enablement(workspace, id)?,
+            ))
+        })?;
+        let settings = enablement.map(|e| e.settings).unwrap_or_default();
+        // One checked for another account is not sent to this one's hosts.
+        let stored = stored
+            .filter(|c| !moved(plugin, Mode::Workspace, c.checked_with.as_ref(), &settings))
             .ok_or_else(|| Error::NoWorkspaceCredential(integration.clone()))?;
         let secret = self.credentials.open_workspace_credential(
             &actor.workspace,
@@ -255,7 +336,13 @@ impl Engine {
             &stored.sealed,
         )?;
         let account = self
-            .checked(actor, OPERATION, plugin, Mode::Workspace, secret)
+            .checked(
+                actor,
+                OPERATION,
+                plugin,
+                (Mode::Workspace, &settings),
+                secret,
+            )
             .await?;
         self.audited_check(actor, OPERATION, integration, &account, |w| {
             // Only the check's result changes; a concurrent replacement wins.
@@ -265,6 +352,7 @@ impl Engine {
             {
                 current.account = account.clone();
                 current.checked_at_ms = now_ms();
+                current.checked_with = Some(settings);
                 w.set_workspace_credential(workspace, id, Some(&current))?;
             }
             Ok(())
@@ -389,6 +477,26 @@ pub(super) fn beyond_approval(manifest: &Manifest, enablement: &Enablement) -> V
             "an approval of where its credential goes, which this enablement predates".to_owned(),
         ],
     }
+}
+
+/// Whether a credential of `mode`, checked with `checked_with` (`None`:
+/// from before the settings were kept), would go to other hosts under
+/// `settings`.
+pub(super) fn moved(
+    plugin: &Plugin,
+    mode: Mode,
+    checked_with: Option<&Settings>,
+    settings: &Settings,
+) -> bool {
+    checked_with.is_some_and(|was| plugin.moves_credential(mode, was, settings))
+}
+
+/// Why a connection made with other settings must be made again.
+pub(super) fn settings_changed(plugin: &Plugin) -> String {
+    format!(
+        "An admin changed {}'s settings since you connected: connect again",
+        plugin.manifest().name
+    )
 }
 
 fn event(

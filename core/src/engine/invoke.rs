@@ -3,6 +3,7 @@
 //! a call: facts → decision → credential → call → usage.
 
 use super::credentials::CallCredential;
+use super::enablement::{moved, settings_changed};
 use super::{Engine, facts, now_ms};
 use crate::metrics::CallPhase;
 use crate::model::{
@@ -41,7 +42,7 @@ impl Engine {
         let now = now_ms();
         let month = usage::month_of_day(now / DAY_MS);
         let phase = Instant::now();
-        let facts_now = self.call_facts(actor, integration, month)?;
+        let facts_now = self.call_facts(actor, plugin, month)?;
         self.metrics.call_phase(CallPhase::Store, phase.elapsed());
         let phase = Instant::now();
         let credit_cost = plugin
@@ -101,13 +102,10 @@ impl Engine {
 
     /// Reads, in one snapshot (or as a recent call read it, if nothing has
     /// changed since), the enablement, the month's credits and limit, and
-    /// the credential of the enabled mode.
-    fn call_facts(
-        &self,
-        actor: &Actor,
-        integration: &IntegrationId,
-        month: u64,
-    ) -> Result<CallFacts> {
+    /// the credential of the enabled mode, unless it was checked with
+    /// settings that sent it elsewhere.
+    fn call_facts(&self, actor: &Actor, plugin: &Plugin, month: u64) -> Result<CallFacts> {
+        let integration = &plugin.manifest().id;
         // Before the store sees them: the facts are read before the decision.
         actor.check()?;
         let (workspace, id, owner) = (
@@ -124,15 +122,27 @@ impl Engine {
         let records = self.recent_calls.read(&self.store, &key, |r| {
             r.call_records(workspace, id, owner, month)
         })?;
+        let moves = |mode, checked_with: &Option<Settings>| {
+            records
+                .enablement
+                .as_ref()
+                .is_some_and(|e| moved(plugin, mode, checked_with.as_ref(), &e.settings))
+        };
         let credential = match records.enablement.as_ref().map(|e| e.mode) {
             Some(Mode::Workspace) => Ok(records
                 .workspace_credential
                 .as_ref()
+                .filter(|c| !moves(Mode::Workspace, &c.checked_with))
                 .map(|c| c.sealed.clone())),
             Some(Mode::User) => match &records.connection {
                 Some(c) if c.connection.status != ConnectionStatus::Connected => {
                     Err(c.connection.clone())
                 }
+                Some(c) if moves(Mode::User, &c.checked_with) => Err(Connection {
+                    status: ConnectionStatus::NeedsReauth,
+                    status_reason: Some(settings_changed(plugin)),
+                    ..c.connection.clone()
+                }),
                 connection => Ok(connection.as_ref().map(|c| c.sealed.clone())),
             },
             None => Ok(None),

@@ -19,7 +19,7 @@ mod sessions;
 
 use crate::audit::{Entry, Outcome};
 use crate::metrics::Metrics;
-use crate::model::{Actor, IntegrationId, Manifest, Mode, Role, UserId};
+use crate::model::{Actor, IntegrationId, Manifest, Mode, Role, Settings, UserId};
 use crate::plugins::{HostConfig, LoadOutcome, Plugin, PluginHost};
 use crate::policy::{IntegrationFacts, Operation, Policies, Query, Target};
 use crate::store::{Location, Store, Write};
@@ -392,24 +392,29 @@ impl Engine {
         self.authorize_read(query, audit_as, Some(integration))
     }
 
-    /// Checks a credential with the plugin, as installed in the actor's
-    /// workspace, recording a refusal.
+    /// The settings of the actor's workspace's install of `plugin` (none
+    /// while it is not enabled).
+    fn settings_now(&self, actor: &Actor, plugin: &Plugin) -> Result<Settings> {
+        let (workspace, id) = (actor.workspace.as_str(), plugin.manifest().id.as_str());
+        Ok(self
+            .store
+            .read(|r| r.enablement(workspace, id))?
+            .map(|e| e.settings)
+            .unwrap_or_default())
+    }
+
+    /// Checks a credential with the plugin, as installed with `settings`,
+    /// recording a refusal.
     async fn checked(
         &self,
         actor: &Actor,
         operation: &str,
         plugin: &Plugin,
-        mode: Mode,
+        (mode, settings): (Mode, &Settings),
         secret: crate::vault::Secret,
     ) -> Result<crate::model::Account> {
-        let (workspace, id) = (actor.workspace.as_str(), plugin.manifest().id.as_str());
-        let settings = self
-            .store
-            .read(|r| r.enablement(workspace, id))?
-            .map(|e| e.settings)
-            .unwrap_or_default();
         self.credentials
-            .check(&self.plugins, plugin, mode, secret, &settings)
+            .check(&self.plugins, plugin, mode, secret, settings)
             .await
             .inspect_err(|e| self.audit_attempt(actor, operation, Some(&plugin.manifest().id), e))
     }

@@ -428,6 +428,26 @@ impl Plugin {
         Some(placement.credential(secret, network::resolve_all(receivers, settings)))
     }
 
+    /// Whether `mode`'s credential, checked with the settings `checked_with`,
+    /// would go to other hosts with `settings` (another `{subdomain}`):
+    /// then it belongs to another account, and must be entered again.
+    pub fn moves_credential(
+        &self,
+        mode: Mode,
+        checked_with: &Settings,
+        settings: &Settings,
+    ) -> bool {
+        checked_with != settings
+            && self
+                .placements
+                .iter()
+                .find(|(m, ..)| *m == mode)
+                .is_some_and(|(_, _, receivers)| {
+                    network::resolve_all(receivers, checked_with)
+                        != network::resolve_all(receivers, settings)
+                })
+    }
+
     /// `settings` as a workspace's admin entered them, checked against the
     /// manifest: every setting given, none unknown, each value (trimmed of
     /// surrounding whitespace) matching its schema, and one DNS label where

@@ -2,8 +2,8 @@
 //! reads and writes besides the model's own types.
 
 use crate::model::{
-    Account, Actor, Connection, ConnectionStatus, Enablement, IntegrationId, Role, UserId,
-    WorkspaceId,
+    Account, Actor, Connection, ConnectionStatus, Enablement, IntegrationId, Role, Settings,
+    UserId, WorkspaceId,
 };
 use crate::vault::Sealed;
 use serde::{Deserialize, Serialize};
@@ -22,6 +22,10 @@ pub struct StoredCredential {
     pub set_at_ms: u64,
     /// When the service last accepted it (Unix milliseconds).
     pub checked_at_ms: u64,
+    /// The workspace's settings it was checked with, which name the hosts
+    /// it goes to; `None` in records from before they were kept.
+    #[serde(default)]
+    pub checked_with: Option<Settings>,
 }
 
 /// A personal connection and its sealed credential.
@@ -33,6 +37,9 @@ pub struct StoredConnection {
     pub sealed: Sealed,
     /// The status to restore when a suspended connection comes back.
     pub suspended_from: Option<ConnectionStatus>,
+    /// The workspace's settings its credential was checked with.
+    #[serde(default)]
+    pub checked_with: Option<Settings>,
 }
 
 /// A connection without its credential, for pages that only show it.
@@ -42,6 +49,11 @@ pub struct ConnectionRecord {
     pub connection: Connection,
     /// The status to restore when a suspended connection comes back.
     pub suspended_from: Option<ConnectionStatus>,
+    /// The workspace's settings its credential was checked with, which
+    /// name the hosts it goes to; `None` in records from before they were
+    /// kept.
+    #[serde(default)]
+    pub checked_with: Option<Settings>,
 }
 
 /// A sign-in in progress: who started it, for which integration, until

@@ -88,6 +88,7 @@ fn migrate(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
         let record = ConnectionRecord {
             connection: stored.connection,
             suspended_from: stored.suspended_from,
+            checked_with: stored.checked_with,
         };
         records.insert(key, encode(&record).as_slice())?;
         secrets.insert(key, encode(&stored.sealed).as_slice())?;
@@ -133,6 +134,7 @@ mod tests {
                 ciphertext: vec![1, 2, 3],
             },
             suspended_from: None,
+            checked_with: None,
         };
         // What the first releases wrote: the credential inside the record.
         {

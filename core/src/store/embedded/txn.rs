@@ -79,6 +79,7 @@ fn with_secret(
         connection: record.connection,
         sealed,
         suspended_from: record.suspended_from,
+        checked_with: record.checked_with,
     })
 }
 
@@ -436,6 +437,7 @@ impl Write for Transaction {
         let record = ConnectionRecord {
             connection: c.clone(),
             suspended_from: stored.suspended_from,
+            checked_with: stored.checked_with.clone(),
         };
         self.0
             .open_table(CONNECTIONS)?

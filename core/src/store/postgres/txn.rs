@@ -382,6 +382,7 @@ fn stored_connection(
         connection: record.connection,
         sealed: value(row, sealed, "connections")?,
         suspended_from: record.suspended_from,
+        checked_with: record.checked_with,
     })
 }
 
@@ -937,6 +938,7 @@ impl Write for Txn<'_> {
         let record = encode(&ConnectionRecord {
             connection: c.clone(),
             suspended_from: stored.suspended_from,
+            checked_with: stored.checked_with.clone(),
         });
         self.queue(
             Some(c.workspace.as_str()),
