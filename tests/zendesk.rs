@@ -263,7 +263,7 @@ async fn a_new_subdomain_takes_a_credential_checked_there_and_none_goes_before()
         .expect("the removal is audited");
     assert_eq!(
         removal.entry.detail.as_deref(),
-        Some("checked with other Zendesk settings")
+        Some("by the settings change: it was checked with other Zendesk settings")
     );
     // Acme's token is refused when pasted for globex; globex's own works
     // there, and goes there only.
@@ -439,4 +439,52 @@ async fn a_connector_built_against_0_2_loads_and_works_beside_0_3() {
             .all(|r| r.param("key") == Some("legacy-key-1234"))
     );
     drop(running);
+}
+
+#[tokio::test]
+async fn a_subdomain_changed_while_a_key_is_checked_keeps_the_key_out() {
+    let w = world().await;
+    let zendesk = id("zendesk");
+    let changed = "zendesk's settings changed while the credential was checked; enter it again";
+    // The admin moves the workspace to globex while the check at acme is
+    // on its way: acme's key is not saved for globex.
+    let moved_meanwhile = |mode: Mode| {
+        let (engine, zendesk) = (&w.engine, &zendesk);
+        async move {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            engine
+                .enable_with(&admin(), zendesk, mode, &subdomain("globex"))
+                .unwrap();
+        }
+    };
+    w.engine
+        .enable_with(&admin(), &zendesk, Mode::User, &subdomain("acme"))
+        .unwrap();
+    w.mock.answer_after(std::time::Duration::from_millis(400));
+    let (key, bob, ada) = (agent("ada@acme.test", TOKEN), member(), admin());
+    let (connected, ()) = tokio::join!(
+        w.engine.connect_with_api_key(&bob, &zendesk, &key),
+        moved_meanwhile(Mode::User)
+    );
+    assert_eq!(connected.unwrap_err().to_string(), changed);
+    let page = w.engine.user_integrations(&member()).unwrap();
+    let row = page
+        .user_integrations
+        .iter()
+        .find(|r| r.id == zendesk)
+        .unwrap();
+    assert!(row.connection.is_none(), "{:?}", row.connection);
+
+    w.engine.disable(&admin(), &zendesk).unwrap();
+    w.engine
+        .enable_with(&admin(), &zendesk, Mode::Workspace, &subdomain("acme"))
+        .unwrap();
+    let (set, ()) = tokio::join!(
+        w.engine.set_workspace_credential(&ada, &zendesk, &key),
+        moved_meanwhile(Mode::Workspace)
+    );
+    assert_eq!(set.unwrap_err().to_string(), changed);
+    let page = w.engine.team_integrations(&admin()).unwrap();
+    let row = page.into_iter().find(|r| r.id == zendesk).unwrap();
+    assert!(row.credential.is_none());
 }

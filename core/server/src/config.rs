@@ -138,7 +138,7 @@ pub struct ServeConfig {
 
 /// The most answers of each kind `kept_answers` may ask the engine to keep;
 /// each kind is a cache of its own, so memory grows with it several times.
-pub const MOST_KEPT_ANSWERS: usize = 1_000_000;
+pub const MOST_KEPT_ANSWERS: usize = 100_000;
 
 /// Every fault of a configuration, each naming its key.
 #[derive(Debug, thiserror::Error)]

@@ -92,9 +92,9 @@ impl From<Error> for Problem {
             Error::SessionLifetime(_) => (S::UNPROCESSABLE_ENTITY, "Session lifetime refused"),
             Error::InvalidKey(_) => (S::UNPROCESSABLE_ENTITY, "Invalid key"),
             Error::InvalidSettings(_) => (S::UNPROCESSABLE_ENTITY, "Invalid settings"),
-            Error::CredentialStale { .. } | Error::VersionChanged { .. } => {
-                (S::CONFLICT, "Not possible in this state")
-            }
+            Error::CredentialStale { .. }
+            | Error::VersionChanged { .. }
+            | Error::SettingsChanged(_) => (S::CONFLICT, "Not possible in this state"),
             Error::Busy(_) | Error::Plugin(PluginError::Busy { .. }) => {
                 (S::TOO_MANY_REQUESTS, "Too many calls")
             }

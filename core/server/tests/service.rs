@@ -1297,7 +1297,13 @@ async fn the_operators_call_shares_bound_each_member() {
                 .unwrap()
         }
     };
-    for _ in 0..2 {
+    // Twice at least; more while none overlapped (a slow machine may serve
+    // twenty short calls one after another).
+    let mut refusals = 0;
+    for round in 0..6 {
+        if round >= 2 && refusals > 0 {
+            break;
+        }
         // Twenty of Bob's at once, and one of Carol's among them.
         let bobs = futures::future::join_all((0..20).map(|_| call("bob")));
         let (answers, carols) = tokio::join!(bobs, call("carol"));
@@ -1310,7 +1316,7 @@ async fn the_operators_call_shares_bound_each_member() {
             }
         }
         assert!(served >= 1, "{refused:?}");
-        assert!(!refused.is_empty(), "twenty at once, one at a time allowed");
+        refusals += refused.len();
         for (status, detail) in refused {
             assert_eq!(status, 429);
             assert_eq!(
@@ -1321,6 +1327,7 @@ async fn the_operators_call_shares_bound_each_member() {
         // Bob has his turn back once his calls end.
         assert_eq!(call("bob").await.status(), 200);
     }
+    assert!(refusals > 0, "twenty at once, one at a time allowed");
 }
 
 /// Whether `url` answers 200 within `tries` attempts, 100 ms apart.

@@ -3,6 +3,7 @@
 //! connection's owner may see or change it.
 
 use super::credentials::is_oauth;
+use super::enablement::still_where_checked;
 use super::{Callback, Engine, SignIn, entry, now_ms, outcome_of};
 use crate::model::{
     Account, Actor, Connection, ConnectionId, ConnectionStatus, IntegrationId, Mode, Settings,
@@ -189,7 +190,7 @@ impl Engine {
         let checked = (account, settings);
         self.save_connection(
             actor,
-            integration,
+            plugin,
             checked,
             tokens.scopes.clone(),
             &tokens.to_secret(),
@@ -224,7 +225,7 @@ impl Engine {
             )
             .await?;
         let checked = (account, settings);
-        self.save_connection(actor, integration, checked, Vec::new(), &secret)
+        self.save_connection(actor, plugin, checked, Vec::new(), &secret)
     }
 
     /// Seals a credential checked as `account` with `settings` and saves my
@@ -233,11 +234,12 @@ impl Engine {
     fn save_connection(
         &self,
         actor: &Actor,
-        integration: &IntegrationId,
+        plugin: &Plugin,
         (account, settings): (Account, Settings),
         scopes: Vec<String>,
         credential: &Secret,
     ) -> Result<Connection> {
+        let integration = &plugin.manifest().id;
         let (workspace, id, owner) = (
             actor.workspace.as_str(),
             integration.as_str(),
@@ -248,6 +250,7 @@ impl Engine {
             .seal_connection(actor, integration, credential)?;
         let detail = Some(account.label.clone());
         self.audited(actor, "connect", Some(integration), detail, |w| {
+            still_where_checked(w, plugin, workspace, (Mode::User, &settings))?;
             let existing = w.connection_of(workspace, id, owner)?;
             let connection = Connection {
                 id: existing

@@ -4,6 +4,7 @@
 //! client; the rest of the engine handles sealed bytes and asks here for
 //! what goes out with a call.
 
+use super::enablement::unusable;
 use super::now_ms;
 use crate::metrics::Metrics;
 use crate::model::{
@@ -206,7 +207,7 @@ impl Credentials {
                 None,
             ),
             Mode::User if is_oauth(plugin) => {
-                let (token, sealed) = self.access_token(actor, plugin, None).await?;
+                let (token, sealed) = self.access_token(actor, (plugin, settings), None).await?;
                 (token, Some(sealed))
             }
             Mode::User => (
@@ -236,7 +237,9 @@ impl Credentials {
     ) -> Result<Option<CallCredential>> {
         match (refreshable, mode) {
             (Some(stale), _) => {
-                let (token, sealed) = self.access_token(actor, plugin, Some(stale)).await?;
+                let (token, sealed) = self
+                    .access_token(actor, (plugin, settings), Some(stale))
+                    .await?;
                 Ok(Some(CallCredential {
                     credential: credential_for(plugin, mode, token, settings)?,
                     refreshable: Some(sealed),
@@ -250,14 +253,15 @@ impl Credentials {
         }
     }
 
-    /// The access token to use for my connection: refreshed first when it
-    /// is about to expire, or when `stale` was just refused by the service.
-    /// One refresh per connection runs at a time, on every node at once;
-    /// callers waiting on it use its result.
+    /// The access token to use for my connection with the plugin installed
+    /// with `settings`: refreshed first when it is about to expire, or when
+    /// `stale` was just refused by the service. One refresh per connection
+    /// runs at a time, on every node at once; callers waiting on it use
+    /// its result.
     async fn access_token(
         &self,
         actor: &Actor,
-        plugin: &Plugin,
+        (plugin, settings): (&Plugin, &Settings),
         stale: Option<&Sealed>,
     ) -> Result<(Secret, Sealed)> {
         let integration = &plugin.manifest().id;
@@ -272,6 +276,10 @@ impl Credentials {
                 .store
                 .read(|r| r.connection_of(workspace, id, owner))?
                 .ok_or_else(|| Error::NotConnected(integration.clone()))?;
+            // Read again since the call's facts: it may have changed since.
+            if let Some(why) = unusable(plugin, &stored, settings) {
+                return Err(why);
+            }
             let tokens = Tokens::from_secret(&self.vault.open_secret(&stored.sealed, identity)?)?;
             Ok((stored, tokens))
         };

@@ -11,7 +11,7 @@ use crate::model::{
 use crate::pasted::PastedKey;
 use crate::plugins::Plugin;
 use crate::policy::{Operation, Query, Target};
-use crate::store::{StoredCredential, Write};
+use crate::store::{StoredConnection, StoredCredential, Write};
 use crate::{Error, Result};
 
 impl Engine {
@@ -190,7 +190,10 @@ impl Engine {
             && moves(Mode::Workspace, &shared.checked_with)
         {
             w.set_workspace_credential(workspace, id, None)?;
-            let why = format!("checked with other {} settings", plugin.manifest().name);
+            let why = format!(
+                "by the settings change: it was checked with other {} settings",
+                plugin.manifest().name
+            );
             let removal = entry(
                 actor,
                 "remove_workspace_credential",
@@ -202,18 +205,25 @@ impl Engine {
         }
         let mut retired = Vec::new();
         for mut stored in w.connections(workspace, id)? {
-            if !moves(Mode::User, &stored.checked_with) {
+            let status = &mut stored.connection.status;
+            // One suspended comes back needing a new connection, unannounced:
+            // its member cannot connect while the integration is not in
+            // user mode.
+            let (now, announced) = match status {
+                ConnectionStatus::Suspended => {
+                    (stored.suspended_from.get_or_insert(*status), false)
+                }
+                _ => (status, true),
+            };
+            if *now == ConnectionStatus::NeedsReauth || !moves(Mode::User, &stored.checked_with) {
                 continue;
             }
-            match stored.connection.status {
-                ConnectionStatus::Suspended => {
-                    stored.suspended_from = Some(ConnectionStatus::NeedsReauth);
-                }
-                _ => stored.connection.status = ConnectionStatus::NeedsReauth,
-            }
+            *now = ConnectionStatus::NeedsReauth;
             stored.connection.status_reason = Some(settings_changed(plugin));
             w.put_connection(&stored)?;
-            retired.push(stored.connection);
+            if announced {
+                retired.push(stored.connection);
+            }
         }
         Ok(retired)
     }
@@ -238,16 +248,30 @@ impl Engine {
                 )),
             };
             self.authorize(query)?;
-            if current.is_none() {
+            let Some(current) = current else {
                 return Err(Error::NotEnabled(integration.clone()));
-            }
+            };
             w.set_enablement(workspace, integration.as_str(), None)?;
+            // The settings go with the enablement: a credential from before
+            // they were kept is taken as checked with these.
+            if let Some(mut shared) = w.workspace_credential(workspace, integration.as_str())?
+                && shared.checked_with.is_none()
+            {
+                shared.checked_with = Some(current.settings.clone());
+                w.set_workspace_credential(workspace, integration.as_str(), Some(&shared))?;
+            }
             for mut stored in w.connections(workspace, integration.as_str())? {
+                let unstamped = stored.checked_with.is_none();
+                stored
+                    .checked_with
+                    .get_or_insert_with(|| current.settings.clone());
                 if stored.connection.status != ConnectionStatus::Suspended {
                     stored.suspended_from = Some(stored.connection.status);
                     stored.connection.status = ConnectionStatus::Suspended;
                     w.put_connection(&stored)?;
                     suspended.push(stored.connection);
+                } else if unstamped {
+                    w.put_connection(&stored)?;
                 }
             }
             Ok(())
@@ -295,9 +319,11 @@ impl Engine {
             set_by: actor.user.clone(),
             set_at_ms: now,
             checked_at_ms: now,
-            checked_with: Some(settings),
+            checked_with: Some(settings.clone()),
         };
+        let workspace = actor.workspace.as_str();
         self.audited_check(actor, OPERATION, integration, &account, |w| {
+            still_where_checked(w, plugin, workspace, (Mode::Workspace, &settings))?;
             w.set_workspace_credential(
                 actor.workspace.as_str(),
                 integration.as_str(),
@@ -345,6 +371,7 @@ impl Engine {
             )
             .await?;
         self.audited_check(actor, OPERATION, integration, &account, |w| {
+            still_where_checked(w, plugin, workspace, (Mode::Workspace, &settings))?;
             // Only the check's result changes; a concurrent replacement wins.
             if let Some(mut current) = w
                 .workspace_credential(workspace, id)?
@@ -492,11 +519,56 @@ pub(super) fn moved(
 }
 
 /// Why a connection made with other settings must be made again.
-pub(super) fn settings_changed(plugin: &Plugin) -> String {
+fn settings_changed(plugin: &Plugin) -> String {
     format!(
         "An admin changed {}'s settings since you connected: connect again",
         plugin.manifest().name
     )
+}
+
+/// What stands in the way of a call with my connection `stored` under
+/// `settings`: its status, or settings that moved it; `None` if usable.
+pub(super) fn unusable(
+    plugin: &Plugin,
+    stored: &StoredConnection,
+    settings: &Settings,
+) -> Option<Error> {
+    let connection = &stored.connection;
+    let (status, reason) = if connection.status != ConnectionStatus::Connected {
+        (connection.status, connection.status_reason.clone())
+    } else if moved(plugin, Mode::User, stored.checked_with.as_ref(), settings) {
+        (
+            ConnectionStatus::NeedsReauth,
+            Some(settings_changed(plugin)),
+        )
+    } else {
+        return None;
+    };
+    Some(Error::ConnectionUnusable {
+        integration: connection.integration.clone(),
+        status,
+        reason: reason.unwrap_or_default(),
+    })
+}
+
+/// Refuses to save a credential of `mode` checked with `checked_with` if an
+/// admin has since changed the settings (read in the saving transaction)
+/// so that it would go elsewhere.
+pub(super) fn still_where_checked(
+    w: &dyn Write,
+    plugin: &Plugin,
+    workspace: &str,
+    (mode, checked_with): (Mode, &Settings),
+) -> Result<()> {
+    let integration = &plugin.manifest().id;
+    let settings = w
+        .enablement(workspace, integration.as_str())?
+        .map(|e| e.settings)
+        .unwrap_or_default();
+    match moved(plugin, mode, Some(checked_with), &settings) {
+        true => Err(Error::SettingsChanged(integration.clone())),
+        false => Ok(()),
+    }
 }
 
 fn event(

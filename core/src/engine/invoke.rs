@@ -3,12 +3,10 @@
 //! a call: facts → decision → credential → call → usage.
 
 use super::credentials::CallCredential;
-use super::enablement::{moved, settings_changed};
+use super::enablement::{moved, unusable};
 use super::{Engine, facts, now_ms};
 use crate::metrics::CallPhase;
-use crate::model::{
-    Actor, Connection, ConnectionStatus, ConnectorError, Enablement, IntegrationId, Mode, Settings,
-};
+use crate::model::{Actor, ConnectorError, Enablement, IntegrationId, Mode, Settings};
 use crate::plugins::{Credential, Plugin, PluginError, SandboxTimes};
 use crate::policy::{Operation, Query, Target};
 use crate::usage::{self, DAY_MS};
@@ -22,9 +20,9 @@ struct CallFacts {
     enablement: Option<Enablement>,
     credits_used: u64,
     credit_limit: Option<u64>,
-    /// The sealed credential of the enabled mode, if any; a connection that
+    /// The sealed credential of the enabled mode, if any; why a connection
     /// is not usable as it stands is the error, once the policies allow.
-    credential: std::result::Result<Option<Sealed>, Connection>,
+    credential: Result<Option<Sealed>>,
 }
 
 impl Engine {
@@ -67,13 +65,7 @@ impl Engine {
         self.metrics.call_phase(CallPhase::Decide, phase.elapsed());
         let mode = active.ok_or_else(|| Error::NotEnabled(integration.clone()))?;
         let sealed = match (mode, facts_now.credential) {
-            (_, Err(connection)) => {
-                return Err(Error::ConnectionUnusable {
-                    integration: integration.clone(),
-                    status: connection.status,
-                    reason: connection.status_reason.unwrap_or_default(),
-                });
-            }
+            (_, Err(unusable)) => return Err(unusable),
             (Mode::Workspace, Ok(None)) => {
                 return Err(Error::NoWorkspaceCredential(integration.clone()));
             }
@@ -122,28 +114,26 @@ impl Engine {
         let records = self.recent_calls.read(&self.store, &key, |r| {
             r.call_records(workspace, id, owner, month)
         })?;
-        let moves = |mode, checked_with: &Option<Settings>| {
-            records
-                .enablement
-                .as_ref()
-                .is_some_and(|e| moved(plugin, mode, checked_with.as_ref(), &e.settings))
-        };
-        let credential = match records.enablement.as_ref().map(|e| e.mode) {
-            Some(Mode::Workspace) => Ok(records
+        let credential = match &records.enablement {
+            Some(Enablement {
+                mode: Mode::Workspace,
+                settings,
+                ..
+            }) => Ok(records
                 .workspace_credential
                 .as_ref()
-                .filter(|c| !moves(Mode::Workspace, &c.checked_with))
+                .filter(|c| !moved(plugin, Mode::Workspace, c.checked_with.as_ref(), settings))
                 .map(|c| c.sealed.clone())),
-            Some(Mode::User) => match &records.connection {
-                Some(c) if c.connection.status != ConnectionStatus::Connected => {
-                    Err(c.connection.clone())
-                }
-                Some(c) if moves(Mode::User, &c.checked_with) => Err(Connection {
-                    status: ConnectionStatus::NeedsReauth,
-                    status_reason: Some(settings_changed(plugin)),
-                    ..c.connection.clone()
-                }),
-                connection => Ok(connection.as_ref().map(|c| c.sealed.clone())),
+            Some(Enablement {
+                mode: Mode::User,
+                settings,
+                ..
+            }) => match &records.connection {
+                Some(c) => match unusable(plugin, c, settings) {
+                    Some(why) => Err(why),
+                    None => Ok(Some(c.sealed.clone())),
+                },
+                None => Ok(None),
             },
             None => Ok(None),
         };

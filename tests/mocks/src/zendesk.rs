@@ -159,6 +159,8 @@ struct Books {
     /// Ids handed out: users and brands are numbered across accounts.
     ids: u64,
     requests: Vec<Recorded>,
+    /// How long every answer takes, as a slow network would.
+    latency: Duration,
 }
 
 impl Books {
@@ -348,6 +350,11 @@ impl Zendesk {
         }
     }
 
+    /// Answers every request `latency` after it arrives.
+    pub fn answer_after(&self, latency: Duration) {
+        self.books().latency = latency;
+    }
+
     /// Every request so far, oldest first.
     pub fn requests(&self) -> Vec<Recorded> {
         self.books().requests.clone()
@@ -438,6 +445,8 @@ async fn api(
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
+    let latency = mock.books().latency;
+    tokio::time::sleep(latency).await;
     let response = mock.answer(&method, &host, uri.path(), &query, authorization.as_deref());
     mock.books().requests.push(Recorded {
         host,
