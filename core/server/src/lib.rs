@@ -33,6 +33,8 @@ use switchboard::engine::SESSION_TOKEN_PREFIX;
 
 /// Request bodies larger than this are refused with 413.
 const MAX_BODY_BYTES: usize = 1 << 20;
+/// Why saving a key that was just checked can still be refused.
+const CHECKED_MEANWHILE: &str = "An upgrade of the plugin awaits an admin's approval, or an admin changed the integration's settings while the key was checked";
 
 /// A configured service-token digest that is not one.
 #[derive(Debug, thiserror::Error)]
@@ -133,13 +135,13 @@ fn session_routes() -> Api<Shared> {
         .get("/v1/workspaces/{workspace}/team-integrations", h::team_integrations, Doc::acting("The Team Integrations page (admins and developers)").returns::<h::TeamPage>())
         .post("/v1/workspaces/{workspace}/team-integrations/{integration}/enable", h::enable, Doc::acting("Enable an integration in one mode").body::<h::EnableRequest>().returns::<Enablement>().refuses(422, "The settings are missing, unknown, or do not match their schema"))
         .post("/v1/workspaces/{workspace}/team-integrations/{integration}/disable", h::disable, Doc::acting("Disable an integration; members' connections are suspended").status(204))
-        .put("/v1/workspaces/{workspace}/team-integrations/{integration}/credential", h::set_credential, Doc::acting("Check and save the shared credential").body::<h::CredentialRequest>().returns::<h::SavedCredential>().refuses(422, "The key is empty or holds a line break, control or invisible character, its fields are not the credential's, or the service refused it"))
+        .put("/v1/workspaces/{workspace}/team-integrations/{integration}/credential", h::set_credential, Doc::acting("Check and save the shared credential").body::<h::CredentialRequest>().returns::<h::SavedCredential>().refuses(422, "The key is empty or holds a line break, control or invisible character, its fields are not the credential's, or the service refused it").refuses(409, CHECKED_MEANWHILE))
         .post("/v1/workspaces/{workspace}/team-integrations/{integration}/credential/check", h::check_credential, Doc::acting("Check the saved shared credential again").returns::<Account>())
         .delete("/v1/workspaces/{workspace}/team-integrations/{integration}/credential", h::remove_credential, Doc::acting("Remove the shared credential").status(204))
         .get("/v1/workspaces/{workspace}/usage", h::usage, Doc::acting("Calls and credits per integration and member").query::<h::Period>().returns::<h::UsageReport>())
         .get("/v1/workspaces/{workspace}/audit", h::audit, Doc::acting("The audit trail, newest first").query::<h::AuditQuery>().returns::<Page>())
         .get("/v1/workspaces/{workspace}/integrations", h::integrations_page, Doc::acting("The Integrations page: my connections and the workspace's integrations").returns::<IntegrationsPage>())
-        .post("/v1/workspaces/{workspace}/integrations/{integration}/connect", h::connect, Doc::acting("Connect my account: with an API key, or start an OAuth 2.0 sign-in").body::<h::ConnectRequest>().returns::<h::ConnectResponse>().refuses(400, "The integration signs in with OAuth 2.0 and a key was sent, or the other way round").refuses(422, "The key is empty or holds a line break, control or invisible character, its fields are not the credential's, or return_to is not on an allowed origin"))
+        .post("/v1/workspaces/{workspace}/integrations/{integration}/connect", h::connect, Doc::acting("Connect my account: with an API key, or start an OAuth 2.0 sign-in").body::<h::ConnectRequest>().returns::<h::ConnectResponse>().refuses(400, "The integration signs in with OAuth 2.0 and a key was sent, or the other way round").refuses(422, "The key is empty or holds a line break, control or invisible character, its fields are not the credential's, or return_to is not on an allowed origin").refuses(409, CHECKED_MEANWHILE))
         .get("/v1/workspaces/{workspace}/integrations/{integration}/callback", h::callback, Doc::acting("Finish an OAuth 2.0 sign-in with what the provider sent back").query::<switchboard::engine::Callback>().returns::<Connection>().refuses(400, "The sign-in is unknown, used, expired, another member's or another integration's, or the provider refused"))
         .get("/v1/workspaces/{workspace}/connections/{connection}", h::connection, Doc::acting("My connection").returns::<Connection>())
         .delete("/v1/workspaces/{workspace}/connections/{connection}", h::disconnect, Doc::acting("Disconnect: delete my connection and its credential").status(204))
