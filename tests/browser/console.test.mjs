@@ -263,6 +263,30 @@ test('Zendesk: Ada enters the subdomain and an agent email and token; Carol sear
   await result.getByRole('columnheader', { name: /subject/i }).waitFor();
   assert.equal(await result.locator('tbody tr').count(), 3, 'the three tickets asked for');
   await shoot(carol, 'integrations-zendesk-try-it');
+
+  // Another subdomain is another account: Ada is told the key goes, may
+  // keep things as they are, and once she saves, the key is gone.
+  await ada.reload();
+  const moved = card(ada, 'Zendesk');
+  await moved.getByLabel('Zendesk subdomain').fill('globex');
+  await moved.getByRole('button', { name: 'Save settings' }).click();
+  const ask = ada.getByRole('dialog', { name: "Change Zendesk's settings?" });
+  await ask.getByText('none checked at the old one is sent to the new one: the saved key is removed.').waitFor();
+  await ask.getByRole('button', { name: 'Cancel' }).click();
+  await moved.getByText('Key set: Ada Lovelace <ada@acme.test>').waitFor();
+  await moved.getByRole('button', { name: 'Save settings' }).click();
+  await ask.getByRole('button', { name: 'Save settings' }).click();
+  await moved.getByRole('button', { name: 'Save key' }).waitFor();
+  assert.equal(await moved.getByText(/Key set:/).count(), 0);
+  await carol.getByRole('button', { name: 'Run' }).click();
+  await carol.getByText('zendesk has no workspace credential; an admin must set one').waitFor();
+  // Back to acme, where the token is entered again.
+  await moved.getByLabel('Zendesk subdomain').fill('acme');
+  await moved.getByRole('button', { name: 'Save settings' }).click();
+  await moved.getByLabel('Agent email').fill('ada@acme.test');
+  await moved.getByLabel('API token').fill('demo-zendesk-token');
+  await moved.getByRole('button', { name: 'Save key' }).click();
+  await moved.getByText('Key set: Ada Lovelace <ada@acme.test>').waitFor();
   assert.deepEqual(ada.problems, []);
   assert.deepEqual(carol.problems, []);
   await ada.context().close();

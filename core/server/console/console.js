@@ -845,11 +845,18 @@ function settingsInputs(t, errorBox, refresh) {
   // Once saved, what was typed is no longer the person's to keep across
   // the page's refresh: the saved (trimmed) values come back instead.
   const markSaved = () => inputs.forEach((input) => { input.dataset.saved = input.value; });
+  // Whether saving would send credentials to other hosts (a setting in a
+  // credential host changed): the engine then drops what was checked at
+  // the old ones.
+  const movesCredentials = () => specs.some((spec, i) => inputs[i].value.trim() !== (saved[spec.name] ?? '')
+    && t.permissions.some((p) => p.credential_hosts.some((host) => host.includes(`{${spec.name}}`))));
   const fields = specs.map((spec, i) => h('div', { class: 'field' },
     h('label', { for: inputs[i].id }, spec.label), inputs[i],
     h('p', { id: `${inputs[i].id}-help`, class: 'muted small' }, spec.description)));
   const save = t.enabled
     ? actionButton('Save settings', { key: `${t.id}:save-settings`, errorBox }, async () => {
+      const text = movesCredentials() && movedText(t, await connectedMembers(t));
+      if (text && !await confirmDialog({ title: `Change ${t.name}'s settings?`, text, confirm: 'Save settings' })) return;
       await api(`${ws()}/team-integrations/${enc(t.id)}/enable`, { method: 'POST', body: { mode: t.enabled.mode, settings: values() } });
       markSaved();
       announce(`${t.name}'s settings are saved.`);
@@ -860,7 +867,19 @@ function settingsInputs(t, errorBox, refresh) {
     h('h4', { id }, 'Settings'),
     h('div', { class: 'field-row' }, ...fields),
     save ? h('div', { class: 'card-actions' }, save) : null);
-  return { panel, values, markSaved };
+  return { panel, values, markSaved, movesCredentials };
+}
+
+// What saving settings that move credentials to other hosts takes away,
+// with `connected` members; `null` when nothing is saved to lose.
+function movedText(t, connected) {
+  const lost = [
+    t.credential ? 'the saved key is removed' : null,
+    connected === 1 ? '1 member must connect again' : null,
+    connected > 1 ? `${connected} members must connect again` : null,
+  ].filter(Boolean);
+  if (!lost.length) return null;
+  return `Credentials go to the address these settings make, and none checked at the old one is sent to the new one: ${lost.join('; ')}.`;
 }
 
 function modeDescription(permission) {
@@ -945,19 +964,21 @@ function modeButtons(t, errorBox, refresh, settings) {
     await refresh();
   }, 'btn btn-danger-quiet')];
   for (const mode of t.modes.filter((m) => m !== t.enabled.mode)) {
-    buttons.push(button(`Switch to ${modeWords(mode)}`, `switch-${mode}`, () => switchMode(t, mode, enable, disable, refresh)));
+    buttons.push(button(`Switch to ${modeWords(mode)}`, `switch-${mode}`, () => switchMode(t, mode, { enable, disable, refresh, settings })));
   }
   return buttons;
 }
 
 // One mode at a time: switching is a disable, then an enable in the other.
-async function switchMode(t, mode, enable, disable, refresh) {
+async function switchMode(t, mode, { enable, disable, refresh, settings }) {
   const n = await connectedMembers(t);
+  const moves = settings?.movesCredentials();
   const text = [
     `It is disabled, then enabled in ${modeWords(mode)}.`,
     mode === 'user' ? 'Each member will connect their own account.'
-      : `Everyone will use one shared key${t.credential ? ': the one already saved' : ', which you add next'}.`,
+      : `Everyone will use one shared key${t.credential && !moves ? ': the one already saved' : ', which you add next'}.`,
     n > 0 ? suspendSentence(n, `until ${modeWords(t.enabled.mode)} is enabled again`) : null,
+    moves ? movedText(t, n) : null,
   ].filter(Boolean).join(' ');
   if (!await confirmDialog({ title: `Switch ${t.name} to ${modeWords(mode)}?`, text, confirm: 'Switch' })) return;
   await disable();

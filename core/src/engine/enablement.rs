@@ -183,6 +183,9 @@ impl Engine {
     ) -> Result<Vec<Connection>> {
         let integration = &plugin.manifest().id;
         let (workspace, id) = (actor.workspace.as_str(), integration.as_str());
+        if !plugin.credentials_follow_settings() {
+            return Ok(Vec::new());
+        }
         let moves = |mode, checked_with: &Option<Settings>| {
             plugin.moves_credential(mode, checked_with.as_ref().unwrap_or(before), settings)
         };
@@ -254,17 +257,19 @@ impl Engine {
             w.set_enablement(workspace, integration.as_str(), None)?;
             // The settings go with the enablement: a credential from before
             // they were kept is taken as checked with these.
-            if let Some(mut shared) = w.workspace_credential(workspace, integration.as_str())?
+            let follows = plugin.credentials_follow_settings();
+            if follows
+                && let Some(mut shared) = w.workspace_credential(workspace, integration.as_str())?
                 && shared.checked_with.is_none()
             {
                 shared.checked_with = Some(current.settings.clone());
                 w.set_workspace_credential(workspace, integration.as_str(), Some(&shared))?;
             }
             for mut stored in w.connections(workspace, integration.as_str())? {
-                let unstamped = stored.checked_with.is_none();
-                stored
-                    .checked_with
-                    .get_or_insert_with(|| current.settings.clone());
+                let unstamped = follows && stored.checked_with.is_none();
+                if unstamped {
+                    stored.checked_with = Some(current.settings.clone());
+                }
                 if stored.connection.status != ConnectionStatus::Suspended {
                     stored.suspended_from = Some(stored.connection.status);
                     stored.connection.status = ConnectionStatus::Suspended;

@@ -448,6 +448,16 @@ impl Plugin {
                 })
     }
 
+    /// Whether a setting names a host that receives a credential, so that
+    /// changing it may move credentials (`{subdomain}.zendesk.com`).
+    pub fn credentials_follow_settings(&self) -> bool {
+        self.placements.iter().any(|(_, _, receivers)| {
+            receivers
+                .iter()
+                .any(|r| matches!(r, DeclaredHost::Setting { .. }))
+        })
+    }
+
     /// `settings` as a workspace's admin entered them, checked against the
     /// manifest: every setting given, none unknown, each value (trimmed of
     /// surrounding whitespace) matching its schema, and one DNS label where
