@@ -217,10 +217,15 @@ async fn a_new_subdomain_takes_a_credential_checked_there_and_none_goes_before()
     w.engine
         .enable_with(&admin(), &zendesk, Mode::Workspace, &subdomain("acme"))
         .unwrap();
-    w.engine
-        .set_workspace_credential(&admin(), &zendesk, &agent("ada@acme.test", TOKEN))
-        .await
-        .unwrap();
+    let share = |key: PastedKey| {
+        let (engine, zendesk) = (&w.engine, &zendesk);
+        async move {
+            engine
+                .set_workspace_credential(&admin(), zendesk, &key)
+                .await
+        }
+    };
+    share(agent("ada@acme.test", TOKEN)).await.unwrap();
     let recent = || {
         let (engine, input) = (&w.engine, json!({}));
         async move {
@@ -267,19 +272,12 @@ async fn a_new_subdomain_takes_a_credential_checked_there_and_none_goes_before()
     );
     // Acme's token is refused when pasted for globex; globex's own works
     // there, and goes there only.
-    let err = w
-        .engine
-        .set_workspace_credential(&admin(), &zendesk, &agent("ada@acme.test", TOKEN))
-        .await
-        .unwrap_err();
+    let err = share(agent("ada@acme.test", TOKEN)).await.unwrap_err();
     assert!(
         err.to_string().contains("Couldn't authenticate you"),
         "{err}"
     );
-    w.engine
-        .set_workspace_credential(&admin(), &zendesk, &agent("gus@globex.test", OTHER_TOKEN))
-        .await
-        .unwrap();
+    share(agent("gus@globex.test", OTHER_TOKEN)).await.unwrap();
     let before = w.mock.requests().len();
     recent().await.unwrap();
     let hosts: Vec<String> = w.mock.requests()[before..]
@@ -299,9 +297,7 @@ async fn a_new_subdomain_takes_a_credential_checked_there_and_none_goes_before()
     w.engine
         .enable_with(&admin(), &zendesk, Mode::Workspace, &subdomain("nobody"))
         .unwrap();
-    let err = w
-        .engine
-        .set_workspace_credential(&admin(), &zendesk, &agent("gus@globex.test", OTHER_TOKEN))
+    let err = share(agent("gus@globex.test", OTHER_TOKEN))
         .await
         .unwrap_err();
     assert!(
@@ -372,6 +368,57 @@ async fn a_new_subdomain_asks_each_member_to_connect_again_and_sends_their_token
         .invoke(&member(), &zendesk, "recent_tickets", &json!({}))
         .await
         .unwrap();
+
+    // What each change announces, as (kind, members) in order.
+    let mut heard = move || {
+        let mut said = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            let users: Vec<String> = event.users.iter().map(|u| u.to_string()).collect();
+            said.push((event.kind, users));
+        }
+        said
+    };
+    heard();
+    let bob = || vec![member().user.to_string()];
+    let enable = |mode, at: &str| {
+        w.engine
+            .enable_with(&admin(), &zendesk, mode, &subdomain(at))
+            .unwrap();
+    };
+    // Moved once, announced once: moving on does not say it again.
+    enable(Mode::User, "nobody");
+    enable(Mode::User, "acme");
+    assert_eq!(
+        heard(),
+        [
+            (EventKind::IntegrationEnabled, vec![]),
+            (EventKind::NeedsReauth, bob()),
+            (EventKind::IntegrationEnabled, vec![]),
+        ]
+    );
+    w.engine
+        .connect_with_api_key(&member(), &zendesk, &agent("ada@acme.test", TOKEN))
+        .await
+        .unwrap();
+    // Moved while suspended (workspace mode): nothing to ask of Bob then;
+    // when user mode is back, he is asked to connect again, not restored.
+    w.engine.disable(&admin(), &zendesk).unwrap();
+    enable(Mode::Workspace, "acme");
+    enable(Mode::Workspace, "globex");
+    w.engine.disable(&admin(), &zendesk).unwrap();
+    heard();
+    enable(Mode::User, "globex");
+    assert_eq!(
+        heard(),
+        [
+            (EventKind::IntegrationEnabled, vec![]),
+            (EventKind::NeedsReauth, bob()),
+        ]
+    );
+    assert_eq!(
+        status(&w.engine),
+        (ConnectionStatus::NeedsReauth, Some(reason.to_owned()))
+    );
 }
 
 #[tokio::test]
@@ -445,7 +492,7 @@ async fn a_connector_built_against_0_2_loads_and_works_beside_0_3() {
 async fn a_subdomain_changed_while_a_key_is_checked_keeps_the_key_out() {
     let w = world().await;
     let zendesk = id("zendesk");
-    let changed = "zendesk's settings changed while the credential was checked; enter it again";
+    let changed = "zendesk's settings changed while the credential was checked; try again";
     // The admin moves the workspace to globex while the check at acme is
     // on its way: acme's key is not saved for globex.
     let moved_meanwhile = |mode: Mode| {

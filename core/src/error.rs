@@ -135,7 +135,7 @@ pub enum Error {
     },
     /// An admin changed where the credential goes (the settings) while it
     /// was being checked; nothing was stored.
-    #[error("{0}'s settings changed while the credential was checked; enter it again")]
+    #[error("{0}'s settings changed while the credential was checked; try again")]
     SettingsChanged(IntegrationId),
     /// The page showed another version of the plugin than the one loaded
     /// now; what it asks must be looked at again.

@@ -271,7 +271,7 @@ test('Zendesk: Ada enters the subdomain and an agent email and token; Carol sear
   await moved.getByLabel('Zendesk subdomain').fill('globex');
   await moved.getByRole('button', { name: 'Save settings' }).click();
   const ask = ada.getByRole('dialog', { name: "Change Zendesk's settings?" });
-  await ask.getByText('none checked at the old one is sent to the new one: the saved key is removed.').waitFor();
+  await ask.getByText('One checked at the old address is not sent to the new one, so the saved key will be removed.').waitFor();
   await ask.getByRole('button', { name: 'Cancel' }).click();
   await moved.getByText('Key set: Ada Lovelace <ada@acme.test>').waitFor();
   await moved.getByRole('button', { name: 'Save settings' }).click();

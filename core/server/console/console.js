@@ -874,12 +874,12 @@ function settingsInputs(t, errorBox, refresh) {
 // with `connected` members; `null` when nothing is saved to lose.
 function movedText(t, connected) {
   const lost = [
-    t.credential ? 'the saved key is removed' : null,
-    connected === 1 ? '1 member must connect again' : null,
-    connected > 1 ? `${connected} members must connect again` : null,
+    t.credential ? 'the saved key will be removed' : null,
+    connected === 1 ? '1 member will have to connect again' : null,
+    connected > 1 ? `${connected} members will have to connect again` : null,
   ].filter(Boolean);
   if (!lost.length) return null;
-  return `Credentials go to the address these settings make, and none checked at the old one is sent to the new one: ${lost.join('; ')}.`;
+  return `Keys are sent to the address these settings make. One checked at the old address is not sent to the new one, so ${lost.join(', and ')}.`;
 }
 
 function modeDescription(permission) {
@@ -977,8 +977,8 @@ async function switchMode(t, mode, { enable, disable, refresh, settings }) {
     `It is disabled, then enabled in ${modeWords(mode)}.`,
     mode === 'user' ? 'Each member will connect their own account.'
       : `Everyone will use one shared key${t.credential && !moves ? ': the one already saved' : ', which you add next'}.`,
-    n > 0 ? suspendSentence(n, `until ${modeWords(t.enabled.mode)} is enabled again`) : null,
-    moves ? movedText(t, n) : null,
+    moves ? movedText(t, n)
+      : n > 0 ? suspendSentence(n, `until ${modeWords(t.enabled.mode)} is enabled again`) : null,
   ].filter(Boolean).join(' ');
   if (!await confirmDialog({ title: `Switch ${t.name} to ${modeWords(mode)}?`, text, confirm: 'Switch' })) return;
   await disable();

@@ -135,7 +135,20 @@ impl Engine {
             }
             retired =
                 self.retire_moved_credentials(w, actor, plugin, &before, &enablement.settings)?;
-            restored.retain(|r| !retired.iter().any(|c| c.id == r.id));
+            // One the settings moved while it was suspended comes back
+            // needing a new connection: announced as that, not as restored.
+            let moved_away = Some(settings_changed(plugin));
+            for connection in std::mem::take(&mut restored) {
+                if retired.iter().any(|c| c.id == connection.id) {
+                    continue;
+                }
+                match connection.status == ConnectionStatus::NeedsReauth
+                    && connection.status_reason == moved_away
+                {
+                    true => retired.push(connection),
+                    false => restored.push(connection),
+                }
+            }
             Ok(enablement)
         })?;
         // What is approved now; a later upgrade that asks for more is
@@ -566,11 +579,11 @@ pub(super) fn still_where_checked(
     (mode, checked_with): (Mode, &Settings),
 ) -> Result<()> {
     let integration = &plugin.manifest().id;
-    let settings = w
-        .enablement(workspace, integration.as_str())?
-        .map(|e| e.settings)
-        .unwrap_or_default();
-    match moved(plugin, mode, Some(checked_with), &settings) {
+    // Disabled meanwhile: the next enable compares what it saves.
+    let Some(enablement) = w.enablement(workspace, integration.as_str())? else {
+        return Ok(());
+    };
+    match moved(plugin, mode, Some(checked_with), &enablement.settings) {
         true => Err(Error::SettingsChanged(integration.clone())),
         false => Ok(()),
     }
