@@ -302,11 +302,8 @@ impl Credentials {
         if usable(&stored, &tokens) {
             return Ok((Secret::new(tokens.access_token), stored.sealed));
         }
-        let settings = self.oauth_settings(plugin)?;
-        let refreshed = self
-            .tokens
-            .refresh(settings.client, &tokens, now_ms())
-            .await;
+        let oauth = self.oauth_settings(plugin)?;
+        let refreshed = self.tokens.refresh(oauth.client, &tokens, now_ms()).await;
         let outcome = match &refreshed {
             Ok(_) => "ok",
             Err(TokenError::Terminal(_)) => "dead",

@@ -194,11 +194,11 @@ impl Engine {
         before: &Settings,
         settings: &Settings,
     ) -> Result<Vec<Connection>> {
-        let integration = &plugin.manifest().id;
-        let (workspace, id) = (actor.workspace.as_str(), integration.as_str());
         if !plugin.credentials_follow_settings() {
             return Ok(Vec::new());
         }
+        let integration = &plugin.manifest().id;
+        let (workspace, id) = (actor.workspace.as_str(), integration.as_str());
         let moves = |mode, checked_with: &Option<Settings>| {
             plugin.moves_credential(mode, checked_with.as_ref().unwrap_or(before), settings)
         };
@@ -342,11 +342,7 @@ impl Engine {
         let workspace = actor.workspace.as_str();
         self.audited_check(actor, OPERATION, integration, &account, |w| {
             still_where_checked(w, plugin, workspace, (Mode::Workspace, &settings))?;
-            w.set_workspace_credential(
-                actor.workspace.as_str(),
-                integration.as_str(),
-                Some(&stored),
-            )?;
+            w.set_workspace_credential(workspace, integration.as_str(), Some(&stored))?;
             Ok(())
         })?;
         Ok(account)
