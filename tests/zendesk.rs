@@ -507,7 +507,7 @@ async fn a_subdomain_changed_while_a_key_is_checked_keeps_the_key_out() {
     w.engine
         .enable_with(&admin(), &zendesk, Mode::User, &subdomain("acme"))
         .unwrap();
-    w.mock.answer_after(std::time::Duration::from_millis(400));
+    w.mock.answer_after(std::time::Duration::from_millis(1500));
     let (key, bob, ada) = (agent("ada@acme.test", TOKEN), member(), admin());
     let (connected, ()) = tokio::join!(
         w.engine.connect_with_api_key(&bob, &zendesk, &key),
