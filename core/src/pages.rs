@@ -3,7 +3,8 @@
 //! (for every member), and the usage report, with the words they offer.
 
 use crate::model::{
-    Account, Connection, ConnectionStatus, Enablement, IntegrationId, Mode, Permissions, UserId,
+    Account, Connection, ConnectionStatus, Enablement, IntegrationId, Mode, Permissions, Settings,
+    UserId,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -46,6 +47,10 @@ pub struct CredentialSummary {
     pub set_at_ms: u64,
     /// When the service last accepted it (Unix milliseconds).
     pub checked_at_ms: u64,
+    /// The workspace's settings it was checked with (a subdomain): other
+    /// settings that send credentials elsewhere remove it. `None` for one
+    /// saved before they were kept.
+    pub checked_with: Option<Settings>,
 }
 
 /// One row of the Team Integrations page.

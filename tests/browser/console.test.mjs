@@ -287,6 +287,22 @@ test('Zendesk: Ada enters the subdomain and an agent email and token; Carol sear
   await moved.getByLabel('API token').fill('demo-zendesk-token');
   await moved.getByRole('button', { name: 'Save key' }).click();
   await moved.getByText('Key set: Ada Lovelace <ada@acme.test>').waitFor();
+
+  // Disabled, the key stays; enabling it at another subdomain asks first,
+  // and at the same one it comes back with the key.
+  await moved.getByRole('button', { name: 'Disable' }).click();
+  await ada.getByRole('dialog', { name: 'Disable Zendesk?' }).getByRole('button', { name: 'Disable' }).click();
+  await moved.getByRole('button', { name: 'Enable in workspace mode' }).waitFor();
+  await moved.getByLabel('Zendesk subdomain').fill('globex');
+  await moved.getByRole('button', { name: 'Enable in workspace mode' }).click();
+  const reenable = ada.getByRole('dialog', { name: 'Enable Zendesk with other settings?' });
+  await reenable.getByText('so the saved key will be removed.').waitFor();
+  await reenable.getByRole('button', { name: 'Cancel' }).click();
+  assert.equal(await moved.getByText(/Enabled in workspace mode/i).count(), 0);
+  await moved.getByLabel('Zendesk subdomain').fill('acme');
+  await moved.getByRole('button', { name: 'Enable in workspace mode' }).click();
+  await moved.getByText(/Enabled in workspace mode/i).waitFor();
+  await moved.getByText('Key set: Ada Lovelace <ada@acme.test>').waitFor();
   assert.deepEqual(ada.problems, []);
   assert.deepEqual(carol.problems, []);
   await ada.context().close();

@@ -845,10 +845,10 @@ function settingsInputs(t, errorBox, refresh) {
   // Once saved, what was typed is no longer the person's to keep across
   // the page's refresh: the saved (trimmed) values come back instead.
   const markSaved = () => inputs.forEach((input) => { input.dataset.saved = input.value; });
-  // Whether saving would send credentials to other hosts (a setting in a
-  // credential host changed): the engine then drops what was checked at
-  // the old ones.
-  const movesCredentials = () => specs.some((spec, i) => inputs[i].value.trim() !== (saved[spec.name] ?? '')
+  // Whether saving would send credentials to other hosts than `from` did
+  // (a setting in a credential host changed): the engine then drops what
+  // was checked at the old ones.
+  const movesCredentials = (from = saved) => specs.some((spec, i) => inputs[i].value.trim() !== (from[spec.name] ?? '')
     && t.permissions.some((p) => p.credential_hosts.some((host) => host.includes(`{${spec.name}}`))));
   const fields = specs.map((spec, i) => h('div', { class: 'field' },
     h('label', { for: inputs[i].id }, spec.label), inputs[i],
@@ -951,6 +951,10 @@ function modeButtons(t, errorBox, refresh, settings) {
 
   if (!t.enabled) {
     return t.modes.map((mode) => button(`Enable in ${modeWords(mode)}`, `enable-${mode}`, async () => {
+      // The key kept while it was disabled was checked with its settings.
+      const checkedWith = t.credential?.checked_with;
+      const text = checkedWith && settings?.movesCredentials(checkedWith) && movedText(t, 0);
+      if (text && !await confirmDialog({ title: `Enable ${t.name} with other settings?`, text, confirm: 'Enable' })) return;
       await enable(mode);
       announce(`${t.name} is enabled in ${modeWords(mode)}.`);
       await refresh();

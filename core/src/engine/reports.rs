@@ -71,6 +71,7 @@ impl Engine {
                         set_by: c.set_by.clone(),
                         set_at_ms: c.set_at_ms,
                         checked_at_ms: c.checked_at_ms,
+                        checked_with: c.checked_with.clone(),
                     }),
                 }
             })
